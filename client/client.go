@@ -1,0 +1,273 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/wire"
+	"golang.org/x/time/rate"
+)
+
+// Config configures a Client. The zero value listens on a random port of
+// every interface with no rate limits.
+type Config struct {
+	// ListenAddr is the TCP address to accept peers on, e.g. ":6881".
+	ListenAddr string
+	// PeerID is our BitTorrent peer id; a random "-SH0001-" id if zero.
+	PeerID [20]byte
+	// UploadLimit and DownloadLimit are global payload limits in bytes
+	// per second; 0 means unlimited.
+	UploadLimit, DownloadLimit float64
+	// MaxPeersPerTorrent bounds the connections of one torrent (default 80).
+	MaxPeersPerTorrent int
+	// MaxHalfOpen bounds the dials in flight per torrent (default 16).
+	MaxHalfOpen int
+	// HTTPClient is used for tracker announces (default: 15 s timeout).
+	HTTPClient *http.Client
+	// Logger receives structured logs (default: discard).
+	Logger *slog.Logger
+}
+
+// ErrClosed is returned by operations on a closed Client.
+var ErrClosed = errors.New("client: closed")
+
+// Client is one Shoal peer: a listener, global limits and its torrents.
+type Client struct {
+	cfg      Config
+	log      *slog.Logger
+	ln       net.Listener
+	upLimit  *rate.Limiter
+	dnLimit  *rate.Limiter
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	torrents map[metainfo.InfoHash]*Torrent
+	banned   map[string]string // ban key -> reason
+}
+
+// New starts a Client listening on cfg.ListenAddr.
+func New(cfg Config) (*Client, error) {
+	if cfg.PeerID == ([20]byte{}) {
+		cfg.PeerID = NewPeerID()
+	}
+	if cfg.MaxPeersPerTorrent <= 0 {
+		cfg.MaxPeersPerTorrent = 80
+	}
+	if cfg.MaxHalfOpen <= 0 {
+		cfg.MaxHalfOpen = 16
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %q: %w", cfg.ListenAddr, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		ln:       ln,
+		upLimit:  newLimiter(cfg.UploadLimit),
+		dnLimit:  newLimiter(cfg.DownloadLimit),
+		ctx:      ctx,
+		cancel:   cancel,
+		torrents: make(map[metainfo.InfoHash]*Torrent),
+		banned:   make(map[string]string),
+	}
+	c.wg.Add(1)
+	go c.acceptLoop()
+	return c, nil
+}
+
+// NewPeerID returns a random peer id in the Azureus style, "-SH0001-"
+// followed by 12 random bytes.
+func NewPeerID() [20]byte {
+	var id [20]byte
+	copy(id[:], "-SH0001-")
+	rand.Read(id[8:])
+	return id
+}
+
+// Addr is the address the Client accepts peers on.
+func (c *Client) Addr() net.Addr { return c.ln.Addr() }
+
+// PeerID is the Client's BitTorrent peer id.
+func (c *Client) PeerID() [20]byte { return c.cfg.PeerID }
+
+// Close stops every torrent and the listener and waits for them.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	ts := make([]*Torrent, 0, len(c.torrents))
+	for _, t := range c.torrents {
+		ts = append(ts, t)
+	}
+	c.mu.Unlock()
+	for _, t := range ts {
+		t.Close()
+	}
+	c.cancel()
+	err := c.ln.Close()
+	c.wg.Wait()
+	return err
+}
+
+// ban records that a peer misbehaved. On loopback and private networks
+// many honest peers share an IP, so the ban is on the address and port
+// the peer listens on and on its peer id; elsewhere it is on the IP.
+func (c *Client) ban(pc *peerConn, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range banKeys(pc) {
+		c.banned[k] = reason
+	}
+}
+
+// isBanned reports whether any of keys is banned.
+func (c *Client) isBanned(keys ...string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if _, ok := c.banned[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+func banKeys(pc *peerConn) []string {
+	keys := []string{"id:" + string(pc.peerID[:])}
+	if pc.dialAddr != "" {
+		keys = append(keys, "addr:"+pc.dialAddr)
+	}
+	if a := pc.remote.Addr(); !a.IsLoopback() && !a.IsPrivate() {
+		keys = append(keys, "ip:"+a.String())
+	}
+	return keys
+}
+
+func addrBanKeys(addr string) []string {
+	keys := []string{"addr:" + addr}
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		if a := ap.Addr(); !a.IsLoopback() && !a.IsPrivate() {
+			keys = append(keys, "ip:"+a.Unmap().String())
+		}
+	}
+	return keys
+}
+
+// acceptLoop accepts incoming peers and hands each to a goroutine doing
+// its handshake.
+func (c *Client) acceptLoop() {
+	defer c.wg.Done()
+	sem := make(chan struct{}, 64) // bound concurrent incoming handshakes
+	for {
+		nc, err := c.ln.Accept()
+		if err != nil {
+			if c.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			c.log.Warn("accept", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			nc.Close()
+			continue
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer func() { <-sem }()
+			c.handleIncoming(nc)
+		}()
+	}
+}
+
+// handleIncoming runs the receiving side of the BEP 3 handshake: read the
+// protocol string, reserved bits and info hash, answer with ours if we
+// serve that torrent, then read the peer id.
+func (c *Client) handleIncoming(nc net.Conn) {
+	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	var buf [68]byte
+	if _, err := io.ReadFull(nc, buf[:48]); err != nil {
+		nc.Close()
+		return
+	}
+	var ih metainfo.InfoHash
+	copy(ih[:], buf[28:48])
+	c.mu.Lock()
+	t := c.torrents[ih]
+	c.mu.Unlock()
+	if t == nil {
+		nc.Close()
+		return
+	}
+	if _, err := nc.Write(c.handshake(ih)); err != nil {
+		nc.Close()
+		return
+	}
+	if _, err := io.ReadFull(nc, buf[48:]); err != nil {
+		nc.Close()
+		return
+	}
+	hs, err := wire.ParseHandshake(buf[:])
+	if err != nil {
+		nc.Close()
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	t.adopt(nc, hs, "")
+}
+
+// dial connects to addr and runs the initiating side of the handshake.
+func (c *Client) dial(ctx context.Context, addr string, ih metainfo.InfoHash) (net.Conn, wire.Handshake, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, wire.Handshake{}, err
+	}
+	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	if _, err := nc.Write(c.handshake(ih)); err != nil {
+		nc.Close()
+		return nil, wire.Handshake{}, fmt.Errorf("send handshake: %w", err)
+	}
+	var buf [68]byte
+	if _, err := io.ReadFull(nc, buf[:]); err != nil {
+		nc.Close()
+		return nil, wire.Handshake{}, fmt.Errorf("read handshake: %w", err)
+	}
+	hs, err := wire.ParseHandshake(buf[:])
+	if err != nil {
+		nc.Close()
+		return nil, wire.Handshake{}, err
+	}
+	if hs.InfoHash != ih {
+		nc.Close()
+		return nil, wire.Handshake{}, errors.New("peer answered for another torrent")
+	}
+	nc.SetDeadline(time.Time{})
+	return nc, hs, nil
+}
+
+// handshake encodes our 68-byte handshake for a torrent.
+func (c *Client) handshake(ih metainfo.InfoHash) []byte {
+	hs := wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: ih, PeerID: c.cfg.PeerID}
+	return hs.AppendBinary(nil)
+}

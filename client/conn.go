@@ -1,0 +1,274 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+const (
+	// idleTimeout closes a connection that sent nothing at all for this
+	// long. Real clients send keep-alives every 60 to 120 s, so it must be
+	// longer than that.
+	idleTimeout = 180 * time.Second
+	// keepAliveEvery is how often an idle writer sends a keep-alive.
+	keepAliveEvery = 90 * time.Second
+	// handshakeTimeout bounds the BitTorrent handshake of a new connection.
+	handshakeTimeout = 15 * time.Second
+	// maxMessageLength bounds one peer message: a block plus its header,
+	// or a bitfield / extension message of up to 1 MiB (libtorrent's own
+	// limit).
+	maxMessageLength = 1 << 20
+)
+
+// blockPool recycles block-sized buffers for the data path.
+var blockPool = sync.Pool{New: func() any { b := make([]byte, wire.BlockSize); return &b }}
+
+// outItem is one thing queued for the writer: a protocol message or a
+// block to read from storage and send as a Piece message.
+type outItem struct {
+	msg     wire.Message
+	block   swarm.BlockSpec
+	isBlock bool
+}
+
+// peerConn is one established peer connection. Its reader goroutine turns
+// wire messages into torrent events; its writer goroutine drains the queue
+// the torrent loop fills.
+type peerConn struct {
+	id       swarm.ConnID
+	t        *Torrent
+	nc       net.Conn
+	remote   netip.AddrPort
+	dialAddr string // address we dialed, "" for incoming connections
+	peerID   [20]byte
+	hs       wire.Handshake
+
+	mu     sync.Mutex
+	queue  []outItem
+	wake   chan struct{}
+	closed chan struct{}
+	once   sync.Once
+	reason string
+}
+
+func newPeerConn(t *Torrent, nc net.Conn, hs wire.Handshake, dialAddr string) *peerConn {
+	remote, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
+	return &peerConn{
+		t:        t,
+		nc:       nc,
+		remote:   netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port()),
+		dialAddr: dialAddr,
+		peerID:   hs.PeerID,
+		hs:       hs,
+		wake:     make(chan struct{}, 1),
+		closed:   make(chan struct{}),
+	}
+}
+
+// String names the peer in logs.
+func (c *peerConn) String() string { return c.remote.String() }
+
+// enqueue queues a message for the writer. It never blocks.
+func (c *peerConn) enqueue(it outItem) {
+	c.mu.Lock()
+	c.queue = append(c.queue, it)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drop removes a queued block if the writer has not taken it yet.
+func (c *peerConn) drop(spec swarm.BlockSpec) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, it := range c.queue {
+		if it.isBlock && it.block == spec {
+			c.queue = append(c.queue[:i], c.queue[i+1:]...)
+			return
+		}
+	}
+}
+
+// close shuts the connection once, remembering why.
+func (c *peerConn) close(reason string) {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.reason = reason
+		c.mu.Unlock()
+		close(c.closed)
+		c.nc.Close()
+	})
+}
+
+// closeReason returns why the connection was closed, if it was.
+func (c *peerConn) closeReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reason
+}
+
+// next waits for the next queued item. It returns ok=false when the
+// connection closed, and a keep-alive when nothing was sent for a while.
+func (c *peerConn) next(w *bufio.Writer) (outItem, bool) {
+	for {
+		c.mu.Lock()
+		if len(c.queue) > 0 {
+			it := c.queue[0]
+			c.queue[0] = outItem{}
+			c.queue = c.queue[1:]
+			c.mu.Unlock()
+			return it, true
+		}
+		c.mu.Unlock()
+		if w.Buffered() > 0 {
+			if err := w.Flush(); err != nil {
+				c.close(fmt.Sprintf("write: %v", err))
+				return outItem{}, false
+			}
+		}
+		timer := time.NewTimer(keepAliveEvery)
+		select {
+		case <-c.wake:
+			timer.Stop()
+		case <-c.closed:
+			timer.Stop()
+			return outItem{}, false
+		case <-timer.C:
+			return outItem{msg: wire.Message{KeepAlive: true}}, true
+		}
+	}
+}
+
+// writeLoop sends queued messages and blocks until the connection closes.
+func (c *peerConn) writeLoop(ctx context.Context) {
+	w := bufio.NewWriterSize(c.nc, 64*1024)
+	var scratch []byte
+	for {
+		it, ok := c.next(w)
+		if !ok {
+			return
+		}
+		if it.isBlock {
+			if err := c.sendBlock(ctx, w, it.block); err != nil {
+				c.close(fmt.Sprintf("send block: %v", err))
+				return
+			}
+			continue
+		}
+		var err error
+		scratch, err = it.msg.AppendBinary(scratch[:0])
+		if err != nil {
+			c.t.log.Warn("encode message", "peer", c, "err", err)
+			continue
+		}
+		if _, err := w.Write(scratch); err != nil {
+			c.close(fmt.Sprintf("write: %v", err))
+			return
+		}
+	}
+}
+
+// sendBlock reads one block from storage and writes it as a Piece message,
+// paced by the upload limits.
+func (c *peerConn) sendBlock(ctx context.Context, w *bufio.Writer, spec swarm.BlockSpec) error {
+	if spec.Length > wire.BlockSize {
+		return fmt.Errorf("block %d:%d+%d larger than %d", spec.Piece, spec.Begin, spec.Length, wire.BlockSize)
+	}
+	bp := blockPool.Get().(*[]byte)
+	defer blockPool.Put(bp)
+	buf := (*bp)[:spec.Length]
+	if err := c.t.st.ReadBlock(int(spec.Piece), int64(spec.Begin), buf); err != nil {
+		return fmt.Errorf("read piece %d: %w", spec.Piece, err)
+	}
+	if err := c.t.upLimits.wait(ctx, len(buf)+13); err != nil {
+		return err
+	}
+	var hdr [13]byte
+	binary.BigEndian.PutUint32(hdr[0:], uint32(9+len(buf)))
+	hdr[4] = byte(wire.Piece)
+	binary.BigEndian.PutUint32(hdr[5:], spec.Piece)
+	binary.BigEndian.PutUint32(hdr[9:], spec.Begin)
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(buf); err != nil {
+		return err
+	}
+	c.t.uploaded.Add(int64(len(buf)))
+	c.t.post(event{kind: evBlockSent, conn: c, spec: spec})
+	return nil
+}
+
+// readLoop turns incoming messages into torrent events until the
+// connection fails, then reports it closed.
+func (c *peerConn) readLoop(ctx context.Context) {
+	r := wire.NewReader(c.nc, maxMessageLength)
+	var err error
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
+		var m wire.Message
+		m, err = r.ReadMessage()
+		if err != nil {
+			if errors.Is(err, wire.ErrUnknownMessage) {
+				continue // BEP 3: ignore messages we don't know
+			}
+			break
+		}
+		if m.KeepAlive {
+			continue
+		}
+		n := len(m.Block) + len(m.Bitfield) + len(m.ExtendedPayload) + 13
+		if err = c.t.downLimits.wait(ctx, n); err != nil {
+			break
+		}
+		ev := event{kind: evMessage, conn: c}
+		switch m.Type {
+		case wire.Piece:
+			if len(m.Block) > wire.BlockSize {
+				err = fmt.Errorf("piece message of %d bytes exceeds block size", len(m.Block))
+				break
+			}
+			bp := blockPool.Get().(*[]byte)
+			n := copy((*bp)[:len(m.Block)], m.Block)
+			m.Length = uint32(n)
+			m.Block = nil
+			ev.buf = bp
+			c.t.downloaded.Add(int64(n))
+		case wire.Bitfield:
+			m.Bitfield = append([]byte(nil), m.Bitfield...)
+		case wire.Extended:
+			m.ExtendedPayload = append([]byte(nil), m.ExtendedPayload...)
+		}
+		if err != nil {
+			break
+		}
+		ev.msg = m
+		if !c.t.post(ev) {
+			err = context.Canceled
+			break
+		}
+	}
+	reason := c.closeReason()
+	if reason == "" {
+		if errors.Is(err, io.EOF) {
+			reason = "peer closed the connection"
+		} else {
+			reason = err.Error()
+		}
+	}
+	c.close(reason)
+	c.t.post(event{kind: evClosed, conn: c})
+}

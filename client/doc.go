@@ -1,0 +1,17 @@
+// Package client is Shoal's network runtime: the thin shell around the pure
+// swarm core.
+//
+// A Client owns one TCP listener, the global rate limits and a set of
+// torrents. Each Torrent runs one loop goroutine that is the only code
+// touching its swarm.Swarm: connection goroutines feed it events (messages,
+// connects, disconnects), and it carries out the actions the core returns
+// (send a message, read a block from storage and send it, write a received
+// block, hash a piece, disconnect or ban a peer). Every connection has one
+// reader and one writer goroutine. Bytes move between sockets and storage
+// without passing through the core.
+//
+// The package does not decide anything about pieces, requests or choking;
+// that is package swarm. It does decide which addresses to dial, enforces
+// resource bounds (peers per torrent, half-open dials, message sizes) and
+// applies upload and download limits with golang.org/x/time/rate.
+package client

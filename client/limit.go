@@ -1,0 +1,42 @@
+package client
+
+import (
+	"context"
+
+	"golang.org/x/time/rate"
+)
+
+// newLimiter returns a byte-rate limiter for bytesPerSec, or nil for no
+// limit. The burst is about 20 ms of traffic but never less than two blocks,
+// so one Piece message always fits in a single reservation.
+func newLimiter(bytesPerSec float64) *rate.Limiter {
+	if bytesPerSec <= 0 {
+		return nil
+	}
+	burst := int(bytesPerSec / 50)
+	if burst < 64*1024 {
+		burst = 64 * 1024
+	}
+	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
+}
+
+// limiters is a chain of limits that all apply to the same bytes (global
+// and per torrent). Nil entries mean "no limit".
+type limiters []*rate.Limiter
+
+// wait blocks until n bytes may pass every limiter in the chain.
+func (ls limiters) wait(ctx context.Context, n int) error {
+	for _, l := range ls {
+		if l == nil {
+			continue
+		}
+		for left := n; left > 0; {
+			chunk := min(left, l.Burst())
+			if err := l.WaitN(ctx, chunk); err != nil {
+				return err
+			}
+			left -= chunk
+		}
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/shoal-p2p/shoal/client"
+	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/swarm"
+)
+
+// runSeed verifies local data against a torrent and serves it until
+// interrupted.
+func runSeed(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	listen := fs.String("listen", ":6881", "TCP `address` to accept peers on")
+	var trackers, peers stringList
+	fs.Var(&trackers, "tracker", "announce `URL` (repeatable; default: the torrent's trackers)")
+	fs.Var(&peers, "peer", "peer `HOST:PORT` to dial (repeatable)")
+	var upLimit rateFlag
+	fs.Var(&upLimit, "up-limit", "upload limit `RATE` per second, e.g. 50MB or 400Mbit (default: none)")
+	initial := fs.Bool("initial-seeding", false, "origin mode: send every piece once before sending any twice")
+	public := fs.Bool("public", false, "use the tit-for-tat choker of public swarms instead of the fleet choker")
+	verbose := fs.Bool("verbose", false, "log every connection and protocol event")
+	pos, err := parseFlags(fs, args, 2, 2, "TORRENT PATH")
+	if err != nil {
+		return err
+	}
+	mi, err := metainfo.Load(pos[0])
+	if err != nil {
+		return err
+	}
+	c, err := client.New(client.Config{ListenAddr: *listen, UploadLimit: float64(upLimit), Logger: newLogger(*verbose)})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Fprintf(os.Stderr, "listening on %s\n", c.Addr())
+	fmt.Fprintf(os.Stderr, "verifying %s against %s (%s, %d pieces)\n", pos[1], mi.Info.Name,
+		formatBytes(float64(mi.Info.TotalLength())), mi.Info.NumPieces())
+	opts := client.TorrentOptions{Path: pos[1], Seed: true, InitialSeeding: *initial, Peers: peers}
+	if len(trackers) > 0 {
+		opts.Trackers = trackers
+	}
+	if *public {
+		opts.Choker = swarm.Public
+	}
+	t, err := c.AddTorrent(mi, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "seeding %s (info hash %s)\n", mi.Info.Name, mi.InfoHash)
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	var lastUp int64
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(os.Stderr, "stopping: uploaded %s\n", formatBytes(float64(t.Stats().Uploaded)))
+			return nil
+		case <-tick.C:
+			st := t.Stats()
+			if err := t.Err(); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "seeding: %d peers, uploaded %s (%s/s)%s\n", st.Peers,
+				formatBytes(float64(st.Uploaded)), formatBytes(float64(st.Uploaded-lastUp)/10), trackerNote(st))
+			lastUp = st.Uploaded
+		}
+	}
+}
+
+// trackerNote mentions a failing tracker in a status line.
+func trackerNote(st client.Stats) string {
+	if st.TrackerError == "" {
+		return ""
+	}
+	return "; tracker: " + st.TrackerError
+}

@@ -1,0 +1,10 @@
+// Package e2e holds Shoal's end-to-end and interop tests. They build the
+// shoal binary once per run, start real processes on loopback (trackers,
+// seeders, getters, and libtorrent peers through testdata/lt_peer.py) and
+// check that every copy is byte-identical to its source.
+//
+// It is not where protocol logic is tested: the pure core and the wire
+// formats carry their own scripted and fuzz tests. These tests are slow and
+// talk to the operating system; `go test -short ./e2e` skips the slowest.
+// The package has no exported API; everything lives in _test.go files.
+package e2e

@@ -1,0 +1,285 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+)
+
+// ErrOutOfRange is returned when a read, write or block lies outside the
+// torrent's data or outside its piece, or names a piece that does not exist.
+var ErrOutOfRange = errors.New("storage: out of range")
+
+// ErrReadOnly is returned by writes to a Storage opened in ReadOnly mode.
+var ErrReadOnly = errors.New("storage: opened read-only")
+
+// ErrWrongSize is returned by Open in ReadOnly mode when a file on disk is
+// not exactly as long as the layout says.
+var ErrWrongSize = errors.New("storage: wrong file size")
+
+// Mode says how Open treats the files on disk.
+type Mode int
+
+const (
+	// ReadWrite is for downloading: missing directories and files are
+	// created and every file is preallocated to its length. Existing data
+	// is never truncated.
+	ReadWrite Mode = iota
+	// ReadOnly is for seeding: every file must already exist with exactly
+	// its length, and nothing is written.
+	ReadOnly
+)
+
+// String names the mode for messages.
+func (m Mode) String() string {
+	switch m {
+	case ReadWrite:
+		return "read-write"
+	case ReadOnly:
+		return "read-only"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Storage holds the open files of one torrent and moves bytes between them
+// and callers. Reads, writes and verification may run concurrently from many
+// goroutines as long as concurrent writes touch disjoint ranges; Close must
+// not race with them.
+type Storage struct {
+	layout Layout
+	mode   Mode
+	ix     index
+	files  []*os.File
+	// before holds each file's size as found by Open, before any
+	// preallocation; written says whether this Storage has written to the
+	// file since. Bytes past before in an unwritten file are known zeros.
+	before  []int64
+	written []atomic.Bool
+}
+
+// Open validates l and opens its files under dir. Each path must be local
+// to dir (filepath.IsLocal) or Open fails with ErrUnsafePath; symbolic links
+// leading out of dir are refused as well. In ReadWrite mode dir, the
+// directories and the files are created as needed and each file shorter
+// than its length is preallocated, so a full disk is reported here (the
+// error wraps syscall.ENOSPC). In ReadOnly mode every file must exist with
+// exactly its length.
+func Open(dir string, l Layout, mode Mode) (*Storage, error) {
+	if mode != ReadWrite && mode != ReadOnly {
+		return nil, fmt.Errorf("storage: unknown mode %v", mode)
+	}
+	l = l.clone()
+	if err := l.validate(); err != nil {
+		return nil, err
+	}
+	if mode == ReadWrite {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("storage: create directory: %w", err)
+		}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open directory: %w", err)
+	}
+	defer root.Close()
+
+	s := &Storage{
+		layout: l,
+		mode:   mode,
+		ix:     newIndex(l.Files),
+		files:  make([]*os.File, 0, len(l.Files)),
+		before: make([]int64, 0, len(l.Files)),
+		// written is indexed by file and never grows.
+		written: make([]atomic.Bool, len(l.Files)),
+	}
+	for _, f := range l.Files {
+		fh, size, err := openFile(root, f, mode)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.files = append(s.files, fh)
+		s.before = append(s.before, size)
+	}
+	return s, nil
+}
+
+// openFile opens one file of the layout and returns it with the size it had
+// before Open touched it.
+func openFile(root *os.Root, f File, mode Mode) (*os.File, int64, error) {
+	name := filepath.Clean(f.Path)
+	flag := os.O_RDONLY
+	if mode == ReadWrite {
+		flag = os.O_RDWR | os.O_CREATE
+		if d := filepath.Dir(name); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return nil, 0, fmt.Errorf("storage: create directory for %q in %q: %w", f.Path, root.Name(), unwrapPath(err))
+			}
+		}
+	}
+	fh, err := root.OpenFile(name, flag, 0o644)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: open %q in %q: %w", f.Path, root.Name(), unwrapPath(err))
+	}
+	fi, err := fh.Stat()
+	if err != nil {
+		fh.Close()
+		return nil, 0, fmt.Errorf("storage: stat %q: %w", f.Path, unwrapPath(err))
+	}
+	if !fi.Mode().IsRegular() {
+		fh.Close()
+		return nil, 0, fmt.Errorf("storage: %q in %q is not a regular file (%v)", f.Path, root.Name(), fi.Mode().Type())
+	}
+	size := fi.Size()
+	switch {
+	case mode == ReadOnly && size != f.Length:
+		fh.Close()
+		return nil, 0, fmt.Errorf("storage: %q in %q is %d bytes, want %d: %w", f.Path, root.Name(), size, f.Length, ErrWrongSize)
+	case mode == ReadWrite && size < f.Length:
+		if err := allocate(fh, size, f.Length); err != nil {
+			fh.Close()
+			return nil, 0, fmt.Errorf("storage: allocate %q (%d bytes): %w", f.Path, f.Length, err)
+		}
+	}
+	return fh, size, nil
+}
+
+// unwrapPath drops the *fs.PathError layer, whose operation and path repeat
+// what our own message already says, keeping the cause for errors.Is.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// ReadAt reads len(p) bytes at torrent-global offset off, across file
+// boundaries, with positioned reads. Like io.ReaderAt it returns io.EOF when
+// the range runs past the end of the data.
+func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("%w: read at offset %d", ErrOutOfRange, off)
+	}
+	n, atEnd := len(p), error(nil)
+	if rest := s.ix.total - off; int64(n) > rest {
+		n, atEnd = int(max(rest, 0)), io.EOF
+	}
+	read := 0
+	err := s.ix.each(off, n, func(sp span) error {
+		m, err := s.files[sp.file].ReadAt(p[sp.bufLo:sp.bufHi], sp.fileOff)
+		read += m
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // the file is shorter than the layout says
+			}
+			return fmt.Errorf("storage: read %q at %d: %w", s.layout.Files[sp.file].Path, sp.fileOff+int64(m), unwrapPath(err))
+		}
+		return nil
+	})
+	if err != nil {
+		return read, err
+	}
+	return read, atEnd
+}
+
+// WriteAt writes p at torrent-global offset off, across file boundaries,
+// with positioned writes. The whole range must lie inside the data or
+// nothing is written and the error is ErrOutOfRange. Concurrent calls are
+// safe when their ranges do not overlap.
+func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
+	if s.mode == ReadOnly {
+		return 0, ErrReadOnly
+	}
+	if off < 0 || int64(len(p)) > s.ix.total-off {
+		return 0, fmt.Errorf("%w: write of %d bytes at offset %d, data is %d bytes", ErrOutOfRange, len(p), off, s.ix.total)
+	}
+	written := 0
+	err := s.ix.each(off, len(p), func(sp span) error {
+		if w := &s.written[sp.file]; !w.Load() {
+			w.Store(true)
+		}
+		m, err := s.files[sp.file].WriteAt(p[sp.bufLo:sp.bufHi], sp.fileOff)
+		written += m
+		if err != nil {
+			return fmt.Errorf("storage: write %q at %d: %w", s.layout.Files[sp.file].Path, sp.fileOff+int64(m), unwrapPath(err))
+		}
+		return nil
+	})
+	return written, err
+}
+
+// ReadBlock fills p from piece at offset begin within the piece. The block
+// must lie inside the piece, else ErrOutOfRange.
+func (s *Storage) ReadBlock(piece int, begin int64, p []byte) error {
+	off, err := s.blockOffset(piece, begin, len(p))
+	if err != nil {
+		return err
+	}
+	if _, err := s.ReadAt(p, off); err != nil {
+		return fmt.Errorf("storage: read block %d+%d: %w", piece, begin, err)
+	}
+	return nil
+}
+
+// WriteBlock writes p into piece at offset begin within the piece. The
+// block must lie inside the piece, else ErrOutOfRange. It does not verify
+// the piece; call VerifyPiece once all its blocks are in.
+func (s *Storage) WriteBlock(piece int, begin int64, p []byte) error {
+	off, err := s.blockOffset(piece, begin, len(p))
+	if err != nil {
+		return err
+	}
+	if _, err := s.WriteAt(p, off); err != nil {
+		return fmt.Errorf("storage: write block %d+%d: %w", piece, begin, err)
+	}
+	return nil
+}
+
+// blockOffset checks that n bytes at begin fit in piece and returns their
+// torrent-global offset.
+func (s *Storage) blockOffset(piece int, begin int64, n int) (int64, error) {
+	size := s.layout.PieceSize(piece)
+	if size == 0 {
+		return 0, fmt.Errorf("%w: piece %d of %d", ErrOutOfRange, piece, s.layout.NumPieces())
+	}
+	if begin < 0 || begin > size || int64(n) > size-begin {
+		return 0, fmt.Errorf("%w: block of %d bytes at %d in piece %d of %d bytes", ErrOutOfRange, n, begin, piece, size)
+	}
+	return int64(piece)*s.layout.PieceLength + begin, nil
+}
+
+// Sync flushes written data of every file to stable storage.
+func (s *Storage) Sync() error {
+	if s.mode == ReadOnly {
+		return nil
+	}
+	var errs []error
+	for i, f := range s.files {
+		if err := f.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("storage: sync %q: %w", s.layout.Files[i].Path, unwrapPath(err)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close closes every file. It does not sync; call Sync first to make
+// writes durable. Using the Storage after Close returns errors.
+func (s *Storage) Close() error {
+	var errs []error
+	for i, f := range s.files {
+		if err := f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("storage: close %q: %w", s.layout.Files[i].Path, unwrapPath(err)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Layout returns a copy of the layout the Storage was opened with.
+func (s *Storage) Layout() Layout {
+	return s.layout.clone()
+}

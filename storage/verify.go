@@ -1,0 +1,170 @@
+package storage
+
+import (
+	"context"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// hashChunk is the size of the pooled buffers pieces are hashed through.
+// Pieces are streamed through it, so memory stays bounded however large the
+// piece length is, and one read per chunk keeps syscall cost negligible.
+const hashChunk = 256 << 10
+
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, hashChunk); return &b }}
+
+// VerifyPiece reads piece back from disk and reports whether its SHA-1
+// matches the layout (BEP 3). A mismatch is (false, nil); an error means the
+// piece could not be read.
+func (s *Storage) VerifyPiece(piece int) (bool, error) {
+	return s.verify(context.Background(), piece)
+}
+
+// verify is VerifyPiece, giving up between chunks once ctx is done.
+func (s *Storage) verify(ctx context.Context, piece int) (bool, error) {
+	size := s.layout.PieceSize(piece)
+	if size == 0 {
+		return false, fmt.Errorf("%w: piece %d of %d", ErrOutOfRange, piece, s.layout.NumPieces())
+	}
+	bp := hashBufs.Get().(*[]byte)
+	defer hashBufs.Put(bp)
+	buf := *bp
+
+	h := sha1.New()
+	off := int64(piece) * s.layout.PieceLength
+	for done := int64(0); done < size; {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		n := int(min(int64(len(buf)), size-done))
+		if _, err := s.ReadAt(buf[:n], off+done); err != nil {
+			return false, fmt.Errorf("storage: verify piece %d: %w", piece, err)
+		}
+		h.Write(buf[:n])
+		done += int64(n)
+	}
+	var sum [20]byte
+	h.Sum(sum[:0])
+	return sum == s.layout.PieceHashes[piece], nil
+}
+
+// Check verifies every piece on disk and returns which are good, for
+// resuming a download. A piece that includes bytes past the end a file had
+// before Open (a file that did not exist, was empty or was short), in a file
+// not written since, cannot hold downloaded data and is reported missing
+// without hashing. The rest
+// are hashed in parallel on up to runtime.NumCPU() goroutines. progress, if
+// not nil, is called from the calling goroutine after each piece with the
+// number of pieces done so far and the total. Cancelling ctx stops the check
+// and returns its error.
+func (s *Storage) Check(ctx context.Context, progress func(done, total int)) ([]bool, error) {
+	total := s.layout.NumPieces()
+	good := make([]bool, total)
+	workers := min(runtime.NumCPU(), total)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		next    atomic.Int64
+		results = make(chan error, workers)
+		wg      sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				p := int(next.Add(1) - 1)
+				if p >= total {
+					return
+				}
+				var err error
+				if !s.neverWritten(p) {
+					good[p], err = s.verify(ctx, p)
+				}
+				select {
+				case results <- err:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+
+	var firstErr error
+	for done := 0; done < total && firstErr == nil; {
+		select {
+		case err := <-results:
+			if err != nil {
+				firstErr = err
+				continue
+			}
+			done++
+			if progress != nil {
+				progress(done, total)
+			}
+		case <-ctx.Done():
+			firstErr = ctx.Err()
+		}
+	}
+	cancel()
+	wg.Wait()
+	if firstErr != nil {
+		if errors.Is(firstErr, context.Canceled) || errors.Is(firstErr, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("storage: check: %w", firstErr)
+		}
+		return nil, firstErr
+	}
+	return good, nil
+}
+
+// neverWritten reports whether piece p includes bytes that lay past the end
+// of their file when Open found it, in a file not written to since, so the
+// piece cannot be complete.
+func (s *Storage) neverWritten(p int) bool {
+	off := int64(p) * s.layout.PieceLength
+	size := s.layout.PieceSize(p)
+	fresh := false
+	s.ix.each(off, int(size), func(sp span) error {
+		if sp.fileOff+int64(sp.bufHi-sp.bufLo) > s.before[sp.file] && !s.written[sp.file].Load() {
+			fresh = true
+		}
+		return nil
+	})
+	return fresh
+}
+
+// HashPieces reads r to the end and returns the SHA-1 of each pieceLength
+// bytes, the last piece holding the remainder (BEP 3). It streams, holding
+// no more than a copy buffer, and is meant for building a Layout from data
+// (tests, torrent creation).
+func HashPieces(r io.Reader, pieceLength int64) ([][20]byte, error) {
+	if pieceLength <= 0 {
+		return nil, fmt.Errorf("%w: piece length %d", ErrInvalidLayout, pieceLength)
+	}
+	var sums [][20]byte
+	buf := make([]byte, min(pieceLength, hashChunk))
+	for {
+		h := sha1.New()
+		n, err := io.CopyBuffer(h, io.LimitReader(r, pieceLength), buf)
+		if err == nil && n < pieceLength {
+			err = io.EOF
+		}
+		if n > 0 {
+			var sum [20]byte
+			h.Sum(sum[:0])
+			sums = append(sums, sum)
+		}
+		if err == io.EOF {
+			return sums, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("storage: hash pieces: %w", err)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package swarm
+
+import (
+	"time"
+
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// maxAllowedFast bounds how many allowed-fast pieces we remember per peer
+// (BEP 6 suggests sets of about 10).
+const maxAllowedFast = 64
+
+// peer is the core's view of one connection.
+type peer struct {
+	id       ConnID
+	fast     bool // both sides speak BEP 6
+	extended bool // the peer speaks BEP 10
+
+	has    bitset
+	numHas int
+	wanted int // pieces the peer has that we lack
+
+	amInterested   bool
+	amChoking      bool
+	peerChoking    bool
+	peerInterested bool
+	allowedFast    []uint32 // pieces the peer lets us fetch while choked
+
+	reqq    int       // the peer's advertised queue depth, 0 = unknown
+	reqs    []request // our outstanding requests, oldest first
+	uploads []BlockSpec
+
+	downWindow, upWindow int64 // bytes since the last rate sample
+	downRate, upRate     float64
+	rateKnown            bool
+	lastTimeout          time.Time
+
+	unchokedAt time.Time // when we last unchoked it
+	waitingAt  time.Time // when it last became interested while choked
+	keep       bool      // scratch for the public choker
+
+	strikes int // pieces it contributed to that failed the hash check
+
+	told    bitset   // initial seeding: pieces we revealed to it
+	reveals []reveal // initial seeding: revealed pieces not fetched yet
+}
+
+// request is one of our outstanding requests.
+type request struct {
+	spec BlockSpec
+	at   time.Time
+}
+
+// AddPeer registers a connection whose handshake is done and sends our
+// bitfield (BEP 3) or HaveAll/HaveNone (BEP 6) as its first message. An
+// already known c is ignored.
+func (s *Swarm) AddPeer(now time.Time, c ConnID, info PeerInfo) {
+	if s.byID[c] != nil {
+		return
+	}
+	p := &peer{
+		id:          c,
+		fast:        s.cfg.Fast && info.Fast,
+		extended:    info.Extended,
+		has:         newBitset(s.cfg.NumPieces),
+		amChoking:   true,
+		peerChoking: true,
+	}
+	s.peers = append(s.peers, p)
+	s.byID[c] = p
+	switch {
+	case s.seed != nil:
+		p.told = newBitset(s.cfg.NumPieces)
+		if p.fast {
+			s.send(p, wire.Message{Type: wire.HaveNone})
+		}
+		s.revealTo(now, p)
+	case s.numHave == 0:
+		if p.fast {
+			s.send(p, wire.Message{Type: wire.HaveNone})
+		}
+	case s.Complete() && p.fast:
+		s.send(p, wire.Message{Type: wire.HaveAll})
+	default:
+		s.send(p, wire.Message{Type: wire.Bitfield, Bitfield: s.bitfield()})
+	}
+	s.flush(now)
+}
+
+// bitfield encodes our verified pieces as a BEP 3 bitfield.
+func (s *Swarm) bitfield() []byte {
+	bf := make([]byte, (s.cfg.NumPieces+7)/8)
+	for i := 0; i < s.cfg.NumPieces; i++ {
+		if s.have.get(i) {
+			bf[i/8] |= 0x80 >> (i % 8)
+		}
+	}
+	return bf
+}
+
+// RemovePeer forgets a connection: its requests go back to the pool and its
+// pieces no longer count towards availability. Unknown c is ignored.
+func (s *Swarm) RemovePeer(now time.Time, c ConnID) {
+	p := s.byID[c]
+	if p == nil {
+		return
+	}
+	s.dropPeer(now, p)
+	s.flush(now)
+}
+
+// disconnect emits a Disconnect for p and forgets it.
+func (s *Swarm) disconnect(now time.Time, p *peer, reason string) {
+	s.emit(Action{Kind: Disconnect, Conn: p.id, Reason: reason})
+	s.dropPeer(now, p)
+}
+
+// ban emits a Ban for c and forgets the peer if it is still connected.
+func (s *Swarm) ban(now time.Time, c ConnID, reason string) {
+	s.emit(Action{Kind: Ban, Conn: c, Reason: reason})
+	if p := s.byID[c]; p != nil {
+		s.dropPeer(now, p)
+	}
+}
+
+// dropPeer undoes everything p contributed to the shared state.
+func (s *Swarm) dropPeer(now time.Time, p *peer) {
+	for len(p.reqs) > 0 {
+		s.unrequest(now, p, len(p.reqs)-1, false)
+	}
+	for i, w := range p.has {
+		for w != 0 {
+			b := trailingZeros(w)
+			w &= w - 1
+			s.avail[i*64+b]--
+		}
+	}
+	for _, i := range s.active {
+		if d := s.dl[i]; d.exclusive && d.ownerSet && d.owner == p.id {
+			d.ownerSet = false
+		}
+	}
+	if s.seed != nil {
+		for _, r := range p.reveals {
+			s.seed.pending[r.piece]--
+		}
+		p.reveals = nil
+	}
+	if !p.amChoking {
+		s.numUnchoked--
+	}
+	if s.optimistic == p {
+		s.optimistic = nil
+	}
+	delete(s.byID, p.id)
+	for i, q := range s.peers {
+		if q == p {
+			copy(s.peers[i:], s.peers[i+1:])
+			s.peers[len(s.peers)-1] = nil
+			s.peers = s.peers[:len(s.peers)-1]
+			break
+		}
+	}
+	s.needFill = true
+	if s.cfg.Choker == Fleet {
+		s.fleetFillSlots(now)
+	}
+}

@@ -1,0 +1,352 @@
+package swarm
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"time"
+
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// ErrInvalidConfig is wrapped by New when the Config is inconsistent.
+var ErrInvalidConfig = errors.New("swarm: invalid config")
+
+// ChokerMode selects how the core decides whom to upload to.
+type ChokerMode int
+
+const (
+	// Fleet (the default) is for trusted hosts: every interested peer is
+	// unchoked at once, up to UploadSlots (0 = unlimited) with slots rotated
+	// for fairness. There is no tit-for-tat.
+	Fleet ChokerMode = iota
+	// Public is the standard BitTorrent choker: every 10 s the UploadSlots
+	// (default 4) interested peers with the best download rate from them (the
+	// best upload rate to them once we seed) are unchoked, plus one
+	// optimistic unchoke rotated every 30 s.
+	Public
+)
+
+// Defaults applied by New for zero Config fields.
+const (
+	DefaultMaxRequestsPerPeer = 256
+	DefaultMaxQueuedUploads   = 512
+	DefaultRequestTimeout     = 20 * time.Second
+	DefaultRandomFirstPieces  = 4
+	DefaultPublicUploadSlots  = 4
+)
+
+// Timing of the chokers.
+const (
+	rechokeInterval    = 10 * time.Second
+	optimisticInterval = 30 * time.Second
+	fleetRotateEvery   = 30 * time.Second
+)
+
+// Config describes one torrent and the policies of the core.
+type Config struct {
+	// NumPieces, PieceLength and TotalLength give the piece layout; the last
+	// piece may be shorter.
+	NumPieces   int
+	PieceLength int64
+	TotalLength int64
+	// Have lists the pieces already verified on disk (nil = none). When not
+	// nil its length must be NumPieces.
+	Have []bool
+	// Choker selects the upload policy.
+	Choker ChokerMode
+	// UploadSlots bounds how many peers we unchoke: in Fleet mode 0 means
+	// unlimited, in Public mode 0 means DefaultPublicUploadSlots regular
+	// slots (plus one optimistic).
+	UploadSlots int
+	// InitialSeeding makes an origin that starts with every piece reveal
+	// pieces one peer at a time (BEP 16 super-seeding) so that no piece goes
+	// out twice before every piece went out once.
+	InitialSeeding bool
+	// MaxRequestsPerPeer caps our outstanding requests to one peer (default
+	// 256); the peer's advertised reqq caps it further.
+	MaxRequestsPerPeer int
+	// MaxQueuedUploads caps how many of one peer's requests we hold at once
+	// (default 512); the runtime advertises it as our reqq (BEP 10).
+	MaxQueuedUploads int
+	// RequestTimeout is the base time after which an unanswered request is
+	// cancelled and the block requested elsewhere (default 20 s). The
+	// effective timeout grows with a slow peer's queue.
+	RequestTimeout time.Duration
+	// RandomFirstPieces: until we have this many pieces, new pieces are
+	// picked at random instead of rarest first (default 4, negative = 0).
+	RandomFirstPieces int
+	// Seed seeds the core's private random source.
+	Seed int64
+	// Fast says whether we support the fast extension (BEP 6); it is used
+	// with a peer only when the peer supports it too.
+	Fast bool
+}
+
+// PeerInfo is what the handshake told us about a peer (reserved bits).
+type PeerInfo struct {
+	Fast     bool // BEP 6 fast extension
+	Extended bool // BEP 10 extension protocol
+}
+
+// Swarm is the scheduling state of one torrent. Create it with New and step
+// it with its event methods; drain its decisions with Actions.
+type Swarm struct {
+	cfg          Config
+	rng          *rand.Rand
+	blocksPerPc  int
+	lastPieceLen int64
+
+	have    bitset
+	numHave int
+	avail   []int32    // connected peers that have each piece
+	dl      []*pieceDL // download state of pieces in progress, nil otherwise
+	active  []int      // pieces in progress, in the order they were started
+	// unrequested counts the blocks we lack that are neither received nor
+	// requested from anyone; zero means endgame.
+	unrequested int
+
+	peers []*peer // in a deterministic order
+	byID  map[ConnID]*peer
+
+	actions  []Action
+	needFill bool // some blocks went back to the pool: offer them to every peer
+
+	lastTick       time.Time
+	nextRechoke    time.Time
+	nextOptimistic time.Time
+	optimistic     *peer
+	nextRotate     time.Time
+	numUnchoked    int
+
+	seed *initialSeed // non-nil while initial seeding
+
+	stats counters
+	ids   []ConnID // scratch for contributor lists
+}
+
+// counters are the running totals reported by Stats.
+type counters struct {
+	downloaded, uploaded, wasted int64
+	hashFails                    int
+}
+
+// New validates cfg, applies defaults and returns a Swarm with no peers.
+func New(cfg Config) (*Swarm, error) {
+	if cfg.PieceLength <= 0 || cfg.TotalLength <= 0 || cfg.NumPieces <= 0 {
+		return nil, fmt.Errorf("%w: need positive piece length, total length and piece count", ErrInvalidConfig)
+	}
+	if cfg.PieceLength > 1<<31 {
+		return nil, fmt.Errorf("%w: piece length %d too large", ErrInvalidConfig, cfg.PieceLength)
+	}
+	want := (cfg.TotalLength + cfg.PieceLength - 1) / cfg.PieceLength
+	if int64(cfg.NumPieces) != want {
+		return nil, fmt.Errorf("%w: %d pieces of %d bytes cannot hold %d bytes (want %d pieces)",
+			ErrInvalidConfig, cfg.NumPieces, cfg.PieceLength, cfg.TotalLength, want)
+	}
+	if cfg.Have != nil && len(cfg.Have) != cfg.NumPieces {
+		return nil, fmt.Errorf("%w: have has %d entries, want %d", ErrInvalidConfig, len(cfg.Have), cfg.NumPieces)
+	}
+	if cfg.UploadSlots < 0 || cfg.MaxRequestsPerPeer < 0 || cfg.MaxQueuedUploads < 0 || cfg.RequestTimeout < 0 {
+		return nil, fmt.Errorf("%w: negative limit", ErrInvalidConfig)
+	}
+	if cfg.Choker != Fleet && cfg.Choker != Public {
+		return nil, fmt.Errorf("%w: unknown choker mode %d", ErrInvalidConfig, cfg.Choker)
+	}
+	if cfg.Choker == Public && cfg.UploadSlots == 0 {
+		cfg.UploadSlots = DefaultPublicUploadSlots
+	}
+	if cfg.MaxRequestsPerPeer == 0 {
+		cfg.MaxRequestsPerPeer = DefaultMaxRequestsPerPeer
+	}
+	if cfg.MaxQueuedUploads == 0 {
+		cfg.MaxQueuedUploads = DefaultMaxQueuedUploads
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.RandomFirstPieces == 0 {
+		cfg.RandomFirstPieces = DefaultRandomFirstPieces
+	} else if cfg.RandomFirstPieces < 0 {
+		cfg.RandomFirstPieces = 0
+	}
+	s := &Swarm{
+		cfg:          cfg,
+		rng:          rand.New(rand.NewSource(cfg.Seed)),
+		blocksPerPc:  int((cfg.PieceLength + wire.BlockSize - 1) / wire.BlockSize),
+		lastPieceLen: cfg.TotalLength - int64(cfg.NumPieces-1)*cfg.PieceLength,
+		have:         newBitset(cfg.NumPieces),
+		avail:        make([]int32, cfg.NumPieces),
+		dl:           make([]*pieceDL, cfg.NumPieces),
+		byID:         make(map[ConnID]*peer),
+	}
+	s.cfg.Have = nil // never retain the caller's slice
+	for i, h := range cfg.Have {
+		if h {
+			s.have.set(i)
+			s.numHave++
+		} else {
+			s.unrequested += s.numBlocks(i)
+		}
+	}
+	if cfg.Have == nil {
+		for i := 0; i < cfg.NumPieces; i++ {
+			s.unrequested += s.numBlocks(i)
+		}
+	}
+	if cfg.InitialSeeding && s.Complete() {
+		s.seed = newInitialSeed(cfg.NumPieces)
+	}
+	return s, nil
+}
+
+// Config returns the configuration with defaults applied (Have is nil). The
+// runtime advertises MaxQueuedUploads as our reqq.
+func (s *Swarm) Config() Config { return s.cfg }
+
+// Actions drains and returns the actions queued since the last call, in the
+// order they were decided. The returned slice is owned by the caller.
+func (s *Swarm) Actions() []Action {
+	a := s.actions
+	s.actions = nil
+	return a
+}
+
+// Have reports whether piece is verified. Out-of-range pieces are not had.
+func (s *Swarm) Have(piece int) bool {
+	return piece >= 0 && piece < s.cfg.NumPieces && s.have.get(piece)
+}
+
+// HaveBools returns a fresh slice with one entry per piece, true if verified.
+func (s *Swarm) HaveBools() []bool {
+	b := make([]bool, s.cfg.NumPieces)
+	for i := range b {
+		b[i] = s.have.get(i)
+	}
+	return b
+}
+
+// NumHave returns the number of verified pieces.
+func (s *Swarm) NumHave() int { return s.numHave }
+
+// Complete reports whether every piece is verified.
+func (s *Swarm) Complete() bool { return s.numHave == s.cfg.NumPieces }
+
+// BytesLeft returns the length of the pieces not verified yet.
+func (s *Swarm) BytesLeft() int64 {
+	left := s.cfg.TotalLength - int64(s.numHave)*s.cfg.PieceLength
+	if s.have.get(s.cfg.NumPieces - 1) {
+		left += s.cfg.PieceLength - s.lastPieceLen
+	}
+	return left
+}
+
+// PeerInterestedInUs reports whether peer c told us it is interested.
+func (s *Swarm) PeerInterestedInUs(c ConnID) bool {
+	p := s.byID[c]
+	return p != nil && p.peerInterested
+}
+
+// PeerWantsData reports whether peer c is interested and unchoked by us, i.e.
+// whether the runtime should expect to upload to it.
+func (s *Swarm) PeerWantsData(c ConnID) bool {
+	p := s.byID[c]
+	return p != nil && p.peerInterested && !p.amChoking
+}
+
+// Stats is a snapshot for progress lines and metrics.
+type Stats struct {
+	Peers          int   // connected peers
+	Unchoked       int   // peers we unchoke
+	UnchokedUs     int   // peers that unchoke us
+	Interested     int   // peers interested in us
+	Interesting    int   // peers we are interested in
+	Requests       int   // our outstanding requests
+	QueuedUploads  int   // peers' requests we hold
+	Have           int   // verified pieces
+	Pieces         int   // total pieces
+	Active         int   // pieces in progress
+	Endgame        bool  // every missing block is requested
+	InitialSeeding bool  // still revealing pieces one by one
+	Downloaded     int64 // payload bytes received
+	Uploaded       int64 // payload bytes sent
+	Wasted         int64 // payload bytes received but not wanted
+	HashFails      int   // pieces that failed verification
+}
+
+// Stats returns counters for a progress line.
+func (s *Swarm) Stats() Stats {
+	st := Stats{
+		Peers:          len(s.peers),
+		Unchoked:       s.numUnchoked,
+		Have:           s.numHave,
+		Pieces:         s.cfg.NumPieces,
+		Active:         len(s.active),
+		Endgame:        s.inEndgame(),
+		InitialSeeding: s.seed != nil,
+		Downloaded:     s.stats.downloaded,
+		Uploaded:       s.stats.uploaded,
+		Wasted:         s.stats.wasted,
+		HashFails:      s.stats.hashFails,
+	}
+	for _, p := range s.peers {
+		if !p.peerChoking {
+			st.UnchokedUs++
+		}
+		if p.peerInterested {
+			st.Interested++
+		}
+		if p.amInterested {
+			st.Interesting++
+		}
+		st.Requests += len(p.reqs)
+		st.QueuedUploads += len(p.uploads)
+	}
+	return st
+}
+
+// inEndgame reports whether every block we lack is received or requested.
+func (s *Swarm) inEndgame() bool { return s.unrequested == 0 && !s.Complete() }
+
+// pieceLen returns the length of piece i.
+func (s *Swarm) pieceLen(i int) int64 {
+	if i == s.cfg.NumPieces-1 {
+		return s.lastPieceLen
+	}
+	return s.cfg.PieceLength
+}
+
+// numBlocks returns how many blocks piece i has.
+func (s *Swarm) numBlocks(i int) int {
+	if i == s.cfg.NumPieces-1 {
+		return int((s.lastPieceLen + wire.BlockSize - 1) / wire.BlockSize)
+	}
+	return s.blocksPerPc
+}
+
+// blockSpec returns the spec of block b of piece i.
+func (s *Swarm) blockSpec(i, b int) BlockSpec {
+	begin := int64(b) * wire.BlockSize
+	n := min(s.pieceLen(i)-begin, wire.BlockSize)
+	return BlockSpec{Piece: uint32(i), Begin: uint32(begin), Length: uint32(n)}
+}
+
+// emit queues an action.
+func (s *Swarm) emit(a Action) { s.actions = append(s.actions, a) }
+
+// send queues a message to p.
+func (s *Swarm) send(p *peer, m wire.Message) {
+	s.actions = append(s.actions, Action{Kind: Send, Conn: p.id, Msg: m})
+}
+
+// flush runs the work deferred to the end of an event: offering blocks that
+// went back to the pool to every peer.
+func (s *Swarm) flush(now time.Time) {
+	for pass := 0; pass < 2 && s.needFill; pass++ {
+		s.needFill = false
+		for _, p := range s.peers {
+			s.fill(now, p)
+		}
+	}
+	s.needFill = false
+}

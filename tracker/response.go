@@ -1,0 +1,251 @@
+package tracker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/anacrolix/torrent/bencode"
+)
+
+// The announce reply is a bencoded dictionary (BEP 3). Peers come either
+// compact (BEP 23: 4-byte IPv4 address and 2-byte port, big-endian; BEP 7:
+// "peers6" with 16-byte IPv6 addresses) or as a list of dictionaries with
+// "peer id", "ip" and "port".
+
+const (
+	compactPeerLen4 = 4 + 2
+	compactPeerLen6 = 16 + 2
+	// maxIntervalSeconds bounds the intervals we accept so they fit a
+	// time.Duration with room to spare (about 68 years).
+	maxIntervalSeconds = math.MaxInt32
+)
+
+// FailureError is a tracker's refusal of an announce: the "failure
+// reason" of BEP 3. It matches [ErrTrackerFailure] under errors.Is.
+type FailureError struct {
+	// Reason is the tracker's message, verbatim.
+	Reason string
+}
+
+// Error reports the reason, quoted, since it comes from the network.
+func (e *FailureError) Error() string { return fmt.Sprintf("failure reason %q", e.Reason) }
+
+// Is makes errors.Is(err, ErrTrackerFailure) hold for a FailureError.
+func (e *FailureError) Is(target error) bool { return target == ErrTrackerFailure }
+
+// wirePeer is one entry of the dictionary peer form.
+type wirePeer struct {
+	PeerID string `bencode:"peer id"`
+	IP     string `bencode:"ip"`
+	Port   int64  `bencode:"port"`
+}
+
+// parseAnnounceResponse decodes a tracker's announce reply. A reply with a
+// failure reason yields a *FailureError; anything undecodable wraps
+// ErrBadResponse. Dictionary-form peers whose address is not a literal IP
+// or whose port is out of range are skipped, not fatal.
+func parseAnnounceResponse(body []byte) (*AnnounceResponse, error) {
+	var top map[string]bencode.Bytes
+	if err := decodeBounded(body, &top); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
+	if top == nil {
+		return nil, fmt.Errorf("%w: not a dictionary", ErrBadResponse)
+	}
+	if raw, ok := top["failure reason"]; ok {
+		var reason string
+		if err := decodeBounded(raw, &reason); err != nil {
+			return nil, fmt.Errorf("%w: failure reason: %w", ErrBadResponse, err)
+		}
+		return nil, &FailureError{Reason: reason}
+	}
+
+	var ar AnnounceResponse
+	var err error
+	if ar.Interval, err = intervalField(top, "interval"); err != nil {
+		return nil, err
+	}
+	if ar.MinInterval, err = intervalField(top, "min interval"); err != nil {
+		return nil, err
+	}
+	if ar.Complete, err = countField(top, "complete"); err != nil {
+		return nil, err
+	}
+	if ar.Incomplete, err = countField(top, "incomplete"); err != nil {
+		return nil, err
+	}
+	if raw, ok := top["warning message"]; ok {
+		if err := decodeBounded(raw, &ar.WarningMessage); err != nil {
+			return nil, fmt.Errorf("%w: warning message: %w", ErrBadResponse, err)
+		}
+	}
+	if raw, ok := top["peers"]; ok {
+		if ar.Peers, err = parsePeers(raw, compactPeerLen4); err != nil {
+			return nil, fmt.Errorf("%w: peers: %w", ErrBadResponse, err)
+		}
+	}
+	if raw, ok := top["peers6"]; ok {
+		p6, err := parsePeers(raw, compactPeerLen6)
+		if err != nil {
+			return nil, fmt.Errorf("%w: peers6: %w", ErrBadResponse, err)
+		}
+		ar.Peers = append(ar.Peers, p6...)
+	}
+	return &ar, nil
+}
+
+// parsePeers decodes a peer list in compact form (a string of entries of
+// entryLen bytes) or dictionary form (a list).
+func parsePeers(raw []byte, entryLen int) ([]netip.AddrPort, error) {
+	if len(raw) > 0 && raw[0] == 'l' {
+		var list []wirePeer
+		if err := decodeBounded(raw, &list); err != nil {
+			return nil, err
+		}
+		peers := make([]netip.AddrPort, 0, len(list))
+		for _, p := range list {
+			addr, err := netip.ParseAddr(p.IP)
+			if err != nil || p.Port <= 0 || p.Port > math.MaxUint16 {
+				continue
+			}
+			peers = append(peers, netip.AddrPortFrom(addr.Unmap().WithZone(""), uint16(p.Port)))
+		}
+		return peers, nil
+	}
+	var compact []byte
+	if err := decodeBounded(raw, &compact); err != nil {
+		return nil, err
+	}
+	return decodeCompactPeers(compact, entryLen)
+}
+
+// decodeCompactPeers splits a BEP 23 (entryLen 6) or BEP 7 (entryLen 18)
+// compact peer string.
+func decodeCompactPeers(b []byte, entryLen int) ([]netip.AddrPort, error) {
+	if len(b)%entryLen != 0 {
+		return nil, fmt.Errorf("compact length %d is not a multiple of %d", len(b), entryLen)
+	}
+	peers := make([]netip.AddrPort, 0, len(b)/entryLen)
+	for ; len(b) > 0; b = b[entryLen:] {
+		ipLen := entryLen - 2
+		addr, _ := netip.AddrFromSlice(b[:ipLen])
+		port := binary.BigEndian.Uint16(b[ipLen:entryLen])
+		peers = append(peers, netip.AddrPortFrom(addr.Unmap(), port))
+	}
+	return peers, nil
+}
+
+// appendCompactPeer appends p in BEP 23 or BEP 7 compact form, by family.
+func appendCompactPeer(b []byte, p netip.AddrPort) []byte {
+	b = append(b, p.Addr().AsSlice()...)
+	return binary.BigEndian.AppendUint16(b, p.Port())
+}
+
+// intervalField reads an optional non-negative number of seconds.
+func intervalField(top map[string]bencode.Bytes, key string) (time.Duration, error) {
+	raw, ok := top[key]
+	if !ok {
+		return 0, nil
+	}
+	var secs int64
+	if err := decodeBounded(raw, &secs); err != nil {
+		return 0, fmt.Errorf("%w: %s: %w", ErrBadResponse, key, err)
+	}
+	if secs < 0 || secs > maxIntervalSeconds {
+		return 0, fmt.Errorf("%w: %s %d out of range", ErrBadResponse, key, secs)
+	}
+	return time.Duration(secs) * time.Second, nil
+}
+
+// countField reads an optional non-negative swarm count.
+func countField(top map[string]bencode.Bytes, key string) (int, error) {
+	raw, ok := top[key]
+	if !ok {
+		return 0, nil
+	}
+	var n int64
+	if err := decodeBounded(raw, &n); err != nil {
+		return 0, fmt.Errorf("%w: %s: %w", ErrBadResponse, key, err)
+	}
+	if n < 0 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("%w: %s %d out of range", ErrBadResponse, key, n)
+	}
+	return int(n), nil
+}
+
+// decodeBounded decodes one bencoded value from b, refusing strings longer
+// than a whole reply may be, so a forged length cannot force a large
+// allocation. Trailing bytes after the value are ignored, as some trackers
+// append a newline.
+func decodeBounded(b []byte, v any) error {
+	d := bencode.NewDecoder(bytes.NewReader(b))
+	d.MaxStrLen = MaxResponseSize
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	return nil
+}
+
+// reply is the server's successful announce answer, before encoding.
+type reply struct {
+	Interval, MinInterval time.Duration
+	Complete, Incomplete  int
+	Peers                 []Peer
+	Compact               bool
+	Warning               string
+}
+
+// wireReply is reply as bencoded; the encoder sorts keys as BEP 3 wants.
+type wireReply struct {
+	Complete    int    `bencode:"complete"`
+	Incomplete  int    `bencode:"incomplete"`
+	Interval    int64  `bencode:"interval"`
+	MinInterval int64  `bencode:"min interval,omitempty"`
+	Peers       any    `bencode:"peers"`
+	Peers6      string `bencode:"peers6,omitempty"`
+	Warning     string `bencode:"warning message,omitempty"`
+}
+
+// marshal encodes r. In compact form IPv4 peers go in "peers" (BEP 23)
+// and IPv6 peers in "peers6" (BEP 7); the dictionary form lists both.
+func (r reply) marshal() ([]byte, error) {
+	w := wireReply{
+		Complete:    r.Complete,
+		Incomplete:  r.Incomplete,
+		Interval:    int64(r.Interval / time.Second),
+		MinInterval: int64(r.MinInterval / time.Second),
+		Warning:     r.Warning,
+	}
+	if r.Compact {
+		var v4, v6 []byte
+		for _, p := range r.Peers {
+			if p.Addr.Addr().Is4() {
+				v4 = appendCompactPeer(v4, p.Addr)
+			} else {
+				v6 = appendCompactPeer(v6, p.Addr)
+			}
+		}
+		w.Peers, w.Peers6 = string(v4), string(v6)
+	} else {
+		list := make([]wirePeer, 0, len(r.Peers))
+		for _, p := range r.Peers {
+			list = append(list, wirePeer{PeerID: string(p.ID[:]), IP: p.Addr.Addr().String(), Port: int64(p.Addr.Port())})
+		}
+		w.Peers = list
+	}
+	return bencode.Marshal(w)
+}
+
+// marshalFailure encodes a BEP 3 failure reply.
+func marshalFailure(reason string) []byte {
+	b, err := bencode.Marshal(map[string]string{"failure reason": reason})
+	if err != nil {
+		// A map of strings always encodes; keep a valid reply regardless.
+		return []byte("d14:failure reason8:internale")
+	}
+	return b
+}

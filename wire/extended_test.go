@@ -1,0 +1,116 @@
+package wire
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestExtendedHandshakeRoundTrip(t *testing.T) {
+	tests := []ExtendedHandshake{
+		{M: map[string]int{}},
+		{
+			M:            map[string]int{"ut_metadata": 2, "ut_pex": 1, "lt_donthave": 0},
+			V:            "Shoal 0.1",
+			Reqq:         500,
+			Port:         6881,
+			YourIP:       []byte{192, 0, 2, 7},
+			MetadataSize: 31235,
+		},
+		{M: map[string]int{"x": 255}, YourIP: make([]byte, 16)},
+	}
+	for _, e := range tests {
+		b, err := e.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ParseExtendedHandshake(b)
+		if err != nil {
+			t.Fatalf("parse %q: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, e) {
+			t.Fatalf("round trip of %q:\n got %+v\nwant %+v", b, got, e)
+		}
+	}
+}
+
+func TestExtendedHandshakeGolden(t *testing.T) {
+	e := ExtendedHandshake{M: map[string]int{"ut_pex": 1, "ut_metadata": 2}, V: "S", Port: 6881}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keys sorted as bencode requires (BEP 3); absent fields are omitted.
+	const want = "d1:md11:ut_metadatai2e6:ut_pexi1ee1:pi6881e1:v1:Se"
+	if string(b) != want {
+		t.Fatalf("Marshal = %s, want %s", b, want)
+	}
+	// A handshake as libtorrent sends it, with keys Shoal does not use.
+	in := "d12:complete_agoi-1e1:md11:lt_donthavei7e10:share_modei8e11:upload_onlyi3e12:ut_holepunchi4e11:ut_metadatai2e6:ut_pexi1ee13:metadata_sizei5012e4:reqqi500e11:upload_onlyi1e1:v17:qBittorrent/4.5.26:yourip4:\x7f\x00\x00\x01e"
+	got, err := ParseExtendedHandshake([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantE := ExtendedHandshake{
+		M:            map[string]int{"lt_donthave": 7, "share_mode": 8, "upload_only": 3, "ut_holepunch": 4, "ut_metadata": 2, "ut_pex": 1},
+		V:            "qBittorrent/4.5.2",
+		Reqq:         500,
+		YourIP:       []byte{127, 0, 0, 1},
+		MetadataSize: 5012,
+	}
+	if !reflect.DeepEqual(got, wantE) {
+		t.Fatalf("got %+v\nwant %+v", got, wantE)
+	}
+}
+
+func TestExtendedHandshakeToleratesWrongTypes(t *testing.T) {
+	in := "d" +
+		"1:md1:ai1e1:b3:str1:cli1ee1:di256e1:ei-1e1:fi99999999999999999999999ee" +
+		"13:metadata_sizei-5e" +
+		"1:pi70000e" +
+		"4:reqq3:abc" +
+		"1:vi5e" +
+		"6:yourip3:abc" +
+		"e"
+	got, err := ParseExtendedHandshake([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ExtendedHandshake{M: map[string]int{"a": 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	// "m" of the wrong type leaves M nil rather than failing.
+	got, err = ParseExtendedHandshake([]byte("d1:m3:abc1:v1:xe"))
+	if err != nil || got.M != nil || got.V != "x" {
+		t.Fatalf("m as string: %+v, %v", got, err)
+	}
+}
+
+func TestExtendedHandshakeRejects(t *testing.T) {
+	tests := map[string]string{
+		"empty":        "",
+		"list":         "le",
+		"int":          "i1e",
+		"string":       "3:abc",
+		"unterminated": "d1:md",
+		"trailing":     "d1:mdee" + "x",
+		"deep":         "d1:x" + strings.Repeat("l", 20) + strings.Repeat("e", 20) + "e",
+		"too large":    "d1:x" + "65536:" + strings.Repeat("a", 65536) + "e",
+		"garbage":      "\x00\x01\x02",
+	}
+	for name, in := range tests {
+		if _, err := ParseExtendedHandshake([]byte(in)); !errors.Is(err, ErrBadExtendedHandshake) {
+			t.Errorf("%s: err = %v, want ErrBadExtendedHandshake", name, err)
+		}
+	}
+}
+
+func TestExtendedHandshakeMarshalRejectsBadID(t *testing.T) {
+	for _, id := range []int{-1, 256} {
+		if _, err := (ExtendedHandshake{M: map[string]int{"x": id}}).Marshal(); err == nil {
+			t.Errorf("id %d: Marshal succeeded", id)
+		}
+	}
+}

@@ -319,3 +319,17 @@ func TestMetaInfoMagnet(t *testing.T) {
 		t.Fatalf("Magnet = %+v, want %+v", got, want)
 	}
 }
+
+func TestParseDoesNotAliasInput(t *testing.T) {
+	b := []byte("d4:info" + handInfo + "e")
+	m, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range b {
+		b[i] = 'Z' // callers reuse network buffers
+	}
+	if m.Info.Pieces[0] != 'A' || string(m.InfoBytes) != handInfo || m.Info.Name != "abc" {
+		t.Fatal("parsed MetaInfo shares memory with the input")
+	}
+}

@@ -98,6 +98,11 @@ func (s *Storage) Check(ctx context.Context, progress func(done, total int)) ([]
 
 	var firstErr error
 	for done := 0; done < total && firstErr == nil; {
+		// Results may already be queued; a cancelled check stops at once.
+		if err := ctx.Err(); err != nil {
+			firstErr = err
+			continue
+		}
 		select {
 		case err := <-results:
 			if err != nil {

@@ -1,0 +1,122 @@
+package swarm
+
+import "fmt"
+
+// checkInvariants recomputes the core's incremental counters from scratch
+// and reports the first disagreement. Tests call it after every event.
+func (s *Swarm) checkInvariants() error {
+	if n := s.have.count(); n != s.numHave {
+		return fmt.Errorf("numHave %d, bitset has %d", s.numHave, n)
+	}
+	unreq, unchoked := 0, 0
+	activeSet := map[int]bool{}
+	for _, i := range s.active {
+		if activeSet[i] {
+			return fmt.Errorf("piece %d active twice", i)
+		}
+		activeSet[i] = true
+	}
+	for i := 0; i < s.cfg.NumPieces; i++ {
+		d := s.dl[i]
+		if s.have.get(i) {
+			if d != nil {
+				return fmt.Errorf("piece %d had and in progress", i)
+			}
+			continue
+		}
+		if d == nil {
+			if activeSet[i] {
+				return fmt.Errorf("piece %d active without state", i)
+			}
+			unreq += s.numBlocks(i)
+			continue
+		}
+		if !activeSet[i] {
+			return fmt.Errorf("piece %d in progress but not active", i)
+		}
+		du, written := 0, 0
+		for b, bl := range d.blocks {
+			n := 0
+			for _, p := range s.peers {
+				if p.findRequest(s.blockSpec(i, b)) >= 0 {
+					n++
+				}
+			}
+			if n != int(bl.reqs) {
+				return fmt.Errorf("block %s: reqs %d, peers hold %d", s.blockSpec(i, b), bl.reqs, n)
+			}
+			if bl.state == blockMissing && bl.reqs == 0 {
+				du++
+			}
+			if bl.state == blockWritten {
+				written++
+			}
+		}
+		if du != d.unrequested || written != d.written {
+			return fmt.Errorf("piece %d: unrequested %d/%d written %d/%d", i, d.unrequested, du, d.written, written)
+		}
+		unreq += du
+	}
+	if unreq != s.unrequested {
+		return fmt.Errorf("unrequested %d, recount %d", s.unrequested, unreq)
+	}
+	for i := 0; i < s.cfg.NumPieces; i++ {
+		n := int32(0)
+		for _, p := range s.peers {
+			if p.has.get(i) {
+				n++
+			}
+		}
+		if n != s.avail[i] {
+			return fmt.Errorf("avail[%d] %d, recount %d", i, s.avail[i], n)
+		}
+	}
+	pending := make([]int32, s.cfg.NumPieces)
+	for _, p := range s.peers {
+		if s.byID[p.id] != p {
+			return fmt.Errorf("peer %d not indexed", p.id)
+		}
+		if !p.amChoking {
+			unchoked++
+		}
+		if w := p.has.countAndNot(s.have); w != p.wanted {
+			return fmt.Errorf("peer %d wanted %d, recount %d", p.id, p.wanted, w)
+		}
+		if want := p.wanted > 0 && !s.Complete(); want != p.amInterested {
+			return fmt.Errorf("peer %d interested %v, want %v", p.id, p.amInterested, want)
+		}
+		if len(p.uploads) > s.cfg.MaxQueuedUploads {
+			return fmt.Errorf("peer %d holds %d uploads", p.id, len(p.uploads))
+		}
+		for _, u := range p.uploads {
+			if !s.have.get(int(u.Piece)) {
+				return fmt.Errorf("peer %d: upload of unverified piece %d", p.id, u.Piece)
+			}
+		}
+		if p.amChoking && len(p.uploads) > 0 {
+			return fmt.Errorf("peer %d choked with queued uploads", p.id)
+		}
+		for _, r := range p.reqs {
+			if s.have.get(int(r.spec.Piece)) {
+				return fmt.Errorf("peer %d: request for had piece %d", p.id, r.spec.Piece)
+			}
+		}
+		for _, r := range p.reveals {
+			pending[r.piece]++
+		}
+	}
+	if len(s.byID) != len(s.peers) {
+		return fmt.Errorf("%d peers indexed, %d listed", len(s.byID), len(s.peers))
+	}
+	if unchoked != s.numUnchoked {
+		return fmt.Errorf("numUnchoked %d, recount %d", s.numUnchoked, unchoked)
+	}
+	if s.seed != nil {
+		for i, n := range pending {
+			if n != s.seed.pending[i] {
+				return fmt.Errorf("seed pending[%d] %d, recount %d", i, s.seed.pending[i], n)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,225 @@
+package swarm
+
+import (
+	"sort"
+	"time"
+
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// onRequest queues an upload for p if we unchoke it and have the piece;
+// otherwise a fast peer gets a Reject (BEP 6) and a plain one nothing.
+func (s *Swarm) onRequest(p *peer, spec BlockSpec) {
+	for _, u := range p.uploads {
+		if u == spec {
+			return // duplicate request: already queued
+		}
+	}
+	if p.amChoking || !s.have.get(int(spec.Piece)) || len(p.uploads) >= s.cfg.MaxQueuedUploads {
+		s.reject(p, spec)
+		return
+	}
+	p.uploads = append(p.uploads, spec)
+	s.emit(Action{Kind: SendBlock, Conn: p.id, Block: spec})
+}
+
+// reject answers a request we will not serve (BEP 6); plain peers get nothing.
+func (s *Swarm) reject(p *peer, spec BlockSpec) {
+	if p.fast {
+		s.send(p, wire.Message{Type: wire.Reject, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
+	}
+}
+
+// onCancel drops a queued upload the peer no longer wants.
+func (s *Swarm) onCancel(p *peer, spec BlockSpec) {
+	for k, u := range p.uploads {
+		if u == spec {
+			p.uploads = append(p.uploads[:k], p.uploads[k+1:]...)
+			s.emit(Action{Kind: DropBlock, Conn: p.id, Block: spec})
+			return
+		}
+	}
+}
+
+// BlockSent reports that a Piece message for spec was written to c. It feeds
+// upload rates and initial seeding, and frees the upload queue slot.
+func (s *Swarm) BlockSent(now time.Time, c ConnID, spec BlockSpec) {
+	p := s.byID[c]
+	if p == nil {
+		return
+	}
+	for k, u := range p.uploads {
+		if u == spec {
+			p.uploads = append(p.uploads[:k], p.uploads[k+1:]...)
+			break
+		}
+	}
+	p.upWindow += int64(spec.Length)
+	s.stats.uploaded += int64(spec.Length)
+	if s.seed != nil {
+		s.seedBlockSent(now, p, spec)
+	}
+	s.flush(now)
+}
+
+// unchoke lets p download from us.
+func (s *Swarm) unchoke(now time.Time, p *peer) {
+	if !p.amChoking {
+		return
+	}
+	p.amChoking = false
+	p.unchokedAt = now
+	s.numUnchoked++
+	s.send(p, wire.Message{Type: wire.Unchoke})
+}
+
+// choke stops uploading to p and drops its queued requests (rejecting them
+// for fast peers, BEP 6).
+func (s *Swarm) choke(now time.Time, p *peer) {
+	if p.amChoking {
+		return
+	}
+	p.amChoking = true
+	s.numUnchoked--
+	if p.peerInterested {
+		p.waitingAt = now
+	}
+	for _, u := range p.uploads {
+		s.emit(Action{Kind: DropBlock, Conn: p.id, Block: u})
+	}
+	s.send(p, wire.Message{Type: wire.Choke})
+	for _, u := range p.uploads {
+		s.reject(p, u)
+	}
+	p.uploads = p.uploads[:0]
+}
+
+// slotFree reports whether another regular unchoke fits.
+func (s *Swarm) slotFree() bool {
+	return s.cfg.UploadSlots == 0 || s.numUnchoked < s.cfg.UploadSlots
+}
+
+// onInterested unchokes p at once if a slot is free.
+func (s *Swarm) onInterested(now time.Time, p *peer) {
+	if !p.amChoking {
+		return
+	}
+	p.waitingAt = now
+	if s.slotFree() {
+		s.unchoke(now, p)
+	}
+}
+
+// onNotInterested frees p's slot in a bounded fleet so a waiting peer gets it.
+func (s *Swarm) onNotInterested(now time.Time, p *peer) {
+	if s.cfg.Choker == Fleet && s.cfg.UploadSlots > 0 && !p.amChoking {
+		s.choke(now, p)
+		s.fleetFillSlots(now)
+	}
+}
+
+// fleetFillSlots unchokes waiting interested peers, longest waiting first,
+// while slots are free.
+func (s *Swarm) fleetFillSlots(now time.Time) {
+	for s.slotFree() {
+		var next *peer
+		for _, q := range s.peers {
+			if q.amChoking && q.peerInterested && (next == nil || q.waitingAt.Before(next.waitingAt)) {
+				next = q
+			}
+		}
+		if next == nil {
+			return
+		}
+		s.unchoke(now, next)
+	}
+}
+
+// chokerTick runs the periodic part of the choker.
+func (s *Swarm) chokerTick(now time.Time) {
+	if s.cfg.Choker == Public {
+		if !now.Before(s.nextRechoke) {
+			s.nextRechoke = now.Add(rechokeInterval)
+			s.rechoke(now)
+		}
+		return
+	}
+	if s.cfg.UploadSlots == 0 {
+		return
+	}
+	if s.nextRotate.IsZero() {
+		s.nextRotate = now.Add(fleetRotateEvery)
+	}
+	if now.Before(s.nextRotate) {
+		return
+	}
+	s.nextRotate = now.Add(fleetRotateEvery)
+	// Rotate one slot: the longest-unchoked peer yields to the longest waiting.
+	var waiting, oldest *peer
+	for _, q := range s.peers {
+		if q.amChoking && q.peerInterested {
+			waiting = q
+		}
+		if !q.amChoking && (oldest == nil || q.unchokedAt.Before(oldest.unchokedAt)) {
+			oldest = q
+		}
+	}
+	if waiting != nil && oldest != nil {
+		s.choke(now, oldest)
+		s.fleetFillSlots(now)
+	}
+}
+
+// rechoke is the standard BitTorrent choker (Public mode): the UploadSlots
+// interested peers that give us the most (or, when seeding, take the most)
+// are unchoked, plus one optimistic unchoke rotated every 30 s.
+func (s *Swarm) rechoke(now time.Time) {
+	cands := make([]*peer, 0, len(s.peers))
+	for _, p := range s.peers {
+		p.keep = false
+		if p.peerInterested {
+			cands = append(cands, p)
+		}
+	}
+	seeding := s.Complete()
+	rate := func(p *peer) float64 {
+		if seeding {
+			return p.upRate
+		}
+		return p.downRate
+	}
+	sort.SliceStable(cands, func(a, b int) bool {
+		ra, rb := rate(cands[a]), rate(cands[b])
+		if ra != rb {
+			return ra > rb
+		}
+		return cands[a].id < cands[b].id
+	})
+	regular := min(s.cfg.UploadSlots, len(cands))
+	for _, p := range cands[:regular] {
+		p.keep = true
+	}
+	rest := cands[regular:]
+	opt := s.optimistic
+	if opt != nil && (opt.keep || !opt.peerInterested || !now.Before(s.nextOptimistic)) {
+		opt = nil
+	}
+	if opt == nil && len(rest) > 0 {
+		opt = rest[s.rng.Intn(len(rest))]
+		s.nextOptimistic = now.Add(optimisticInterval)
+	}
+	s.optimistic = opt
+	if opt != nil {
+		opt.keep = true
+	}
+	for _, p := range s.peers {
+		if !p.keep {
+			s.choke(now, p)
+		}
+	}
+	for _, p := range s.peers {
+		if p.keep {
+			s.unchoke(now, p)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -251,7 +252,7 @@ func createTorrent(ctx context.Context, t *testing.T, content, out string, piece
 		t.Fatalf("shoal create printed no hex info hash on stdout: %q", stdout)
 	}
 	var ih [20]byte
-	if _, err := fmt.Sscanf(strings.ToLower(m), "%x", &ih); err != nil {
+	if _, err := hex.Decode(ih[:], []byte(m)); err != nil {
 		t.Fatalf("parse info hash %q: %v", m, err)
 	}
 	if _, err := os.Stat(out); err != nil {
@@ -266,8 +267,17 @@ func startSeeder(ctx context.Context, t *testing.T, name, torrent, content strin
 	t.Helper()
 	args := append([]string{"seed", "--listen", "127.0.0.1:0"}, extra...)
 	p := startProc(ctx, t, name, needShoal(t), append(args, torrent, content)...)
-	return p, p.listenAddr(ctx, t)
+	addr := p.listenAddr(ctx, t)
+	// The seeder listens before it has verified its data; peers that dial
+	// in that window are turned away, and libtorrent then backs off for
+	// seconds. Wait for the line it prints once the torrent is being served.
+	if err := p.waitStderr(ctx, `"seeding NAME" ready line`, seedingRE.MatchString); err != nil {
+		t.Fatal(err)
+	}
+	return p, addr
 }
+
+var seedingRE = regexp.MustCompile(`(?m)^seeding \S`)
 
 // startGetter starts `shoal get` writing into outDir.
 func startGetter(ctx context.Context, t *testing.T, name, torrent, outDir string, extra ...string) *proc {

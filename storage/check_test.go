@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/sha1"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -127,4 +131,21 @@ func TestCheckCancel(t *testing.T) {
 	if good, err := s.Check(t.Context(), nil); err != nil || slices.Contains(good, false) {
 		t.Errorf("check after cancel: %v, %v", good, err)
 	}
+}
+
+func TestCheckReportsReadErrors(t *testing.T) {
+	data := randomData(newRand(t), 4020)
+	l := layoutOf(t, threeFiles, threePiece, data)
+	dir := t.TempDir()
+	s := mustOpen(t, dir, l, ReadWrite)
+	writeAllPieces(t, s, data, 0, 1, 2, 3, 4, 5, 6, 7)
+	// Someone else shortens a file behind our back.
+	if err := os.Truncate(filepath.Join(dir, "t", "c.bin"), 100); err != nil {
+		t.Fatal(err)
+	}
+	good, err := s.Check(t.Context(), nil)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), `"t/c.bin"`) || good != nil {
+		t.Fatalf("Check = %v, %v; want unexpected EOF naming t/c.bin", good, err)
+	}
+	t.Log(err)
 }

@@ -57,11 +57,11 @@ func (s *Storage) verify(ctx context.Context, piece int) (bool, error) {
 // resuming a download. A piece that includes bytes past the end a file had
 // before Open (a file that did not exist, was empty or was short), in a file
 // not written since, cannot hold downloaded data and is reported missing
-// without hashing. The rest
-// are hashed in parallel on up to runtime.NumCPU() goroutines. progress, if
-// not nil, is called from the calling goroutine after each piece with the
-// number of pieces done so far and the total. Cancelling ctx stops the check
-// and returns its error.
+// without hashing. The rest are hashed in parallel on up to runtime.NumCPU()
+// goroutines. progress, if not nil, is called from the calling goroutine
+// after each piece with the number of pieces done so far and the total.
+// Cancelling ctx stops the check and returns its error; so does the first
+// read error.
 func (s *Storage) Check(ctx context.Context, progress func(done, total int)) ([]bool, error) {
 	total := s.layout.NumPieces()
 	good := make([]bool, total)
@@ -75,9 +75,7 @@ func (s *Storage) Check(ctx context.Context, progress func(done, total int)) ([]
 		wg      sync.WaitGroup
 	)
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for ctx.Err() == nil {
 				p := int(next.Add(1) - 1)
 				if p >= total {
@@ -93,7 +91,7 @@ func (s *Storage) Check(ctx context.Context, progress func(done, total int)) ([]
 					return
 				}
 			}
-		}()
+		})
 	}
 
 	var firstErr error

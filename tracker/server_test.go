@@ -258,3 +258,29 @@ func mustQuery(t *testing.T, req AnnounceRequest) string {
 	}
 	return u[strings.IndexByte(u, '?')+1:]
 }
+
+func TestConcurrentAnnounces(t *testing.T) {
+	tt := newTestTracker(t, ServerConfig{})
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			var err error
+			for i := range 20 {
+				req := peerReq(string(rune('a'+g))+string(rune('a'+i)), uint16(1000+g*100+i), int64(i%2))
+				if _, e := Announce(context.Background(), tt.hc, tt.url, req); e != nil && err == nil {
+					err = e
+				}
+			}
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := tt.announce(t, peerReq("last", 9999, 1))
+	if got.Complete+got.Incomplete != 161 {
+		t.Fatalf("swarm size %d, want 161", got.Complete+got.Incomplete)
+	}
+}

@@ -164,7 +164,10 @@ def main(argv):
             report(st, total)
             last_report = now
         if args.mode == "get":
-            if st.is_seeding or st.state == lt.torrent_status.seeding:
+            # The seeding state can show up a status snapshot before the
+            # last piece is counted; finish only when both agree.
+            seeding = st.is_seeding or st.state == lt.torrent_status.seeding
+            if seeding and st.num_pieces == total:
                 report(st, total)
                 log("finished: all %d pieces verified" % st.num_pieces)
                 return 0

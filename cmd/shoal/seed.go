@@ -38,7 +38,6 @@ func runSeed(ctx context.Context, args []string) error {
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintf(os.Stderr, "listening on %s\n", c.Addr())
 	fmt.Fprintf(os.Stderr, "verifying %s against %s (%s, %d pieces)\n", pos[1], mi.Info.Name,
 		formatBytes(float64(mi.Info.TotalLength())), mi.Info.NumPieces())
 	opts := client.TorrentOptions{Path: pos[1], Seed: true, InitialSeeding: *initial, Peers: peers}
@@ -52,6 +51,7 @@ func runSeed(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "listening on %s\n", c.Addr())
 	fmt.Fprintf(os.Stderr, "seeding %s (info hash %s)\n", mi.Info.Name, mi.InfoHash)
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()

@@ -361,6 +361,6 @@ func (s *Swarm) checkTimeouts(now time.Time, p *peer) {
 	}
 	if timedOut {
 		// Snubbed: shrink its pipeline until it proves itself again.
-		p.rateKnown, p.downRate, p.lastTimeout = true, 0, now
+		p.rateKnown, p.downRate = true, 0
 	}
 }

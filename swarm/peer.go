@@ -33,7 +33,6 @@ type peer struct {
 	downWindow, upWindow int64 // bytes since the last rate sample
 	downRate, upRate     float64
 	rateKnown            bool
-	lastTimeout          time.Time
 
 	unchokedAt time.Time // when we last unchoked it
 	waitingAt  time.Time // when it last became interested while choked

@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"math/rand"
 	"testing"
@@ -51,6 +52,7 @@ type simConfig struct {
 	mixedFast      bool
 	checkEvery     int
 	maxSteps       int
+	record         bool // hash every action (determinism test)
 }
 
 type sim struct {
@@ -62,19 +64,15 @@ type sim struct {
 	links   map[[2]int]*simLink
 	active  []*simLink
 	events  int
-	log     uint64 // FNV hash of every action, for determinism checks
-	hash    *fnvHash
-	sentBy0 []int64 // bytes of each piece sent by the origin
-	outOnce int     // pieces the origin sent fully at least once
+	hash    hash.Hash64 // of every action, for determinism checks
+	sentBy0 []int64     // bytes of each piece sent by the origin
+	outOnce int         // pieces the origin sent fully at least once
 }
-
-type fnvHash struct{ h interface{ Write([]byte) (int, error) } }
 
 func newSim(t testing.TB, cfg simConfig) *sim {
 	sm := &sim{t: t, cfg: cfg, rng: rand.New(rand.NewSource(cfg.seed)), now: time.Unix(0, 0).UTC(),
 		links: map[[2]int]*simLink{}, sentBy0: make([]int64, cfg.pieces)}
-	h := fnv.New64a()
-	sm.hash = &fnvHash{h}
+	sm.hash = fnv.New64a()
 	n := 1 + cfg.leechers
 	if cfg.corrupt {
 		n++
@@ -160,7 +158,9 @@ func (sm *sim) process(i int) {
 			return
 		}
 		for _, a := range acts {
-			fmt.Fprintf(sm.hash.h.(interface{ Write([]byte) (int, error) }), "%d %s\n", i, a)
+			if sm.cfg.record {
+				fmt.Fprintf(sm.hash, "%d %s\n", i, a)
+			}
 			peerIdx := int(a.Conn) - 1
 			switch a.Kind {
 			case Send:
@@ -333,6 +333,13 @@ func TestSimulatedSwarm(t *testing.T) {
 			sm := newSim(t, c)
 			sm.run()
 			sm.checkAll()
+			if c.initialSeeding {
+				var sent int64
+				for _, b := range sm.sentBy0 {
+					sent += b
+				}
+				t.Logf("seed %d: origin egress %.2f copies", c.seed, float64(sent)/float64(sm.nodes[0].s.cfg.TotalLength))
+			}
 			for i, n := range sm.nodes {
 				if i > 0 && !n.corrupt && n.s.NumHave() != c.pieces {
 					t.Fatalf("seed %d: node %d has %d pieces", c.seed, i, n.s.NumHave())
@@ -350,14 +357,14 @@ func TestSimulatedSwarm(t *testing.T) {
 // TestDeterminism runs the same simulation twice and compares every action.
 func TestDeterminism(t *testing.T) {
 	for _, c := range []simConfig{
-		{seed: 42, leechers: 4, pieces: 30, pieceLen: 32768, corrupt: true, maxSteps: 1_000_000},
-		{seed: 43, leechers: 4, pieces: 30, pieceLen: 32768, choker: Public, initialSeeding: true, maxSteps: 1_000_000},
+		{seed: 42, leechers: 4, pieces: 30, pieceLen: 32768, corrupt: true, maxSteps: 1_000_000, record: true},
+		{seed: 43, leechers: 4, pieces: 30, pieceLen: 32768, choker: Public, initialSeeding: true, maxSteps: 1_000_000, record: true},
 	} {
 		var sums [2]uint64
 		for k := range sums {
 			sm := newSim(t, c)
 			sm.run()
-			sums[k] = sm.hash.h.(interface{ Sum64() uint64 }).Sum64()
+			sums[k] = sm.hash.Sum64()
 		}
 		if sums[0] != sums[1] {
 			t.Errorf("seed %d: action logs differ: %x vs %x", c.seed, sums[0], sums[1])

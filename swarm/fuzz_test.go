@@ -1,0 +1,62 @@
+package swarm
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// FuzzReceive feeds arbitrary message sequences from two peers to a leecher
+// and a seed and checks the core neither panics nor breaks its invariants.
+// Each message is 11 bytes: peer, type, index, begin (uint16), length
+// (uint16), then up to 4 bitfield/payload bytes taken from what follows.
+func FuzzReceive(f *testing.F) {
+	f.Add([]byte{0, 5, 0, 0, 0, 0, 0, 0xff, 0xc0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{1, 14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 7, 3, 0, 0, 0x40, 0, 0, 0, 0, 0})
+	f.Add([]byte{0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 2, 0, 0, 0x40, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		now := time.Unix(0, 0)
+		for _, have := range [][]bool{nil, {true, true, true, true, true, true, true, true, true, true}} {
+			s, err := New(Config{NumPieces: 10, PieceLength: 32768, TotalLength: 9*32768 + 100, Have: have, Fast: true,
+				MaxRequestsPerPeer: 8, MaxQueuedUploads: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.AddPeer(now, 1, PeerInfo{Fast: true, Extended: true})
+			s.AddPeer(now, 2, PeerInfo{})
+			for k := 0; k+11 <= len(data); k += 11 {
+				d := data[k : k+11]
+				m := wire.Message{Type: wire.MessageType(d[1]), Index: uint32(d[2]),
+					Begin: uint32(binary.BigEndian.Uint16(d[3:5])), Length: uint32(binary.BigEndian.Uint16(d[5:7])),
+					Bitfield: d[7 : 7+int(d[0]>>1&3)], ExtendedPayload: d[7:]}
+				c := ConnID(1 + d[0]&1)
+				now = now.Add(time.Duration(d[3]) * 100 * time.Millisecond)
+				switch d[0] >> 4 {
+				case 1:
+					s.Tick(now)
+				case 2:
+					s.BlockWritten(now, BlockSpec{m.Index, m.Begin, m.Length}, nil)
+				case 3:
+					s.PieceVerified(now, int(m.Index), d[4]&1 == 0)
+				case 4:
+					s.BlockSent(now, c, BlockSpec{m.Index, m.Begin, m.Length})
+				case 5:
+					s.RemovePeer(now, c)
+					s.AddPeer(now, c, PeerInfo{Fast: c == 1})
+				default:
+					s.Receive(now, c, m)
+				}
+				for _, a := range s.Actions() {
+					if a.Kind == SendBlock && !s.Have(int(a.Block.Piece)) {
+						t.Fatalf("serves unverified piece: %s", a)
+					}
+				}
+				if err := s.checkInvariants(); err != nil {
+					t.Fatalf("after message %d: %v", k/11, err)
+				}
+			}
+		}
+	})
+}

@@ -86,15 +86,12 @@ func ParseExtendedHandshake(b []byte) (ExtendedHandshake, error) {
 	dec := bencode.NewDecoder(bytes.NewReader(b))
 	dec.MaxStrLen = MaxExtendedHandshakeLen
 	dec.MaxDepth = maxExtendedHandshakeDepth
-	var d map[string]any
+	d := map[string]any{} // non-nil, so an empty "de" decodes as an empty handshake
 	if err := dec.Decode(&d); err != nil {
 		return ExtendedHandshake{}, fmt.Errorf("%w: %w", ErrBadExtendedHandshake, err)
 	}
 	if err := dec.ReadEOF(); err != nil {
 		return ExtendedHandshake{}, fmt.Errorf("%w: trailing bytes after dictionary", ErrBadExtendedHandshake)
-	}
-	if d == nil {
-		return ExtendedHandshake{}, fmt.Errorf("%w: not a dictionary", ErrBadExtendedHandshake)
 	}
 	var e ExtendedHandshake
 	if m, ok := d["m"].(map[string]any); ok {

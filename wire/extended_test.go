@@ -114,3 +114,18 @@ func TestExtendedHandshakeMarshalRejectsBadID(t *testing.T) {
 		}
 	}
 }
+
+func TestParseExtendedHandshakeEmptyDict(t *testing.T) {
+	e, err := ParseExtendedHandshake([]byte("de"))
+	if err != nil {
+		t.Fatalf("empty dictionary: %v", err)
+	}
+	if e.Reqq != 0 || e.V != "" || len(e.M) != 0 {
+		t.Fatalf("empty dictionary gave %+v", e)
+	}
+	for _, bad := range []string{"le", "i5e", "4:spam"} {
+		if _, err := ParseExtendedHandshake([]byte(bad)); err == nil {
+			t.Errorf("%q: want an error for a non-dictionary", bad)
+		}
+	}
+}

@@ -16,6 +16,10 @@ import (
 func (t *Torrent) announceLoop(url string) {
 	defer t.wg.Done()
 	ev := tracker.Event("started")
+	completed := t.completed
+	if t.Stats().Complete {
+		completed = nil // a seed never "completes"
+	}
 	wait := time.Duration(0)
 	failures := 0
 	for {
@@ -25,8 +29,9 @@ func (t *Torrent) announceLoop(url string) {
 			timer.Stop()
 			t.announceStopped(url)
 			return
-		case <-t.completedCh:
+		case <-completed:
 			timer.Stop()
+			completed = nil
 			ev = "completed"
 		case <-timer.C:
 		}

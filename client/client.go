@@ -154,6 +154,11 @@ func banKeys(pc *peerConn) []string {
 	if pc.dialAddr != "" {
 		keys = append(keys, "addr:"+pc.dialAddr)
 	}
+	if port := pc.listenPort.Load(); port > 0 {
+		// An incoming peer told us where it listens (BEP 10 "p"): ban that
+		// address too, so it can't come back under a fresh peer id.
+		keys = append(keys, "addr:"+netip.AddrPortFrom(pc.remote.Addr(), uint16(port)).String())
+	}
 	if a := pc.remote.Addr(); !a.IsLoopback() && !a.IsPrivate() {
 		keys = append(keys, "ip:"+a.String())
 	}
@@ -205,35 +210,33 @@ func (c *Client) acceptLoop() {
 // serve that torrent, then read the peer id.
 func (c *Client) handleIncoming(nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	var buf [68]byte
-	if _, err := io.ReadFull(nc, buf[:48]); err != nil {
+	stop := context.AfterFunc(c.ctx, func() { nc.SetDeadline(time.Now()) })
+	defer stop()
+	// Check the protocol string before answering, so a stray client (an
+	// HTTP request, a scanner) learns nothing about us.
+	reserved, ih, err := wire.ReadHandshakeStart(nc)
+	if err != nil {
 		nc.Close()
 		return
 	}
-	var ih metainfo.InfoHash
-	copy(ih[:], buf[28:48])
 	c.mu.Lock()
-	t := c.torrents[ih]
+	t := c.torrents[metainfo.InfoHash(ih)]
 	c.mu.Unlock()
 	if t == nil {
 		nc.Close()
 		return
 	}
-	if _, err := nc.Write(c.handshake(ih)); err != nil {
+	if _, err := nc.Write(c.handshake(metainfo.InfoHash(ih))); err != nil {
 		nc.Close()
 		return
 	}
-	if _, err := io.ReadFull(nc, buf[48:]); err != nil {
-		nc.Close()
-		return
-	}
-	hs, err := wire.ParseHandshake(buf[:])
+	id, err := wire.ReadPeerID(nc)
 	if err != nil {
 		nc.Close()
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	t.adopt(nc, hs, "")
+	t.adopt(nc, wire.Handshake{Reserved: reserved, InfoHash: ih, PeerID: id}, "")
 }
 
 // dial connects to addr and runs the initiating side of the handshake.
@@ -244,6 +247,8 @@ func (c *Client) dial(ctx context.Context, addr string, ih metainfo.InfoHash) (n
 		return nil, wire.Handshake{}, err
 	}
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	defer stop()
 	if _, err := nc.Write(c.handshake(ih)); err != nil {
 		nc.Close()
 		return nil, wire.Handshake{}, fmt.Errorf("send handshake: %w", err)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-p2p/shoal/swarm"
@@ -23,6 +24,9 @@ const (
 	idleTimeout = 180 * time.Second
 	// keepAliveEvery is how often an idle writer sends a keep-alive.
 	keepAliveEvery = 90 * time.Second
+	// writeTimeout bounds one socket write: a peer that stops reading is
+	// dropped after this long.
+	writeTimeout = 60 * time.Second
 	// handshakeTimeout bounds the BitTorrent handshake of a new connection.
 	handshakeTimeout = 15 * time.Second
 	// maxMessageLength bounds one peer message: a block plus its header,
@@ -53,6 +57,9 @@ type peerConn struct {
 	dialAddr string // address we dialed, "" for incoming connections
 	peerID   [20]byte
 	hs       wire.Handshake
+	// listenPort is the port the peer says it accepts connections on
+	// (BEP 10 "p"), 0 until known.
+	listenPort atomic.Int32
 
 	mu     sync.Mutex
 	queue  []outItem
@@ -122,7 +129,8 @@ func (c *peerConn) closeReason() string {
 
 // next waits for the next queued item. It returns ok=false when the
 // connection closed, and a keep-alive when nothing was sent for a while.
-func (c *peerConn) next(w *bufio.Writer) (outItem, bool) {
+// Buffered bytes are flushed before it waits.
+func (c *peerConn) next(w *bufio.Writer, idle *time.Timer) (outItem, bool) {
 	for {
 		c.mu.Lock()
 		if len(c.queue) > 0 {
@@ -134,19 +142,20 @@ func (c *peerConn) next(w *bufio.Writer) (outItem, bool) {
 		}
 		c.mu.Unlock()
 		if w.Buffered() > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if err := w.Flush(); err != nil {
 				c.close(fmt.Sprintf("write: %v", err))
 				return outItem{}, false
 			}
 		}
-		timer := time.NewTimer(keepAliveEvery)
+		idle.Reset(keepAliveEvery)
 		select {
 		case <-c.wake:
-			timer.Stop()
+			idle.Stop()
 		case <-c.closed:
-			timer.Stop()
+			idle.Stop()
 			return outItem{}, false
-		case <-timer.C:
+		case <-idle.C:
 			return outItem{msg: wire.Message{KeepAlive: true}}, true
 		}
 	}
@@ -154,10 +163,12 @@ func (c *peerConn) next(w *bufio.Writer) (outItem, bool) {
 
 // writeLoop sends queued messages and blocks until the connection closes.
 func (c *peerConn) writeLoop(ctx context.Context) {
-	w := bufio.NewWriterSize(c.nc, 64*1024)
+	w := bufio.NewWriterSize(deadlineWriter{c.nc}, 64*1024)
+	idle := time.NewTimer(keepAliveEvery)
+	defer idle.Stop()
 	var scratch []byte
 	for {
-		it, ok := c.next(w)
+		it, ok := c.next(w, idle)
 		if !ok {
 			return
 		}
@@ -179,6 +190,15 @@ func (c *peerConn) writeLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// deadlineWriter gives every socket write a deadline, so a peer that stops
+// reading can't hold our writer (and its upload slot) forever.
+type deadlineWriter struct{ nc net.Conn }
+
+func (d deadlineWriter) Write(p []byte) (int, error) {
+	d.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return d.nc.Write(p)
 }
 
 // sendBlock reads one block from storage and writes it as a Piece message,

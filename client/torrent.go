@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/sha1"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -115,11 +116,13 @@ type Torrent struct {
 	cands     map[string]*candidate
 	halfOpen  int
 	verifying chan struct{}
+	asm       *assembler
 
 	downloaded, uploaded atomic.Int64
 	done                 chan struct{}
 	doneOnce             sync.Once
-	completedCh          chan struct{} // wakes the announcer on completion
+	completed            chan struct{} // closed when the download completes
+	completedOnce        sync.Once
 
 	mu    sync.Mutex
 	stats Stats
@@ -200,23 +203,24 @@ func (c *Client) AddTorrent(mi *metainfo.MetaInfo, opts TorrentOptions) (*Torren
 	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	t := &Torrent{
-		c:           c,
-		mi:          mi,
-		opts:        opts,
-		log:         c.log.With("torrent", mi.Info.Name),
-		st:          st,
-		core:        core,
-		upLimits:    limiters{c.upLimit, newLimiter(opts.UploadLimit)},
-		downLimits:  limiters{c.dnLimit, newLimiter(opts.DownloadLimit)},
-		ctx:         ctx,
-		cancel:      cancel,
-		events:      make(chan event, 1024),
-		conns:       make(map[swarm.ConnID]*peerConn),
-		byPeerID:    make(map[[20]byte]*peerConn),
-		cands:       make(map[string]*candidate),
-		verifying:   make(chan struct{}, runtime.NumCPU()),
-		done:        make(chan struct{}),
-		completedCh: make(chan struct{}, 1),
+		c:          c,
+		mi:         mi,
+		opts:       opts,
+		log:        c.log.With("torrent", mi.Info.Name),
+		st:         st,
+		core:       core,
+		upLimits:   limiters{c.upLimit, newLimiter(opts.UploadLimit)},
+		downLimits: limiters{c.dnLimit, newLimiter(opts.DownloadLimit)},
+		ctx:        ctx,
+		cancel:     cancel,
+		events:     make(chan event, 1024),
+		conns:      make(map[swarm.ConnID]*peerConn),
+		byPeerID:   make(map[[20]byte]*peerConn),
+		cands:      make(map[string]*candidate),
+		verifying:  make(chan struct{}, runtime.NumCPU()),
+		asm:        newAssembler(mi.Info.PieceLength),
+		done:       make(chan struct{}),
+		completed:  make(chan struct{}),
 	}
 	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart,
 		TotalLength: mi.Info.TotalLength(), BytesLeft: core.BytesLeft(), Complete: core.Complete()}
@@ -224,6 +228,12 @@ func (c *Client) AddTorrent(mi *metainfo.MetaInfo, opts TorrentOptions) (*Torren
 		t.markDone(nil)
 	}
 	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		c.mu.Unlock()
+		cancel()
+		st.Close()
+		return nil, ErrClosed
+	}
 	if _, dup := c.torrents[mi.InfoHash]; dup {
 		c.mu.Unlock()
 		cancel()
@@ -330,6 +340,7 @@ func (t *Torrent) loop() {
 			for _, pc := range t.conns {
 				pc.close("torrent stopped")
 			}
+			t.drain()
 			return
 		case now := <-tick.C:
 			t.core.Tick(now)
@@ -346,12 +357,35 @@ func (t *Torrent) loop() {
 	}
 }
 
+// drain releases what events still queued after the loop stopped hold:
+// connections nobody will adopt and pooled buffers.
+func (t *Torrent) drain() {
+	for {
+		select {
+		case ev := <-t.events:
+			if ev.nc != nil {
+				ev.nc.Close()
+			}
+			if ev.buf != nil {
+				blockPool.Put(ev.buf)
+			}
+		default:
+			return
+		}
+	}
+}
+
 // handle feeds one event to the core or the connection bookkeeping.
 func (t *Torrent) handle(ev event) {
 	now := time.Now()
 	switch ev.kind {
 	case evMessage:
 		if _, ok := t.conns[ev.conn.id]; ok {
+			if ev.msg.Type == wire.Extended && ev.msg.ExtendedID == 0 {
+				if eh, err := wire.ParseExtendedHandshake(ev.msg.ExtendedPayload); err == nil && eh.Port > 0 && eh.Port < 65536 {
+					ev.conn.listenPort.Store(int32(eh.Port))
+				}
+			}
 			t.core.Receive(now, ev.conn.id, ev.msg)
 		}
 	case evBlockSent:
@@ -368,6 +402,8 @@ func (t *Torrent) handle(ev event) {
 		t.mu.Unlock()
 		if !ev.ok {
 			t.log.Warn("piece failed its hash", "piece", ev.piece)
+		} else if b := t.asm.take(ev.piece); b != nil {
+			t.asm.put(b) // a stray late block: the piece is done
 		}
 		t.core.PieceVerified(now, ev.piece, ev.ok)
 	case evConnected:
@@ -424,6 +460,10 @@ func (t *Torrent) connected(now time.Time, ev event) {
 		return
 	}
 	if len(t.conns) >= t.c.cfg.MaxPeersPerTorrent {
+		if cd != nil {
+			cd.connected = false
+			cd.nextTry = now.Add(5 * time.Second)
+		}
 		ev.nc.Close()
 		return
 	}
@@ -433,11 +473,18 @@ func (t *Torrent) connected(now time.Time, ev event) {
 		weDialedNew := ev.addr != ""
 		ourLower := string(t.c.cfg.PeerID[:]) < string(pc.peerID[:])
 		if weDialedNew != ourLower {
+			// Keep the old one; it now stands for this address too.
 			if cd != nil {
 				cd.connected = true
+				if old.dialAddr == "" {
+					old.dialAddr = ev.addr
+				}
 			}
 			ev.nc.Close()
 			return
+		}
+		if pc.dialAddr == "" {
+			pc.dialAddr, old.dialAddr = old.dialAddr, ""
 		}
 		old.close("duplicate connection")
 	}
@@ -506,10 +553,18 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 		}
 	case swarm.WriteBlock:
 		var err error
-		if blockBuf == nil || int(a.Block.Length) > len(*blockBuf) {
+		b := a.Block
+		switch {
+		case blockBuf == nil || int(b.Length) > len(*blockBuf):
 			err = errors.New("no block buffer for write")
-		} else {
-			err = t.st.WriteBlock(int(a.Block.Piece), int64(a.Block.Begin), (*blockBuf)[:a.Block.Length])
+		case int64(b.Begin)+int64(b.Length) > t.mi.Info.PieceSize(int(b.Piece)):
+			err = fmt.Errorf("block %d:%d+%d outside its piece", b.Piece, b.Begin, b.Length)
+		default:
+			if buf, ok := t.asm.buffer(int(b.Piece)); ok {
+				copy(buf[b.Begin:], (*blockBuf)[:b.Length])
+			} else {
+				err = t.st.WriteBlock(int(b.Piece), int64(b.Begin), (*blockBuf)[:b.Length])
+			}
 		}
 		if err != nil {
 			t.fail(fmt.Errorf("write piece %d: %w", a.Block.Piece, err))
@@ -517,15 +572,19 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 		t.core.BlockWritten(now, a.Block, err)
 	case swarm.VerifyPiece:
 		piece := a.Piece
+		buf := t.asm.take(piece)
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
+			if buf != nil {
+				defer t.asm.put(buf)
+			}
 			select {
 			case t.verifying <- struct{}{}:
 			case <-t.ctx.Done():
 				return
 			}
-			ok, err := t.st.VerifyPiece(piece)
+			ok, err := t.verify(piece, buf)
 			<-t.verifying
 			if err != nil {
 				t.fail(fmt.Errorf("verify piece %d: %w", piece, err))
@@ -554,11 +613,25 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 			return
 		}
 		t.markDone(nil)
-		select {
-		case t.completedCh <- struct{}{}:
-		default:
-		}
+		t.completedOnce.Do(func() { close(t.completed) })
 	}
+}
+
+// verify checks a piece's SHA-1. A piece assembled in memory is hashed
+// there and written to disk only if it matched; otherwise the piece is
+// read back from disk.
+func (t *Torrent) verify(piece int, buf []byte) (bool, error) {
+	if buf == nil {
+		return t.st.VerifyPiece(piece)
+	}
+	data := buf[:t.mi.Info.PieceSize(piece)]
+	if sha1.Sum(data) != t.mi.Info.PieceHash(piece) {
+		return false, nil
+	}
+	if _, err := t.st.WriteAt(data, int64(piece)*t.mi.Info.PieceLength); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // fail stops the torrent with a fatal error.

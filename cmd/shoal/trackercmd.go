@@ -2,47 +2,139 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/shoal-p2p/shoal/tracker"
 )
 
-// runTracker serves the HTTP tracker until interrupted.
+// runTracker serves the tracker over HTTP and UDP until interrupted.
+//
+//	shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT]
+//	              [--keys FILE] [--interval D] [--expire-after N] [--max-numwant N]
+//	              [--handout-budget N] [--rate R] [--burst N] [--max-torrents N] [--max-peers N]
 func runTracker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tracker", flag.ContinueOnError)
-	listen := fs.String("listen", ":6969", "TCP `address` to serve announces on (/announce)")
+	listen := fs.String("listen", ":6969", "TCP `address` for HTTP (/announce, /scrape, /metrics, /healthz); UDP listens on the same address and port unless --udp-listen says otherwise")
+	udpListen := fs.String("udp-listen", "", "UDP `address` for BEP 15 announces; empty: the --listen address and port; \"off\": no UDP")
+	store := fs.String("store", "memory", "peer store: \"memory\" or redis://HOST:PORT[/DB] to share swarms between tracker processes")
+	keysFile := fs.String("keys", "", "`file` of announce keys (\"TOKEN [TENANT]\" per line): makes the tracker private")
 	interval := fs.Duration("interval", 30*time.Second, "announce interval handed to peers")
+	expireAfter := fs.Int("expire-after", 3, "forget a peer after this many intervals without an announce")
+	maxNumWant := fs.Int("max-numwant", tracker.DefaultMaxNumWant, "most peers handed out per announce")
+	budget := fs.Int("handout-budget", 0, "most times one peer is handed out per interval (0: 4*max-numwant; -1: unbounded)")
+	rate := fs.Float64("rate", 50, "requests per second allowed per source IP (0: unlimited)")
+	burst := fs.Int("burst", 200, "burst of requests allowed per source IP")
+	maxTorrents := fs.Int("max-torrents", tracker.DefaultMaxTorrents, "most swarms held (memory store)")
+	maxPeers := fs.Int("max-peers", tracker.DefaultMaxPeersPerTorrent, "most peers held per swarm")
+	secretFile := fs.String("udp-secret-file", "", "`file` with the hex secret keying UDP connection IDs; trackers behind one address must share it (default: random)")
 	verbose := fs.Bool("verbose", false, "log every request")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
+
+	cfg := tracker.ServerConfig{
+		Interval:           *interval,
+		PeerTTL:            time.Duration(max(*expireAfter, 1)) * *interval,
+		MaxNumWant:         *maxNumWant,
+		MaxTorrents:        *maxTorrents,
+		MaxPeersPerTorrent: *maxPeers,
+		HandoutBudget:      *budget,
+		Logger:             newLogger(*verbose),
+	}
+	if *rate > 0 {
+		cfg.RateLimit = tracker.NewSourceLimiter(*rate, *burst, 0)
+	}
+	if *keysFile != "" {
+		f, err := os.Open(*keysFile)
+		if err != nil {
+			return fmt.Errorf("keys: %w", err)
+		}
+		cfg.Keys, err = tracker.ParseKeys(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if *secretFile != "" {
+		b, err := os.ReadFile(*secretFile)
+		if err != nil {
+			return fmt.Errorf("udp secret: %w", err)
+		}
+		if cfg.ConnIDSecret, err = hex.DecodeString(strings.TrimSpace(string(b))); err != nil || len(cfg.ConnIDSecret) < 16 {
+			return fmt.Errorf("udp secret in %s: want at least 16 hex-encoded bytes", *secretFile)
+		}
+	}
+	switch {
+	case *store == "memory":
+	case strings.HasPrefix(*store, "redis://"), strings.HasPrefix(*store, "rediss://"):
+		rs, err := tracker.NewRedisStore(*store, "", cfg.PeerTTL, *maxPeers)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = rs.Ping(pctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		cfg.Store = rs
+	default:
+		return fmt.Errorf("--store %q: want memory or redis://HOST:PORT", *store)
+	}
+	srv := tracker.NewServer(cfg)
+
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen on %q: %w", *listen, err)
 	}
-	srv := &http.Server{
-		Handler:           tracker.NewServer(tracker.ServerConfig{Interval: *interval, Logger: newLogger(*verbose)}),
+	var pc net.PacketConn
+	if *udpListen != "off" {
+		uaddr := *udpListen
+		if uaddr == "" {
+			uaddr = ln.Addr().String() // same IP and port number as HTTP
+		}
+		if pc, err = net.ListenPacket("udp", uaddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("udp listen on %q: %w", uaddr, err)
+		}
+		defer pc.Close()
+	}
+
+	hs := &http.Server{
+		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
 	fmt.Fprintf(os.Stderr, "listening on %s\n", ln.Addr())
 	fmt.Fprintf(os.Stderr, "announce URL: http://%s/announce\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(ln) }()
+	if pc != nil {
+		fmt.Fprintf(os.Stderr, "udp listening on %s\n", pc.LocalAddr())
+		fmt.Fprintf(os.Stderr, "announce URL: udp://%s/announce\n", pc.LocalAddr())
+		go func() { errc <- srv.ServeUDP(ctx, pc) }()
+	}
 	select {
 	case err := <-errc:
+		hs.Close()
 		return err
 	case <-ctx.Done():
 	}
 	shut, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := hs.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil

@@ -4,7 +4,7 @@
 # when the tests build.
 set -euo pipefail
 
-PKGS=(python3-libtorrent aria2)
+PKGS=(python3-libtorrent aria2 opentracker redis-server)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

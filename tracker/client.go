@@ -18,8 +18,8 @@ var (
 	// ErrTrackerFailure means the tracker answered with a "failure reason"
 	// (BEP 3): it understood the request and refused it.
 	ErrTrackerFailure = errors.New("tracker failure")
-	// ErrUnsupportedScheme means the announce URL is not http or https
-	// (UDP trackers, BEP 15, are not supported yet).
+	// ErrUnsupportedScheme means the announce URL is not http, https or
+	// udp, or a udp URL lacks a port.
 	ErrUnsupportedScheme = errors.New("unsupported announce URL scheme")
 	// ErrHTTPStatus means the tracker answered with an HTTP status other
 	// than 200 OK and no bencoded failure reason.
@@ -77,11 +77,20 @@ type AnnounceResponse struct {
 	WarningMessage string
 }
 
-// Announce sends req to the HTTP(S) tracker at announceURL and decodes its
-// reply. A nil hc uses http.DefaultClient. A tracker that refuses the
-// announce yields an error wrapping [ErrTrackerFailure]; every error names
+// Announce sends req to the tracker at announceURL and decodes its reply:
+// over HTTP(S) for http and https URLs (BEP 3), over UDP for udp URLs
+// (BEP 15, with the URL's path sent as BEP 41 URL data). A nil hc uses
+// http.DefaultClient; UDP ignores it. A tracker that refuses the announce
+// yields an error wrapping [ErrTrackerFailure]; every error names
 // announceURL.
 func Announce(ctx context.Context, hc *http.Client, announceURL string, req AnnounceRequest) (*AnnounceResponse, error) {
+	if u, err := url.Parse(announceURL); err == nil && u.Scheme == "udp" {
+		ar, err := announceUDP(ctx, u, req)
+		if err != nil {
+			return nil, fmt.Errorf("tracker: announce to %s: %w", announceURL, err)
+		}
+		return ar, nil
+	}
 	if hc == nil {
 		hc = http.DefaultClient
 	}

@@ -33,9 +33,13 @@ func TestAnnounceErrors(t *testing.T) {
 	ctx := context.Background()
 	req := AnnounceRequest{Port: 1}
 
-	_, err := Announce(ctx, nil, "udp://tracker.example:6969/announce", req)
-	if !errors.Is(err, ErrUnsupportedScheme) || !strings.Contains(err.Error(), "udp://tracker.example:6969/announce") {
-		t.Errorf("udp: %v", err)
+	_, err := Announce(ctx, nil, "wss://tracker.example:6969/announce", req)
+	if !errors.Is(err, ErrUnsupportedScheme) || !strings.Contains(err.Error(), "wss://tracker.example:6969/announce") {
+		t.Errorf("wss: %v", err)
+	}
+	_, err = Announce(ctx, nil, "udp://tracker.example/announce", req)
+	if !errors.Is(err, ErrUnsupportedScheme) {
+		t.Errorf("udp without port: %v", err)
 	}
 
 	// A port nothing listens on.

@@ -1,21 +1,23 @@
-// Package tracker is Shoal's BitTorrent tracker: an HTTP announce server
-// that keeps swarms of peers and hands them out, and the HTTP client that
-// peers use to announce to any tracker.
+// Package tracker is Shoal's BitTorrent tracker: a server that keeps the
+// swarms of a fleet and tells each peer whom to talk to, and the client
+// that peers use to announce to any tracker.
 //
-// The server speaks the HTTP announce of BEP 3 with compact peer lists
-// (BEP 23) and IPv6 peers in "peers6" (BEP 7). It is built from small
-// parts that can be swapped: a [Store] keeps the peers of each swarm and
-// drops those that stop re-announcing ([MemoryStore] is the default), and a
-// [Policy] decides which peers to hand out ([DefaultPolicy] serves seeders
-// first to peers that have nothing yet, and a random sample otherwise). The
-// clock and the random source are injected so tests and simulations replay
-// exactly.
+// The [Server] speaks announce over HTTP (BEP 3, compact peers per BEP 23,
+// the dictionary form for compact=0, IPv6 peers in "peers6" per BEP 7) and
+// over UDP (BEP 15, with BEP 41 URL data), and scrape over both (BEP 48,
+// BEP 15). It is built from small parts that can be swapped or tested
+// alone: a [Store] keeps the peers of each swarm and forgets those that
+// stop announcing ([MemoryStore] in process, [RedisStore] shared by
+// several trackers); a [Policy] picks the peers handed out
+// ([DefaultPolicy], bounded by a [HandoutBudget]); [Keys] make it private
+// with per-tenant announce keys; a [SourceLimiter] bounds each source
+// address's request rate; [ConnIDs] issue stateless, unforgeable BEP 15
+// connection IDs. Clocks and random sources are injected, so tests replay
+// exactly. It exports Prometheus metrics at /metrics.
 //
-// The client, [Announce], sends one announce over HTTP(S) and decodes the
-// reply in either the compact or the dictionary peer form.
+// The client, [Announce] and [Scrape], talks to http, https and udp
+// tracker URLs.
 //
-// This package is not, yet: a UDP tracker (BEP 15), a scrape endpoint, a
-// replicated store, or a metrics exporter; the seams above are where those
-// will plug in. It does not resolve host names found in peer lists, and it
-// does not authenticate announces.
+// This package is not a DHT or PEX (peers found that way never pass
+// through here), and it does not resolve host names found in peer lists.
 package tracker

@@ -90,3 +90,6 @@ func (r rewriteQuery) RoundTrip(req *http.Request) (*http.Response, error) {
 func replaceParam(old, new string) func(string) string {
 	return func(q string) string { return strings.Replace(q, old, new, 1) }
 }
+
+// discard is a logger that drops everything.
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -3,51 +3,79 @@ package tracker
 import (
 	"math/rand/v2"
 	"sync"
+	"time"
 )
 
 // Policy decides which peers a tracker hands out for one announce.
 // Implementations must be safe for concurrent use.
 type Policy interface {
 	// Handout picks at most n peers from candidates for the announcing
-	// peer self. The server has already removed self from candidates;
-	// Handout may reorder candidates but must not retain it.
-	Handout(self Peer, candidates []Peer, n int) []Peer
+	// peer self at time now. The server has already removed self (by ID
+	// and by address) from candidates; Handout may reorder candidates but
+	// must not retain it.
+	Handout(now time.Time, self Peer, candidates []Peer, n int) []Peer
 }
 
-// DefaultPolicy is the handout policy of the design: a peer that has
-// nothing yet (downloaded nothing and still needs bytes) gets the seeders
-// first, shuffled, then a random spread of the others, so it has someone
-// to fetch from at once; every other peer gets a uniform random sample.
+// DefaultPolicy is the handout policy for fleets (see docs/ARCHITECTURE.md):
+//
+//   - a peer that has nothing yet (downloaded nothing, still needs bytes)
+//     gets the seeders first, shuffled, then a random spread of the others,
+//     so it has someone to fetch from at once;
+//   - a seeder gets leechers only (another seeder has nothing for it), a
+//     random sample;
+//   - every other peer gets a uniform random sample, so the peer graph
+//     stays well mixed instead of clustering around early joiners;
+//   - a peer already handed out Budget times this interval is held back,
+//     and offered only when nobody else is left, so a popular seeder is
+//     not stampeded by a whole fleet starting at once.
 type DefaultPolicy struct {
+	budget *HandoutBudget
+
 	mu  sync.Mutex
 	rng *rand.Rand
 }
 
 // NewDefaultPolicy returns a DefaultPolicy drawing from rng, which it then
-// owns: the policy serialises access to it.
-func NewDefaultPolicy(rng *rand.Rand) *DefaultPolicy {
-	return &DefaultPolicy{rng: rng}
+// owns (the policy serialises access to it), and bounded by budget, which
+// may be nil for no bound.
+func NewDefaultPolicy(rng *rand.Rand, budget *HandoutBudget) *DefaultPolicy {
+	return &DefaultPolicy{rng: rng, budget: budget}
 }
 
 // Handout implements [Policy].
-func (d *DefaultPolicy) Handout(self Peer, candidates []Peer, n int) []Peer {
+func (d *DefaultPolicy) Handout(now time.Time, self Peer, candidates []Peer, n int) []Peer {
 	if n <= 0 || len(candidates) == 0 {
 		return nil
 	}
-	n = min(n, len(candidates))
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if self.Downloaded == 0 && self.Left > 0 {
-		seeders := partition(candidates, Peer.Seeder)
-		d.shuffle(candidates[:seeders])
-		if seeders >= n {
-			return append([]Peer(nil), candidates[:n]...)
-		}
-		d.sampleInto(candidates[seeders:], n-seeders)
-		return append([]Peer(nil), candidates[:n]...)
+	// Spent peers go to the back, offered only if nobody else is left.
+	fresh := partition(candidates, func(p Peer) bool { return !d.budget.Exhausted(p.Addr, now) })
+	pool := candidates[:fresh]
+	if self.Seeder() {
+		pool = pool[:partition(pool, func(p Peer) bool { return !p.Seeder() })]
 	}
-	d.sampleInto(candidates, n)
-	return append([]Peer(nil), candidates[:n]...)
+	if len(pool) == 0 {
+		pool = candidates
+		if self.Seeder() {
+			pool = pool[:partition(pool, func(p Peer) bool { return !p.Seeder() })]
+		}
+	}
+	n = min(n, len(pool))
+
+	d.mu.Lock()
+	if self.Downloaded == 0 && self.Left > 0 {
+		seeders := partition(pool, Peer.Seeder)
+		d.shuffle(pool[:seeders])
+		if seeders < n {
+			d.sampleInto(pool[seeders:], n-seeders)
+		}
+	} else {
+		d.sampleInto(pool, n)
+	}
+	d.mu.Unlock()
+
+	out := append([]Peer(nil), pool[:n]...)
+	d.budget.Spend(out, now)
+	return out
 }
 
 // sampleInto moves a uniform random sample of k elements of ps to its

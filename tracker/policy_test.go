@@ -3,7 +3,9 @@ package tracker
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 )
 
 func swarmOf(seeders, leechers int) []Peer {
@@ -19,10 +21,10 @@ func swarmOf(seeders, leechers int) []Peer {
 }
 
 func TestDefaultPolicySeedersFirstForNewPeer(t *testing.T) {
-	pol := NewDefaultPolicy(rand.New(rand.NewPCG(7, 7)))
+	pol := NewDefaultPolicy(rand.New(rand.NewPCG(7, 7)), nil)
 	newPeer := Peer{Left: 100}
 	for range 50 {
-		got := pol.Handout(newPeer, swarmOf(3, 30), 5)
+		got := pol.Handout(t0, newPeer, swarmOf(3, 30), 5)
 		if len(got) != 5 {
 			t.Fatalf("len %d", len(got))
 		}
@@ -33,7 +35,7 @@ func TestDefaultPolicySeedersFirstForNewPeer(t *testing.T) {
 		}
 	}
 	// More seeders than wanted: all seeders.
-	for _, p := range pol.Handout(newPeer, swarmOf(10, 10), 4) {
+	for _, p := range pol.Handout(t0, newPeer, swarmOf(10, 10), 4) {
 		if !p.Seeder() {
 			t.Fatalf("leecher handed out while seeders remain")
 		}
@@ -41,13 +43,13 @@ func TestDefaultPolicySeedersFirstForNewPeer(t *testing.T) {
 }
 
 func TestDefaultPolicyRandomSampleOtherwise(t *testing.T) {
-	pol := NewDefaultPolicy(rand.New(rand.NewPCG(7, 7)))
+	pol := NewDefaultPolicy(rand.New(rand.NewPCG(7, 7)), nil)
 	trading := Peer{Left: 100, Downloaded: 1}
 	seen := map[[20]byte]int{}
 	seederSlots := 0
 	const rounds, n = 400, 5
 	for range rounds {
-		got := pol.Handout(trading, swarmOf(2, 18), n)
+		got := pol.Handout(t0, trading, swarmOf(2, 18), n)
 		ids := map[[20]byte]bool{}
 		for _, p := range got {
 			if ids[p.ID] {
@@ -70,14 +72,78 @@ func TestDefaultPolicyRandomSampleOtherwise(t *testing.T) {
 }
 
 func TestDefaultPolicyBounds(t *testing.T) {
-	pol := NewDefaultPolicy(rand.New(rand.NewPCG(1, 1)))
-	if got := pol.Handout(Peer{}, swarmOf(1, 1), 0); len(got) != 0 {
+	pol := NewDefaultPolicy(rand.New(rand.NewPCG(1, 1)), nil)
+	if got := pol.Handout(t0, Peer{}, swarmOf(1, 1), 0); len(got) != 0 {
 		t.Fatalf("n=0 gave %d", len(got))
 	}
-	if got := pol.Handout(Peer{Left: 1}, swarmOf(1, 2), 10); len(got) != 3 {
+	if got := pol.Handout(t0, Peer{Left: 1}, swarmOf(1, 2), 10); len(got) != 3 {
 		t.Fatalf("n>len gave %d", len(got))
 	}
-	if got := pol.Handout(Peer{Left: 1}, nil, 10); len(got) != 0 {
+	if got := pol.Handout(t0, Peer{Left: 1}, nil, 10); len(got) != 0 {
 		t.Fatalf("empty swarm gave %d", len(got))
+	}
+}
+
+var t0 = time.Unix(1_700_000_000, 0)
+
+func TestDefaultPolicySeederGetsLeechersOnly(t *testing.T) {
+	pol := NewDefaultPolicy(rand.New(rand.NewPCG(3, 3)), nil)
+	for range 20 {
+		got := pol.Handout(t0, Peer{Left: 0, Downloaded: 10}, swarmOf(5, 4), 10)
+		if len(got) != 4 {
+			t.Fatalf("seeder got %d peers, want the 4 leechers", len(got))
+		}
+		for _, p := range got {
+			if p.Seeder() {
+				t.Fatalf("seeder handed a seeder: %v", got)
+			}
+		}
+	}
+	if got := pol.Handout(t0, Peer{}, swarmOf(3, 0), 10); len(got) != 0 {
+		t.Fatalf("seeder in an all-seeder swarm got %d", len(got))
+	}
+}
+
+func TestDefaultPolicyHandoutBudget(t *testing.T) {
+	const window = 30 * time.Second
+	budget := NewHandoutBudget(3, window, 0)
+	pol := NewDefaultPolicy(rand.New(rand.NewPCG(5, 5)), budget)
+	swarm := swarmOf(1, 10) // p0 is the only seeder
+	seederCount := func(now time.Time, rounds int) int {
+		c := 0
+		for range rounds {
+			for _, p := range pol.Handout(now, Peer{Left: 100}, slices.Clone(swarm), 2) {
+				if p.Seeder() {
+					c++
+				}
+			}
+		}
+		return c
+	}
+	// Ten new peers all want the seeder first; only three get it.
+	if got := seederCount(t0, 10); got != 3 {
+		t.Fatalf("seeder handed out %d times in one window, budget 3", got)
+	}
+	// A new window restores the budget.
+	if got := seederCount(t0.Add(window), 10); got != 3 {
+		t.Fatalf("next window: seeder handed out %d times, want 3", got)
+	}
+	// When every peer is spent, they are still handed out: nobody is left
+	// with an empty list.
+	small := NewDefaultPolicy(rand.New(rand.NewPCG(5, 5)), NewHandoutBudget(1, window, 0))
+	two := swarmOf(1, 1)
+	for i := range 5 {
+		if got := small.Handout(t0, Peer{Left: 100}, slices.Clone(two), 5); len(got) != 2 {
+			t.Fatalf("round %d: got %d peers, want 2 (spent peers as a last resort)", i, len(got))
+		}
+	}
+}
+
+func TestHandoutBudgetMemoryBound(t *testing.T) {
+	b := NewHandoutBudget(1, time.Minute, 2)
+	b.Spend(swarmOf(0, 3), t0)
+	ps := swarmOf(0, 3)
+	if !b.Exhausted(ps[0].Addr, t0) || !b.Exhausted(ps[1].Addr, t0) || b.Exhausted(ps[2].Addr, t0) {
+		t.Fatal("budget past its memory bound should not count new peers")
 	}
 }

@@ -1,14 +1,15 @@
 package tracker
 
 import (
-	"encoding/hex"
-	"errors"
+	"crypto/rand"
 	"io"
 	"log/slog"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/netip"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // ServerConfig configures a [Server]. The zero value is usable: every
@@ -30,11 +31,15 @@ type ServerConfig struct {
 	MaxTorrents int
 	// MaxPeersPerTorrent bounds each swarm; default 20,000.
 	MaxPeersPerTorrent int
+	// HandoutBudget is how many times one peer may be handed out per
+	// Interval by the default policy; default 4*MaxNumWant, negative for
+	// no bound. Ignored when Policy is set.
+	HandoutBudget int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Rand feeds the default handout policy; default a generator seeded
 	// from the clock. Ignored when Policy is set.
-	Rand *rand.Rand
+	Rand *mrand.Rand
 	// Logger receives the server's logs; default slog.Default().
 	Logger *slog.Logger
 	// Store keeps the swarms; default a [MemoryStore] with the bounds and
@@ -42,6 +47,14 @@ type ServerConfig struct {
 	Store Store
 	// Policy picks the peers handed out; default a [DefaultPolicy] on Rand.
 	Policy Policy
+	// Keys, if set, makes the tracker private: announces and scrapes must
+	// carry a known key. Nil serves everyone.
+	Keys *Keys
+	// RateLimit bounds requests per source address; nil for no bound.
+	RateLimit *SourceLimiter
+	// ConnIDSecret keys the UDP connection IDs; default 32 random bytes.
+	// Trackers behind one address must share it.
+	ConnIDSecret []byte
 }
 
 // Defaults for [ServerConfig].
@@ -52,11 +65,16 @@ const (
 	DefaultMaxPeersPerTorrent = 20_000
 )
 
-// Server is an HTTP BitTorrent tracker. It serves GET /announce (BEP 3,
-// BEP 23, BEP 7) and GET /healthz; every other path is 404. It is safe for
-// concurrent use and holds no goroutines of its own.
+// Server is a BitTorrent tracker. As an http.Handler it serves announce
+// (BEP 3, BEP 23, BEP 7) and scrape (BEP 48) at /announce and /scrape, or
+// /KEY/announce and /KEY/scrape for a private tracker, plus /metrics
+// (Prometheus) and /healthz; [Server.ServeUDP] serves BEP 15 on a packet
+// connection. It is safe for concurrent use.
 type Server struct {
-	cfg ServerConfig
+	cfg     ServerConfig
+	connIDs *ConnIDs
+	metrics *metrics
+	promh   http.Handler
 }
 
 // NewServer returns a Server for cfg with defaults filled in.
@@ -80,6 +98,9 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.MaxPeersPerTorrent <= 0 {
 		cfg.MaxPeersPerTorrent = DefaultMaxPeersPerTorrent
 	}
+	if cfg.HandoutBudget == 0 {
+		cfg.HandoutBudget = 4 * cfg.MaxNumWant
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -93,112 +114,89 @@ func NewServer(cfg ServerConfig) *Server {
 		rng := cfg.Rand
 		if rng == nil {
 			seed := uint64(cfg.Now().UnixNano())
-			rng = rand.New(rand.NewPCG(seed, seed>>32|seed<<32))
+			rng = mrand.New(mrand.NewPCG(seed, seed>>32|seed<<32))
 		}
-		cfg.Policy = NewDefaultPolicy(rng)
+		cfg.Policy = NewDefaultPolicy(rng, NewHandoutBudget(cfg.HandoutBudget, cfg.Interval, 0))
 	}
-	return &Server{cfg: cfg}
+	if len(cfg.ConnIDSecret) == 0 {
+		cfg.ConnIDSecret = make([]byte, 32)
+		rand.Read(cfg.ConnIDSecret)
+	}
+	s := &Server{cfg: cfg, connIDs: NewConnIDs(cfg.ConnIDSecret, 0)}
+	s.metrics = newMetrics(cfg.Store, cfg.Now)
+	s.promh = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	return s
 }
 
 // ServeHTTP routes the tracker's endpoints.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
-	case "/announce":
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		s.serveAnnounce(w, r)
 	case "/healthz":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
-	default:
-		http.NotFound(w, r)
+		return
+	case "/metrics":
+		s.promh.ServeHTTP(w, r)
+		return
 	}
-}
-
-// serveAnnounce records one announce and answers it. Refusals are
-// bencoded failure reasons with status 200, as clients expect.
-func (s *Server) serveAnnounce(w http.ResponseWriter, r *http.Request) {
-	q, err := parseAnnounceQuery(r.URL.RawQuery)
-	if err != nil {
-		s.fail(w, err.Error())
+	endpoint, key := splitTrackerPath(r.URL.Path)
+	if endpoint == "" {
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
 	remote, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		s.cfg.Logger.Warn("tracker: unparseable remote address", "remote", r.RemoteAddr)
-		s.fail(w, "cannot determine peer address")
+		s.failHTTP(w, &refusal{"cannot determine peer address", "bad_request"})
 		return
 	}
-	ip := remote.Addr().Unmap().WithZone("")
-	// Only a local caller (a proxy or a test harness) may name another IP.
-	if ip.IsLoopback() && q.IP.IsValid() {
-		ip = q.IP
+	src := remote.Addr().Unmap().WithZone("")
+	if !s.cfg.RateLimit.Allow(src, s.cfg.Now()) {
+		s.failHTTP(w, errRateLimited)
+		return
 	}
-	self := Peer{ID: q.PeerID, Addr: netip.AddrPortFrom(ip, q.Port), Left: q.Left, Downloaded: q.Downloaded}
+	if endpoint == "scrape" {
+		s.serveHTTPScrape(w, r, key)
+		return
+	}
+	s.serveHTTPAnnounce(w, r, src, key)
+}
 
-	ctx, now := r.Context(), s.cfg.Now()
-	var warning string
-	if q.Event == EventStopped {
-		err = s.cfg.Store.Remove(ctx, q.InfoHash, q.PeerID, now)
-	} else {
-		err = s.cfg.Store.Put(ctx, q.InfoHash, self, now)
-	}
-	switch {
-	case errors.Is(err, ErrTooManyTorrents), errors.Is(err, ErrSwarmFull):
-		// Still hand out peers; the peer just is not listed itself.
-		warning = "tracker: " + err.Error() + "; not listed"
-	case err != nil:
-		s.cfg.Logger.Error("tracker: store update", "err", err)
-		s.fail(w, "internal error")
-		return
-	}
-	swarm, err := s.cfg.Store.Peers(ctx, q.InfoHash, now)
+// serveHTTPAnnounce answers one announce. Refusals are bencoded failure
+// reasons with status 200, as clients expect.
+func (s *Server) serveHTTPAnnounce(w http.ResponseWriter, r *http.Request, src netip.Addr, pathKey string) {
+	q, err := parseAnnounceQuery(r.URL.RawQuery)
 	if err != nil {
-		s.cfg.Logger.Error("tracker: store read", "err", err)
-		s.fail(w, "internal error")
+		s.failHTTP(w, &refusal{err.Error(), "bad_request"})
 		return
 	}
-
-	rep := reply{Interval: s.cfg.Interval, MinInterval: s.cfg.MinInterval, Compact: q.Compact, Warning: warning}
-	candidates := swarm[:0]
-	for _, p := range swarm {
-		if p.Seeder() {
-			rep.Complete++
-		} else {
-			rep.Incomplete++
-		}
-		if p.ID != self.ID && p.Addr != self.Addr {
-			candidates = append(candidates, p)
-		}
+	key := pathKey
+	if key == "" {
+		key = q.Key
 	}
-	if q.Event != EventStopped {
-		rep.Peers = s.cfg.Policy.Handout(self, candidates, s.numWant(q))
-		rep.Peers = rep.Peers[:min(len(rep.Peers), s.numWant(q))]
+	rep, ref := s.announce(r.Context(), announceInput{query: q, src: src, key: key, proto: "http"})
+	if ref != nil {
+		s.failHTTP(w, ref)
+		return
 	}
+	rep.Compact = q.Compact
 	body, err := rep.marshal()
 	if err != nil {
 		s.cfg.Logger.Error("tracker: encode reply", "err", err)
-		s.fail(w, "internal error")
+		s.failHTTP(w, errInternal)
 		return
 	}
-	s.cfg.Logger.Debug("tracker: announce", "info_hash", hex.EncodeToString(q.InfoHash[:]), "peer", self.Addr,
-		"event", q.Event, "left", q.Left, "handed_out", len(rep.Peers))
 	writeBencode(w, body)
 }
 
-// numWant is how many peers to hand out for q.
-func (s *Server) numWant(q announceQuery) int {
-	if !q.NumWantSet {
-		return s.cfg.MaxNumWant
-	}
-	return min(q.NumWant, s.cfg.MaxNumWant)
-}
-
-func (s *Server) fail(w http.ResponseWriter, reason string) {
-	writeBencode(w, marshalFailure(reason))
+func (s *Server) failHTTP(w http.ResponseWriter, ref *refusal) {
+	s.metrics.fail(ref.metric)
+	writeBencode(w, marshalFailure(ref.reason))
 }
 
 func writeBencode(w http.ResponseWriter, body []byte) {

@@ -165,7 +165,7 @@ func TestNumWantBound(t *testing.T) {
 }
 
 func TestNewPeerGetsSeedersFirst(t *testing.T) {
-	tt := newTestTracker(t, ServerConfig{MaxNumWant: 3})
+	tt := newTestTracker(t, ServerConfig{MaxNumWant: 3, HandoutBudget: -1})
 	for i := range 10 {
 		tt.announce(t, peerReq("leech"+string(rune('a'+i)), uint16(2000+i), 100))
 	}
@@ -222,7 +222,9 @@ func TestRoutes(t *testing.T) {
 	}{
 		{"GET", "/healthz", 200, "ok\n"},
 		{"GET", "/", 404, ""},
-		{"GET", "/scrape", 404, ""},
+		{"GET", "/scrape", 200, "d14:failure reason"},
+		{"GET", "/a/b/announce", 404, ""},
+		{"GET", "/metrics", 200, "# HELP"},
 		{"POST", "/announce", 405, ""},
 		{"GET", "/announce", 200, "d14:failure reason"},
 	}

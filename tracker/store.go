@@ -47,6 +47,38 @@ type Store interface {
 	// Peers returns the live peers of the swarm of infoHash at now, in no
 	// particular order. The slice is the caller's.
 	Peers(ctx context.Context, infoHash [20]byte, now time.Time) ([]Peer, error)
+	// Completed counts one finished download in the swarm of infoHash
+	// (the "downloaded" figure of a scrape).
+	Completed(ctx context.Context, infoHash [20]byte) error
+	// Scrape returns the swarm's counts at now (BEP 48).
+	Scrape(ctx context.Context, infoHash [20]byte, now time.Time) (SwarmStats, error)
+	// Stats returns totals over every swarm, for metrics.
+	Stats(ctx context.Context, now time.Time) (StoreStats, error)
+}
+
+// SwarmStats are one swarm's counts as a scrape reports them.
+type SwarmStats struct {
+	// Complete and Incomplete count live seeders and leechers.
+	Complete, Incomplete int
+	// Downloaded counts "completed" events the store has seen.
+	Downloaded int
+}
+
+// StoreStats are totals over a whole store.
+type StoreStats struct {
+	Torrents, Peers, Seeders int
+}
+
+// countPeers tallies seeders and leechers of ps.
+func countPeers(ps []Peer) (s SwarmStats) {
+	for _, p := range ps {
+		if p.Seeder() {
+			s.Complete++
+		} else {
+			s.Incomplete++
+		}
+	}
+	return s
 }
 
 // MemoryStore is a [Store] held in process memory. Expired peers are
@@ -64,8 +96,9 @@ type MemoryStore struct {
 
 // memSwarm is one torrent's peers, indexed by ID and by address.
 type memSwarm struct {
-	peers  map[[20]byte]memPeer
-	byAddr map[netip.AddrPort][20]byte
+	peers      map[[20]byte]memPeer
+	byAddr     map[netip.AddrPort][20]byte
+	downloaded int
 }
 
 type memPeer struct {
@@ -143,6 +176,45 @@ func (m *MemoryStore) Peers(_ context.Context, infoHash [20]byte, now time.Time)
 		out = append(out, p.Peer)
 	}
 	return out, nil
+}
+
+// Completed implements [Store]. A swarm nobody is in does not count.
+func (m *MemoryStore) Completed(_ context.Context, infoHash [20]byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.swarms[infoHash]; s != nil {
+		s.downloaded++
+	}
+	return nil
+}
+
+// Scrape implements [Store].
+func (m *MemoryStore) Scrape(ctx context.Context, infoHash [20]byte, now time.Time) (SwarmStats, error) {
+	ps, _ := m.Peers(ctx, infoHash, now)
+	st := countPeers(ps)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.swarms[infoHash]; s != nil {
+		st.Downloaded = s.downloaded
+	}
+	return st, nil
+}
+
+// Stats implements [Store]; expired peers not yet swept are counted.
+func (m *MemoryStore) Stats(_ context.Context, now time.Time) (StoreStats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.maybeSweep(now)
+	st := StoreStats{Torrents: len(m.swarms)}
+	for _, s := range m.swarms {
+		st.Peers += len(s.peers)
+		for _, p := range s.peers {
+			if p.Seeder() {
+				st.Seeders++
+			}
+		}
+	}
+	return st, nil
 }
 
 // Len reports how many swarms and peers the store holds, expired or not.

@@ -1,0 +1,208 @@
+package trackerinterop
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shoal-p2p/shoal/tracker"
+)
+
+// TestAria2DownloadsViaShoalTracker: aria2c fetches a torrent whose only
+// tracker is a Shoal tracker, from a Shoal seeder it learns of there.
+func TestAria2DownloadsViaShoalTracker(t *testing.T) {
+	aria := needProgram(t, "aria2c", "aria2")
+	ctx := testContext(t, 2*time.Minute)
+	dir := t.TempDir()
+	addr := startTracker(ctx, t, "shoal tracker")
+	announce := "http://" + addr + "/announce"
+	content := makePayload(t, dir, "payload.bin", 3<<20)
+	torrent := filepath.Join(dir, "p.torrent")
+	createTorrent(ctx, t, content, torrent, announce)
+	startSeeder(ctx, t, torrent, content, "--tracker", announce)
+
+	out := filepath.Join(dir, "aria")
+	p := start(t, "aria2c", aria, "--dir", out, "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
+		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--bt-stop-timeout=90",
+		"--listen-port=6881-6999", "--console-log-level=warn", "--summary-interval=0", "--check-integrity=true", torrent)
+	if err := p.wait(ctx); err != nil {
+		t.Fatalf("aria2c: %v", err)
+	}
+	sameFile(t, content, filepath.Join(out, "payload.bin"))
+}
+
+// lt.py announces a torrent to its trackers with libtorrent and prints
+// "reply N" for each tracker reply (N peers), "error MSG" on errors.
+const ltAnnounce = `
+import sys, time, libtorrent as lt
+ses = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': False, 'enable_lsd': False,
+                  'enable_upnp': False, 'enable_natpmp': False,
+                  'alert_mask': lt.alert.category_t.all_categories})
+ti = lt.torrent_info(sys.argv[1])
+h = ses.add_torrent({'ti': ti, 'save_path': sys.argv[2]})
+deadline = time.time() + 60
+while time.time() < deadline:
+    ses.wait_for_alert(500)
+    for a in ses.pop_alerts():
+        if isinstance(a, lt.tracker_reply_alert):
+            print('reply', a.num_peers, a.url, flush=True)
+            sys.exit(0)
+        if isinstance(a, lt.tracker_error_alert):
+            print('error', a.message(), flush=True)
+print('timeout', flush=True)
+sys.exit(1)
+`
+
+// TestLibtorrentAnnouncesOverUDP: libtorrent announces to the Shoal
+// tracker over UDP (BEP 15) and gets the peer that announced over HTTP.
+func TestLibtorrentAnnouncesOverUDP(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import libtorrent").Run(); err != nil {
+		t.Skip("python3-libtorrent not installed (Debian package python3-libtorrent); skipping")
+	}
+	ctx := testContext(t, 2*time.Minute)
+	dir := t.TempDir()
+	addr := startTracker(ctx, t, "shoal tracker", "--verbose")
+	udpURL := "udp://" + addr + "/announce"
+	content := makePayload(t, dir, "payload.bin", 1<<20)
+	torrent := filepath.Join(dir, "p.torrent")
+	ihHex := createTorrent(ctx, t, content, torrent, udpURL)
+	var ih [20]byte
+	hex.Decode(ih[:], []byte(ihHex))
+
+	// A seeder announces over HTTP (nothing listens: libtorrent only has
+	// to be told about it).
+	_, err := tracker.Announce(ctx, nil, "http://"+addr+"/announce", tracker.AnnounceRequest{
+		InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-seedseedseed")), Port: 40000, Event: tracker.EventStarted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "lt.py")
+	os.WriteFile(script, []byte(ltAnnounce), 0o644)
+	p := start(t, "libtorrent", py, script, torrent, filepath.Join(dir, "lt"))
+	m := p.await(ctx, t, regexp.MustCompile(`reply (\d+) udp://`))
+	if n, _ := strconv.Atoi(m); n < 1 {
+		t.Fatalf("libtorrent got %d peers over UDP", n)
+	}
+	// And the tracker listed libtorrent: a scrape over UDP counts it.
+	sc, err := tracker.Scrape(ctx, nil, udpURL, [][20]byte{ih})
+	if err != nil || sc[ih].Complete != 1 || sc[ih].Incomplete != 1 {
+		t.Fatalf("scrape after libtorrent's announce: %+v %v", sc[ih], err)
+	}
+}
+
+// startOpentracker runs opentracker on a loopback port (HTTP and UDP)
+// with the given info hashes whitelisted (Debian builds it in whitelist
+// mode) and returns host:port.
+func startOpentracker(ctx context.Context, t testing.TB, hashesHex ...string) string {
+	t.Helper()
+	bin := needProgram(t, "opentracker", "opentracker")
+	dir := t.TempDir()
+	wl := filepath.Join(dir, "whitelist.txt") // read after opentracker chroots to dir
+	if err := os.WriteFile(wl, []byte(strings.Join(hashesHex, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	start(t, "opentracker", bin, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-P", fmt.Sprint(port), "-w", "whitelist.txt", "-d", dir)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	// Ready when it answers an announce for a whitelisted hash.
+	var ih [20]byte
+	hex.Decode(ih[:], []byte(hashesHex[0]))
+	for {
+		_, err := tracker.Scrape(ctx, nil, "http://"+addr+"/announce", [][20]byte{ih})
+		if err == nil {
+			return addr
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("opentracker did not come up: %v", err)
+		case <-time.After(20 * time.Millisecond): // polling a process we started
+		}
+	}
+}
+
+// TestShoalSwarmViaOpentracker: a Shoal seeder and three Shoal getters
+// coordinated only by opentracker complete, the getters announcing over
+// UDP (Shoal's BEP 15 client) and the seeder over HTTP.
+func TestShoalSwarmViaOpentracker(t *testing.T) {
+	ctx := testContext(t, 3*time.Minute)
+	dir := t.TempDir()
+	content := makePayload(t, dir, "payload.bin", 4<<20)
+	// The info hash does not depend on the tracker, so create once to
+	// learn it, whitelist it, then make the torrent for that tracker.
+	ihHex := createTorrent(ctx, t, content, filepath.Join(dir, "probe.torrent"))
+	addr := startOpentracker(ctx, t, ihHex)
+	torrent := filepath.Join(dir, "p.torrent")
+	if got := createTorrent(ctx, t, content, torrent, "udp://"+addr+"/announce"); got != ihHex {
+		t.Fatalf("info hash changed with the tracker: %s vs %s", got, ihHex)
+	}
+	startSeeder(ctx, t, torrent, content, "--tracker", "http://"+addr+"/announce")
+	var getters []*proc
+	for i := range 3 {
+		out := filepath.Join(dir, fmt.Sprint("get", i))
+		getters = append(getters, start(t, fmt.Sprint("getter", i), needShoal(t),
+			"get", "--listen", "127.0.0.1:0", "-o", out, torrent))
+	}
+	for i, g := range getters {
+		if err := g.wait(ctx); err != nil {
+			t.Fatalf("getter %d: %v", i, err)
+		}
+		sameFile(t, content, filepath.Join(dir, fmt.Sprint("get", i), "payload.bin"))
+		t.Log(tail(g.out.String(), 5))
+	}
+}
+
+// TestTwoTrackersShareRedis: two `shoal tracker` processes on one
+// redis-server; a peer announced to one is handed out by the other, over
+// either protocol.
+func TestTwoTrackersShareRedis(t *testing.T) {
+	redis := needProgram(t, "redis-server", "redis-server")
+	ctx := testContext(t, time.Minute)
+	port := freePort(t)
+	start(t, "redis-server", redis, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "",
+		"--appendonly", "no", "--dir", t.TempDir())
+	store := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	var a, b string
+	for {
+		// The tracker pings Redis at start and exits if it is not up yet.
+		p := start(t, "shoal tracker A", needShoal(t), "tracker", "--listen", "127.0.0.1:0", "--store", store)
+		select {
+		case <-p.done:
+			if ctx.Err() != nil {
+				t.Fatal("redis never came up")
+			}
+			continue
+		case <-time.After(300 * time.Millisecond):
+		}
+		a = p.await(ctx, t, listeningRE)
+		break
+	}
+	b = startTracker(ctx, t, "shoal tracker B", "--store", store)
+	var ih [20]byte
+	copy(ih[:], "shared-swarm-hash-01")
+	seed := tracker.AnnounceRequest{InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-seedseedseed")), Port: 41000, Event: tracker.EventStarted}
+	if _, err := tracker.Announce(ctx, nil, "http://"+a+"/announce", seed); err != nil {
+		t.Fatal(err)
+	}
+	want := netip.MustParseAddrPort("127.0.0.1:41000")
+	for _, u := range []string{"http://" + b + "/announce", "udp://" + b + "/announce"} {
+		leech := tracker.AnnounceRequest{InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-leechleech01")), Port: 42000, Left: 10, Event: tracker.EventStarted}
+		got, err := tracker.Announce(ctx, nil, u, leech)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(got.Peers, want) {
+			t.Fatalf("%s handed out %v, want the peer announced to A", u, got.Peers)
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package tracker
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"time"
+)
+
+// refusal is a request the tracker turns down: reason is shown to the
+// peer (a BEP 3 failure reason or a BEP 15 error), metric labels it in
+// shoal_tracker_errors_total.
+type refusal struct {
+	reason, metric string
+}
+
+var (
+	errInternal    = &refusal{"internal error", "store"}
+	errRateLimited = &refusal{"rate limited: announce less often", "rate_limited"}
+)
+
+// announceInput is one announce, whichever protocol carried it.
+type announceInput struct {
+	query announceQuery
+	// src is the address the request came from.
+	src netip.Addr
+	// key is the announce key from the URL path or "key" parameter.
+	key   string
+	proto string
+	// family, if valid, restricts handed-out peers to src's IP family
+	// (a UDP reply can carry only one).
+	sameFamily bool
+}
+
+// tenantSwarm resolves the announce key to the store key of the swarm,
+// refusing unknown keys on a private tracker.
+func (s *Server) tenantSwarm(key string, infoHash [20]byte) ([20]byte, *refusal) {
+	if s.cfg.Keys == nil {
+		return infoHash, nil
+	}
+	tenant, err := s.cfg.Keys.Tenant(key)
+	switch {
+	case errors.Is(err, ErrMissingKey):
+		return infoHash, &refusal{"private tracker: announce key required (use http://HOST/KEY/announce)", "missing_key"}
+	case err != nil:
+		return infoHash, &refusal{"private tracker: unknown announce key", "unknown_key"}
+	}
+	return swarmID(tenant, infoHash), nil
+}
+
+// announce records one announce in the store and picks the peers to hand
+// out; the caller encodes the reply for its protocol.
+func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusal) {
+	q := in.query
+	ih, ref := s.tenantSwarm(in.key, q.InfoHash)
+	if ref != nil {
+		return reply{}, ref
+	}
+	ip := in.src
+	// Only a local caller (a proxy or a test harness) may name another IP.
+	if ip.IsLoopback() && q.IP.IsValid() {
+		ip = q.IP
+	}
+	self := Peer{ID: q.PeerID, Addr: netip.AddrPortFrom(ip, q.Port), Left: q.Left, Downloaded: q.Downloaded}
+
+	now := s.cfg.Now()
+	var err error
+	var warning string
+	if q.Event == EventStopped {
+		// A stopped from a peer never seen (Transmission sends one) is fine.
+		err = s.cfg.Store.Remove(ctx, ih, q.PeerID, now)
+	} else {
+		err = s.cfg.Store.Put(ctx, ih, self, now)
+		if err == nil && q.Event == EventCompleted {
+			err = s.cfg.Store.Completed(ctx, ih)
+		}
+	}
+	switch {
+	case errors.Is(err, ErrTooManyTorrents), errors.Is(err, ErrSwarmFull):
+		// Still hand out peers; the peer just is not listed itself.
+		warning = "tracker: " + err.Error() + "; not listed"
+		if errors.Is(err, ErrSwarmFull) {
+			s.metrics.fail("swarm_full")
+		} else {
+			s.metrics.fail("too_many_torrents")
+		}
+	case err != nil:
+		s.cfg.Logger.Error("tracker: store update", "err", err)
+		return reply{}, errInternal
+	}
+	swarm, err := s.cfg.Store.Peers(ctx, ih, now)
+	if err != nil {
+		s.cfg.Logger.Error("tracker: store read", "err", err)
+		return reply{}, errInternal
+	}
+
+	rep := reply{Interval: s.cfg.Interval, MinInterval: s.cfg.MinInterval, Warning: warning}
+	candidates := swarm[:0]
+	for _, p := range swarm {
+		if p.Seeder() {
+			rep.Complete++
+		} else {
+			rep.Incomplete++
+		}
+		if p.ID == self.ID || p.Addr == self.Addr {
+			continue
+		}
+		if in.sameFamily && p.Addr.Addr().Is4() != ip.Is4() {
+			continue
+		}
+		candidates = append(candidates, p)
+	}
+	if q.Event != EventStopped {
+		n := s.numWant(q)
+		rep.Peers = s.cfg.Policy.Handout(now, self, candidates, n)
+		rep.Peers = rep.Peers[:min(len(rep.Peers), n)]
+	}
+	s.metrics.announce(in.proto, q.Event)
+	s.metrics.handout.Observe(float64(len(rep.Peers)))
+	s.cfg.Logger.Debug("tracker: announce", "proto", in.proto, "info_hash", hex.EncodeToString(q.InfoHash[:]),
+		"peer", self.Addr, "event", q.Event, "left", q.Left, "handed_out", len(rep.Peers))
+	return rep, nil
+}
+
+// numWant is how many peers to hand out for q.
+func (s *Server) numWant(q announceQuery) int {
+	if !q.NumWantSet {
+		return s.cfg.MaxNumWant
+	}
+	return min(q.NumWant, s.cfg.MaxNumWant)
+}
+
+// scrape returns the counts of each swarm named, under the key's tenant.
+func (s *Server) scrape(ctx context.Context, key string, hashes [][20]byte, proto string) ([]SwarmStats, *refusal) {
+	out := make([]SwarmStats, 0, len(hashes))
+	now := s.cfg.Now()
+	for _, h := range hashes {
+		ih, ref := s.tenantSwarm(key, h)
+		if ref != nil {
+			return nil, ref
+		}
+		st, err := s.cfg.Store.Scrape(ctx, ih, now)
+		if err != nil {
+			s.cfg.Logger.Error("tracker: store scrape", "err", err)
+			return nil, errInternal
+		}
+		out = append(out, st)
+	}
+	s.metrics.scrapes.WithLabelValues(proto).Inc()
+	return out, nil
+}
+
+// secondsDuration converts whole seconds to a Duration.
+func secondsDuration(secs int64) time.Duration { return time.Duration(secs) * time.Second }

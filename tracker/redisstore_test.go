@@ -1,0 +1,136 @@
+package tracker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startRedis runs a throwaway redis-server on a loopback port for the
+// test and returns its URL. The test is skipped if Redis is not installed.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed (Debian package redis-server); skipping")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", t.TempDir())
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	rs, err := NewRedisStore(url, "", time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := rs.Ping(ctx)
+		cancel()
+		if err == nil {
+			return url
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server did not answer: %v\n%s", err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a process we started: no event to wait on
+	}
+}
+
+func newRedisStore(t *testing.T, url, prefix string, ttl time.Duration, maxPeers int) *RedisStore {
+	t.Helper()
+	rs, err := NewRedisStore(url, prefix, ttl, maxPeers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	return rs
+}
+
+// TestStoreConformance runs the same scenario against both stores.
+func TestStoreConformance(t *testing.T) {
+	stores := map[string]func(t *testing.T, ttl time.Duration, maxPeers int) Store{
+		"memory": func(t *testing.T, ttl time.Duration, maxPeers int) Store { return NewMemoryStore(ttl, 0, maxPeers) },
+		"redis": func(t *testing.T, ttl time.Duration, maxPeers int) Store {
+			return newRedisStore(t, startRedis(t), "test:"+t.Name()+":", ttl, maxPeers)
+		},
+	}
+	for name, mk := range stores {
+		t.Run(name, func(t *testing.T) {
+			ctx, t0 := context.Background(), time.Unix(1000, 0)
+			s := mk(t, 10*time.Second, 3)
+			ih := id20("x")
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			must(s.Put(ctx, ih, storePeer("a", 1), t0))
+			must(s.Put(ctx, ih, storePeer("b", 2), t0.Add(5*time.Second)))
+			seed := storePeer("c", 3)
+			seed.Left = 0
+			must(s.Put(ctx, ih, seed, t0.Add(5*time.Second)))
+			if err := s.Put(ctx, ih, storePeer("d", 4), t0.Add(5*time.Second)); !errors.Is(err, ErrSwarmFull) {
+				t.Fatalf("fourth peer over a bound of 3: %v", err)
+			}
+			must(s.Completed(ctx, ih))
+			if got := peerNames(t, s, ih, t0.Add(10*time.Second)); !slices.Equal(got, []string{"a", "b", "c"}) {
+				t.Fatalf("at ttl: %v", got)
+			}
+			if got := peerNames(t, s, ih, t0.Add(11*time.Second)); !slices.Equal(got, []string{"b", "c"}) {
+				t.Fatalf("after a's ttl: %v", got)
+			}
+			// e restarts at b's address: b is gone.
+			must(s.Put(ctx, ih, storePeer("e", 2), t0.Add(12*time.Second)))
+			if got := peerNames(t, s, ih, t0.Add(12*time.Second)); !slices.Equal(got, []string{"c", "e"}) {
+				t.Fatalf("after address reuse: %v", got)
+			}
+			st, err := s.Scrape(ctx, ih, t0.Add(12*time.Second))
+			if err != nil || st != (SwarmStats{Complete: 1, Incomplete: 1, Downloaded: 1}) {
+				t.Fatalf("scrape: %+v %v", st, err)
+			}
+			tot, err := s.Stats(ctx, t0.Add(12*time.Second))
+			if err != nil || tot != (StoreStats{Torrents: 1, Peers: 2, Seeders: 1}) {
+				t.Fatalf("stats: %+v %v", tot, err)
+			}
+			must(s.Remove(ctx, ih, id20("c"), t0.Add(12*time.Second)))
+			must(s.Remove(ctx, ih, id20("never"), t0.Add(12*time.Second)))
+			if got := peerNames(t, s, ih, t0.Add(12*time.Second)); !slices.Equal(got, []string{"e"}) {
+				t.Fatalf("after remove: %v", got)
+			}
+		})
+	}
+}
+
+// TestTwoServersShareRedis: a peer announced to one tracker is handed out
+// by another tracker on the same Redis.
+func TestTwoServersShareRedis(t *testing.T) {
+	url := startRedis(t)
+	one := newTestTracker(t, ServerConfig{Store: newRedisStore(t, url, "", time.Minute, 0)})
+	two := newTestTracker(t, ServerConfig{Store: newRedisStore(t, url, "", time.Minute, 0)})
+	one.announce(t, peerReq("seed", 4000, 0))
+	got := two.announce(t, peerReq("leech", 5000, 10))
+	if !slices.Equal(got.Peers, []netip.AddrPort{loop(4000)}) || got.Complete != 1 {
+		t.Fatalf("second tracker handed out %+v", got)
+	}
+}

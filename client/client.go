@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shoal-p2p/shoal/dht"
 	"github.com/shoal-p2p/shoal/metainfo"
 	"github.com/shoal-p2p/shoal/wire"
 	"golang.org/x/time/rate"
@@ -36,6 +37,17 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
+
+	// DHT runs one Kademlia node (BEP 5) shared by every torrent: each
+	// non-private torrent is announced on it and looks up peers there.
+	DHT bool
+	// DHTListenAddr is the UDP address of the DHT node; default: the
+	// TCP listener's address (same port), or a random port if taken.
+	DHTListenAddr string
+	// DHTBootstrap are "host:port" nodes to join the DHT through.
+	DHTBootstrap []string
+	// DHTStateFile, if set, keeps the DHT routing table across runs.
+	DHTStateFile string
 }
 
 // ErrClosed is returned by operations on a closed Client.
@@ -54,6 +66,10 @@ type Client struct {
 	mu       sync.Mutex
 	torrents map[metainfo.InfoHash]*Torrent
 	banned   map[string]string // ban key -> reason
+	dht      *dht.Node         // nil unless Config.DHT
+	// pexEvery is the minimum time between two PEX messages to one peer
+	// (BEP 11: a minute); tests shorten it before adding torrents.
+	pexEvery time.Duration
 }
 
 // New starts a Client listening on cfg.ListenAddr.
@@ -88,6 +104,14 @@ func New(cfg Config) (*Client, error) {
 		cancel:   cancel,
 		torrents: make(map[metainfo.InfoHash]*Torrent),
 		banned:   make(map[string]string),
+		pexEvery: pexInterval,
+	}
+	if cfg.DHT {
+		if err := c.startDHT(); err != nil {
+			cancel()
+			ln.Close()
+			return nil, err
+		}
 	}
 	c.wg.Add(1)
 	go c.acceptLoop()
@@ -123,8 +147,16 @@ func (c *Client) Close() error {
 	c.cancel()
 	err := c.ln.Close()
 	c.wg.Wait()
+	if c.dht != nil {
+		if derr := c.dht.Close(); derr != nil && err == nil {
+			err = fmt.Errorf("close dht: %w", derr)
+		}
+	}
 	return err
 }
+
+// DHT returns the Client's DHT node, nil unless Config.DHT is set.
+func (c *Client) DHT() *dht.Node { return c.dht }
 
 // ban records that a peer misbehaved. On loopback and private networks
 // many honest peers share an IP, so the ban is on the address and port
@@ -274,5 +306,8 @@ func (c *Client) dial(ctx context.Context, addr string, ih metainfo.InfoHash) (n
 // handshake encodes our 68-byte handshake for a torrent.
 func (c *Client) handshake(ih metainfo.InfoHash) []byte {
 	hs := wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: ih, PeerID: c.cfg.PeerID}
+	if c.dht != nil {
+		hs.Reserved[7] |= reservedDHT
+	}
 	return hs.AppendBinary(nil)
 }

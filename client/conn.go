@@ -60,6 +60,9 @@ type peerConn struct {
 	// listenPort is the port the peer says it accepts connections on
 	// (BEP 10 "p"), 0 until known.
 	listenPort atomic.Int32
+	// ext is what the peer said in its extended handshake and what we
+	// told it by PEX; owned by the torrent loop.
+	ext peerExt
 
 	mu     sync.Mutex
 	queue  []outItem
@@ -81,6 +84,22 @@ func newPeerConn(t *Torrent, nc net.Conn, hs wire.Handshake, dialAddr string) *p
 		wake:     make(chan struct{}, 1),
 		closed:   make(chan struct{}),
 	}
+}
+
+// listenAddr is the address the peer accepts connections on: the one we
+// dialed, or its IP with the port of its extended handshake.
+func (c *peerConn) listenAddr() (netip.AddrPort, bool) {
+	if c.dialAddr != "" {
+		ap, err := netip.ParseAddrPort(c.dialAddr)
+		if err != nil {
+			return netip.AddrPort{}, false
+		}
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	}
+	if port := c.listenPort.Load(); port > 0 {
+		return netip.AddrPortFrom(c.remote.Addr(), uint16(port)), true
+	}
+	return netip.AddrPort{}, false
 }
 
 // String names the peer in logs.

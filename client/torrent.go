@@ -44,6 +44,10 @@ type TorrentOptions struct {
 	Choker swarm.ChokerMode
 	// Progress is called while existing data is checked at start.
 	Progress func(done, total int)
+	// NoDHT keeps this torrent off the Client's DHT node, and NoPEX stops
+	// it exchanging peers (BEP 11). A private torrent (BEP 27) never uses
+	// either.
+	NoDHT, NoPEX bool
 }
 
 // Stats is a snapshot of a torrent's progress.
@@ -62,6 +66,12 @@ type Stats struct {
 	Banned      int // peers banned in this run
 	// TrackerError is the last announce error, empty after a success.
 	TrackerError string
+	// FirstPeerAfter is how long after the torrent (or magnet) was added
+	// the first peer connection completed its handshake; 0 until then.
+	FirstPeerAfter time.Duration
+	// MetadataAfter is how long a magnet took to fetch its info
+	// dictionary from peers (BEP 9); 0 for a torrent added from a file.
+	MetadataAfter time.Duration
 }
 
 // event is what goroutines tell the torrent loop.
@@ -97,6 +107,7 @@ const (
 type Torrent struct {
 	c          *Client
 	mi         *metainfo.MetaInfo
+	added      time.Time // when AddTorrent or AddMagnet was called
 	opts       TorrentOptions
 	log        *slog.Logger
 	st         *storage.Storage
@@ -140,6 +151,12 @@ type candidate struct {
 // AddTorrent opens the torrent's storage, checks what is on disk and
 // starts serving and fetching it.
 func (c *Client) AddTorrent(mi *metainfo.MetaInfo, opts TorrentOptions) (*Torrent, error) {
+	return c.addTorrent(mi, opts, time.Now())
+}
+
+// addTorrent is AddTorrent with the time discovery started, which is
+// earlier than now for a magnet.
+func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added time.Time) (*Torrent, error) {
 	files, err := mi.Info.LocalFiles()
 	if err != nil {
 		return nil, err
@@ -205,6 +222,7 @@ func (c *Client) AddTorrent(mi *metainfo.MetaInfo, opts TorrentOptions) (*Torren
 	t := &Torrent{
 		c:          c,
 		mi:         mi,
+		added:      added,
 		opts:       opts,
 		log:        c.log.With("torrent", mi.Info.Name),
 		st:         st,
@@ -252,6 +270,10 @@ func (c *Client) AddTorrent(mi *metainfo.MetaInfo, opts TorrentOptions) (*Torren
 	for _, u := range trackers {
 		t.wg.Add(1)
 		go t.announceLoop(u)
+	}
+	if t.usesDHT() {
+		t.wg.Add(1)
+		go t.dhtLoop()
 	}
 	if len(opts.Peers) > 0 {
 		t.post(event{kind: evPeers, addrs: opts.Peers})
@@ -346,6 +368,7 @@ func (t *Torrent) loop() {
 			t.core.Tick(now)
 			t.apply(nil)
 			t.dialMore(now)
+			t.sendPEX(now)
 			t.updateStats()
 		case ev := <-t.events:
 			t.handle(ev)
@@ -381,10 +404,14 @@ func (t *Torrent) handle(ev event) {
 	switch ev.kind {
 	case evMessage:
 		if _, ok := t.conns[ev.conn.id]; ok {
-			if ev.msg.Type == wire.Extended && ev.msg.ExtendedID == 0 {
-				if eh, err := wire.ParseExtendedHandshake(ev.msg.ExtendedPayload); err == nil && eh.Port > 0 && eh.Port < 65536 {
-					ev.conn.listenPort.Store(int32(eh.Port))
+			switch ev.msg.Type {
+			case wire.Extended:
+				if !t.onExtended(now, ev.conn, ev.msg) {
+					return
 				}
+			case wire.Port:
+				t.onPort(ev.conn, ev.msg.Port)
+				return
 			}
 			t.core.Receive(now, ev.conn.id, ev.msg)
 		}
@@ -431,14 +458,22 @@ func (t *Torrent) handle(ev event) {
 		t.log.Debug("peer gone", "peer", pc, "reason", pc.closeReason())
 		t.core.RemovePeer(now, pc.id)
 	case evPeers:
-		for _, a := range ev.addrs {
-			if _, ok := t.cands[a]; !ok && len(t.cands) < 4096 {
-				t.cands[a] = &candidate{}
-			}
-		}
-		t.dialMore(now)
+		t.addCandidates(now, ev.addrs)
 	}
 }
+
+// addCandidates remembers addresses to dial, up to a bound, and dials.
+func (t *Torrent) addCandidates(now time.Time, addrs []string) {
+	for _, a := range addrs {
+		if _, ok := t.cands[a]; !ok && len(t.cands) < maxCandidates {
+			t.cands[a] = &candidate{}
+		}
+	}
+	t.dialMore(now)
+}
+
+// maxCandidates bounds the addresses a torrent remembers.
+const maxCandidates = 4096
 
 // connected registers a connection whose handshake completed.
 func (t *Torrent) connected(now time.Time, ev event) {
@@ -504,21 +539,12 @@ func (t *Torrent) connected(now time.Time, ev event) {
 	if pc.hs.SupportsExtended() {
 		t.sendExtendedHandshake(pc)
 	}
-}
-
-// sendExtendedHandshake sends our BEP 10 handshake: client name, our
-// request queue size and listening port.
-func (t *Torrent) sendExtendedHandshake(pc *peerConn) {
-	eh := wire.ExtendedHandshake{M: map[string]int{}, V: "Shoal 0.1", Reqq: 512}
-	if ta, ok := t.c.ln.Addr().(*net.TCPAddr); ok {
-		eh.Port = ta.Port
+	t.sendPort(pc)
+	t.mu.Lock()
+	if t.stats.FirstPeerAfter == 0 {
+		t.stats.FirstPeerAfter = max(now.Sub(t.added), time.Nanosecond)
 	}
-	payload, err := eh.Marshal()
-	if err != nil {
-		t.log.Warn("encode extended handshake", "err", err)
-		return
-	}
-	pc.enqueue(outItem{msg: wire.Message{Type: wire.Extended, ExtendedID: 0, ExtendedPayload: payload}})
+	t.mu.Unlock()
 }
 
 // apply carries out the core's actions. blockBuf holds the payload of the
@@ -684,3 +710,7 @@ func (t *Torrent) updateStats() {
 	t.stats.Complete = t.core.Complete()
 	t.stats.Peers = len(t.conns)
 }
+
+// MetaInfo returns the torrent's metainfo; for a magnet, the one built
+// from the fetched info dictionary.
+func (t *Torrent) MetaInfo() *metainfo.MetaInfo { return t.mi }

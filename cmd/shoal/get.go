@@ -30,75 +30,120 @@ func runGet(ctx context.Context, args []string) error {
 	stall := fs.Duration("stall-timeout", 2*time.Minute, "give up when no peer could be reached for this long")
 	public := fs.Bool("public", false, "use the tit-for-tat choker of public swarms instead of the fleet choker")
 	verbose := fs.Bool("verbose", false, "log every connection and protocol event")
+	statsFile := fs.String("stats-file", "", "on exit, write the torrent's statistics as JSON to `file` (used by shoal bench)")
+	noPEX := fs.Bool("no-pex", false, "do not exchange peers with peers (BEP 11)")
+	df := addDHTFlags(fs)
 	pos, err := parseFlags(fs, args, 1, 1, "TORRENT|MAGNET")
 	if err != nil {
 		return err
 	}
-	mi, magnetPeers, err := loadTorrentOrMagnet(pos[0])
+	start := time.Now()
+	mi, magnet, err := loadTorrentOrMagnet(pos[0])
 	if err != nil {
 		return err
 	}
-	peers = append(peers, magnetPeers...)
-	if len(trackers) == 0 {
+	if magnet != nil {
+		peers = append(peers, magnet.Peers...)
+		if len(trackers) == 0 {
+			trackers = magnet.Trackers
+		}
+	} else if len(trackers) == 0 {
 		trackers = mi.Trackers()
 	}
-	if len(peers) == 0 && len(trackers) == 0 {
-		return errors.New("no way to find peers: the torrent names no tracker; give --peer HOST:PORT or --tracker URL")
+	private := mi != nil && mi.Info.Private
+	useDHT := df.enabled(len(trackers) == 0) && !private
+	if useDHT && !df.canJoin() && len(peers) == 0 && len(trackers) == 0 {
+		return errNoDHTContact
+	}
+	if !useDHT && len(peers) == 0 && len(trackers) == 0 {
+		return errors.New("no way to find peers: the torrent names no tracker; give --peer HOST:PORT, --tracker URL or --dht-bootstrap HOST:PORT")
 	}
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return fmt.Errorf("output folder: %w", err)
 	}
-	c, err := client.New(client.Config{
+	cfg := client.Config{
 		ListenAddr:    *listen,
 		UploadLimit:   float64(upLimit),
 		DownloadLimit: float64(downLimit),
 		Logger:        newLogger(*verbose),
-	})
+	}
+	df.apply(&cfg, useDHT)
+	c, err := client.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	fmt.Fprintf(os.Stderr, "listening on %s\n", c.Addr())
-	opts := client.TorrentOptions{Dir: *outDir, Peers: peers, Trackers: trackers}
+	printDHT(c)
+	opts := client.TorrentOptions{Dir: *outDir, Peers: peers, Trackers: trackers, NoPEX: *noPEX}
+	if trackers == nil {
+		opts.Trackers = []string{}
+	}
 	if *public {
 		opts.Choker = swarm.Public
 	}
-	t, err := c.AddTorrent(mi, opts)
-	if err != nil {
+	var t *client.Torrent
+	if magnet != nil {
+		t, err = addMagnet(ctx, c, *magnet, opts, *stall)
+		if err != nil {
+			return err
+		}
+		mi = t.MetaInfo()
+	} else if t, err = c.AddTorrent(mi, opts); err != nil {
 		return err
 	}
-	start := time.Now()
 	st := t.Stats()
 	fmt.Fprintf(os.Stderr, "getting %s (%s, %d pieces, %d already verified on disk)\n",
 		mi.Info.Name, formatBytes(float64(mi.Info.TotalLength())), st.Pieces, st.HadAtStart)
-	if err := watchDownload(ctx, t, start, *stall, len(peers) > 0); err != nil {
+	if err := watchDownload(ctx, t, start, *stall, len(peers) > 0 || useDHT); err != nil {
 		return err
 	}
 	st = t.Stats()
 	elapsed := time.Since(start)
 	fmt.Fprintf(os.Stderr, "complete: %s verified; downloaded %d pieces (%s) in %.1fs, had %d pieces at start\n",
 		mi.Info.Name, st.Verified, formatBytes(float64(st.Downloaded)), elapsed.Seconds(), st.HadAtStart)
+	fmt.Fprintf(os.Stderr, "discovery: first peer after %.3fs, metadata after %.3fs, complete after %.3fs\n",
+		st.FirstPeerAfter.Seconds(), st.MetadataAfter.Seconds(), elapsed.Seconds())
 	if !*seedAfter {
-		return nil
+		return writeStatsFile(*statsFile, st)
 	}
 	fmt.Fprintf(os.Stderr, "seeding until interrupted\n")
 	<-ctx.Done()
 	fmt.Fprintf(os.Stderr, "stopping: uploaded %s\n", formatBytes(float64(t.Stats().Uploaded)))
-	return nil
+	return writeStatsFile(*statsFile, t.Stats())
 }
 
-// loadTorrentOrMagnet reads a .torrent file, or explains what a magnet
-// link still needs.
-func loadTorrentOrMagnet(arg string) (*metainfo.MetaInfo, []string, error) {
+// loadTorrentOrMagnet reads a .torrent file, or parses a magnet link
+// (then mi is nil).
+func loadTorrentOrMagnet(arg string) (*metainfo.MetaInfo, *metainfo.Magnet, error) {
 	if strings.HasPrefix(arg, "magnet:") {
 		m, err := metainfo.ParseMagnet(arg)
 		if err != nil {
 			return nil, nil, err
 		}
-		return nil, nil, fmt.Errorf("magnet %s: fetching metadata from peers (BEP 9) is not supported yet; use the .torrent file", m.InfoHash)
+		return nil, &m, nil
 	}
 	mi, err := metainfo.Load(arg)
 	return mi, nil, err
+}
+
+// addMagnet fetches a magnet's metadata from peers (BEP 9), giving up
+// after stall, and adds the torrent.
+func addMagnet(ctx context.Context, c *client.Client, m metainfo.Magnet, opts client.TorrentOptions, stall time.Duration) (*client.Torrent, error) {
+	fmt.Fprintf(os.Stderr, "fetching metadata of %s from peers\n", m.InfoHash)
+	fctx, cancel := context.WithTimeout(ctx, stall)
+	defer cancel()
+	t, err := c.AddMagnet(fctx, m, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errInterrupted
+		}
+		return nil, err
+	}
+	st := t.Stats()
+	fmt.Fprintf(os.Stderr, "metadata: %s (%d bytes) after %.3fs, first peer after %.3fs\n",
+		t.MetaInfo().Info.Name, len(t.MetaInfo().InfoBytes), st.MetadataAfter.Seconds(), st.FirstPeerAfter.Seconds())
+	return t, nil
 }
 
 // watchDownload shows progress until the torrent completes, fails, stalls

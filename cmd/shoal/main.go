@@ -3,7 +3,7 @@
 //	shoal create [-o OUT.torrent] [--tracker URL]... [--piece-length BYTES] PATH
 //	shoal seed [--listen ADDR] [--tracker URL] TORRENT PATH
 //	shoal get [--listen ADDR] [-o DIR] [--peer HOST:PORT]... [--up-limit RATE] [--down-limit RATE] [--seed-after] TORRENT|MAGNET
-//	shoal tracker [--listen ADDR]
+//	shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT] [--keys FILE]
 //	shoal demo [--peers N] [--size SIZE] [--link RATE]
 package main
 
@@ -24,10 +24,13 @@ const usage = `shoal distributes large files to many hosts, BitTorrent-compatibl
 
 Usage:
   shoal create [-o OUT.torrent] [--tracker URL]... [--piece-length BYTES] PATH
-  shoal seed [--listen ADDR] [--tracker URL]... TORRENT PATH
-  shoal get [--listen ADDR] [-o DIR] [--peer HOST:PORT]... [--up-limit RATE] [--down-limit RATE] [--seed-after] TORRENT|MAGNET
-  shoal tracker [--listen ADDR]
+  shoal seed [--listen ADDR] [--tracker URL]... [--dht] [--dht-bootstrap HOST:PORT]... TORRENT PATH
+  shoal get [--listen ADDR] [-o DIR] [--peer HOST:PORT]... [--dht] [--dht-bootstrap HOST:PORT]... [--up-limit RATE] [--down-limit RATE] [--seed-after] TORRENT|MAGNET
+  shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT] [--keys FILE]
   shoal demo [--peers N] [--size SIZE] [--link RATE]
+  shoal dht [--listen ADDR] [--dht-bootstrap HOST:PORT]... [--state FILE]
+  shoal sim [--peers N] [--size SIZE] [--link RATE] [--origin-link RATE] [--latency DUR] [--seed S] [--json FILE] [--svg FILE]
+  shoal bench [--peers N] [--size SIZE] [--link RATE] [--runs K] [--compare shoal,libtorrent,http] [--json FILE] [--svg FILE]
 
 RATE and SIZE take units: 50MB, 400Mbit, 1GiB (rates are per second).
 Run "shoal COMMAND -h" for a command's flags.
@@ -56,6 +59,12 @@ func main() {
 		err = runTracker(ctx, args)
 	case "demo":
 		err = runDemo(ctx, args)
+	case "dht":
+		err = runDHT(ctx, args)
+	case "sim":
+		err = runSim(ctx, args)
+	case "bench":
+		err = runBench(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -25,6 +25,9 @@ func runSeed(ctx context.Context, args []string) error {
 	initial := fs.Bool("initial-seeding", false, "origin mode: send every piece once before sending any twice")
 	public := fs.Bool("public", false, "use the tit-for-tat choker of public swarms instead of the fleet choker")
 	verbose := fs.Bool("verbose", false, "log every connection and protocol event")
+	statsFile := fs.String("stats-file", "", "on exit, write the torrent's statistics as JSON to `file` (used by shoal bench)")
+	noPEX := fs.Bool("no-pex", false, "do not exchange peers with peers (BEP 11)")
+	df := addDHTFlags(fs)
 	pos, err := parseFlags(fs, args, 2, 2, "TORRENT PATH")
 	if err != nil {
 		return err
@@ -33,14 +36,18 @@ func runSeed(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.New(client.Config{ListenAddr: *listen, UploadLimit: float64(upLimit), Logger: newLogger(*verbose)})
+	noTracker := len(trackers) == 0 && len(mi.Trackers()) == 0
+	cfg := client.Config{ListenAddr: *listen, UploadLimit: float64(upLimit), Logger: newLogger(*verbose)}
+	useDHT := df.enabled(noTracker) && !mi.Info.Private
+	df.apply(&cfg, useDHT)
+	c, err := client.New(cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	fmt.Fprintf(os.Stderr, "verifying %s against %s (%s, %d pieces)\n", pos[1], mi.Info.Name,
 		formatBytes(float64(mi.Info.TotalLength())), mi.Info.NumPieces())
-	opts := client.TorrentOptions{Path: pos[1], Seed: true, InitialSeeding: *initial, Peers: peers}
+	opts := client.TorrentOptions{Path: pos[1], Seed: true, InitialSeeding: *initial, Peers: peers, NoPEX: *noPEX}
 	if len(trackers) > 0 {
 		opts.Trackers = trackers
 	}
@@ -52,7 +59,9 @@ func runSeed(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "listening on %s\n", c.Addr())
+	printDHT(c)
 	fmt.Fprintf(os.Stderr, "seeding %s (info hash %s)\n", mi.Info.Name, mi.InfoHash)
+	fmt.Fprintf(os.Stderr, "magnet link: %s\n", mi.Magnet())
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
 	var lastUp int64
@@ -60,7 +69,7 @@ func runSeed(ctx context.Context, args []string) error {
 		select {
 		case <-ctx.Done():
 			fmt.Fprintf(os.Stderr, "stopping: uploaded %s\n", formatBytes(float64(t.Stats().Uploaded)))
-			return nil
+			return writeStatsFile(*statsFile, t.Stats())
 		case <-tick.C:
 			st := t.Stats()
 			if err := t.Err(); err != nil {

@@ -1,0 +1,242 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// shoalBin is the binary TestMain built for the end-to-end runs, and
+// buildErr why it could not be built.
+var (
+	shoalBin string
+	buildErr error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "shoal-bench-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: temp dir:", err)
+		os.Exit(1)
+	}
+	shoalBin = filepath.Join(dir, "shoal")
+	cmd := exec.Command("go", "build", "-o", shoalBin, "./cmd/shoal")
+	cmd.Dir = ".." // the module root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		buildErr = fmt.Errorf("go build ./cmd/shoal: %w\n%s", err, out)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needShoal(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts real processes; skipped with -short")
+	}
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return shoalBin
+}
+
+// smallConfig is N=3 receivers of a 4 MB file on 4 MB/s links: about a
+// second for a swarm, three for single-source HTTP.
+func smallConfig(t *testing.T, systems ...string) Config {
+	return Config{
+		Shoal: needShoal(t), Dir: t.TempDir(), Peers: 3, Size: 4e6, Link: 4e6,
+		PieceLength: 256 << 10, Systems: systems, RunTimeout: 60 * time.Second,
+	}
+}
+
+// checkResult asserts that a run produced a complete, coherent report.
+func checkResult(t *testing.T, r Result, cfg Config) {
+	t.Helper()
+	if r.Peers != cfg.Peers || r.SizeBytes != cfg.Size || len(r.FinishS) != cfg.Peers {
+		t.Fatalf("%s: peers %d size %d finish times %d; want %d, %d, %d", r.System, r.Peers, r.SizeBytes, len(r.FinishS), cfg.Peers, cfg.Size, cfg.Peers)
+	}
+	for i, f := range r.FinishS {
+		if !(f > 0) || f > r.TLastS {
+			t.Errorf("%s: receiver %d finished at %v, T_last %v", r.System, i+1, f, r.TLastS)
+		}
+	}
+	if !(r.P50S <= r.P90S && r.P90S <= r.TLastS) {
+		t.Errorf("%s: p50 %v, p90 %v, T_last %v out of order", r.System, r.P50S, r.P90S, r.TLastS)
+	}
+	if want := Floor(float64(cfg.Size), cfg.Link, cfg.Link, cfg.Link, cfg.Peers); r.FloorS != want {
+		t.Errorf("%s: floor %v, want %v", r.System, r.FloorS, want)
+	}
+	if !(r.Efficiency > 0 && r.Efficiency <= 1.05) {
+		t.Errorf("%s: efficiency %v outside (0, 1.05]", r.System, r.Efficiency)
+	}
+	// Nobody but the origin has the data at first: it sends at least one copy.
+	if r.OriginEgressRatio < 0.99 {
+		t.Errorf("%s: origin egress %v copies, want at least 1", r.System, r.OriginEgressRatio)
+	}
+	if !(r.CPUSPerGB > 0) || r.PeakRSSBytes <= 0 || r.OriginRSSBytes <= 0 {
+		t.Errorf("%s: cpu %v s/GB, peak RSS %d, origin RSS %d: want all positive", r.System, r.CPUSPerGB, r.PeakRSSBytes, r.OriginRSSBytes)
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"system", "peers", "size_bytes", "link_bytes_per_s", "floor_s", "t_last_s", "p50_s", "p90_s",
+		"efficiency", "origin_egress_ratio", "cpu_s_per_gb", "peak_rss_bytes", "finish_s"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s: JSON lacks %q", r.System, k)
+		}
+	}
+}
+
+func TestRunShoalAndHTTP(t *testing.T) {
+	cfg := smallConfig(t, Shoal, HTTP)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	results, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 || results[0].System != Shoal || results[1].System != HTTP {
+		t.Fatalf("got %d results, want shoal then http", len(results))
+	}
+	for _, r := range results {
+		checkResult(t, r, cfg)
+	}
+	// The HTTP origin sends every receiver its own copy.
+	if got := results[1].OriginEgressRatio; got < 2.99 || got > 3.01 {
+		t.Errorf("http origin egress %v copies, want 3", got)
+	}
+}
+
+func TestRunLibtorrent(t *testing.T) {
+	cfg := smallConfig(t, Libtorrent)
+	if err := LibtorrentAvailable(""); err != nil {
+		t.Skipf("libtorrent comparator not run: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	results, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 {
+		t.Fatalf("got %d results, want 1", len(results))
+	}
+	checkResult(t, results[0], cfg)
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	good := Config{Shoal: "shoal", Dir: t.TempDir(), Peers: 1, Size: 1, Link: 1, Systems: []string{Shoal}}
+	if err := good.check(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	bad := good
+	bad.Systems = []string{"bittorrent"}
+	if _, err := Run(context.Background(), bad); !errors.Is(err, ErrUnknownSystem) {
+		t.Errorf("unknown system: got %v, want ErrUnknownSystem", err)
+	}
+	for name, mut := range map[string]func(*Config){
+		"no binary":   func(c *Config) { c.Shoal = "" },
+		"no peers":    func(c *Config) { c.Peers = 0 },
+		"no size":     func(c *Config) { c.Size = 0 },
+		"no link":     func(c *Config) { c.Link = 0 },
+		"no systems":  func(c *Config) { c.Systems = nil },
+		"no work dir": func(c *Config) { c.Dir = "" },
+	} {
+		c := good
+		mut(&c)
+		if err := c.check(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestVerifyDetectsCorruption(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "a")
+	sum, err := generate(src, 100_000, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(src, sum); err != nil {
+		t.Fatalf("intact copy: %v", err)
+	}
+	data, _ := os.ReadFile(src)
+	data[54_321] ^= 1
+	bad := filepath.Join(dir, "b")
+	if err := os.WriteFile(bad, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := verify(bad, sum); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("flipped bit: got %v, want ErrCorrupt", err)
+	}
+	if err := verify(filepath.Join(dir, "missing"), sum); err == nil {
+		t.Error("missing copy verified")
+	}
+	// The same seed gives the same bytes; another seed does not.
+	if again, _ := generate(filepath.Join(dir, "c"), 100_000, 7); again != sum {
+		t.Error("generate is not deterministic for a seed")
+	}
+	if other, _ := generate(filepath.Join(dir, "d"), 100_000, 8); other == sum {
+		t.Error("different seeds gave the same bytes")
+	}
+}
+
+func TestParseUploaded(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{`{"Uploaded": 12345, "Downloaded": 0}`, 12345, true},
+		{`{"Pieces":16,"Uploaded":0}`, 0, true},
+		{`{"Downloaded": 5}`, 0, false},
+		{`{"Uploaded": -1}`, 0, false},
+		{`{"Uploaded": "many"}`, 0, false},
+		{`not json`, 0, false},
+	} {
+		got, err := parseUploaded([]byte(tc.in))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseUploaded(%s) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func FuzzParseUploaded(f *testing.F) {
+	f.Add([]byte(`{"Uploaded": 12345}`))
+	f.Add([]byte(`{"Uploaded": -3}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := parseUploaded(data)
+		if err == nil && n < 0 {
+			t.Fatalf("accepted negative egress %d", n)
+		}
+		if err == nil {
+			back, err := parseUploaded([]byte(fmt.Sprintf(`{"Uploaded": %d}`, n)))
+			if err != nil || back != n {
+				t.Fatalf("round trip of %d: %d, %v", n, back, err)
+			}
+		}
+	})
+}
+
+func TestHiddenHostCommands(t *testing.T) {
+	// The hidden host commands must stay reachable through "shoal bench".
+	bin := needShoal(t)
+	out, _ := exec.Command(bin, "bench", "http-get", "-h").CombinedOutput()
+	if !strings.Contains(string(out), "down-limit") {
+		t.Errorf("shoal bench http-get -h: %s", out)
+	}
+}

@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"math"
+	"slices"
+)
+
+// Result is one system's figures for one run. Times are seconds from the
+// moment the receivers were started; rates are bytes per second.
+type Result struct {
+	System            string    `json:"system"`
+	Run               int       `json:"run"`
+	Peers             int       `json:"peers"`
+	SizeBytes         int64     `json:"size_bytes"`
+	PieceLength       int64     `json:"piece_length"`
+	LinkBytesPerS     float64   `json:"link_bytes_per_s"`
+	OriginBytesPerS   float64   `json:"origin_link_bytes_per_s"`
+	FloorS            float64   `json:"floor_s"`
+	SingleSourceS     float64   `json:"single_source_s"`
+	TLastS            float64   `json:"t_last_s"`
+	P50S              float64   `json:"p50_s"`
+	P90S              float64   `json:"p90_s"`
+	Efficiency        float64   `json:"efficiency"`
+	OriginEgressBytes int64     `json:"origin_egress_bytes"`
+	OriginEgressRatio float64   `json:"origin_egress_ratio"`
+	CPUSeconds        float64   `json:"cpu_s"`
+	CPUSPerGB         float64   `json:"cpu_s_per_gb"`
+	PeakRSSBytes      int64     `json:"peak_rss_bytes"`
+	OriginRSSBytes    int64     `json:"origin_rss_bytes"`
+	FinishS           []float64 `json:"finish_s"`
+}
+
+// fill computes the summary figures of r from its finish times, the
+// origin's egress and the CPU time of all its processes.
+func (r *Result) fill(egress int64, cpuSeconds float64) {
+	sorted := slices.Clone(r.FinishS)
+	slices.Sort(sorted)
+	r.TLastS = percentile(sorted, 1)
+	r.P50S = percentile(sorted, 0.5)
+	r.P90S = percentile(sorted, 0.9)
+	if r.TLastS > 0 {
+		r.Efficiency = r.FloorS / r.TLastS
+	}
+	r.OriginEgressBytes = egress
+	r.OriginEgressRatio = float64(egress) / float64(r.SizeBytes)
+	r.CPUSeconds = cpuSeconds
+	delivered := float64(r.Peers) * float64(r.SizeBytes) / 1e9
+	if delivered > 0 {
+		r.CPUSPerGB = cpuSeconds / delivered
+	}
+}
+
+// percentile returns the nearest-rank q-quantile (0 < q <= 1) of sorted
+// values, 0 for none.
+func percentile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// Median is the per-system median of several runs: each figure is the
+// median over the runs, and Typical is the run whose T_last is the median
+// one (its finish times draw the CDF).
+type Median struct {
+	System            string
+	Runs              int
+	TLastS            float64
+	P50S              float64
+	P90S              float64
+	Efficiency        float64
+	OriginEgressRatio float64
+	CPUSPerGB         float64
+	PeakRSSBytes      int64
+	Typical           Result
+}
+
+// Medians groups results by system, in the order systems first appear.
+func Medians(results []Result) []Median {
+	var order []string
+	by := map[string][]Result{}
+	for _, r := range results {
+		if _, ok := by[r.System]; !ok {
+			order = append(order, r.System)
+		}
+		by[r.System] = append(by[r.System], r)
+	}
+	out := make([]Median, 0, len(order))
+	for _, sys := range order {
+		rs := by[sys]
+		pick := func(f func(Result) float64) float64 {
+			v := make([]float64, len(rs))
+			for i, r := range rs {
+				v[i] = f(r)
+			}
+			return median(v)
+		}
+		byLast := slices.Clone(rs)
+		slices.SortFunc(byLast, func(a, b Result) int { return cmpFloat(a.TLastS, b.TLastS) })
+		out = append(out, Median{
+			System:            sys,
+			Runs:              len(rs),
+			TLastS:            pick(func(r Result) float64 { return r.TLastS }),
+			P50S:              pick(func(r Result) float64 { return r.P50S }),
+			P90S:              pick(func(r Result) float64 { return r.P90S }),
+			Efficiency:        pick(func(r Result) float64 { return r.Efficiency }),
+			OriginEgressRatio: pick(func(r Result) float64 { return r.OriginEgressRatio }),
+			CPUSPerGB:         pick(func(r Result) float64 { return r.CPUSPerGB }),
+			PeakRSSBytes:      int64(pick(func(r Result) float64 { return float64(r.PeakRSSBytes) })),
+			Typical:           byLast[(len(byLast)-1)/2],
+		})
+	}
+	return out
+}
+
+// median returns the median of v (the mean of the middle two for an even
+// count), 0 for none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,381 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The systems a bench can compare.
+const (
+	Shoal      = "shoal"
+	Libtorrent = "libtorrent"
+	HTTP       = "http"
+)
+
+// ErrUnknownSystem is returned for a system name Run does not know.
+var ErrUnknownSystem = errors.New("unknown system")
+
+//go:embed scripts/lt_bench.py
+var ltScript []byte
+
+// Config describes one bench invocation.
+type Config struct {
+	Shoal       string   // path of the shoal binary that runs every Shoal and HTTP host
+	Python      string   // interpreter with the libtorrent module (default /usr/bin/python3)
+	Dir         string   // working folder; the file and every copy live here
+	Peers       int      // receivers N
+	Size        int64    // file size F in bytes
+	Link        float64  // every receiver's upload and download limit, bytes per second
+	OriginLink  float64  // the origin's upload limit (0: Link)
+	PieceLength int64    // 0: shoal create's default
+	Runs        int      // repetitions of every system, interleaved (default 1)
+	Systems     []string // in the order they run within a repetition
+	Log         io.Writer
+	// RunTimeout bounds one system's run (default: ten times the slower
+	// of the floor and the single-source time, plus a minute).
+	RunTimeout time.Duration
+}
+
+// hostSet is the processes of one run, in the order they started.
+type hostSet struct {
+	procs []*proc
+}
+
+func (h *hostSet) add(p *proc) *proc { h.procs = append(h.procs, p); return p }
+
+// stopAll ends every process still running, receivers first.
+func (h *hostSet) stopAll() {
+	for i := len(h.procs) - 1; i >= 0; i-- {
+		p := h.procs[i]
+		select {
+		case <-p.exited:
+		default:
+			_ = p.cmd.Process.Signal(os.Interrupt)
+		}
+	}
+	for i := len(h.procs) - 1; i >= 0; i-- {
+		h.procs[i].stop(10 * time.Second)
+	}
+}
+
+// Run generates the file, then runs every system Runs times, interleaved
+// (A B A B), and returns one Result per system per run. Every copy is
+// verified byte for byte (by SHA-256) before a run counts.
+func Run(ctx context.Context, cfg Config) ([]Result, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if cfg.Python == "" {
+		cfg.Python = "/usr/bin/python3"
+	}
+	if cfg.OriginLink <= 0 {
+		cfg.OriginLink = cfg.Link
+	}
+	if cfg.Runs < 1 {
+		cfg.Runs = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	src := filepath.Join(cfg.Dir, "origin", "payload.bin")
+	fmt.Fprintf(cfg.Log, "generating %d bytes in %s\n", cfg.Size, src)
+	sum, err := generate(src, cfg.Size, 1)
+	if err != nil {
+		return nil, err
+	}
+	script := filepath.Join(cfg.Dir, "lt_bench.py")
+	if err := os.WriteFile(script, ltScript, 0o755); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	j := job{cfg: cfg, src: src, sum: sum, script: script}
+	var results []Result
+	for run := 1; run <= cfg.Runs; run++ {
+		for _, sys := range cfg.Systems {
+			fmt.Fprintf(cfg.Log, "run %d/%d: %s, %d receivers\n", run, cfg.Runs, sys, cfg.Peers)
+			r, err := j.runOne(ctx, sys, run)
+			if err != nil {
+				return results, fmt.Errorf("%s run %d: %w", sys, run, err)
+			}
+			fmt.Fprintf(cfg.Log, "  %s: T_last %.2fs (floor %.2fs, efficiency %.3f), p50 %.2fs, origin egress %.2f F, %.1f CPU s/GB\n",
+				sys, r.TLastS, r.FloorS, r.Efficiency, r.P50S, r.OriginEgressRatio, r.CPUSPerGB)
+			results = append(results, r)
+		}
+	}
+	return results, nil
+}
+
+// check rejects a configuration that cannot run.
+func (c Config) check() error {
+	switch {
+	case c.Shoal == "":
+		return errors.New("bench: no shoal binary")
+	case c.Dir == "":
+		return errors.New("bench: no working folder")
+	case c.Peers < 1:
+		return errors.New("bench: need at least one receiver")
+	case c.Size < 1:
+		return errors.New("bench: size must be positive")
+	case c.Link <= 0:
+		return errors.New("bench: link rate must be positive")
+	case len(c.Systems) == 0:
+		return errors.New("bench: no system to run")
+	}
+	for _, s := range c.Systems {
+		if s != Shoal && s != Libtorrent && s != HTTP {
+			return fmt.Errorf("bench: %w %q (want shoal, libtorrent or http)", ErrUnknownSystem, s)
+		}
+	}
+	return nil
+}
+
+// LibtorrentAvailable reports why python can't import libtorrent, or nil.
+func LibtorrentAvailable(python string) error {
+	if python == "" {
+		python = "/usr/bin/python3"
+	}
+	out, err := exec.Command(python, "-c", "import libtorrent").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s cannot import libtorrent (install python3-libtorrent): %w: %s", python, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// job is what every run of one invocation shares.
+type job struct {
+	cfg    Config
+	src    string   // the origin's file
+	sum    [32]byte // its SHA-256
+	script string   // lt_bench.py
+}
+
+// runOne distributes the file once with one system.
+func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
+	cfg := j.cfg
+	F := float64(cfg.Size)
+	res := Result{
+		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: cfg.PieceLength,
+		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink,
+		FloorS:        Floor(F, cfg.OriginLink, cfg.Link, cfg.Link, cfg.Peers),
+		SingleSourceS: max(SingleSource(F, cfg.OriginLink, cfg.Peers), F/cfg.Link),
+	}
+	timeout := cfg.RunTimeout
+	if timeout <= 0 {
+		timeout = time.Duration(10*max(res.FloorS, res.SingleSourceS)*float64(time.Second)) + time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	dir := filepath.Join(cfg.Dir, fmt.Sprintf("run%d-%s", run, sys))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return res, fmt.Errorf("work folder: %w", err)
+	}
+	defer os.RemoveAll(dir)
+
+	var hosts hostSet
+	defer hosts.stopAll()
+	rate := func(r float64) string { return strconv.FormatInt(int64(r), 10) }
+	originStats := filepath.Join(dir, "origin-stats.json")
+
+	// Discovery and the origin.
+	var tracker, origin *proc
+	var torrent, url string
+	var err error
+	if sys != HTTP {
+		if tracker, err = startProc("tracker", []string{cfg.Shoal, "tracker", "--listen", "127.0.0.1:0",
+			"--udp-listen", "off", "--rate", "0", "--interval", "10s"}, "listening on "); err != nil {
+			return res, err
+		}
+		hosts.add(tracker)
+		line, _, err := tracker.wait(ctx, "listening on ")
+		if err != nil {
+			return res, err
+		}
+		announce := "http://" + strings.TrimSpace(strings.TrimPrefix(line, "listening on ")) + "/announce"
+		torrent = filepath.Join(dir, "payload.torrent")
+		args := []string{cfg.Shoal, "create", "-o", torrent, "--tracker", announce}
+		if cfg.PieceLength > 0 {
+			args = append(args, "--piece-length", strconv.FormatInt(cfg.PieceLength, 10))
+		}
+		if out, err := exec.CommandContext(ctx, args[0], append(args[1:], j.src)...).CombinedOutput(); err != nil {
+			return res, fmt.Errorf("shoal create: %w: %s", err, out)
+		}
+	}
+	switch sys {
+	case Shoal:
+		origin, err = startProc("origin", []string{cfg.Shoal, "seed", "--listen", "127.0.0.1:0",
+			"--up-limit", rate(cfg.OriginLink), "--initial-seeding", "--stats-file", originStats, torrent, j.src}, "seeding ")
+	case Libtorrent:
+		origin, err = startProc("origin", []string{cfg.Python, j.script, "seed", torrent, filepath.Dir(j.src),
+			"--up-limit", rate(cfg.OriginLink), "--stats-file", originStats}, "seeding ")
+	case HTTP:
+		origin, err = startProc("origin", []string{cfg.Shoal, "bench", "http-origin", "--listen", "127.0.0.1:0",
+			"--up-limit", rate(cfg.OriginLink), "--stats-file", originStats, j.src}, "listening on ")
+	}
+	if err != nil {
+		return res, err
+	}
+	hosts.add(origin)
+	ready := "seeding "
+	if sys == HTTP {
+		ready = "listening on "
+	}
+	line, _, err := origin.wait(ctx, ready)
+	if err != nil {
+		return res, err
+	}
+	if sys == HTTP {
+		url = "http://" + strings.TrimSpace(strings.TrimPrefix(line, "listening on ")) + "/payload.bin"
+	}
+
+	// Receivers, all started at once.
+	name := filepath.Base(j.src)
+	recv := make([]*proc, cfg.Peers)
+	outs := make([]string, cfg.Peers)
+	start := time.Now()
+	for i := range recv {
+		rdir := filepath.Join(dir, fmt.Sprintf("peer%03d", i+1))
+		outs[i] = filepath.Join(rdir, name)
+		var argv []string
+		switch sys {
+		case Shoal:
+			argv = []string{cfg.Shoal, "get", "--listen", "127.0.0.1:0", "-o", rdir,
+				"--up-limit", rate(cfg.Link), "--down-limit", rate(cfg.Link), "--seed-after", torrent}
+		case Libtorrent:
+			argv = []string{cfg.Python, j.script, "get", torrent, rdir,
+				"--up-limit", rate(cfg.Link), "--down-limit", rate(cfg.Link), "--seed-after"}
+		case HTTP:
+			if err := os.MkdirAll(rdir, 0o755); err != nil {
+				return res, err
+			}
+			argv = []string{cfg.Shoal, "bench", "http-get", "--down-limit", rate(cfg.Link), url, outs[i]}
+		}
+		p, err := startProc(fmt.Sprintf("receiver %d", i+1), argv, "complete:")
+		if err != nil {
+			return res, err
+		}
+		recv[i] = hosts.add(p)
+	}
+	res.FinishS = make([]float64, cfg.Peers)
+	for i, p := range recv {
+		_, at, err := p.wait(ctx, "complete:")
+		if err != nil {
+			return res, err
+		}
+		res.FinishS[i] = at.Sub(start).Seconds()
+	}
+
+	// Stop everything, then account.
+	hosts.stopAll()
+	var cpu time.Duration
+	for _, p := range hosts.procs {
+		u := usageOf(p.state)
+		cpu += u.cpu
+		if p == origin {
+			res.OriginRSSBytes = u.peakRSS
+		} else if p != tracker {
+			res.PeakRSSBytes = max(res.PeakRSSBytes, u.peakRSS)
+		}
+	}
+	egress, err := readUploaded(originStats)
+	if err != nil {
+		return res, err
+	}
+	for i, out := range outs {
+		if err := verify(out, j.sum); err != nil {
+			return res, fmt.Errorf("receiver %d: %w", i+1, err)
+		}
+	}
+	res.fill(egress, cpu.Seconds())
+	return res, nil
+}
+
+// readUploaded reads the payload bytes sent from a host's stats file
+// ({"Uploaded": N, ...}, as shoal seed --stats-file and lt_bench.py write).
+func readUploaded(path string) (int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("origin stats: %w", err)
+	}
+	return parseUploaded(data)
+}
+
+// parseUploaded decodes the Uploaded field of a stats file.
+func parseUploaded(data []byte) (int64, error) {
+	var st struct {
+		Uploaded *int64
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return 0, fmt.Errorf("origin stats: %w", err)
+	}
+	if st.Uploaded == nil || *st.Uploaded < 0 {
+		return 0, errors.New("origin stats: no valid Uploaded field")
+	}
+	return *st.Uploaded, nil
+}
+
+// ErrCorrupt means a receiver's copy differs from the origin's file.
+var ErrCorrupt = errors.New("copy differs from the original")
+
+// verify checks that the file at path has SHA-256 sum.
+func verify(path string, sum [32]byte) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("verify %s: %w", path, err)
+	}
+	if !bytes.Equal(h.Sum(nil), sum[:]) {
+		return fmt.Errorf("verify %s: %w", path, ErrCorrupt)
+	}
+	return nil
+}
+
+// generate writes size pseudo-random bytes (deterministic for seed) to
+// path and returns their SHA-256.
+func generate(path string, size int64, seed uint64) ([32]byte, error) {
+	var sum [32]byte
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return sum, fmt.Errorf("generate: %w", err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return sum, fmt.Errorf("generate: %w", err)
+	}
+	var key [32]byte
+	for i := range 8 {
+		key[i] = byte(seed >> (8 * i))
+	}
+	rng := rand.NewChaCha8(key)
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	for left := size; left > 0; {
+		n := min(int64(len(buf)), left)
+		_, _ = rng.Read(buf[:n])
+		h.Write(buf[:n])
+		if _, err := f.Write(buf[:n]); err != nil {
+			f.Close()
+			return sum, fmt.Errorf("generate %s: %w", path, err)
+		}
+		left -= n
+	}
+	copy(sum[:], h.Sum(nil))
+	if err := f.Close(); err != nil {
+		return sum, fmt.Errorf("generate %s: %w", path, err)
+	}
+	return sum, nil
+}

@@ -1,0 +1,161 @@
+package client
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/shoal-p2p/shoal/dht"
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// peerExt is what one peer told us in its extended handshake (BEP 10) and
+// the PEX state we keep for it. The torrent loop owns it.
+type peerExt struct {
+	got        bool // its extended handshake arrived
+	pexID      int  // its id for ut_pex, 0 if it has none
+	metadataID int  // its id for ut_metadata, 0 if it has none
+	pex        *pexState
+	lastPEXIn  time.Time // when it last sent us ut_pex
+}
+
+// usesPEX reports whether this torrent may exchange peers (BEP 27: a
+// private torrent never does).
+func (t *Torrent) usesPEX() bool { return !t.mi.Info.Private && !t.opts.NoPEX }
+
+// sendExtendedHandshake sends our BEP 10 handshake: client name, request
+// queue size, listening port, the extensions we speak and the size of the
+// info dictionary we can serve (BEP 9).
+func (t *Torrent) sendExtendedHandshake(pc *peerConn) {
+	eh := wire.ExtendedHandshake{M: map[string]int{extMetadata: extMetadataID}, V: "Shoal 0.1", Reqq: 512,
+		MetadataSize: len(t.mi.InfoBytes)}
+	if t.usesPEX() {
+		eh.M[extPEX] = extPEXID
+	}
+	if ta, ok := t.c.ln.Addr().(*net.TCPAddr); ok {
+		eh.Port = ta.Port
+	}
+	payload, err := eh.Marshal()
+	if err != nil {
+		t.log.Warn("encode extended handshake", "err", err)
+		return
+	}
+	pc.enqueue(outItem{msg: wire.Message{Type: wire.Extended, ExtendedID: wire.ExtendedHandshakeID, ExtendedPayload: payload}})
+}
+
+// onExtended handles an extended message (BEP 10). The handshake also goes
+// to the core (it reads reqq); ut_metadata and ut_pex are the runtime's.
+// It reports whether the core should see the message.
+func (t *Torrent) onExtended(now time.Time, pc *peerConn, m wire.Message) bool {
+	switch m.ExtendedID {
+	case wire.ExtendedHandshakeID:
+		eh, err := wire.ParseExtendedHandshake(m.ExtendedPayload)
+		if err != nil {
+			return true
+		}
+		if eh.Port > 0 && eh.Port < 65536 {
+			pc.listenPort.Store(int32(eh.Port))
+		}
+		pc.ext.got = true
+		pc.ext.pexID = eh.M[extPEX]
+		pc.ext.metadataID = eh.M[extMetadata]
+		if pc.ext.pexID != 0 && pc.ext.pex == nil {
+			pc.ext.pex = newPEXState()
+		}
+		return true
+	case extMetadataID:
+		mm, err := wire.ParseMetadataMessage(m.ExtendedPayload)
+		if err != nil || pc.ext.metadataID == 0 {
+			return false
+		}
+		if reply, ok := metadataReply(t.mi.InfoBytes, mm); ok {
+			t.sendExt(pc, pc.ext.metadataID, reply.Marshal)
+		}
+	case extPEXID:
+		if !t.usesPEX() {
+			return false
+		}
+		// BEP 11 allows one message a minute; a peer that sends faster is
+		// ignored rather than letting it fill our candidate list.
+		if !pc.ext.lastPEXIn.IsZero() && now.Sub(pc.ext.lastPEXIn) < t.c.pexEvery/2 {
+			return false
+		}
+		pc.ext.lastPEXIn = now
+		pm, err := wire.ParsePEXMessage(m.ExtendedPayload)
+		if err != nil {
+			return false
+		}
+		addrs := make([]string, 0, len(pm.Added))
+		for _, p := range pm.Added {
+			addrs = append(addrs, p.Addr.String())
+		}
+		t.addCandidates(now, addrs)
+	}
+	return false
+}
+
+// sendExt marshals and queues one extended message on the peer's id.
+func (t *Torrent) sendExt(pc *peerConn, id int, marshal func() ([]byte, error)) {
+	if id <= 0 || id > 255 {
+		return
+	}
+	payload, err := marshal()
+	if err != nil {
+		t.log.Warn("encode extended message", "peer", pc, "err", err)
+		return
+	}
+	pc.enqueue(outItem{msg: wire.Message{Type: wire.Extended, ExtendedID: uint8(id), ExtendedPayload: payload}})
+}
+
+// sendPEX tells every peer that speaks ut_pex which peers we connected to
+// and dropped since we last told it, within BEP 11's rate bounds.
+func (t *Torrent) sendPEX(now time.Time) {
+	if !t.usesPEX() {
+		return
+	}
+	current := make(map[netip.AddrPort]wire.PEXFlags, len(t.conns))
+	for _, pc := range t.conns {
+		if a, ok := pc.listenAddr(); ok {
+			var f wire.PEXFlags
+			if pc.dialAddr != "" {
+				f |= wire.PEXReachable
+			}
+			current[a] = f
+		}
+	}
+	for _, pc := range t.conns {
+		if !pc.ext.got || pc.ext.pex == nil {
+			continue
+		}
+		self, ok := pc.listenAddr()
+		f, had := current[self]
+		if ok {
+			delete(current, self) // never tell a peer about itself
+		}
+		if m, send := pc.ext.pex.next(now, current, t.c.pexEvery); send {
+			t.sendExt(pc, pc.ext.pexID, m.Marshal)
+		}
+		if ok && had {
+			current[self] = f
+		}
+	}
+}
+
+// onPort handles a BitTorrent PORT message (BEP 5): the peer runs a DHT
+// node on that UDP port, which we offer to our routing table.
+func (t *Torrent) onPort(pc *peerConn, port uint16) {
+	if t.c.dht == nil || port == 0 || t.mi.Info.Private {
+		return
+	}
+	t.c.dht.AddNode(dht.NodeInfo{Addr: netip.AddrPortFrom(pc.remote.Addr(), port)})
+}
+
+// sendPort tells a peer that runs a DHT where ours listens (BEP 5).
+func (t *Torrent) sendPort(pc *peerConn) {
+	if t.c.dht == nil || !pc.hs.SupportsDHT() || t.mi.Info.Private {
+		return
+	}
+	if ua, ok := t.c.dht.Addr().(*net.UDPAddr); ok && ua.Port > 0 {
+		pc.enqueue(outItem{msg: wire.Message{Type: wire.Port, Port: uint16(ua.Port)}})
+	}
+}

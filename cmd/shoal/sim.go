@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"runtime/pprof"
+	"time"
+
+	"github.com/shoal-p2p/shoal/sim"
+)
+
+// runSim runs the discrete-event simulator (package sim): the real swarm
+// core over a modelled network, and prints the report.
+func runSim(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	peers := fs.Int("peers", 20, "number of receivers N")
+	size := rateFlag(256e6)
+	fs.Var(&size, "size", "`SIZE` of the file, e.g. 256MB or 5GB")
+	link := rateFlag(50e6)
+	fs.Var(&link, "link", "upload and download `RATE` of every receiver, per second")
+	var originLink, slowLink, pieceLen rateFlag
+	fs.Var(&originLink, "origin-link", "upload `RATE` of the origin (default: --link)")
+	latency := fs.Duration("latency", time.Millisecond, "one-way latency between hosts")
+	fs.Var(&pieceLen, "piece-length", "piece length in `BYTES` (default: as shoal create picks)")
+	bpp := fs.Int("blocks-per-piece", 0, "blocks the core sees per piece; fewer than PieceLength/16KiB coarsens blocks (0: automatic)")
+	seed := fs.Int64("seed", 1, "random seed; the same seed gives the same run")
+	jsonOut := fs.String("json", "", "append the report as one JSON object (one line) to `FILE`")
+	svgOut := fs.String("svg", "", "write the completion CDF as SVG to `FILE`")
+	slowFrac := fs.Float64("slow-fraction", 0, "fraction of receivers on the slow link")
+	fs.Var(&slowLink, "slow-link", "upload and download `RATE` of slow receivers")
+	churn := fs.Float64("churn", 0, "fraction of receivers that leave part-way through")
+	originLeaves := fs.Bool("origin-leaves", false, "the origin leaves once every piece left it once")
+	joinSpread := fs.Duration("join-spread", 0, "spread the receivers' starts over this span")
+	maxTime := fs.Duration("max-time", 0, "give up after this much simulated time (default: 120s + 100 × floor)")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cfg := sim.Config{
+		Peers: *peers, Size: int64(size), Link: float64(link), OriginLink: float64(originLink),
+		Latency: *latency, PieceLength: int64(pieceLen), BlocksPerPiece: *bpp, Seed: *seed,
+		SlowFraction: *slowFrac, SlowLink: float64(slowLink), Churn: *churn, OriginLeaves: *originLeaves,
+		JoinSpread: *joinSpread, MaxTime: *maxTime,
+	}
+	start := time.Now()
+	lastLine := start
+	cfg.Progress = func(now time.Duration, done, total int) {
+		if ctx.Err() != nil {
+			panic(errInterrupted) // recovered below: the only way out of a running simulation
+		}
+		if !*quiet && time.Since(lastLine) >= 5*time.Second {
+			lastLine = time.Now()
+			fmt.Fprintf(os.Stderr, "  simulated %.1fs: %d/%d receivers done (wall %.0fs)\n",
+				now.Seconds(), done, total, time.Since(start).Seconds())
+		}
+	}
+	peak := newHeapPeak()
+	rep, err := runRecovering(cfg)
+	wall := time.Since(start)
+	heap := peak.stop()
+	if rep == nil {
+		return err
+	}
+	rep.SimWallS, rep.SimPeakHeapBytes = wall.Seconds(), heap
+	printSimReport(rep)
+	if *jsonOut != "" {
+		if werr := appendJSON(*jsonOut, rep); werr != nil {
+			return werr
+		}
+	}
+	if *svgOut != "" {
+		f, werr := os.Create(*svgOut)
+		if werr != nil {
+			return werr
+		}
+		if werr := rep.WriteSVG(f); werr != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", *svgOut, werr)
+		}
+		if werr := f.Close(); werr != nil {
+			return werr
+		}
+	}
+	return err
+}
+
+// runRecovering runs the simulation, turning the interrupt panic of the
+// progress hook back into errInterrupted.
+func runRecovering(cfg sim.Config) (rep *sim.Report, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok && errors.Is(e, errInterrupted) {
+				rep, err = nil, errInterrupted
+				return
+			}
+			panic(r)
+		}
+	}()
+	return sim.Run(cfg)
+}
+
+func printSimReport(r *sim.Report) {
+	fmt.Printf("shoal sim: %d receivers, %s file in %d pieces of %s (simulated blocks of %s), links %s/s (origin %s/s), latency %v, seed %d\n",
+		r.Peers, formatBytes(float64(r.SizeBytes)), r.Pieces, formatBytes(float64(r.PieceLength)),
+		formatBytes(float64(r.BlockBytes)), formatBytes(r.LinkBytesPerS), formatBytes(r.OriginLinkBytesPerS),
+		time.Duration(r.LatencyS*1e9), r.Seed)
+	fmt.Printf("  T_last %.3fs  p50 %.3fs  p90 %.3fs\n", r.TLastS, r.P50S, r.P90S)
+	fmt.Printf("  floor T_min %.3fs  efficiency %.3f  single source N*F/u_s %.3fs\n", r.FloorS, r.Efficiency, r.SingleSourceS)
+	fmt.Printf("  origin egress %.2f copies of F", r.OriginEgressRatio)
+	if r.Churned > 0 {
+		fmt.Printf("  churned %d", r.Churned)
+	}
+	if r.Incomplete > 0 {
+		fmt.Printf("  INCOMPLETE %d", r.Incomplete)
+	}
+	fmt.Println()
+	fmt.Printf("  simulation: wall %.1fs, peak heap %s, %d block deliveries\n",
+		r.SimWallS, formatBytes(float64(r.SimPeakHeapBytes)), r.Deliveries)
+}
+
+// appendJSON appends r as one line of JSON to path.
+func appendJSON(path string, r *sim.Report) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// heapPeak samples the live heap in the background and keeps the maximum.
+type heapPeak struct {
+	stopc chan struct{}
+	done  chan uint64
+}
+
+func newHeapPeak() *heapPeak {
+	p := &heapPeak{stopc: make(chan struct{}), done: make(chan uint64)}
+	go func() {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		var peak uint64
+		read := func() {
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				peak = max(peak, sample[0].Value.Uint64())
+			}
+		}
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			read()
+			select {
+			case <-p.stopc:
+				read()
+				p.done <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p
+}
+
+// stop ends sampling and returns the peak heap in bytes.
+func (p *heapPeak) stop() uint64 {
+	close(p.stopc)
+	runtime.KeepAlive(p)
+	return <-p.done
+}

@@ -1,0 +1,162 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/tracker"
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// ErrInvalidConfig is wrapped by Run when the Config is inconsistent.
+var ErrInvalidConfig = errors.New("sim: invalid config")
+
+// Runtime constants the simulator copies from the real client and tracker
+// so that connections form the way they do in a real fleet.
+const (
+	// NumWant is how many peers a host asks the tracker for (client).
+	NumWant = 50
+	// MaxPeers bounds the connections of one host (client default).
+	MaxPeers = 80
+	// MaxHalfOpen bounds a host's dials in flight (client default).
+	MaxHalfOpen = 16
+	// AnnounceInterval is the tracker's re-announce interval (tracker
+	// default); a host with fewer than 5 peers re-announces at half of it.
+	AnnounceInterval = 30 * time.Second
+	// HandoutBudget is how often the tracker hands one peer out per
+	// interval (tracker default: 4 × its 50-peer handout).
+	HandoutBudget = 4 * NumWant
+	// DefaultMaxBlockEvents is the budget of block transfers (receivers ×
+	// blocks) under which blocks are simulated at their real 16 KiB size.
+	DefaultMaxBlockEvents = 1 << 24
+)
+
+// Config describes one simulated distribution. Sizes are bytes and rates
+// bytes per second, of the real torrent.
+type Config struct {
+	// Peers is the number of receivers N (the origin comes on top).
+	Peers int
+	// Size is the file size F.
+	Size int64
+	// Link is every receiver's upload and download rate.
+	Link float64
+	// OriginLink is the origin's upload rate (0: Link).
+	OriginLink float64
+	// Latency is the one-way delay between any two hosts (and to the
+	// tracker).
+	Latency time.Duration
+	// PieceLength is the torrent's piece length (0: what shoal create
+	// picks, metainfo.AutoPieceLength).
+	PieceLength int64
+	// BlocksPerPiece is how many blocks the core sees per full piece: the
+	// real count PieceLength/16 KiB, or a power of two below it, in which
+	// case bytes and rates are scaled down so that times stay the same.
+	// 0 picks the real count if Peers × blocks in the torrent is at most
+	// MaxBlockEvents, else the largest power of two that fits (at least 1).
+	BlocksPerPiece int
+	// MaxBlockEvents is the budget for the automatic BlocksPerPiece
+	// (0: DefaultMaxBlockEvents).
+	MaxBlockEvents int64
+	// Seed seeds every random choice: the tracker policy, join order, the
+	// cores' own sources, slow and churning hosts.
+	Seed int64
+	// SlowFraction of the receivers (rounded down) get SlowLink up and down
+	// instead of Link.
+	SlowFraction float64
+	SlowLink     float64
+	// Churn is the fraction of receivers (rounded down) that leave for good
+	// part-way through, each after verifying a random 10-90% of the pieces.
+	// They do not count in the finish times.
+	Churn float64
+	// OriginLeaves makes the origin leave once every piece has left it at
+	// least once.
+	OriginLeaves bool
+	// JoinSpread spreads the receivers' first announces uniformly over this
+	// span, in random order (0: all at the start, still in random order).
+	JoinSpread time.Duration
+	// MaxTime stops a run that has not finished by this simulated time
+	// (0: 120 s plus 100 times the floor).
+	MaxTime time.Duration
+	// Policy hands out peers at each announce (nil: the tracker's default
+	// policy, seeded from Seed, with the tracker's default handout budget).
+	Policy tracker.Policy
+	// Progress, if set, is called every 100 ms of simulated time with the
+	// simulated time and the number of receivers done.
+	Progress func(now time.Duration, done, receivers int)
+}
+
+// layout is the torrent as the cores see it after block coarsening.
+type layout struct {
+	scale       int64 // real bytes per modelled byte
+	pieceLength int64 // real
+	numPieces   int
+	modelPiece  int64 // modelled piece length
+	modelTotal  int64 // modelled total length
+	bpp         int   // modelled blocks per full piece
+}
+
+// check validates c and fills in defaults.
+func (c *Config) check() error {
+	switch {
+	case c.Peers < 1:
+		return fmt.Errorf("%w: need at least one receiver", ErrInvalidConfig)
+	case c.Size < 1:
+		return fmt.Errorf("%w: size must be positive", ErrInvalidConfig)
+	case !(c.Link > 0) || math.IsInf(c.Link, 0):
+		return fmt.Errorf("%w: link rate must be positive", ErrInvalidConfig)
+	case c.OriginLink < 0 || c.Latency < 0 || c.PieceLength < 0 || c.BlocksPerPiece < 0 ||
+		c.MaxBlockEvents < 0 || c.JoinSpread < 0 || c.MaxTime < 0:
+		return fmt.Errorf("%w: negative parameter", ErrInvalidConfig)
+	case c.SlowFraction < 0 || c.SlowFraction > 1 || c.Churn < 0 || c.Churn > 1:
+		return fmt.Errorf("%w: fractions must be within [0, 1]", ErrInvalidConfig)
+	case c.SlowFraction > 0 && !(c.SlowLink > 0):
+		return fmt.Errorf("%w: --slow-fraction needs a positive slow link rate", ErrInvalidConfig)
+	}
+	if c.OriginLink == 0 {
+		c.OriginLink = c.Link
+	}
+	if c.PieceLength == 0 {
+		c.PieceLength = metainfo.AutoPieceLength(c.Size)
+	}
+	if c.PieceLength > 1<<31 {
+		return fmt.Errorf("%w: piece length %d too large", ErrInvalidConfig, c.PieceLength)
+	}
+	if c.MaxBlockEvents == 0 {
+		c.MaxBlockEvents = DefaultMaxBlockEvents
+	}
+	return nil
+}
+
+// makeLayout chooses the block coarsening for c (already checked).
+func makeLayout(c *Config) (layout, error) {
+	l := layout{pieceLength: c.PieceLength}
+	l.numPieces = int((c.Size + c.PieceLength - 1) / c.PieceLength)
+	real := int((c.PieceLength + wire.BlockSize - 1) / wire.BlockSize)
+	bpp := c.BlocksPerPiece
+	if bpp == 0 {
+		bpp = real
+		for bpp > 1 && int64(c.Peers)*int64(l.numPieces)*int64(bpp) > c.MaxBlockEvents {
+			bpp /= 2
+		}
+	}
+	if bpp > real {
+		bpp = real
+	}
+	// The scale must divide the piece length into whole modelled blocks:
+	// keep it a power of two dividing the piece length.
+	scale := int64(1)
+	for int64(real)/(scale*2) >= int64(bpp) && c.PieceLength%(scale*2) == 0 {
+		scale *= 2
+	}
+	l.scale = scale
+	l.modelPiece = c.PieceLength / scale
+	l.modelTotal = (c.Size + scale - 1) / scale
+	l.bpp = int((l.modelPiece + wire.BlockSize - 1) / wire.BlockSize)
+	if got := int((l.modelTotal + l.modelPiece - 1) / l.modelPiece); got != l.numPieces {
+		return l, fmt.Errorf("%w: scaled layout has %d pieces, want %d", ErrInvalidConfig, got, l.numPieces)
+	}
+	return l, nil
+}

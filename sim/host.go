@@ -1,0 +1,165 @@
+package sim
+
+import (
+	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// host is one simulated machine: its core, links, connections and the
+// runtime state the real client keeps around the core (dial candidates,
+// half-open dials, announce schedule).
+type host struct {
+	idx    int
+	core   *swarm.Swarm
+	origin bool
+	// Link rates in modelled bytes per nanosecond.
+	up, down         float64
+	upReal, downReal float64 // real bytes per second, for the floor
+
+	conns  []*conn         // established connections, by ConnID-1
+	peerOf map[int32]*conn // the connection (open or dialing) to each host
+	open   int             // established connections still open
+	half   int             // dials in flight
+	banned map[int32]bool
+
+	// Upload link: connections with queued blocks, served round-robin.
+	rr      fifo[*conn]
+	busy    bool
+	cur     *conn
+	curSpec swarm.BlockSpec
+	// downFree is when the download link finishes its last queued block.
+	downFree int64
+
+	cands    []candidate
+	candIdx  map[int32]int
+	handouts fifo[[]int32] // tracker responses in flight, in order
+
+	announced  bool
+	nextAnn    int64
+	done       bool
+	finishedAt int64
+	gone       bool
+	churnAt    int // leave after this many verified pieces (0: never)
+	leaving    bool
+}
+
+// candidate is a tracker-provided address the host may dial, with the
+// client's retry bookkeeping.
+type candidate struct {
+	host      int32
+	failures  int
+	nextTry   int64
+	connected bool
+}
+
+// connState is the life cycle of one end of a connection.
+type connState uint8
+
+const (
+	dialing connState = iota
+	open
+	closed
+)
+
+// conn is one end of a connection between two hosts.
+type conn struct {
+	h, peer *host
+	id      swarm.ConnID // assigned when established on this end
+	state   connState
+	dialed  bool  // this end dialed (it has a candidate entry)
+	remote  *conn // the other end, once it exists
+	// q holds what this end sends: blocks, and control messages queued
+	// behind blocks (a control message with nothing ahead of it leaves at
+	// once).
+	q    fifo[outItem]
+	inRR bool
+	// lastArrive is when the last block sent to this end arrives; a close
+	// of the other end reaches it no earlier (TCP delivers data before FIN).
+	lastArrive int64
+}
+
+// outItem is a queued outgoing block or control message.
+type outItem struct {
+	block bool
+	spec  swarm.BlockSpec
+	msg   ctrlMsg
+}
+
+// ctrlKind says what a control delivery is.
+type ctrlKind uint8
+
+const (
+	ctrlMessage ctrlKind = iota // a wire message
+	ctrlAccept                  // the acceptor's handshake reply: the dial succeeded
+	ctrlRefuse                  // the acceptor closed the new connection
+	ctrlFin                     // the other end closed the connection
+)
+
+// ctrlMsg is a compact wire message: the fields the core reads.
+type ctrlMsg struct {
+	typ                  wire.MessageType
+	index, begin, length uint32
+	data                 []byte // bitfield or extended payload
+}
+
+func compact(m wire.Message) ctrlMsg {
+	c := ctrlMsg{typ: m.Type, index: m.Index, begin: m.Begin, length: m.Length}
+	switch m.Type {
+	case wire.Bitfield:
+		c.data = m.Bitfield
+	case wire.Extended:
+		c.index = uint32(m.ExtendedID)
+		c.data = m.ExtendedPayload
+	}
+	return c
+}
+
+func (c ctrlMsg) message() wire.Message {
+	m := wire.Message{Type: c.typ, Index: c.index, Begin: c.begin, Length: c.length}
+	switch c.typ {
+	case wire.Bitfield:
+		m.Bitfield = c.data
+	case wire.Extended:
+		m.Index, m.ExtendedID, m.ExtendedPayload = 0, uint8(c.index), c.data
+	}
+	return m
+}
+
+// ctrl is a control delivery in flight. Every one takes exactly the
+// latency, so they arrive in the order they were sent and need no heap.
+type ctrl struct {
+	at   int64
+	kind ctrlKind
+	to   *conn // the receiving end (for ctrlAccept/Refuse: the dialer's end)
+	from *conn // for ctrlAccept: the acceptor's end
+	msg  ctrlMsg
+}
+
+// lookup returns h's open connection with id c, or nil.
+func (h *host) lookup(c swarm.ConnID) *conn {
+	if c == 0 || int(c) > len(h.conns) {
+		return nil
+	}
+	if cn := h.conns[c-1]; cn.state == open {
+		return cn
+	}
+	return nil
+}
+
+// addCandidate records a peer address from the tracker (the client keeps
+// at most 4096).
+func (h *host) addCandidate(p int32) {
+	if _, ok := h.candIdx[p]; ok || len(h.cands) >= 4096 {
+		return
+	}
+	h.candIdx[p] = len(h.cands)
+	h.cands = append(h.cands, candidate{host: p})
+}
+
+// candidate returns h's candidate entry for host p, or nil.
+func (h *host) candidate(p int32) *candidate {
+	if k, ok := h.candIdx[p]; ok {
+		return &h.cands[k]
+	}
+	return nil
+}

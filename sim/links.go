@@ -1,0 +1,246 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// peerInfo is what every simulated handshake says: like the runtime, every
+// host speaks the fast extension (BEP 6) and the extension protocol (BEP 10).
+var peerInfo = swarm.PeerInfo{Fast: true, Extended: true}
+
+const extendedType = wire.Extended
+
+func swarmID(n int) swarm.ConnID { return swarm.ConnID(n) }
+
+// sendCtrl puts a control delivery on the wire: it arrives after the
+// latency.
+func (s *simulation) sendCtrl(_ *conn, d ctrl) {
+	d.at = s.now + s.lat
+	s.ctrls.push(d)
+}
+
+// send sends a wire message on c: at once if nothing is queued ahead of it
+// on the connection, else behind the queued blocks.
+func (s *simulation) send(c *conn, m ctrlMsg) {
+	if c.q.len() == 0 && !(c.h.busy && c.h.cur == c) {
+		s.sendCtrl(c, ctrl{kind: ctrlMessage, to: c.remote, msg: m})
+		return
+	}
+	c.q.push(outItem{msg: m})
+}
+
+// enqueueBlock queues a block for upload on c.
+func (s *simulation) enqueueBlock(c *conn, spec swarm.BlockSpec) {
+	c.q.push(outItem{block: true, spec: spec})
+	if !c.inRR {
+		c.inRR = true
+		c.h.rr.push(c)
+	}
+	if !c.h.busy {
+		s.startUpload(c.h)
+	}
+}
+
+// flushCtrl sends the control messages at the head of c's queue, which no
+// longer wait behind a block.
+func (s *simulation) flushCtrl(c *conn) {
+	for c.q.len() > 0 && !c.q.front().block {
+		it := c.q.pop()
+		s.sendCtrl(c, ctrl{kind: ctrlMessage, to: c.remote, msg: it.msg})
+	}
+}
+
+// startUpload starts sending the next block, taking connections with
+// queued blocks in turn.
+func (s *simulation) startUpload(h *host) {
+	for h.rr.len() > 0 {
+		c := h.rr.pop()
+		c.inRR = false
+		if c.state != open {
+			continue
+		}
+		s.flushCtrl(c)
+		if c.q.len() == 0 {
+			continue
+		}
+		it := c.q.pop()
+		h.busy, h.cur, h.curSpec = true, c, it.spec
+		if c.q.len() > 0 {
+			c.inRR = true
+			h.rr.push(c)
+		}
+		dur := int64(float64(it.spec.Length) / h.up)
+		s.schedule(event{at: s.now + dur, kind: evUpDone, h: h})
+		return
+	}
+	h.busy, h.cur = false, nil
+}
+
+// upDone finishes the block on h's upload link: the core learns it was
+// sent, and it travels to the receiver's download link.
+func (s *simulation) upDone(h *host) {
+	c, spec := h.cur, h.curSpec
+	h.busy, h.cur = false, nil
+	if c.state == open && !h.gone {
+		if h.origin {
+			s.originSentBlock(spec)
+		}
+		r := c.remote
+		if r.state == open {
+			size := float64(spec.Length)
+			// The last byte leaves now; the receiver's link takes at least
+			// size/down for the block, and serves blocks one after another.
+			at := s.now + s.lat
+			if extra := size/r.h.down - size/h.up; extra > 0 {
+				at += int64(extra)
+			}
+			at = max(at, r.h.downFree+int64(size/r.h.down))
+			r.h.downFree, r.lastArrive = at, at
+			s.schedule(event{at: at, kind: evArrive, c: r, spec: spec})
+		}
+		h.core.BlockSent(timeOf(s.now), c.id, spec)
+		s.process(h)
+		s.flushCtrl(c)
+	}
+	if !h.busy {
+		s.startUpload(h)
+	}
+	if h.leaving {
+		s.depart(h)
+	}
+}
+
+// originSentBlock counts the origin's egress and notices when every piece
+// left it once (for Config.OriginLeaves).
+func (s *simulation) originSentBlock(spec swarm.BlockSpec) {
+	s.egress += int64(spec.Length)
+	plen := s.lay.modelPiece
+	if int(spec.Piece) == s.lay.numPieces-1 {
+		plen = s.lay.modelTotal - int64(s.lay.numPieces-1)*s.lay.modelPiece
+	}
+	before := s.originSent[spec.Piece]
+	s.originSent[spec.Piece] += int64(spec.Length)
+	if before < plen && s.originSent[spec.Piece] >= plen {
+		s.originOut++
+		if s.originOut == s.lay.numPieces && s.cfg.OriginLeaves {
+			s.hosts[0].leaving = true
+		}
+	}
+}
+
+// process performs h's pending actions until the core has no more.
+// Writes and hashes are instant: BlockWritten and PieceVerified are
+// reported at once.
+func (s *simulation) process(h *host) {
+	now := timeOf(s.now)
+	for {
+		acts := h.core.Actions()
+		if len(acts) == 0 {
+			break
+		}
+		for i := range acts {
+			a := &acts[i]
+			switch a.Kind {
+			case swarm.Send:
+				if c := h.lookup(a.Conn); c != nil {
+					s.send(c, compact(a.Msg))
+				}
+			case swarm.SendBlock:
+				if c := h.lookup(a.Conn); c != nil {
+					s.enqueueBlock(c, a.Block)
+				}
+			case swarm.DropBlock:
+				if c := h.lookup(a.Conn); c != nil {
+					dropQueued(c, a.Block)
+				}
+			case swarm.WriteBlock:
+				h.core.BlockWritten(now, a.Block, nil)
+			case swarm.VerifyPiece:
+				h.core.PieceVerified(now, a.Piece, true)
+			case swarm.Disconnect, swarm.Ban:
+				if c := h.lookup(a.Conn); c != nil {
+					if a.Kind == swarm.Ban {
+						h.banned[int32(c.peer.idx)] = true
+					}
+					s.closeConn(c, true)
+				}
+			case swarm.Completed:
+				if !h.origin && !h.done {
+					h.done, h.finishedAt = true, s.now
+					s.finished++
+					if h.churnAt == 0 {
+						s.receiversLeft--
+					}
+				}
+			}
+		}
+	}
+	if h.churnAt > 0 && !h.leaving && h.core.NumHave() >= h.churnAt {
+		h.leaving = true
+		s.depart(h)
+	}
+}
+
+// dropQueued removes a block from c's queue if it has not started.
+func dropQueued(c *conn, spec swarm.BlockSpec) {
+	q := &c.q
+	for k := q.head; k < len(q.buf); k++ {
+		if it := q.buf[k]; it.block && it.spec == spec {
+			copy(q.buf[k:], q.buf[k+1:])
+			q.buf[len(q.buf)-1] = outItem{}
+			q.buf = q.buf[:len(q.buf)-1]
+			return
+		}
+	}
+}
+
+// closeConn closes c on its host; notify sends the other end a FIN. The
+// caller tells the core if it does not know yet.
+func (s *simulation) closeConn(c *conn, notify bool) {
+	if c.state != open {
+		return
+	}
+	h := c.h
+	c.state = closed
+	c.q.reset()
+	h.open--
+	p := int32(c.peer.idx)
+	if h.peerOf[p] == c {
+		delete(h.peerOf, p)
+	}
+	if c.dialed {
+		if cd := h.candidate(p); cd != nil {
+			cd.connected = false
+			cd.nextTry = s.now + int64(5*time.Second)
+		}
+	}
+	if r := c.remote; notify && r != nil {
+		if r.lastArrive >= s.now+s.lat {
+			s.schedule(event{at: r.lastArrive, kind: evFin, c: r})
+		} else {
+			s.sendCtrl(nil, ctrl{kind: ctrlFin, to: r})
+		}
+	}
+}
+
+// depart makes h leave for good: every connection closes and the tracker
+// forgets it.
+func (s *simulation) depart(h *host) {
+	if h.gone {
+		return
+	}
+	h.gone = true
+	s.registered[h.idx] = false
+	for _, c := range h.conns {
+		s.closeConn(c, true)
+	}
+	if h.churnAt > 0 {
+		s.churned++
+		if !h.done {
+			s.receiversLeft--
+		}
+	}
+}

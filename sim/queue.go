@@ -1,0 +1,109 @@
+package sim
+
+import "github.com/shoal-p2p/shoal/swarm"
+
+// fifo is a first-in first-out queue on a slice that reuses its space.
+type fifo[T any] struct {
+	buf  []T
+	head int
+}
+
+func (q *fifo[T]) len() int { return len(q.buf) - q.head }
+
+func (q *fifo[T]) push(v T) { q.buf = append(q.buf, v) }
+
+// front returns a pointer to the oldest element; the queue must not be empty.
+func (q *fifo[T]) front() *T { return &q.buf[q.head] }
+
+// pop removes and returns the oldest element; the queue must not be empty.
+func (q *fifo[T]) pop() T {
+	var zero T
+	v := q.buf[q.head]
+	q.buf[q.head] = zero
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	} else if q.head >= 16 && q.head*2 >= len(q.buf) {
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	return v
+}
+
+// reset empties the queue and drops its storage.
+func (q *fifo[T]) reset() { q.buf, q.head = nil, 0 }
+
+// eventKind says what a timed event does.
+type eventKind uint8
+
+const (
+	evTick      eventKind = iota // a host's once-a-second Tick
+	evUpDone                     // a host's upload link finished a block
+	evArrive                     // a block finished arriving at a host
+	evAnnounce                   // an announce reaches the tracker
+	evPeers                      // a tracker response reaches a host
+	evHandshake                  // a dialer's handshake reaches the acceptor
+	evJoin                       // a host starts (announces for the first time)
+	evFin                        // a close reaches the other end after its last block
+)
+
+// event is one entry of the timed event queue. Times are nanoseconds of
+// simulated time since the start.
+type event struct {
+	at   int64
+	seq  uint64
+	kind eventKind
+	h    *host
+	c    *conn
+	spec swarm.BlockSpec
+}
+
+// eventHeap is a binary min-heap of events ordered by (at, seq), so that
+// events at the same instant run in the order they were scheduled.
+type eventHeap []event
+
+func (h eventHeap) less(i, j int) bool {
+	return h[i].at < h[j].at || (h[i].at == h[j].at && h[i].seq < h[j].seq)
+}
+
+func (h *eventHeap) push(e event) {
+	*h = append(*h, e)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !s.less(i, p) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (h *eventHeap) pop() event {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = event{}
+	s = s[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s.less(r, l) {
+			m = r
+		}
+		if !s.less(m, i) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}

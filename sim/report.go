@@ -1,0 +1,112 @@
+package sim
+
+import (
+	"math"
+	"sort"
+	"time"
+)
+
+// Report is the outcome of one run, in the units of the real torrent.
+// Field names follow the bench's JSON so both can be tabulated together.
+type Report struct {
+	System              string  `json:"system"` // "shoal-sim"
+	Peers               int     `json:"peers"`
+	SizeBytes           int64   `json:"size_bytes"`
+	LinkBytesPerS       float64 `json:"link_bytes_per_s"`
+	OriginLinkBytesPerS float64 `json:"origin_link_bytes_per_s"`
+	LatencyS            float64 `json:"latency_s"`
+	PieceLength         int64   `json:"piece_length"`
+	Pieces              int     `json:"pieces"`
+	// BlockBytes is the real bytes one simulated block stands for (16 KiB
+	// unless blocks were coarsened).
+	BlockBytes   int64   `json:"block_bytes"`
+	Seed         int64   `json:"seed"`
+	SlowFraction float64 `json:"slow_fraction,omitempty"`
+	SlowLink     float64 `json:"slow_link_bytes_per_s,omitempty"`
+	Churn        float64 `json:"churn,omitempty"`
+	OriginLeaves bool    `json:"origin_leaves,omitempty"`
+
+	// FloorS is the Kumar-Ross bound max(F/u_s, F/d_min, N·F/(u_s+Σu_i)).
+	FloorS float64 `json:"floor_s"`
+	// SingleSourceS is N·F/u_s: the origin sending every copy itself.
+	SingleSourceS float64 `json:"single_source_s"`
+	// TLastS, P50S and P90S summarize FinishS.
+	TLastS     float64 `json:"t_last_s"`
+	P50S       float64 `json:"p50_s"`
+	P90S       float64 `json:"p90_s"`
+	Efficiency float64 `json:"efficiency"` // FloorS / TLastS
+	// OriginEgressRatio is the bytes the origin uploaded divided by F.
+	OriginEgressRatio float64 `json:"origin_egress_ratio"`
+	// FinishS lists, ascending, when each receiver that stayed had a
+	// verified copy.
+	FinishS []float64 `json:"finish_s"`
+	// Churned receivers left on purpose; Incomplete ones neither left nor
+	// finished by the time limit.
+	Churned    int `json:"churned"`
+	Incomplete int `json:"incomplete"`
+	// SimulatedS is the simulated time the run covered; Deliveries counts
+	// the blocks delivered.
+	SimulatedS float64 `json:"simulated_s"`
+	Deliveries int64   `json:"block_deliveries"`
+
+	// SimWallS and SimPeakHeapBytes are what the simulation cost; Run
+	// reads no clock, so the caller measures and fills them in.
+	SimWallS         float64 `json:"sim_wall_s"`
+	SimPeakHeapBytes uint64  `json:"sim_peak_heap_bytes"`
+}
+
+// floor returns the Kumar-Ross lower bound on T_last in seconds.
+func floor(cfg *Config, hosts []*host) float64 {
+	F := float64(cfg.Size)
+	us := cfg.OriginLink
+	dmin, sum := math.Inf(1), 0.0
+	for _, h := range hosts[1:] {
+		sum += h.upReal
+		dmin = min(dmin, h.downReal)
+	}
+	return max(F/us, F/dmin, float64(cfg.Peers)*F/(us+sum))
+}
+
+// report summarizes the run.
+func (s *simulation) report() *Report {
+	cfg := &s.cfg
+	r := &Report{
+		System: "shoal-sim", Peers: cfg.Peers, SizeBytes: cfg.Size, LinkBytesPerS: cfg.Link,
+		OriginLinkBytesPerS: cfg.OriginLink, LatencyS: cfg.Latency.Seconds(),
+		PieceLength: s.lay.pieceLength, Pieces: s.lay.numPieces, BlockBytes: 16 << 10 * s.lay.scale,
+		Seed: cfg.Seed, SlowFraction: cfg.SlowFraction, Churn: cfg.Churn, OriginLeaves: cfg.OriginLeaves,
+		Churned: s.churned, SimulatedS: time.Duration(s.now).Seconds(), Deliveries: s.deliveries,
+	}
+	if cfg.SlowFraction > 0 {
+		r.SlowLink = cfg.SlowLink
+	}
+	r.FloorS = floor(cfg, s.hosts)
+	r.SingleSourceS = float64(cfg.Peers) * float64(cfg.Size) / cfg.OriginLink
+	r.OriginEgressRatio = float64(s.egress*s.lay.scale) / float64(cfg.Size)
+	r.FinishS = []float64{}
+	for _, h := range s.hosts[1:] {
+		switch {
+		case h.churnAt > 0:
+		case h.done:
+			r.FinishS = append(r.FinishS, time.Duration(h.finishedAt).Seconds())
+		default:
+			r.Incomplete++
+		}
+	}
+	sort.Float64s(r.FinishS)
+	if n := len(r.FinishS); n > 0 {
+		r.TLastS = r.FinishS[n-1]
+		r.P50S = percentile(r.FinishS, 0.5)
+		r.P90S = percentile(r.FinishS, 0.9)
+		if r.Incomplete == 0 && r.TLastS > 0 {
+			r.Efficiency = r.FloorS / r.TLastS
+		}
+	}
+	return r
+}
+
+// percentile returns the nearest-rank p-quantile of sorted xs.
+func percentile(xs []float64, p float64) float64 {
+	k := int(math.Ceil(p*float64(len(xs)))) - 1
+	return xs[min(max(k, 0), len(xs)-1)]
+}

@@ -90,6 +90,11 @@ func (s *udpSession) roundTrip(ctx context.Context, build func(tid uint32) []byt
 		if ctx.Err() != nil {
 			return udpResponse{}, ctx.Err()
 		}
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+			// The read deadline was the context's, which expired a moment
+			// before its timer fired.
+			return udpResponse{}, context.DeadlineExceeded
+		}
 		timeout *= 2
 	}
 	return udpResponse{}, fmt.Errorf("no reply after %d tries", udpMaxTries)

@@ -1,0 +1,236 @@
+package client
+
+
+import (
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// loop is the only goroutine that touches the core.
+func (t *Torrent) loop() {
+	defer t.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.ctx.Done():
+			for _, pc := range t.conns {
+				pc.close("torrent stopped")
+			}
+			t.drain()
+			return
+		case now := <-tick.C:
+			t.core.Tick(now)
+			t.apply(nil)
+			t.dialMore(now)
+			t.sendPEX(now)
+			t.updateStats()
+		case ev := <-t.events:
+			t.handle(ev)
+			t.apply(ev.buf)
+			if ev.buf != nil {
+				blockPool.Put(ev.buf)
+			}
+		}
+	}
+}
+
+// drain releases what events still queued after the loop stopped hold:
+// connections nobody will adopt and pooled buffers.
+func (t *Torrent) drain() {
+	for {
+		select {
+		case ev := <-t.events:
+			if ev.nc != nil {
+				ev.nc.Close()
+			}
+			if ev.buf != nil {
+				blockPool.Put(ev.buf)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// handle feeds one event to the core or the connection bookkeeping.
+func (t *Torrent) handle(ev event) {
+	now := time.Now()
+	switch ev.kind {
+	case evMessage:
+		if _, ok := t.conns[ev.conn.id]; ok {
+			switch ev.msg.Type {
+			case wire.Extended:
+				if !t.onExtended(now, ev.conn, ev.msg) {
+					return
+				}
+			case wire.Port:
+				t.onPort(ev.conn, ev.msg.Port)
+				return
+			}
+			t.core.Receive(now, ev.conn.id, ev.msg)
+		}
+	case evBlockSent:
+		if _, ok := t.conns[ev.conn.id]; ok {
+			t.core.BlockSent(now, ev.conn.id, ev.spec)
+		}
+	case evVerified:
+		t.mu.Lock()
+		if ev.ok {
+			t.stats.Verified++
+		} else {
+			t.stats.HashFails++
+		}
+		t.mu.Unlock()
+		if !ev.ok {
+			t.log.Warn("piece failed its hash", "piece", ev.piece)
+		} else if b := t.asm.take(ev.piece); b != nil {
+			t.asm.put(b) // a stray late block: the piece is done
+		}
+		t.core.PieceVerified(now, ev.piece, ev.ok)
+	case evConnected:
+		t.connected(now, ev)
+	case evDialFailed:
+		t.halfOpen--
+		if cd := t.cands[ev.addr]; cd != nil {
+			cd.connected = false
+			cd.failures++
+			cd.nextTry = now.Add(time.Duration(min(cd.failures, 6)) * 5 * time.Second)
+		}
+	case evClosed:
+		pc := ev.conn
+		if _, ok := t.conns[pc.id]; !ok {
+			return
+		}
+		delete(t.conns, pc.id)
+		if t.byPeerID[pc.peerID] == pc {
+			delete(t.byPeerID, pc.peerID)
+		}
+		if cd := t.cands[pc.dialAddr]; cd != nil {
+			cd.connected = false
+			cd.nextTry = now.Add(5 * time.Second)
+		}
+		t.log.Debug("peer gone", "peer", pc, "reason", pc.closeReason())
+		t.core.RemovePeer(now, pc.id)
+	case evPeers:
+		t.addCandidates(now, ev.addrs)
+	}
+}
+
+// apply carries out the core's actions. blockBuf holds the payload of the
+// Piece message just received, for a WriteBlock action.
+func (t *Torrent) apply(blockBuf *[]byte) {
+	for {
+		acts := t.core.Actions()
+		if len(acts) == 0 {
+			return
+		}
+		for _, a := range acts {
+			t.do(a, blockBuf)
+		}
+	}
+}
+
+func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
+	now := time.Now()
+	pc := t.conns[a.Conn]
+	switch a.Kind {
+	case swarm.Send:
+		if pc != nil {
+			pc.enqueue(outItem{msg: a.Msg})
+		}
+	case swarm.SendBlock:
+		if pc != nil {
+			pc.enqueue(outItem{block: a.Block, isBlock: true})
+		}
+	case swarm.DropBlock:
+		if pc != nil {
+			pc.drop(a.Block)
+		}
+	case swarm.WriteBlock:
+		var err error
+		b := a.Block
+		switch {
+		case blockBuf == nil || int(b.Length) > len(*blockBuf):
+			err = errors.New("no block buffer for write")
+		case int64(b.Begin)+int64(b.Length) > t.mi.Info.PieceSize(int(b.Piece)):
+			err = fmt.Errorf("block %d:%d+%d outside its piece", b.Piece, b.Begin, b.Length)
+		default:
+			if buf, ok := t.asm.buffer(int(b.Piece)); ok {
+				copy(buf[b.Begin:], (*blockBuf)[:b.Length])
+			} else {
+				err = t.st.WriteBlock(int(b.Piece), int64(b.Begin), (*blockBuf)[:b.Length])
+			}
+		}
+		if err != nil {
+			t.fail(fmt.Errorf("write piece %d: %w", a.Block.Piece, err))
+		}
+		t.core.BlockWritten(now, a.Block, err)
+	case swarm.VerifyPiece:
+		piece := a.Piece
+		buf := t.asm.take(piece)
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			if buf != nil {
+				defer t.asm.put(buf)
+			}
+			select {
+			case t.verifying <- struct{}{}:
+			case <-t.ctx.Done():
+				return
+			}
+			ok, err := t.verify(piece, buf)
+			<-t.verifying
+			if err != nil {
+				t.fail(fmt.Errorf("verify piece %d: %w", piece, err))
+				return
+			}
+			t.post(event{kind: evVerified, piece: piece, ok: ok})
+		}()
+	case swarm.Disconnect:
+		if pc != nil {
+			t.log.Debug("disconnect", "peer", pc, "reason", a.Reason)
+			pc.close(a.Reason)
+		}
+	case swarm.Ban:
+		if pc != nil {
+			t.log.Warn("banned peer", "peer", pc, "reason", a.Reason)
+			t.c.ban(pc, a.Reason)
+			t.mu.Lock()
+			t.stats.Banned++
+			t.mu.Unlock()
+			pc.close("banned: " + a.Reason)
+		}
+	case swarm.Completed:
+		t.updateStats()
+		if err := t.st.Sync(); err != nil {
+			t.fail(fmt.Errorf("sync: %w", err))
+			return
+		}
+		t.markDone(nil)
+		t.completedOnce.Do(func() { close(t.completed) })
+	}
+}
+
+// verify checks a piece's SHA-1. A piece assembled in memory is hashed
+// there and written to disk only if it matched; otherwise the piece is
+// read back from disk.
+func (t *Torrent) verify(piece int, buf []byte) (bool, error) {
+	if buf == nil {
+		return t.st.VerifyPiece(piece)
+	}
+	data := buf[:t.mi.Info.PieceSize(piece)]
+	if sha1.Sum(data) != t.mi.Info.PieceHash(piece) {
+		return false, nil
+	}
+	if _, err := t.st.WriteAt(data, int64(piece)*t.mi.Info.PieceLength); err != nil {
+		return false, err
+	}
+	return true, nil
+}

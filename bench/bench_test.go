@@ -240,3 +240,36 @@ func TestHiddenHostCommands(t *testing.T) {
 		t.Errorf("shoal bench http-get -h: %s", out)
 	}
 }
+
+func TestRunNetns(t *testing.T) {
+	cfg := smallConfig(t, Shoal, HTTP)
+	if os.Geteuid() != 0 {
+		t.Skip("--netns needs root")
+	}
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("--netns needs tc (iproute2)")
+	}
+	cfg.Netns = true
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	results, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if !r.Netns {
+			t.Errorf("%s: result not marked netns", r.System)
+		}
+		// The floor comes from TCP goodput under tbf, not the raw rate.
+		if want := Floor(4e6, 4e6*TBFGoodput, 4e6*TBFGoodput, 4e6*TBFGoodput, 3); r.FloorS != want {
+			t.Errorf("%s: floor %v, want %v", r.System, r.FloorS, want)
+		}
+		r.FloorS = Floor(float64(cfg.Size), cfg.Link, cfg.Link, cfg.Link, cfg.Peers)
+		checkResult(t, r, cfg)
+	}
+	// Nothing of the fabric may outlive the run.
+	out, _ := exec.Command("ip", "netns", "list").Output()
+	if strings.Contains(string(out), fmt.Sprintf("shoal-%d-", os.Getpid()%100000)) {
+		t.Errorf("namespaces left behind:\n%s", out)
+	}
+}

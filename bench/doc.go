@@ -9,6 +9,7 @@
 // It is the harness behind `shoal bench`: it starts and stops processes,
 // times them, verifies every copy and summarises. It is not a simulator
 // (see package sim) and not a test of protocol correctness: its figures
-// are reported, never asserted. Link emulation is the processes' own rate
-// limiters; network namespaces shaped with tc are not implemented yet.
+// are reported, never asserted. Links are emulated by the hosts' own rate
+// limiters on loopback, or (Config.Netns, root only) by tc tbf on veth
+// pairs with every host in its own network namespace behind a bridge.
 package bench

@@ -44,6 +44,9 @@ type Config struct {
 	Runs        int      // repetitions of every system, interleaved (default 1)
 	Systems     []string // in the order they run within a repetition
 	Log         io.Writer
+	// Netns runs every host in its own network namespace (needs root and
+	// ip/tc), shaped with tc tbf instead of the hosts' own limiters.
+	Netns bool
 	// RunTimeout bounds one system's run (default: ten times the slower
 	// of the floor and the single-source time, plus a minute).
 	RunTimeout time.Duration
@@ -101,6 +104,22 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	j := job{cfg: cfg, src: src, sum: sum, script: script}
+	if cfg.Netns {
+		// Host 0 is the tracker, 1 the origin, 2.. the receivers.
+		n := cfg.Peers + 2
+		up, down := make([]float64, n), make([]float64, n)
+		up[1] = cfg.OriginLink
+		for i := 2; i < n; i++ {
+			up[i], down[i] = cfg.Link, cfg.Link
+		}
+		fmt.Fprintf(cfg.Log, "creating %d network namespaces\n", n)
+		f, err := newFabric(ctx, n, up, down)
+		if err != nil {
+			return nil, err
+		}
+		defer f.close()
+		j.net = f
+	}
 	var results []Result
 	for run := 1; run <= cfg.Runs; run++ {
 		for _, sys := range cfg.Systems {
@@ -159,17 +178,55 @@ type job struct {
 	src    string   // the origin's file
 	sum    [32]byte // its SHA-256
 	script string   // lt_bench.py
+	net    *fabric  // nil: every host on loopback
+}
+
+// Host indices in a fabric.
+const (
+	trackerHost  = 0
+	originHost   = 1
+	receiverHost = 2 // the first receiver
+)
+
+// argv runs a host's command in its namespace, if any.
+func (j *job) argv(host int, argv ...string) []string {
+	if j.net == nil {
+		return argv
+	}
+	return j.net.wrap(host, argv)
+}
+
+// addr is the IP a host listens on.
+func (j *job) addr(host int) string {
+	if j.net == nil {
+		return "127.0.0.1"
+	}
+	return j.net.hosts[host].ip
+}
+
+// limit returns a rate-limit flag and value for a host's own limiter, or
+// nothing when tc shapes the links.
+func (j *job) limit(flag string, bytesPerSec float64) []string {
+	if j.net != nil {
+		return nil
+	}
+	return []string{flag, strconv.FormatInt(int64(bytesPerSec), 10)}
 }
 
 // runOne distributes the file once with one system.
 func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	cfg := j.cfg
 	F := float64(cfg.Size)
+	// Payload rates: tbf's rate includes frame headers.
+	us, u := cfg.OriginLink, cfg.Link
+	if j.net != nil {
+		us, u = us*TBFGoodput, u*TBFGoodput
+	}
 	res := Result{
 		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: cfg.PieceLength,
-		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink,
-		FloorS:        Floor(F, cfg.OriginLink, cfg.Link, cfg.Link, cfg.Peers),
-		SingleSourceS: max(SingleSource(F, cfg.OriginLink, cfg.Peers), F/cfg.Link),
+		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil,
+		FloorS:        Floor(F, us, u, u, cfg.Peers),
+		SingleSourceS: max(SingleSource(F, us, cfg.Peers), F/u),
 	}
 	timeout := cfg.RunTimeout
 	if timeout <= 0 {
@@ -185,7 +242,6 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 
 	var hosts hostSet
 	defer hosts.stopAll()
-	rate := func(r float64) string { return strconv.FormatInt(int64(r), 10) }
 	originStats := filepath.Join(dir, "origin-stats.json")
 
 	// Discovery and the origin.
@@ -193,8 +249,8 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	var torrent, url string
 	var err error
 	if sys != HTTP {
-		if tracker, err = startProc("tracker", []string{cfg.Shoal, "tracker", "--listen", "127.0.0.1:0",
-			"--udp-listen", "off", "--rate", "0", "--interval", "10s"}, "listening on "); err != nil {
+		if tracker, err = startProc("tracker", j.argv(trackerHost, cfg.Shoal, "tracker", "--listen", j.addr(trackerHost)+":0",
+			"--udp-listen", "off", "--rate", "0", "--interval", "10s"), "listening on "); err != nil {
 			return res, err
 		}
 		hosts.add(tracker)
@@ -212,25 +268,28 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 			return res, fmt.Errorf("shoal create: %w: %s", err, out)
 		}
 	}
+	originUp := j.limit("--up-limit", cfg.OriginLink)
+	var argv []string
 	switch sys {
 	case Shoal:
-		origin, err = startProc("origin", []string{cfg.Shoal, "seed", "--listen", "127.0.0.1:0",
-			"--up-limit", rate(cfg.OriginLink), "--initial-seeding", "--stats-file", originStats, torrent, j.src}, "seeding ")
+		argv = concat([]string{cfg.Shoal, "seed", "--listen", j.addr(originHost) + ":0"}, originUp,
+			[]string{"--initial-seeding", "--stats-file", originStats, torrent, j.src})
 	case Libtorrent:
-		origin, err = startProc("origin", []string{cfg.Python, j.script, "seed", torrent, filepath.Dir(j.src),
-			"--up-limit", rate(cfg.OriginLink), "--stats-file", originStats}, "seeding ")
+		argv = concat([]string{cfg.Python, j.script, "seed", torrent, filepath.Dir(j.src), "--bind", j.addr(originHost)},
+			originUp, []string{"--stats-file", originStats})
 	case HTTP:
-		origin, err = startProc("origin", []string{cfg.Shoal, "bench", "http-origin", "--listen", "127.0.0.1:0",
-			"--up-limit", rate(cfg.OriginLink), "--stats-file", originStats, j.src}, "listening on ")
+		argv = concat([]string{cfg.Shoal, "bench", "http-origin", "--listen", j.addr(originHost) + ":0"}, originUp,
+			[]string{"--stats-file", originStats, j.src})
 	}
-	if err != nil {
-		return res, err
-	}
-	hosts.add(origin)
 	ready := "seeding "
 	if sys == HTTP {
 		ready = "listening on "
 	}
+	origin, err = startProc("origin", j.argv(originHost, argv...), ready)
+	if err != nil {
+		return res, err
+	}
+	hosts.add(origin)
 	line, _, err := origin.wait(ctx, ready)
 	if err != nil {
 		return res, err
@@ -247,21 +306,23 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	for i := range recv {
 		rdir := filepath.Join(dir, fmt.Sprintf("peer%03d", i+1))
 		outs[i] = filepath.Join(rdir, name)
+		host := receiverHost + i
+		limits := concat(j.limit("--up-limit", cfg.Link), j.limit("--down-limit", cfg.Link))
 		var argv []string
 		switch sys {
 		case Shoal:
-			argv = []string{cfg.Shoal, "get", "--listen", "127.0.0.1:0", "-o", rdir,
-				"--up-limit", rate(cfg.Link), "--down-limit", rate(cfg.Link), "--seed-after", torrent}
+			argv = concat([]string{cfg.Shoal, "get", "--listen", j.addr(host) + ":0", "-o", rdir}, limits,
+				[]string{"--seed-after", torrent})
 		case Libtorrent:
-			argv = []string{cfg.Python, j.script, "get", torrent, rdir,
-				"--up-limit", rate(cfg.Link), "--down-limit", rate(cfg.Link), "--seed-after"}
+			argv = concat([]string{cfg.Python, j.script, "get", torrent, rdir, "--bind", j.addr(host)}, limits,
+				[]string{"--seed-after"})
 		case HTTP:
 			if err := os.MkdirAll(rdir, 0o755); err != nil {
 				return res, err
 			}
-			argv = []string{cfg.Shoal, "bench", "http-get", "--down-limit", rate(cfg.Link), url, outs[i]}
+			argv = concat([]string{cfg.Shoal, "bench", "http-get"}, j.limit("--down-limit", cfg.Link), []string{url, outs[i]})
 		}
-		p, err := startProc(fmt.Sprintf("receiver %d", i+1), argv, "complete:")
+		p, err := startProc(fmt.Sprintf("receiver %d", i+1), j.argv(host, argv...), "complete:")
 		if err != nil {
 			return res, err
 		}
@@ -299,6 +360,15 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	}
 	res.fill(egress, cpu.Seconds())
 	return res, nil
+}
+
+// concat joins argument lists.
+func concat(parts ...[]string) []string {
+	var out []string
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
 }
 
 // readUploaded reads the payload bytes sent from a host's stats file

@@ -1,6 +1,5 @@
 package client
 
-
 import (
 	"crypto/sha1"
 	"errors"

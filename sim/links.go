@@ -17,7 +17,7 @@ func swarmID(n int) swarm.ConnID { return swarm.ConnID(n) }
 
 // sendCtrl puts a control delivery on the wire: it arrives after the
 // latency.
-func (s *simulation) sendCtrl(_ *conn, d ctrl) {
+func (s *simulation) sendCtrl(d ctrl) {
 	d.at = s.now + s.lat
 	s.ctrls.push(d)
 }
@@ -26,7 +26,7 @@ func (s *simulation) sendCtrl(_ *conn, d ctrl) {
 // on the connection, else behind the queued blocks.
 func (s *simulation) send(c *conn, m ctrlMsg) {
 	if c.q.len() == 0 && !(c.h.busy && c.h.cur == c) {
-		s.sendCtrl(c, ctrl{kind: ctrlMessage, to: c.remote, msg: m})
+		s.sendCtrl(ctrl{kind: ctrlMessage, to: c.remote, msg: m})
 		return
 	}
 	c.q.push(outItem{msg: m})
@@ -49,7 +49,7 @@ func (s *simulation) enqueueBlock(c *conn, spec swarm.BlockSpec) {
 func (s *simulation) flushCtrl(c *conn) {
 	for c.q.len() > 0 && !c.q.front().block {
 		it := c.q.pop()
-		s.sendCtrl(c, ctrl{kind: ctrlMessage, to: c.remote, msg: it.msg})
+		s.sendCtrl(ctrl{kind: ctrlMessage, to: c.remote, msg: it.msg})
 	}
 }
 
@@ -221,7 +221,7 @@ func (s *simulation) closeConn(c *conn, notify bool) {
 		if r.lastArrive >= s.now+s.lat {
 			s.schedule(event{at: r.lastArrive, kind: evFin, c: r})
 		} else {
-			s.sendCtrl(nil, ctrl{kind: ctrlFin, to: r})
+			s.sendCtrl(ctrl{kind: ctrlFin, to: r})
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -49,8 +50,9 @@ type simulation struct {
 
 // Run simulates the distribution described by cfg and returns its report.
 // When some receivers did not finish by MaxTime the report is still
-// returned, with an error wrapping ErrIncomplete.
-func Run(cfg Config) (*Report, error) {
+// returned, with an error wrapping ErrIncomplete. Cancelling ctx stops the
+// run (checked every 100 ms of simulated time) with ctx's error.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -71,7 +73,9 @@ func Run(cfg Config) (*Report, error) {
 	if maxTime == 0 {
 		maxTime = int64(120*time.Second) + int64(100*floor(&cfg, s.hosts)*1e9)
 	}
-	s.loop(maxTime)
+	if err := s.loop(ctx, maxTime); err != nil {
+		return nil, fmt.Errorf("simulation stopped at %v: %w", time.Duration(s.now), err)
+	}
 	rep := s.report()
 	if rep.Incomplete > 0 {
 		return rep, fmt.Errorf("%w: %d of %d after %v simulated", ErrIncomplete, rep.Incomplete, cfg.Peers, time.Duration(s.now))
@@ -171,31 +175,38 @@ func (s *simulation) schedule(e event) {
 // timeOf converts simulated nanoseconds to the core's clock.
 func timeOf(ns int64) time.Time { return epoch.Add(time.Duration(ns)) }
 
-// loop runs events until every receiver finished or left, or maxTime.
-func (s *simulation) loop(maxTime int64) {
+// loop runs events until every receiver finished or left, or maxTime, or
+// ctx is done.
+func (s *simulation) loop(ctx context.Context, maxTime int64) error {
 	nextProgress := int64(0)
 	for s.receiversLeft > 0 {
 		useCtrl := s.ctrls.len() > 0 && (len(s.events) == 0 || s.ctrls.front().at <= s.events[0].at)
 		if useCtrl {
 			if s.ctrls.front().at > maxTime {
-				return
+				return nil
 			}
 			c := s.ctrls.pop()
 			s.now = c.at
 			s.deliver(c)
 		} else {
 			if len(s.events) == 0 || s.events[0].at > maxTime {
-				return
+				return nil
 			}
 			e := s.events.pop()
 			s.now = e.at
 			s.handle(e)
 		}
-		if s.cfg.Progress != nil && s.now >= nextProgress {
-			s.cfg.Progress(time.Duration(s.now), s.finished, s.cfg.Peers)
+		if s.now >= nextProgress {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if s.cfg.Progress != nil {
+				s.cfg.Progress(time.Duration(s.now), s.finished, s.cfg.Peers)
+			}
 			nextProgress = s.now + int64(100*time.Millisecond)
 		}
 	}
+	return nil
 }
 
 // handle runs one timed event.

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -47,7 +48,7 @@ func checkReport(t *testing.T, r *Report, receivers int) {
 
 func TestSmallRunCompletes(t *testing.T) {
 	cfg := small(1)
-	r, err := Run(cfg)
+	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,18 +71,18 @@ func TestSmallRunCompletes(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	a, err := Run(small(7))
+	a, err := Run(context.Background(), small(7))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Run(small(7))
+	b, err := Run(context.Background(), small(7))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(a, b) {
 		t.Fatalf("same seed, different reports:\n%+v\n%+v", a, b)
 	}
-	c, err := Run(small(8))
+	c, err := Run(context.Background(), small(8))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestDeterministic(t *testing.T) {
 func TestSlowHosts(t *testing.T) {
 	cfg := small(2)
 	cfg.Peers, cfg.SlowFraction, cfg.SlowLink = 10, 0.3, 4e6
-	r, err := Run(cfg)
+	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestSlowHosts(t *testing.T) {
 func TestChurn(t *testing.T) {
 	cfg := small(3)
 	cfg.Peers, cfg.Churn = 10, 0.4
-	r, err := Run(cfg)
+	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestChurn(t *testing.T) {
 func TestOriginLeaves(t *testing.T) {
 	cfg := small(4)
 	cfg.Peers, cfg.OriginLeaves = 8, true
-	r, err := Run(cfg)
+	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestOriginLeaves(t *testing.T) {
 func TestCoarseBlocks(t *testing.T) {
 	cfg := small(5)
 	cfg.BlocksPerPiece = 2
-	r, err := Run(cfg)
+	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestCoarseBlocks(t *testing.T) {
 	}
 	// The automatic choice coarsens only past the budget.
 	cfg.BlocksPerPiece, cfg.MaxBlockEvents = 0, 5*13*4
-	r, err = Run(cfg)
+	r, err = Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestUsesTrackerPolicy(t *testing.T) {
 	cfg := small(6)
 	cp := &countingPolicy{Policy: onlyOrigin{}}
 	cfg.Policy = cp
-	r, err := Run(cfg)
+	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +208,7 @@ func (onlyOrigin) Handout(_ time.Time, _ tracker.Peer, c []tracker.Peer, n int) 
 func TestIncomplete(t *testing.T) {
 	cfg := small(1)
 	cfg.MaxTime = 50 * time.Millisecond
-	r, err := Run(cfg)
+	r, err := Run(context.Background(), cfg)
 	if !errors.Is(err, ErrIncomplete) || r == nil {
 		t.Fatalf("err %v, report %v: want ErrIncomplete with a report", err, r)
 	}
@@ -227,14 +228,14 @@ func TestInvalidConfig(t *testing.T) {
 	} {
 		cfg := small(1)
 		mod(&cfg)
-		if _, err := Run(cfg); !errors.Is(err, ErrInvalidConfig) {
+		if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("%+v: err %v, want ErrInvalidConfig", cfg, err)
 		}
 	}
 }
 
 func TestWriteSVG(t *testing.T) {
-	r, err := Run(small(1))
+	r, err := Run(context.Background(), small(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,5 +260,13 @@ func TestWriteSVG(t *testing.T) {
 	s := buf.String()
 	if paths != 2 || !strings.Contains(s, "floor ") || !strings.Contains(s, "single source") {
 		t.Errorf("want axes and CDF paths, a floor line and the single-source mark:\n%s", s)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Run(ctx, small(1)); !errors.Is(err, context.Canceled) {
+		t.Errorf("err %v, want context.Canceled", err)
 	}
 }

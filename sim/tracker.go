@@ -93,7 +93,7 @@ func (s *simulation) accept(a *host, d *conn) {
 		refuse = old.state == open || d.h.idx > a.idx
 	}
 	if refuse {
-		s.sendCtrl(nil, ctrl{kind: ctrlRefuse, to: d})
+		s.sendCtrl(ctrl{kind: ctrlRefuse, to: d})
 		return
 	}
 	c := &conn{h: a, peer: d.h, state: open, remote: d}
@@ -102,7 +102,7 @@ func (s *simulation) accept(a *host, d *conn) {
 	a.peerOf[from] = c
 	a.open++
 	// The reply handshake goes first, then the core's opening messages.
-	s.sendCtrl(nil, ctrl{kind: ctrlAccept, to: d, from: c})
+	s.sendCtrl(ctrl{kind: ctrlAccept, to: d, from: c})
 	s.addPeer(c)
 }
 
@@ -116,7 +116,7 @@ func (s *simulation) established(d, remote *conn) {
 	if h.gone || h.open >= MaxPeers || h.peerOf[int32(d.peer.idx)] != d {
 		d.state = closed
 		if remote.state == open {
-			s.sendCtrl(nil, ctrl{kind: ctrlFin, to: remote})
+			s.sendCtrl(ctrl{kind: ctrlFin, to: remote})
 		}
 		return
 	}

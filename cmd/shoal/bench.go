@@ -44,7 +44,7 @@ func runBench(ctx context.Context, args []string) error {
 	jsonOut := fs.String("json", "", "write one JSON object per system per run to `file`")
 	svgOut := fs.String("svg", "", "draw the completion CDF of every system to `file`")
 	dirFlag := fs.String("dir", "", "working `folder` (default: a new temporary folder, removed afterwards)")
-	netns := fs.Bool("netns", false, "run every host in its own network namespace shaped with tc (not implemented yet)")
+	netns := fs.Bool("netns", false, "run every host in its own network namespace joined by a bridge, links shaped with tc tbf (needs root)")
 	fromJSON := fs.String("from-json", "", "run nothing: print the table and write --svg from the results in `file` (a --json output)")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
@@ -52,8 +52,8 @@ func runBench(ctx context.Context, args []string) error {
 	if *fromJSON != "" {
 		return redrawBench(*fromJSON, *jsonOut, *svgOut)
 	}
-	if *netns {
-		return errors.New("--netns is not implemented yet; hosts run on loopback with their own rate limiters")
+	if *netns && os.Geteuid() != 0 {
+		return errors.New("--netns needs root (it creates network namespaces and tc qdiscs)")
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -68,7 +68,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	cfg := bench.Config{
 		Shoal: self, Dir: work, Peers: *peers, Size: int64(size), Link: float64(link),
-		OriginLink: float64(originLink), PieceLength: int64(pieceLen), Runs: *runs, Log: os.Stderr,
+		OriginLink: float64(originLink), PieceLength: int64(pieceLen), Runs: *runs, Log: os.Stderr, Netns: *netns,
 	}
 	for _, s := range strings.Split(*compare, ",") {
 		if s = strings.TrimSpace(s); s != "" {

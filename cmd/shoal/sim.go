@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -63,9 +62,6 @@ func runSim(ctx context.Context, args []string) error {
 	start := time.Now()
 	lastLine := start
 	cfg.Progress = func(now time.Duration, done, total int) {
-		if ctx.Err() != nil {
-			panic(errInterrupted) // recovered below: the only way out of a running simulation
-		}
 		if !*quiet && time.Since(lastLine) >= 5*time.Second {
 			lastLine = time.Now()
 			fmt.Fprintf(os.Stderr, "  simulated %.1fs: %d/%d receivers done (wall %.0fs)\n",
@@ -73,10 +69,13 @@ func runSim(ctx context.Context, args []string) error {
 		}
 	}
 	peak := newHeapPeak()
-	rep, err := runRecovering(cfg)
+	rep, err := sim.Run(ctx, cfg)
 	wall := time.Since(start)
 	heap := peak.stop()
 	if rep == nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
 		return err
 	}
 	rep.SimWallS, rep.SimPeakHeapBytes = wall.Seconds(), heap
@@ -100,21 +99,6 @@ func runSim(ctx context.Context, args []string) error {
 		}
 	}
 	return err
-}
-
-// runRecovering runs the simulation, turning the interrupt panic of the
-// progress hook back into errInterrupted.
-func runRecovering(cfg sim.Config) (rep *sim.Report, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok && errors.Is(e, errInterrupted) {
-				rep, err = nil, errInterrupted
-				return
-			}
-			panic(r)
-		}
-	}()
-	return sim.Run(cfg)
 }
 
 func printSimReport(r *sim.Report) {

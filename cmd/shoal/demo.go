@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"time"
 
@@ -35,6 +36,7 @@ func runDemo(ctx context.Context, args []string) error {
 	keep := fs.Bool("keep", false, "keep the working folder instead of deleting it")
 	dirFlag := fs.String("dir", "", "working `folder` (default: a new temporary folder)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	traceFile := fs.String("trace", "", "write an execution trace of the run to `file` (go tool trace)")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
@@ -48,6 +50,17 @@ func runDemo(ctx context.Context, args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	if *peers < 1 {
 		return errors.New("--peers must be at least 1")

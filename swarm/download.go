@@ -22,6 +22,12 @@ const (
 	initialPipeline = 16
 )
 
+// pipelineSeconds is how much of a peer's measured rate we keep requested
+// from it. Every request waits in the uploader's queue behind the others,
+// so a deep pipeline delays new pieces on every hop; a quarter second
+// still covers several round trips on a data-centre network.
+const pipelineSeconds = 0.25
+
 // pieceDL is the download state of one piece in progress.
 type pieceDL struct {
 	blocks      []block
@@ -62,7 +68,7 @@ func (s *Swarm) target(p *peer) int {
 	}
 	t := initialPipeline
 	if p.rateKnown {
-		t = int(p.downRate/wire.BlockSize) + 2
+		t = int(p.downRate*pipelineSeconds/wire.BlockSize) + 2
 	}
 	t = max(t, minPipeline)
 	return min(t, limit)

@@ -134,18 +134,17 @@ func (s *Swarm) checkSpec(b BlockSpec) string {
 
 // peerHas records that p has piece i.
 func (s *Swarm) peerHas(now time.Time, p *peer, i int) {
+	if !p.has.get(i) {
+		p.has.set(i)
+		p.numHas++
+		s.avail[i]++
+		if !s.have.get(i) {
+			p.wanted++
+			s.updateInterest(p)
+		}
+	}
 	if s.seed != nil {
 		s.seedPeerHas(now, p, i)
-	}
-	if p.has.get(i) {
-		return
-	}
-	p.has.set(i)
-	p.numHas++
-	s.avail[i]++
-	if !s.have.get(i) {
-		p.wanted++
-		s.updateInterest(p)
 	}
 }
 

@@ -1,16 +1,22 @@
 package swarm
 
 import (
+	"math"
 	"time"
 
 	"github.com/shoal-p2p/shoal/wire"
 )
 
 // initialSeed is the state of BEP 16 style super-seeding: an origin that
-// holds every piece hides them and reveals them one peer at a time, so that
-// no piece leaves twice before every piece left once.
+// holds every piece hides them and reveals them one peer at a time, always
+// the pieces the swarm holds fewest copies of. Until every piece has left
+// once no piece leaves twice; after that the origin keeps spending its
+// upload on the rarest pieces instead of serving whatever is asked, which
+// in a fleet where the origin's link is the bottleneck keeps its egress
+// close to one copy of the file.
 type initialSeed struct {
 	pending []int32 // revealed and not yet fetched, per piece
+	sent    []int32 // times each piece was sent whole
 	out     bitset  // pieces that went out at least once
 	numOut  int
 }
@@ -23,7 +29,7 @@ type reveal struct {
 }
 
 func newInitialSeed(n int) *initialSeed {
-	return &initialSeed{pending: make([]int32, n), out: newBitset(n)}
+	return &initialSeed{pending: make([]int32, n), sent: make([]int32, n), out: newBitset(n)}
 }
 
 // revealTarget returns how many unfetched pieces p should know of: two plus
@@ -41,26 +47,46 @@ func (s *Swarm) revealTarget(p *peer) int {
 	return 2 + int((int64(blocks)*wire.BlockSize+perPiece-1)/perPiece)
 }
 
-// revealTo tells p about pieces that have not gone out and are not revealed
-// to anyone else, chosen at random, until p has enough to fetch.
+// revealTo tells p about pieces it lacks, ties at random, until p has
+// enough to fetch: first pieces that never went out and are revealed to
+// nobody, so every piece leaves once before any leaves twice; then the
+// pieces with the fewest known copies (our sends, peers that announced it,
+// reveals not yet fetched).
 func (s *Swarm) revealTo(now time.Time, p *peer) {
 	seed := s.seed
 	for want := s.revealTarget(p); len(p.reveals) < want; {
-		choice, ties := -1, 0
-		for w := range seed.out {
-			free := ^(seed.out[w] | p.has[w] | p.told[w])
+		choice, ties, best := -1, 0, int32(math.MaxInt32)
+		for w := range p.has {
+			free := ^(p.has[w] | p.told[w])
 			for free != 0 {
 				i := w*64 + trailingZeros(free)
 				free &= free - 1
 				if i >= s.cfg.NumPieces {
 					break
 				}
-				if seed.pending[i] != 0 {
+				var score int32
+				switch {
+				case !seed.out.get(i) && seed.pending[i] == 0:
+					score = 0 // never went out, revealed to nobody
+				case !seed.out.get(i):
+					continue // on its way out to another peer
+				case seed.numOut < s.cfg.NumPieces:
+					// Pieces are still on their way out for the first time:
+					// our upload goes to them, not to second copies.
 					continue
+				default:
+					// Peers that got it from us don't announce it to us (we
+					// "have" it), so count our own sends too.
+					score = 1 + seed.sent[i] + s.avail[i] + seed.pending[i]
 				}
-				ties++
-				if s.rng.Intn(ties) == 0 {
-					choice = i
+				switch {
+				case score < best:
+					best, choice, ties = score, i, 1
+				case score == best:
+					ties++
+					if s.rng.Intn(ties) == 0 {
+						choice = i
+					}
 				}
 			}
 		}
@@ -86,6 +112,7 @@ func (s *Swarm) seedBlockSent(now time.Time, p *peer, spec BlockSpec) {
 		r.at = now
 		if r.sent >= s.pieceLen(r.piece) {
 			s.seed.pending[r.piece]--
+			s.seed.sent[r.piece]++
 			p.reveals = append(p.reveals[:k], p.reveals[k+1:]...)
 			s.markOut(now, int(spec.Piece))
 			if s.seed != nil {
@@ -112,31 +139,13 @@ func (s *Swarm) seedPeerHas(now time.Time, p *peer, i int) {
 	}
 }
 
-// markOut records that piece i left the origin; when every piece did, initial
-// seeding ends.
+// markOut records that piece i left the origin.
 func (s *Swarm) markOut(now time.Time, i int) {
 	if s.seed.out.get(i) {
 		return
 	}
 	s.seed.out.set(i)
 	s.seed.numOut++
-	if s.seed.numOut == s.cfg.NumPieces {
-		s.endInitialSeeding()
-	}
-}
-
-// endInitialSeeding reveals every remaining piece to every peer and turns us
-// into a normal seed.
-func (s *Swarm) endInitialSeeding() {
-	s.seed = nil
-	for _, p := range s.peers {
-		for i := 0; i < s.cfg.NumPieces; i++ {
-			if !p.told.get(i) && !p.has.get(i) {
-				s.send(p, wire.Message{Type: wire.Have, Index: uint32(i)})
-			}
-		}
-		p.told, p.reveals = nil, nil
-	}
 }
 
 // seedTick releases reveals a peer has not progressed on for two request

@@ -24,6 +24,7 @@ const reservedDHT = 0x01
 const (
 	dhtAnnounceFirst = 5 * time.Second
 	dhtAnnounceEvery = 15 * time.Minute
+	dhtAnnounceEarly = 2 * time.Minute // announce every dhtAnnounceFirst this long
 	dhtRetry         = 2 * time.Second
 	dhtNoNodesRetry  = 250 * time.Millisecond // the node is still joining
 	dhtLookupFew     = 5 * time.Second
@@ -145,6 +146,11 @@ func (t *Torrent) dhtLoop() {
 			case err != nil:
 				t.log.Debug("dht announce", "err", err)
 				nextAnnounce = time.Now().Add(dhtRetry)
+			case st.Peers == 0 || time.Since(t.added) < dhtAnnounceEarly:
+				// Early on, and while nobody has found us, nodes keep
+				// joining: those that stored our announce may no longer be
+				// the closest to the hash, so announce again soon.
+				nextAnnounce = time.Now().Add(dhtAnnounceFirst)
 			default:
 				nextAnnounce = time.Now().Add(gap)
 				gap = min(2*gap, dhtAnnounceEvery)

@@ -10,20 +10,22 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/e2e/harness"
 )
 
 // failure runs `shoal args...` to its end and returns its exit code and
 // stderr; it fails the test if the command succeeded.
 func failure(t *testing.T, timeout time.Duration, args ...string) (int, string) {
 	t.Helper()
-	ctx := testContext(t, timeout)
-	p := startProc(ctx, t, "shoal "+args[0], needShoal(t), args...)
-	err := p.wait(ctx)
+	ctx := harness.Context(t, timeout)
+	p := shoal.Start(ctx, t, "shoal "+args[0], args...)
+	err := p.Wait(ctx)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) {
-		t.Fatalf("shoal %s: want a non-zero exit, got %v\nstderr:\n%s", strings.Join(args, " "), err, p.stderr.tail(20))
+		t.Fatalf("shoal %s: want a non-zero exit, got %v\nstderr:\n%s", strings.Join(args, " "), err, p.Stderr().Tail(20))
 	}
-	return ee.ExitCode(), p.stderr.String()
+	return ee.ExitCode(), p.Stderr().String()
 }
 
 // errorLines returns the stderr lines that report the command's error.
@@ -42,12 +44,12 @@ func errorLines(stderr string) []string {
 func TestGetFailuresAreOneClearLine(t *testing.T) {
 	dir := t.TempDir()
 	payload := filepath.Join(dir, "payload.bin")
-	writeRandomFile(t, payload, 1<<20, 7)
-	ctx := testContext(t, time.Minute)
+	harness.WriteRandomFile(t, payload, 1<<20, 7)
+	ctx := harness.Context(t, time.Minute)
 	noTracker := filepath.Join(dir, "notracker.torrent")
-	createTorrent(ctx, t, payload, noTracker, 1<<16)
+	shoal.CreateTorrent(ctx, t, payload, noTracker, 1<<16)
 	deadTracker := filepath.Join(dir, "deadtracker.torrent")
-	createTorrent(ctx, t, payload, deadTracker, 1<<16, "http://127.0.0.1:1/announce")
+	shoal.CreateTorrent(ctx, t, payload, deadTracker, 1<<16, "http://127.0.0.1:1/announce")
 	garbage := filepath.Join(dir, "garbage.torrent")
 	if err := os.WriteFile(garbage, []byte("this is not bencode"), 0o644); err != nil {
 		t.Fatal(err)
@@ -106,10 +108,10 @@ func TestGetDiskFull(t *testing.T) {
 	}
 	dir := t.TempDir()
 	payload := filepath.Join(dir, "big.bin")
-	writeRandomFile(t, payload, 3<<20, 9)
-	ctx := testContext(t, time.Minute)
+	harness.WriteRandomFile(t, payload, 3<<20, 9)
+	ctx := harness.Context(t, time.Minute)
 	tor := filepath.Join(dir, "big.torrent")
-	createTorrent(ctx, t, payload, tor, 1<<16)
+	shoal.CreateTorrent(ctx, t, payload, tor, 1<<16)
 	small := filepath.Join(dir, "small")
 	if err := os.Mkdir(small, 0o755); err != nil {
 		t.Fatal(err)
@@ -134,15 +136,15 @@ func TestGetInterruptKeepsVerifiedPieces(t *testing.T) {
 	}
 	dir := t.TempDir()
 	payload := filepath.Join(dir, "data.bin")
-	writeRandomFile(t, payload, 8<<20, 11)
-	ctx := testContext(t, 2*time.Minute)
+	harness.WriteRandomFile(t, payload, 8<<20, 11)
+	ctx := harness.Context(t, 2*time.Minute)
 	tor := filepath.Join(dir, "data.torrent")
-	createTorrent(ctx, t, payload, tor, 1<<16)
-	_, seedAddr := startSeeder(ctx, t, "seeder", tor, payload)
+	shoal.CreateTorrent(ctx, t, payload, tor, 1<<16)
+	_, seedAddr := shoal.StartSeeder(ctx, t, "seeder", tor, payload)
 	out := filepath.Join(dir, "out")
-	g := startGetter(ctx, t, "getter", tor, out, "--peer", seedAddr, "--down-limit", "2MB")
+	g := shoal.StartGetter(ctx, t, "getter", tor, out, "--peer", seedAddr, "--down-limit", "2MB")
 	progress := regexp.MustCompile(`\((\d+)/\d+ pieces\)`)
-	if err := g.waitStderr(ctx, "some progress", func(s string) bool {
+	if err := g.WaitStderr(ctx, "some progress", func(s string) bool {
 		for _, m := range progress.FindAllStringSubmatch(s, -1) {
 			if m[1] != "0" {
 				return true
@@ -152,22 +154,22 @@ func TestGetInterruptKeepsVerifiedPieces(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := g.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	err := g.wait(ctx)
+	err := g.Wait(ctx)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Fatalf("want exit code 130 after SIGINT, got %v", err)
 	}
-	if !strings.Contains(g.stderr.String(), "verified pieces are kept") {
-		t.Fatalf("no resume hint after SIGINT:\n%s", g.stderr.tail(5))
+	if !strings.Contains(g.Stderr().String(), "verified pieces are kept") {
+		t.Fatalf("no resume hint after SIGINT:\n%s", g.Stderr().Tail(5))
 	}
-	g2 := startGetter(ctx, t, "getter-again", tor, out, "--peer", seedAddr)
-	mustFinish(ctx, t, g2)
-	had := regexp.MustCompile(`had (\d+) pieces`).FindStringSubmatch(g2.stderr.String())
+	g2 := shoal.StartGetter(ctx, t, "getter-again", tor, out, "--peer", seedAddr)
+	g2.MustFinish(ctx, t)
+	had := regexp.MustCompile(`had (\d+) pieces`).FindStringSubmatch(g2.Stderr().String())
 	if had == nil || had[1] == "0" {
-		t.Fatalf("second run did not resume from verified pieces:\n%s", g2.stderr.tail(5))
+		t.Fatalf("second run did not resume from verified pieces:\n%s", g2.Stderr().Tail(5))
 	}
-	sameTree(t, payload, filepath.Join(out, "data.bin"))
+	harness.SameTree(t, payload, filepath.Join(out, "data.bin"))
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/e2e/harness"
 )
 
 // downLimit is the getter's download cap in the resume test, written the way
@@ -22,20 +24,20 @@ func TestResumeAfterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: rate-limited 64 MiB download; skipped with -short")
 	}
-	ctx := testContext(t, 3*time.Minute)
+	ctx := harness.Context(t, 3*time.Minute)
 	dir := t.TempDir()
 	const size, pieceLen = 64 << 20, 256 << 10
 	const totalPieces = size / pieceLen
 	src := filepath.Join(dir, "src", "big.bin")
-	writeTree(t, filepath.Join(dir, "src"), 2, fileSpec{"big.bin", size})
+	harness.WriteTree(t, filepath.Join(dir, "src"), 2, harness.FileSpec{Path: "big.bin", Size: size})
 	torrent := filepath.Join(dir, "big.torrent")
-	createTorrent(ctx, t, src, torrent, pieceLen)
-	_, seedAddr := startSeeder(ctx, t, "seeder", torrent, src)
+	shoal.CreateTorrent(ctx, t, src, torrent, pieceLen)
+	_, seedAddr := shoal.StartSeeder(ctx, t, "seeder", torrent, src)
 
 	out := filepath.Join(dir, "out")
-	first := startGetter(ctx, t, "getter-1st", torrent, out, "--peer", seedAddr, "--down-limit", downLimit)
+	first := shoal.StartGetter(ctx, t, "getter-1st", torrent, out, "--peer", seedAddr, "--down-limit", downLimit)
 	var frac float64
-	err := first.waitStderr(ctx, "40% progress", func(s string) bool {
+	err := first.WaitStderr(ctx, "40% progress", func(s string) bool {
 		f, ok := lastProgress(s)
 		frac = f
 		return ok && f >= 0.4
@@ -43,10 +45,10 @@ func TestResumeAfterKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.exited() {
-		t.Fatalf("first getter exited (%v) before it could be killed at %.0f%%; the rate limit did not hold", first.err, frac*100)
+	if first.Exited() {
+		t.Fatalf("first getter exited (%v) before it could be killed at %.0f%%; the rate limit did not hold", first.Err(), frac*100)
 	}
-	if err := first.kill(ctx); err != nil {
+	if err := first.Kill(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if frac >= 1 {
@@ -54,11 +56,11 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	t.Logf("killed first getter at %.1f%%", frac*100)
 
-	second := startGetter(ctx, t, "getter-2nd", torrent, out, "--peer", seedAddr)
-	mustFinish(ctx, t, second)
-	sameTree(t, src, filepath.Join(out, "big.bin"))
+	second := shoal.StartGetter(ctx, t, "getter-2nd", torrent, out, "--peer", seedAddr)
+	second.MustFinish(ctx, t)
+	harness.SameTree(t, src, filepath.Join(out, "big.bin"))
 
-	downloaded, had, ok := finalCounts(second.stderr.String())
+	downloaded, had, ok := finalCounts(second.Stderr().String())
 	if !ok {
 		t.Fatalf("second getter printed no final line with `downloaded N pieces` and `had M pieces`")
 	}

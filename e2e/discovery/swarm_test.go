@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/e2e/harness"
 )
 
 // swarmNodes is the size of the loopback swarms: one seeder and
@@ -29,7 +31,7 @@ func runSwarm(ctx context.Context, t *testing.T, mode string, size int) []timing
 	t.Helper()
 	dir := t.TempDir()
 	content := filepath.Join(dir, "src", "payload.bin")
-	data := payload(t, content, size, uint64(len(mode)))
+	harness.WriteRandomFile(t, content, int64(size), uint64(len(mode)))
 	var trackers, seedArgs, getArgs []string
 	switch mode {
 	case "dht":
@@ -37,8 +39,8 @@ func runSwarm(ctx context.Context, t *testing.T, mode string, size int) []timing
 		seedArgs = []string{"--dht-bootstrap", boot}
 		getArgs = []string{"--dht-bootstrap", boot}
 	case "tracker":
-		tr := startProc(ctx, t, "tracker", needShoal(t), "tracker", "--listen", "127.0.0.1:0", "--udp-listen", "off")
-		trackers = []string{fmt.Sprintf("http://%s/announce", tr.waitMatch(ctx, t, listeningRE)[1])}
+		tr := shoal.Start(ctx, t, "tracker", "tracker", "--listen", "127.0.0.1:0", "--udp-listen", "off")
+		trackers = []string{fmt.Sprintf("http://%s/announce", tr.ListenAddr(ctx, t))}
 	case "pex":
 		seedArgs = []string{"--dht=false"}
 		getArgs = []string{"--dht=false"}
@@ -53,7 +55,7 @@ func runSwarm(ctx context.Context, t *testing.T, mode string, size int) []timing
 	if mode == "dht" && strings.Contains(magnet, "tr=") {
 		t.Fatalf("tracker-less magnet names a tracker: %s", magnet)
 	}
-	getters := make([]*proc, swarmNodes-1)
+	getters := make([]*harness.Proc, swarmNodes-1)
 	outs := make([]string, len(getters))
 	for i := range getters {
 		outs[i] = filepath.Join(dir, fmt.Sprintf("get%02d", i))
@@ -61,20 +63,20 @@ func runSwarm(ctx context.Context, t *testing.T, mode string, size int) []timing
 	}
 	var ts []timing
 	for i, p := range getters {
-		if err := p.wait(ctx); err != nil {
-			t.Fatalf("%s: %v", p.name, err)
+		if err := p.Wait(ctx); err != nil {
+			t.Fatalf("%s: %v", p.Name(), err)
 		}
-		sameFile(t, filepath.Join(outs[i], "payload.bin"), data)
-		m := discoveryRE.FindStringSubmatch(p.stderr.String())
+		harness.SameTree(t, content, filepath.Join(outs[i], "payload.bin"))
+		m := discoveryRE.FindStringSubmatch(p.Stderr().String())
 		if m == nil {
-			t.Fatalf("%s printed no discovery line:\n%s", p.name, p.stderr.tail(5))
+			t.Fatalf("%s printed no discovery line:\n%s", p.Name(), p.Stderr().Tail(5))
 		}
 		var tm timing
 		tm.firstPeer, _ = strconv.ParseFloat(m[1], 64)
 		tm.metadata, _ = strconv.ParseFloat(m[2], 64)
 		tm.complete, _ = strconv.ParseFloat(m[3], 64)
 		if tm.firstPeer <= 0 || tm.metadata < tm.firstPeer {
-			t.Errorf("%s: first peer after %vs, metadata after %vs", p.name, tm.firstPeer, tm.metadata)
+			t.Errorf("%s: first peer after %vs, metadata after %vs", p.Name(), tm.firstPeer, tm.metadata)
 		}
 		ts = append(ts, tm)
 	}
@@ -88,7 +90,7 @@ func TestTrackerlessSwarm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("20 processes; skipped with -short")
 	}
-	ctx := testContext(t, 4*time.Minute)
+	ctx := harness.Context(t, 4*time.Minute)
 	ts := runSwarm(ctx, t, "dht", 8<<20)
 	t.Logf("dht: %s", summary(ts))
 }
@@ -101,19 +103,19 @@ func TestTrackerKilledMidSwarm(t *testing.T) {
 	if testing.Short() {
 		t.Skip("many processes; skipped with -short")
 	}
-	ctx := testContext(t, 4*time.Minute)
+	ctx := harness.Context(t, 4*time.Minute)
 	dir := t.TempDir()
 	content := filepath.Join(dir, "src", "payload.bin")
-	data := payload(t, content, 24<<20, 7)
-	tr := startProc(ctx, t, "tracker", needShoal(t), "tracker", "--listen", "127.0.0.1:0", "--udp-listen", "off")
-	announce := fmt.Sprintf("http://%s/announce", tr.waitMatch(ctx, t, listeningRE)[1])
+	harness.WriteRandomFile(t, content, 24<<20, 7)
+	tr := shoal.Start(ctx, t, "tracker", "tracker", "--listen", "127.0.0.1:0", "--udp-listen", "off")
+	announce := fmt.Sprintf("http://%s/announce", tr.ListenAddr(ctx, t))
 	boot := startDHTNode(ctx, t)
 	torrent := create(ctx, t, content, filepath.Join(dir, "payload.torrent"), announce)
 	// A slow seeder keeps the swarm busy long enough to kill the tracker
 	// in the middle.
 	startSeed(ctx, t, torrent, content, "--dht", "--dht-bootstrap", boot, "--up-limit", "3MB")
 
-	var getters []*proc
+	var getters []*harness.Proc
 	var outs []string
 	start := func(group string, n int) {
 		for i := range n {
@@ -124,20 +126,22 @@ func TestTrackerKilledMidSwarm(t *testing.T) {
 		}
 	}
 	start("before", 6)
-	getters[0].waitMatch(ctx, t, regexp.MustCompile(`progress +[1-9]\d?\.\d%`))
+	getters[0].WaitMatch(ctx, t, regexp.MustCompile(`progress +[1-9]\d?\.\d%`))
 	for _, p := range getters {
-		if p.stderr.String() != "" && strings.Contains(p.stderr.String(), "complete:") {
-			t.Fatalf("%s finished before the tracker was killed: the test needs a slower swarm", p.name)
+		if p.Stderr().String() != "" && strings.Contains(p.Stderr().String(), "complete:") {
+			t.Fatalf("%s finished before the tracker was killed: the test needs a slower swarm", p.Name())
 		}
 	}
-	tr.kill()
+	if err := tr.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
 	t.Log("tracker killed")
 	start("after", 4)
 	for i, p := range getters {
-		if err := p.wait(ctx); err != nil {
-			t.Fatalf("%s: %v", p.name, err)
+		if err := p.Wait(ctx); err != nil {
+			t.Fatalf("%s: %v", p.Name(), err)
 		}
-		sameFile(t, filepath.Join(outs[i], "payload.bin"), data)
+		harness.SameTree(t, content, filepath.Join(outs[i], "payload.bin"))
 	}
 }
 
@@ -150,7 +154,7 @@ func TestDiscoveryBench(t *testing.T) {
 	if os.Getenv("SHOAL_DISCOVERY_BENCH") == "" {
 		t.Skip("set SHOAL_DISCOVERY_BENCH=1 to run the discovery benchmark")
 	}
-	ctx := testContext(t, 10*time.Minute)
+	ctx := harness.Context(t, 10*time.Minute)
 	for _, mode := range []string{"tracker", "dht", "pex"} {
 		t.Run(mode, func(t *testing.T) {
 			ts := runSwarm(ctx, t, mode, 32<<20)

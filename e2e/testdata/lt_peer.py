@@ -27,15 +27,13 @@ Progress lines go to stderr. This is test tooling, not part of Shoal.
 
 import argparse
 import os
-import signal
 import sys
-import time
 
 import libtorrent as lt
 
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+sys.dont_write_bytecode = True  # keep testdata free of __pycache__
+import ltcommon  # noqa: E402 (after the line above)
+from ltcommon import log
 
 
 def parse_args(argv):
@@ -52,40 +50,6 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def make_session(port):
-    settings = {
-        "listen_interfaces": "127.0.0.1:%d" % port,
-        "outgoing_interfaces": "",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_tcp": True,
-        "enable_incoming_tcp": True,
-        "allow_multiple_connections_per_ip": True,
-        "announce_to_all_trackers": False,
-        "alert_mask": (lt.alert.category_t.error_notification
-                       | lt.alert.category_t.status_notification
-                       | lt.alert.category_t.port_mapping_notification),
-    }
-    return lt.session(settings)
-
-
-def wait_listening(ses, deadline):
-    """Blocks until libtorrent reports its TCP listen socket; returns the port."""
-    while time.monotonic() < deadline:
-        ses.wait_for_alert(200)
-        for a in ses.pop_alerts():
-            if isinstance(a, lt.listen_failed_alert):
-                raise RuntimeError("listen failed: %s" % a.message())
-            if isinstance(a, lt.listen_succeeded_alert):
-                if a.socket_type == lt.socket_type_t.tcp:
-                    return a.port
-    raise RuntimeError("no listen_succeeded_alert before deadline")
-
-
 def parse_peer(s):
     host, _, port = s.rpartition(":")
     if not host or not port.isdigit():
@@ -93,14 +57,11 @@ def parse_peer(s):
     return host.strip("[]"), int(port)
 
 
-def state_name(st):
-    return str(st.state).rsplit(".", 1)[-1]
-
-
 def report(st, total):
     log("progress %.1f%% pieces %d/%d peers %d down %d B/s up %d B/s state %s"
         % (st.progress * 100, st.num_pieces, total,
-           st.num_peers, st.download_rate, st.upload_rate, state_name(st)))
+           st.num_peers, st.download_rate, st.upload_rate,
+           ltcommon.state_name(st)))
 
 
 def create(path, out, piece_length):
@@ -119,63 +80,34 @@ def main(argv):
     args = parse_args(argv)
     if args.mode == "create":
         return create(args.torrent, args.dir, args.piece_length)
-    stop = {"flag": False}
-
-    def on_signal(signum, frame):
-        stop["flag"] = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-
-    ses = make_session(args.port)
-    port = wait_listening(ses, time.monotonic() + 30)
-    log("listening on 127.0.0.1:%d" % port)
+    stop = ltcommon.stop_on_signals()
+    ses = ltcommon.start_session(port=args.port)
 
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(args.torrent)
-    atp.save_path = args.dir
-    if args.mode == "seed":
-        atp.flags |= lt.torrent_flags.seed_mode
-    atp.flags &= ~lt.torrent_flags.auto_managed
-    atp.flags &= ~lt.torrent_flags.paused
-    h = ses.add_torrent(atp)
+    h = ltcommon.add_torrent(ses, atp, args.dir, seed=args.mode == "seed")
     total = atp.ti.num_pieces()
     log("info hash %s" % str(h.info_hash()))
 
     peers = [parse_peer(p) for p in args.peer]
-    deadline = time.monotonic() + args.timeout
-    last_connect = 0.0
-    last_report = 0.0
-    while not stop["flag"]:
-        ses.wait_for_alert(250)
-        for a in ses.pop_alerts():
-            if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
-                log("error: %s" % a.message())
-                return 1
-            if isinstance(a, lt.hash_failed_alert):
-                log("hash failed: %s" % a.message())
-        st = h.status()
-        now = time.monotonic()
-        if peers and st.num_peers == 0 and now - last_connect > 1.0:
+    last_connect = [0.0]
+
+    def connect(st, now):
+        if peers and st.num_peers == 0 and now - last_connect[0] > 1.0:
             for host, p in peers:
                 h.connect_peer((host, p))
-            last_connect = now
-        if now - last_report > 1.0:
-            report(st, total)
-            last_report = now
-        if args.mode == "get":
-            # The seeding state can show up a status snapshot before the
-            # last piece is counted; finish only when both agree.
-            seeding = st.is_seeding or st.state == lt.torrent_status.seeding
-            if seeding and st.num_pieces == total:
-                report(st, total)
-                log("finished: all %d pieces verified" % st.num_pieces)
-                return 0
-            if now > deadline:
-                log("timeout after %.0fs" % args.timeout)
-                return 1
-    log("stopping on signal")
-    return 0
+            last_connect[0] = now
+
+    def done(st):
+        # The seeding state can show up a status snapshot before the
+        # last piece is counted; finish only when both agree.
+        seeding = st.is_seeding or st.state == lt.torrent_status.seeding
+        return seeding and st.num_pieces == total
+
+    return ltcommon.run(ses, h, stop, get=args.mode == "get",
+                        timeout=args.timeout,
+                        report=lambda st: report(st, total),
+                        done=done, tick=connect)
 
 
 if __name__ == "__main__":

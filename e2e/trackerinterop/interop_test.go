@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,30 +14,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-p2p/shoal/e2e/harness"
 	"github.com/shoal-p2p/shoal/tracker"
 )
 
 // TestAria2DownloadsViaShoalTracker: aria2c fetches a torrent whose only
 // tracker is a Shoal tracker, from a Shoal seeder it learns of there.
 func TestAria2DownloadsViaShoalTracker(t *testing.T) {
-	aria := needProgram(t, "aria2c", "aria2")
-	ctx := testContext(t, 2*time.Minute)
+	aria := harness.NeedProgram(t, "aria2c", "aria2")
+	ctx := harness.Context(t, 2*time.Minute)
 	dir := t.TempDir()
 	addr := startTracker(ctx, t, "shoal tracker")
 	announce := "http://" + addr + "/announce"
-	content := makePayload(t, dir, "payload.bin", 3<<20)
+	content := payload(t, dir, 3<<20)
 	torrent := filepath.Join(dir, "p.torrent")
 	createTorrent(ctx, t, content, torrent, announce)
-	startSeeder(ctx, t, torrent, content, "--tracker", announce)
+	shoal.StartSeeder(ctx, t, "shoal seed", torrent, content, "--tracker", announce)
 
 	out := filepath.Join(dir, "aria")
-	p := start(t, "aria2c", aria, "--dir", out, "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
+	p := harness.Start(ctx, t, "aria2c", aria, "--dir", out, "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
 		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--bt-stop-timeout=90",
 		"--listen-port=6881-6999", "--console-log-level=warn", "--summary-interval=0", "--check-integrity=true", torrent)
-	if err := p.wait(ctx); err != nil {
+	if err := p.Wait(ctx); err != nil {
 		t.Fatalf("aria2c: %v", err)
 	}
-	sameFile(t, content, filepath.Join(out, "payload.bin"))
+	harness.SameTree(t, content, filepath.Join(out, "payload.bin"))
 }
 
 // lt.py announces a torrent to its trackers with libtorrent and prints
@@ -63,18 +63,18 @@ print('timeout', flush=True)
 sys.exit(1)
 `
 
+// udpReplyRE is lt.py's line for a tracker reply over UDP.
+var udpReplyRE = regexp.MustCompile(`reply (\d+) udp://`)
+
 // TestLibtorrentAnnouncesOverUDP: libtorrent announces to the Shoal
 // tracker over UDP (BEP 15) and gets the peer that announced over HTTP.
 func TestLibtorrentAnnouncesOverUDP(t *testing.T) {
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import libtorrent").Run(); err != nil {
-		t.Skip("python3-libtorrent not installed (Debian package python3-libtorrent); skipping")
-	}
-	ctx := testContext(t, 2*time.Minute)
 	dir := t.TempDir()
+	script := harness.NeedLibtorrent(t, filepath.Join(dir, "lt.py"))
+	ctx := harness.Context(t, 2*time.Minute)
 	addr := startTracker(ctx, t, "shoal tracker", "--verbose")
 	udpURL := "udp://" + addr + "/announce"
-	content := makePayload(t, dir, "payload.bin", 1<<20)
+	content := payload(t, dir, 1<<20)
 	torrent := filepath.Join(dir, "p.torrent")
 	ihHex := createTorrent(ctx, t, content, torrent, udpURL)
 	var ih [20]byte
@@ -87,11 +87,19 @@ func TestLibtorrentAnnouncesOverUDP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, "lt.py")
-	os.WriteFile(script, []byte(ltAnnounce), 0o644)
-	p := start(t, "libtorrent", py, script, torrent, filepath.Join(dir, "lt"))
-	m := p.await(ctx, t, regexp.MustCompile(`reply (\d+) udp://`))
-	if n, _ := strconv.Atoi(m); n < 1 {
+	if err := os.WriteFile(script, []byte(ltAnnounce), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := harness.Start(ctx, t, "libtorrent", harness.Python, script, torrent, filepath.Join(dir, "lt"))
+	var m []string
+	err = p.WaitFor(ctx, p.Stdout(), "a tracker reply over UDP", func(s string) bool {
+		m = udpReplyRE.FindStringSubmatch(s)
+		return m != nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 1 {
 		t.Fatalf("libtorrent got %d peers over UDP", n)
 	}
 	// And the tracker listed libtorrent: a scrape over UDP counts it.
@@ -106,14 +114,14 @@ func TestLibtorrentAnnouncesOverUDP(t *testing.T) {
 // mode) and returns host:port.
 func startOpentracker(ctx context.Context, t testing.TB, hashesHex ...string) string {
 	t.Helper()
-	bin := needProgram(t, "opentracker", "opentracker")
+	bin := harness.NeedProgram(t, "opentracker", "opentracker")
 	dir := t.TempDir()
 	wl := filepath.Join(dir, "whitelist.txt") // read after opentracker chroots to dir
 	if err := os.WriteFile(wl, []byte(strings.Join(hashesHex, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	start(t, "opentracker", bin, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-P", fmt.Sprint(port), "-w", "whitelist.txt", "-d", dir)
+	harness.Start(ctx, t, "opentracker", bin, "-i", "127.0.0.1", "-p", fmt.Sprint(port), "-P", fmt.Sprint(port), "-w", "whitelist.txt", "-d", dir)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	// Ready when it answers an announce for a whitelisted hash.
 	var ih [20]byte
@@ -135,9 +143,9 @@ func startOpentracker(ctx context.Context, t testing.TB, hashesHex ...string) st
 // coordinated only by opentracker complete, the getters announcing over
 // UDP (Shoal's BEP 15 client) and the seeder over HTTP.
 func TestShoalSwarmViaOpentracker(t *testing.T) {
-	ctx := testContext(t, 3*time.Minute)
+	ctx := harness.Context(t, 3*time.Minute)
 	dir := t.TempDir()
-	content := makePayload(t, dir, "payload.bin", 4<<20)
+	content := payload(t, dir, 4<<20)
 	// The info hash does not depend on the tracker, so create once to
 	// learn it, whitelist it, then make the torrent for that tracker.
 	ihHex := createTorrent(ctx, t, content, filepath.Join(dir, "probe.torrent"))
@@ -146,19 +154,18 @@ func TestShoalSwarmViaOpentracker(t *testing.T) {
 	if got := createTorrent(ctx, t, content, torrent, "udp://"+addr+"/announce"); got != ihHex {
 		t.Fatalf("info hash changed with the tracker: %s vs %s", got, ihHex)
 	}
-	startSeeder(ctx, t, torrent, content, "--tracker", "http://"+addr+"/announce")
-	var getters []*proc
+	shoal.StartSeeder(ctx, t, "shoal seed", torrent, content, "--tracker", "http://"+addr+"/announce")
+	var getters []*harness.Proc
 	for i := range 3 {
 		out := filepath.Join(dir, fmt.Sprint("get", i))
-		getters = append(getters, start(t, fmt.Sprint("getter", i), needShoal(t),
-			"get", "--listen", "127.0.0.1:0", "-o", out, torrent))
+		getters = append(getters, shoal.StartGetter(ctx, t, fmt.Sprint("getter", i), torrent, out))
 	}
 	for i, g := range getters {
-		if err := g.wait(ctx); err != nil {
+		if err := g.Wait(ctx); err != nil {
 			t.Fatalf("getter %d: %v", i, err)
 		}
-		sameFile(t, content, filepath.Join(dir, fmt.Sprint("get", i), "payload.bin"))
-		t.Log(tail(g.out.String(), 5))
+		harness.SameTree(t, content, filepath.Join(dir, fmt.Sprint("get", i), "payload.bin"))
+		t.Log(g.Stderr().Tail(5))
 	}
 }
 
@@ -166,25 +173,25 @@ func TestShoalSwarmViaOpentracker(t *testing.T) {
 // redis-server; a peer announced to one is handed out by the other, over
 // either protocol.
 func TestTwoTrackersShareRedis(t *testing.T) {
-	redis := needProgram(t, "redis-server", "redis-server")
-	ctx := testContext(t, time.Minute)
+	redis := harness.NeedProgram(t, "redis-server", "redis-server")
+	ctx := harness.Context(t, time.Minute)
 	port := freePort(t)
-	start(t, "redis-server", redis, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "",
+	harness.Start(ctx, t, "redis-server", redis, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--dir", t.TempDir())
 	store := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
 	var a, b string
 	for {
 		// The tracker pings Redis at start and exits if it is not up yet.
-		p := start(t, "shoal tracker A", needShoal(t), "tracker", "--listen", "127.0.0.1:0", "--store", store)
+		p := shoal.Start(ctx, t, "shoal tracker A", "tracker", "--listen", "127.0.0.1:0", "--store", store)
 		select {
-		case <-p.done:
+		case <-p.Done():
 			if ctx.Err() != nil {
 				t.Fatal("redis never came up")
 			}
 			continue
 		case <-time.After(300 * time.Millisecond):
 		}
-		a = p.await(ctx, t, listeningRE)
+		a = p.ListenAddr(ctx, t)
 		break
 	}
 	b = startTracker(ctx, t, "shoal tracker B", "--store", store)

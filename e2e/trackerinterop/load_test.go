@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/e2e/harness"
 )
 
 // The load bench: many simulated peers announce in parallel to one
@@ -54,7 +56,7 @@ func loadPeer(i int) (ih [20]byte, id [20]byte, port uint16, left int64) {
 }
 
 func BenchmarkTrackerLoad(b *testing.B) {
-	ctx := testContext(b, 10*time.Minute)
+	ctx := harness.Context(b, 10*time.Minute)
 	trackers := []struct {
 		name  string
 		start func(b *testing.B) string

@@ -1,4 +1,4 @@
-package e2e
+package harness
 
 import (
 	"bytes"
@@ -12,28 +12,28 @@ import (
 	"testing"
 )
 
-// fileSpec is one file of a generated payload: a path relative to the
-// payload root and a size in bytes.
-type fileSpec struct {
-	path string
-	size int64
+// FileSpec is one file of a generated payload.
+type FileSpec struct {
+	Path string // relative to the payload root, slash-separated
+	Size int64  // in bytes
 }
 
-// writeTree writes each file under root with deterministic pseudo-random
+// WriteTree writes each file under root with deterministic pseudo-random
 // content derived from seed and the file's path, so a failing run can be
 // replayed byte for byte. It returns the total size.
-func writeTree(t *testing.T, root string, seed uint64, files ...fileSpec) int64 {
+func WriteTree(t testing.TB, root string, seed uint64, files ...FileSpec) int64 {
 	t.Helper()
 	var total int64
 	for _, f := range files {
-		writeRandomFile(t, filepath.Join(root, f.path), f.size, seed^pathSeed(f.path))
-		total += f.size
+		WriteRandomFile(t, filepath.Join(root, filepath.FromSlash(f.Path)), f.Size, seed^pathSeed(f.Path))
+		total += f.Size
 	}
 	return total
 }
 
-// writeRandomFile writes size deterministic pseudo-random bytes to path.
-func writeRandomFile(t *testing.T, path string, size int64, seed uint64) {
+// WriteRandomFile writes size pseudo-random bytes, determined by seed, to
+// path, creating its parent directories.
+func WriteRandomFile(t testing.TB, path string, size int64, seed uint64) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -92,17 +92,18 @@ func listFiles(root string) ([]string, error) {
 	return out, err
 }
 
-// sameTree fails the test unless got holds exactly the files of want (a
+// SameTree fails the test unless got holds exactly the files of want (a
 // file or a directory) with identical bytes.
-func sameTree(t *testing.T, want, got string) {
+func SameTree(t testing.TB, want, got string) {
 	t.Helper()
-	if err := compareTrees(want, got); err != nil {
+	if err := CompareTrees(want, got); err != nil {
 		t.Fatalf("copy %s differs from %s: %v", got, want, err)
 	}
 }
 
-// compareTrees reports the first difference between two files or trees.
-func compareTrees(want, got string) error {
+// CompareTrees reports the first difference between two files or trees:
+// a differing byte, a length, or a file present in only one of them.
+func CompareTrees(want, got string) error {
 	wi, err := os.Stat(want)
 	if err != nil {
 		return err
@@ -167,50 +168,5 @@ func compareFiles(want, got string) error {
 		if endA || endB {
 			return nil // equal chunks and one ended: both ended at off
 		}
-	}
-}
-
-// TestCompareTrees checks the comparison helper itself, so a broken helper
-// cannot make the end-to-end tests pass vacuously.
-func TestCompareTrees(t *testing.T) {
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	files := []fileSpec{{"x/big.bin", 3<<20 + 5}, {"tiny", 1}}
-	writeTree(t, a, 7, files...)
-	writeTree(t, b, 7, files...)
-	if err := compareTrees(a, b); err != nil {
-		t.Fatalf("identical trees: %v", err)
-	}
-	// One flipped byte past the first chunk.
-	p := filepath.Join(b, "x/big.bin")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[2<<20+3] ^= 1
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := compareTrees(a, b); err == nil {
-		t.Fatal("flipped byte not detected")
-	}
-	// Truncated file.
-	if err := os.WriteFile(p, data[:len(data)-1], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := compareTrees(a, b); err == nil {
-		t.Fatal("truncation not detected")
-	}
-	// Extra file.
-	writeTree(t, b, 7, files[0])
-	writeRandomFile(t, filepath.Join(b, "extra"), 1, 1)
-	if err := compareTrees(a, b); err == nil {
-		t.Fatal("extra file not detected")
-	}
-	// A different seed gives different content.
-	c := filepath.Join(dir, "c")
-	writeTree(t, c, 8, files...)
-	if err := compareTrees(a, c); err == nil {
-		t.Fatal("different seed gave identical data")
 	}
 }

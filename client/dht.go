@@ -30,6 +30,7 @@ const (
 	dhtLookupFew     = 5 * time.Second
 	dhtLookupMany    = 2 * time.Minute
 	dhtLookupMagnet  = 2 * time.Second // while a magnet has no metadata
+	dhtLookupNone    = time.Second     // while a magnet has found no peer at all
 )
 
 // Loopback rate limit of the DHT node: on 127.0.0.1 every node of a test
@@ -121,12 +122,13 @@ func (t *Torrent) dhtLoop() {
 		wait := dhtLookupMany
 		st := t.Stats()
 		if !st.Complete {
-			peers, err := node.GetPeers(t.ctx, t.mi.InfoHash)
+			// Peers go to the torrent as replies bring them, not when the
+			// lookup ends (which may wait for slow nodes to time out).
+			_, err := node.GetPeersFunc(t.ctx, t.mi.InfoHash, func(peers []netip.AddrPort) {
+				t.post(event{kind: evPeers, addrs: addrStrings(peers)})
+			})
 			if t.ctx.Err() != nil {
 				return
-			}
-			if len(peers) > 0 {
-				t.post(event{kind: evPeers, addrs: addrStrings(peers)})
 			}
 			if errors.Is(err, dht.ErrNoNodes) {
 				wait = dhtNoNodesRetry
@@ -185,17 +187,22 @@ func addrStrings(as []netip.AddrPort) []string {
 }
 
 // dhtPeers runs get_peers lookups for ih until ctx ends, sending what it
-// finds to found; used while a magnet fetches its metadata.
+// finds to found as soon as a reply brings it; used while a magnet fetches
+// its metadata. Until the first peer it looks again every dhtLookupNone.
 func dhtPeers(ctx context.Context, node *dht.Node, ih [20]byte, found func([]string)) {
+	somePeer := false
 	for {
-		peers, err := node.GetPeers(ctx, ih)
+		_, err := node.GetPeersFunc(ctx, ih, func(peers []netip.AddrPort) {
+			somePeer = true
+			found(addrStrings(peers))
+		})
 		if ctx.Err() != nil {
 			return
 		}
-		if len(peers) > 0 {
-			found(addrStrings(peers))
-		}
 		wait := dhtLookupMagnet
+		if !somePeer {
+			wait = dhtLookupNone
+		}
 		if errors.Is(err, dht.ErrNoNodes) {
 			wait = dhtNoNodesRetry // still joining
 		} else if err != nil {

@@ -27,6 +27,7 @@ type candidate struct {
 	idKnown bool
 	state   int
 	token   string
+	pinned  bool // queried whatever its distance; see Lookup.Pin
 }
 
 // LookupResult is a node that answered a lookup, with the get_peers token
@@ -39,9 +40,9 @@ type LookupResult struct {
 // Lookup is the state machine of one iterative Kademlia lookup, for
 // find_node or get_peers (BEP 5). It decides whom to query next; the caller
 // sends the queries and reports each reply or failure. It never holds more
-// than maxLookupCands candidates or MaxLookupPeers peers, sends at most
-// maxLookupQueries queries, and stops at its deadline. It is not safe for
-// concurrent use.
+// than maxLookupCands candidates (plus the few pinned ones) or
+// MaxLookupPeers peers, sends at most maxLookupQueries queries, and stops
+// at its deadline. It is not safe for concurrent use.
 type Lookup struct {
 	self, target ID
 	deadline     time.Time
@@ -56,37 +57,53 @@ type Lookup struct {
 func NewLookup(self, target ID, seeds []NodeInfo, deadline time.Time) *Lookup {
 	l := &Lookup{self: self, target: target, deadline: deadline, peerSet: map[netip.AddrPort]struct{}{}}
 	for _, s := range seeds {
-		l.add(s, !s.ID.IsZero())
+		l.add(s, !s.ID.IsZero(), false)
 	}
 	return l
+}
+
+// Pin adds nodes that the lookup queries whatever their distance to the
+// target, and waits for before it is done. A get_peers lookup pins the
+// bootstrap nodes: in a young network they are the only nodes a peer
+// that announced early could reach, and the nodes that joined since are
+// closer to the info hash, so a plain lookup would never ask them.
+func (l *Lookup) Pin(nodes []NodeInfo) {
+	for _, n := range nodes {
+		l.add(n, !n.ID.IsZero(), true)
+	}
+}
+
+func unmapAddrPort(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
 // Target returns the ID being looked up.
 func (l *Lookup) Target() ID { return l.target }
 
-func (l *Lookup) add(n NodeInfo, idKnown bool) {
+func (l *Lookup) add(n NodeInfo, idKnown, pinned bool) {
 	if !n.Addr.IsValid() || n.Addr.Port() == 0 || !n.Addr.Addr().Unmap().Is4() || (idKnown && n.ID == l.self) {
 		return
 	}
-	n.Addr = netip.AddrPortFrom(n.Addr.Addr().Unmap(), n.Addr.Port())
-	for _, c := range l.cands {
+	n.Addr = unmapAddrPort(n.Addr)
+	for i, c := range l.cands {
 		if c.Addr == n.Addr || (idKnown && c.idKnown && c.ID == n.ID) {
+			l.cands[i].pinned = l.cands[i].pinned || pinned
 			return
 		}
 	}
-	c := candidate{NodeInfo: n, idKnown: idKnown}
+	c := candidate{NodeInfo: n, idKnown: idKnown, pinned: pinned}
 	c.dist = n.ID.Xor(l.target)
 	if !idKnown {
 		c.dist = allOnes
 	}
 	i, _ := slices.BinarySearchFunc(l.cands, c.dist, func(a candidate, d ID) int { return cmpID(a.dist, d) })
-	if i >= maxLookupCands {
+	if i >= maxLookupCands && !pinned {
 		return
 	}
 	l.cands = slices.Insert(l.cands, i, c)
 	for len(l.cands) > maxLookupCands {
 		j := len(l.cands) - 1
-		for j >= 0 && l.cands[j].state == candInFlight {
+		for j >= 0 && (l.cands[j].state == candInFlight || l.cands[j].pinned) {
 			j--
 		}
 		if j < 0 {
@@ -148,7 +165,7 @@ func (l *Lookup) Next(now time.Time) []NodeInfo {
 	}
 	var out []NodeInfo
 	free := Alpha - l.InFlight()
-	for _, i := range l.window() {
+	for _, i := range append(l.pinnedNew(), l.window()...) {
 		if free <= 0 || l.sent >= maxLookupQueries {
 			break
 		}
@@ -173,12 +190,28 @@ func (l *Lookup) Done(now time.Time) bool {
 	if l.sent >= maxLookupQueries && inflight == 0 {
 		return true
 	}
-	for _, i := range l.window() {
+	for _, i := range append(l.pinnedNew(), l.window()...) {
 		if l.cands[i].state != candReplied {
 			return l.cands[i].state == candNew && l.sent >= maxLookupQueries && inflight == 0
 		}
 	}
+	for _, c := range l.cands {
+		if c.pinned && c.state == candInFlight {
+			return false
+		}
+	}
 	return true
+}
+
+// pinnedNew returns the indexes of pinned candidates not yet queried.
+func (l *Lookup) pinnedNew() []int {
+	var out []int
+	for i := range l.cands {
+		if l.cands[i].pinned && l.cands[i].state == candNew {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func (l *Lookup) inFlightAt(addr netip.AddrPort) *candidate {
@@ -209,7 +242,7 @@ func (l *Lookup) OnReply(addr netip.AddrPort, id ID, nodes []NodeInfo, values []
 		slices.SortStableFunc(l.cands, func(a, b candidate) int { return cmpID(a.dist, b.dist) })
 	}
 	for _, n := range nodes {
-		l.add(n, true)
+		l.add(n, true, false)
 	}
 	for _, p := range values {
 		if len(l.peers) >= MaxLookupPeers {
@@ -239,6 +272,26 @@ func (l *Lookup) Closest() []LookupResult {
 			if len(out) == K {
 				break
 			}
+		}
+	}
+	return out
+}
+
+// AnnounceTargets returns the nodes to send announce_peer to after a
+// get_peers lookup: the K closest that answered with a token, and the
+// pinned nodes that did, so that a peer stays findable through the
+// bootstrap nodes that newcomers ask first.
+func (l *Lookup) AnnounceTargets() []LookupResult {
+	var out []LookupResult
+	for _, r := range l.Closest() {
+		if r.Token != "" {
+			out = append(out, r)
+		}
+	}
+	for _, c := range l.cands {
+		if c.pinned && c.state == candReplied && c.token != "" &&
+			!slices.ContainsFunc(out, func(r LookupResult) bool { return r.Addr == c.Addr }) {
+			out = append(out, LookupResult{NodeInfo: c.NodeInfo, Token: c.token})
 		}
 	}
 	return out

@@ -87,6 +87,7 @@ type Node struct {
 	srv     responder
 	limiter *rateLimiter
 	pending map[string]*pendingQuery
+	boot    []netip.AddrPort // resolved Config.Bootstrap addresses
 	stats   Stats
 	closed  bool
 	stopRef func() bool

@@ -99,7 +99,7 @@ func (t *Torrent) handle(ev event) {
 		if cd := t.cands[ev.addr]; cd != nil {
 			cd.connected = false
 			cd.failures++
-			cd.nextTry = now.Add(time.Duration(min(cd.failures, 6)) * 5 * time.Second)
+			cd.nextTry = now.Add(redialDelay(cd.failures))
 		}
 	case evClosed:
 		pc := ev.conn
@@ -111,8 +111,10 @@ func (t *Torrent) handle(ev event) {
 			delete(t.byPeerID, pc.peerID)
 		}
 		if cd := t.cands[pc.dialAddr]; cd != nil {
+			// It may come back (a restart) or be gone for good; dialling
+			// again costs little, and failures back off from there.
 			cd.connected = false
-			cd.nextTry = now.Add(5 * time.Second)
+			cd.nextTry = now.Add(redialDelay(1))
 		}
 		t.log.Debug("peer gone", "peer", pc, "reason", pc.closeReason())
 		t.core.RemovePeer(now, pc.id)
@@ -232,4 +234,11 @@ func (t *Torrent) verify(piece int, buf []byte) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// redialDelay is how long to wait before dialling an address again after
+// its n-th consecutive failure: 1 s, doubling up to a minute, so a peer
+// that was briefly busy is back at once and a dead one costs little.
+func redialDelay(n int) time.Duration {
+	return min(time.Second<<min(n-1, 6), time.Minute)
 }

@@ -60,7 +60,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &simulation{cfg: cfg, lay: lay, rng: rand.New(rand.NewSource(cfg.Seed)), lat: int64(cfg.Latency)}
+	s := &simulation{cfg: cfg, lay: lay, rng: newRand(cfg.Seed), lat: int64(cfg.Latency)}
 	s.policy = cfg.Policy
 	if s.policy == nil {
 		prng := randv2.New(randv2.NewPCG(uint64(cfg.Seed), 0x5eed))
@@ -289,3 +289,5 @@ func hostOf(a netip.AddrPort) int32 {
 	b := a.Addr().As4()
 	return int32(b[1])<<16 | int32(b[2])<<8 | int32(b[3])
 }
+
+func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }

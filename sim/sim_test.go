@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	randv2 "math/rand/v2"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -176,7 +177,7 @@ func (p *countingPolicy) Handout(now time.Time, self tracker.Peer, c []tracker.P
 
 func TestUsesTrackerPolicy(t *testing.T) {
 	cfg := small(6)
-	cp := &countingPolicy{Policy: onlyOrigin{}}
+	cp := &countingPolicy{Policy: tracker.NewDefaultPolicy(randv2.New(randv2.NewPCG(1, 2)), nil)}
 	cfg.Policy = cp
 	r, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -186,8 +187,18 @@ func TestUsesTrackerPolicy(t *testing.T) {
 	if cp.calls.Load() < 6 {
 		t.Errorf("policy consulted %d times, want one per host at least", cp.calls.Load())
 	}
-	// Receivers only ever learn of the origin, so it must carry every
-	// byte (receivers still connect to nobody else).
+}
+
+// TestOriginOnlyHandout: receivers only ever learn of the origin, so it
+// must carry every byte, and every receiver must still finish.
+func TestOriginOnlyHandout(t *testing.T) {
+	cfg := small(6)
+	cfg.Policy = onlyOrigin{}
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, r, 5)
 	if r.OriginEgressRatio < 5 {
 		t.Errorf("origin egress %v: with only the origin handed out it must send 5 copies", r.OriginEgressRatio)
 	}

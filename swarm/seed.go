@@ -146,10 +146,18 @@ func (s *Swarm) markOut(now time.Time, i int) {
 	}
 	s.seed.out.set(i)
 	s.seed.numOut++
+	if s.seed.numOut == s.cfg.NumPieces {
+		// Second copies may be revealed from now on: peers whose reveals ran
+		// out while the last pieces were on their way get some.
+		for _, q := range s.peers {
+			s.revealTo(now, q)
+		}
+	}
 }
 
 // seedTick releases reveals a peer has not progressed on for two request
-// timeouts, so a stalled peer cannot hold pieces back from the swarm.
+// timeouts, so a stalled peer cannot hold pieces back from the swarm, and
+// tops up every peer's reveals.
 func (s *Swarm) seedTick(now time.Time) {
 	stale := 2 * s.cfg.RequestTimeout
 	for _, p := range s.peers {
@@ -161,9 +169,9 @@ func (s *Swarm) seedTick(now time.Time) {
 			}
 			kept = append(kept, r)
 		}
-		if len(kept) != len(p.reveals) {
-			p.reveals = kept
-			s.revealTo(now, p)
-		}
+		p.reveals = kept
+		// Top up every peer, also one that had nothing left to be revealed
+		// a moment ago.
+		s.revealTo(now, p)
 	}
 }

@@ -29,6 +29,13 @@ type peer struct {
 	reqq    int       // the peer's advertised queue depth, 0 = unknown
 	reqs    []request // our outstanding requests, oldest first
 	uploads []BlockSpec
+	// Upload admission: the first emitted entries of uploads were handed to
+	// the runtime (SendBlock); the rest wait until p is among the peers we
+	// serve at once (see admit).
+	emitted  int
+	upActive bool
+	upQuota  int    // blocks p may still be handed in this turn
+	upSeq    uint64 // when p started waiting for a turn (FIFO order)
 
 	downWindow, upWindow int64 // bytes since the last rate sample
 	downRate, upRate     float64
@@ -148,6 +155,10 @@ func (s *Swarm) dropPeer(now time.Time, p *peer) {
 	if !p.amChoking {
 		s.numUnchoked--
 	}
+	if p.upActive {
+		p.upActive = false
+		s.numUpActive--
+	}
 	if s.optimistic == p {
 		s.optimistic = nil
 	}
@@ -164,4 +175,5 @@ func (s *Swarm) dropPeer(now time.Time, p *peer) {
 	if s.cfg.Choker == Fleet {
 		s.fleetFillSlots(now)
 	}
+	s.admit()
 }

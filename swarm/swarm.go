@@ -34,6 +34,7 @@ const (
 	DefaultRequestTimeout     = 20 * time.Second
 	DefaultRandomFirstPieces  = 4
 	DefaultPublicUploadSlots  = 4
+	DefaultActiveUploads      = 4
 )
 
 // Timing of the chokers.
@@ -63,6 +64,12 @@ type Config struct {
 	// pieces one peer at a time (BEP 16 super-seeding) so that no piece goes
 	// out twice before every piece went out once.
 	InitialSeeding bool
+	// ActiveUploads bounds how many peers we send blocks to at the same
+	// time (default DefaultActiveUploads; negative: no bound). Requests of
+	// other unchoked peers wait their turn; a turn is about one piece. A
+	// link shared by fewer transfers moves each piece faster, so new pieces
+	// hop through the swarm sooner.
+	ActiveUploads int
 	// MaxRequestsPerPeer caps our outstanding requests to one peer (default
 	// 256); the peer's advertised reqq caps it further.
 	MaxRequestsPerPeer int
@@ -118,6 +125,8 @@ type Swarm struct {
 	optimistic     *peer
 	nextRotate     time.Time
 	numUnchoked    int
+	numUpActive    int    // peers with an upload turn (see admit)
+	upSeq          uint64 // FIFO counter for upload turns
 
 	seed *initialSeed // non-nil while initial seeding
 
@@ -158,6 +167,9 @@ func New(cfg Config) (*Swarm, error) {
 	}
 	if cfg.MaxRequestsPerPeer == 0 {
 		cfg.MaxRequestsPerPeer = DefaultMaxRequestsPerPeer
+	}
+	if cfg.ActiveUploads == 0 {
+		cfg.ActiveUploads = DefaultActiveUploads
 	}
 	if cfg.MaxQueuedUploads == 0 {
 		cfg.MaxQueuedUploads = DefaultMaxQueuedUploads

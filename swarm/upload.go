@@ -19,8 +19,80 @@ func (s *Swarm) onRequest(p *peer, spec BlockSpec) {
 		s.reject(p, spec)
 		return
 	}
+	if len(p.uploads) == p.emitted && !p.upActive {
+		s.upSeq++
+		p.upSeq = s.upSeq // starts waiting for a turn
+	}
 	p.uploads = append(p.uploads, spec)
-	s.emit(Action{Kind: SendBlock, Conn: p.id, Block: spec})
+	s.admit()
+}
+
+// admit hands queued uploads to the runtime. Only cfg.ActiveUploads peers
+// are served at once, each for a turn of about one piece; a peer whose turn
+// is used up, or who has nothing more queued, makes room for the peer that
+// has waited longest. With no bound every request goes out at once.
+func (s *Swarm) admit() {
+	if s.cfg.ActiveUploads < 0 {
+		for _, p := range s.peers {
+			s.emitUploads(p, len(p.uploads))
+		}
+		return
+	}
+	// Serve the active peers, ending turns that are over.
+	for _, p := range s.peers {
+		if !p.upActive {
+			continue
+		}
+		if p.upQuota > 0 {
+			s.emitUploads(p, p.upQuota)
+		}
+		if p.emitted == 0 && (p.upQuota == 0 || len(p.uploads) == 0) {
+			p.upActive = false
+			s.numUpActive--
+			if len(p.uploads) > 0 {
+				s.upSeq++
+				p.upSeq = s.upSeq // back of the line
+			}
+		}
+	}
+	// Give free turns to the peers that waited longest.
+	for s.numUpActive < s.cfg.ActiveUploads {
+		var next *peer
+		for _, p := range s.peers {
+			if !p.upActive && len(p.uploads) > p.emitted && (next == nil || p.upSeq < next.upSeq) {
+				next = p
+			}
+		}
+		if next == nil {
+			return
+		}
+		next.upActive = true
+		next.upQuota = max(4, int(s.cfg.PieceLength/wire.BlockSize))
+		s.numUpActive++
+		s.emitUploads(next, next.upQuota)
+	}
+}
+
+// emitUploads hands up to n more of p's queued requests to the runtime.
+func (s *Swarm) emitUploads(p *peer, n int) {
+	for ; n > 0 && p.emitted < len(p.uploads); n-- {
+		s.emit(Action{Kind: SendBlock, Conn: p.id, Block: p.uploads[p.emitted]})
+		p.emitted++
+		if p.upActive {
+			p.upQuota--
+		}
+	}
+}
+
+// removeUpload forgets p's queued request k; it reports whether the block
+// had been handed to the runtime.
+func (p *peer) removeUpload(k int) (emitted bool) {
+	p.uploads = append(p.uploads[:k], p.uploads[k+1:]...)
+	if k < p.emitted {
+		p.emitted--
+		return true
+	}
+	return false
 }
 
 // reject answers a request we will not serve (BEP 6); plain peers get nothing.
@@ -34,8 +106,10 @@ func (s *Swarm) reject(p *peer, spec BlockSpec) {
 func (s *Swarm) onCancel(p *peer, spec BlockSpec) {
 	for k, u := range p.uploads {
 		if u == spec {
-			p.uploads = append(p.uploads[:k], p.uploads[k+1:]...)
-			s.emit(Action{Kind: DropBlock, Conn: p.id, Block: spec})
+			if p.removeUpload(k) {
+				s.emit(Action{Kind: DropBlock, Conn: p.id, Block: spec})
+			}
+			s.admit()
 			return
 		}
 	}
@@ -50,10 +124,11 @@ func (s *Swarm) BlockSent(now time.Time, c ConnID, spec BlockSpec) {
 	}
 	for k, u := range p.uploads {
 		if u == spec {
-			p.uploads = append(p.uploads[:k], p.uploads[k+1:]...)
+			p.removeUpload(k)
 			break
 		}
 	}
+	s.admit()
 	p.upWindow += int64(spec.Length)
 	s.stats.uploaded += int64(spec.Length)
 	if s.seed != nil {
@@ -84,14 +159,15 @@ func (s *Swarm) choke(now time.Time, p *peer) {
 	if p.peerInterested {
 		p.waitingAt = now
 	}
-	for _, u := range p.uploads {
+	for _, u := range p.uploads[:p.emitted] {
 		s.emit(Action{Kind: DropBlock, Conn: p.id, Block: u})
 	}
 	s.send(p, wire.Message{Type: wire.Choke})
 	for _, u := range p.uploads {
 		s.reject(p, u)
 	}
-	p.uploads = p.uploads[:0]
+	p.uploads, p.emitted = p.uploads[:0], 0
+	s.admit()
 }
 
 // slotFree reports whether another regular unchoke fits.

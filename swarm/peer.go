@@ -175,5 +175,5 @@ func (s *Swarm) dropPeer(now time.Time, p *peer) {
 	if s.cfg.Choker == Fleet {
 		s.fleetFillSlots(now)
 	}
-	s.admit()
+	s.fillTurns()
 }

@@ -24,39 +24,39 @@ func (s *Swarm) onRequest(p *peer, spec BlockSpec) {
 		p.upSeq = s.upSeq // starts waiting for a turn
 	}
 	p.uploads = append(p.uploads, spec)
-	s.admit()
+	s.admit(p)
 }
 
-// admit hands queued uploads to the runtime. Only cfg.ActiveUploads peers
-// are served at once, each for a turn of about one piece; a peer whose turn
-// is used up, or who has nothing more queued, makes room for the peer that
-// has waited longest. With no bound every request goes out at once.
-func (s *Swarm) admit() {
+// admit hands p's queued uploads to the runtime. Only cfg.ActiveUploads
+// peers are served at once, each for a turn of about one piece; a peer
+// whose turn is used up, or who has nothing more queued, makes room for
+// the peer that has waited longest. With no bound every request goes out
+// at once. It is called whenever p's queue changes.
+func (s *Swarm) admit(p *peer) {
 	if s.cfg.ActiveUploads < 0 {
-		for _, p := range s.peers {
-			s.emitUploads(p, len(p.uploads))
-		}
+		s.emitUploads(p, len(p.uploads))
 		return
 	}
-	// Serve the active peers, ending turns that are over.
-	for _, p := range s.peers {
-		if !p.upActive {
-			continue
-		}
+	if p.upActive {
 		if p.upQuota > 0 {
 			s.emitUploads(p, p.upQuota)
 		}
-		if p.emitted == 0 && (p.upQuota == 0 || len(p.uploads) == 0) {
-			p.upActive = false
-			s.numUpActive--
-			if len(p.uploads) > 0 {
-				s.upSeq++
-				p.upSeq = s.upSeq // back of the line
-			}
+		if p.emitted > 0 || (p.upQuota > 0 && len(p.uploads) > 0) {
+			return // still sending, or more to send in this turn
+		}
+		p.upActive = false
+		s.numUpActive--
+		if len(p.uploads) > 0 {
+			s.upSeq++
+			p.upSeq = s.upSeq // back of the line
 		}
 	}
-	// Give free turns to the peers that waited longest.
-	for s.numUpActive < s.cfg.ActiveUploads {
+	s.fillTurns()
+}
+
+// fillTurns gives free upload turns to the peers that waited longest.
+func (s *Swarm) fillTurns() {
+	for s.cfg.ActiveUploads >= 0 && s.numUpActive < s.cfg.ActiveUploads {
 		var next *peer
 		for _, p := range s.peers {
 			if !p.upActive && len(p.uploads) > p.emitted && (next == nil || p.upSeq < next.upSeq) {
@@ -109,7 +109,7 @@ func (s *Swarm) onCancel(p *peer, spec BlockSpec) {
 			if p.removeUpload(k) {
 				s.emit(Action{Kind: DropBlock, Conn: p.id, Block: spec})
 			}
-			s.admit()
+			s.admit(p)
 			return
 		}
 	}
@@ -128,7 +128,7 @@ func (s *Swarm) BlockSent(now time.Time, c ConnID, spec BlockSpec) {
 			break
 		}
 	}
-	s.admit()
+	s.admit(p)
 	p.upWindow += int64(spec.Length)
 	s.stats.uploaded += int64(spec.Length)
 	if s.seed != nil {
@@ -167,7 +167,7 @@ func (s *Swarm) choke(now time.Time, p *peer) {
 		s.reject(p, u)
 	}
 	p.uploads, p.emitted = p.uploads[:0], 0
-	s.admit()
+	s.admit(p)
 }
 
 // slotFree reports whether another regular unchoke fits.

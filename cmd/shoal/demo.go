@@ -12,11 +12,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"runtime/trace"
 	"sort"
 	"time"
 
+	"github.com/shoal-p2p/shoal/bench"
 	"github.com/shoal-p2p/shoal/client"
 	"github.com/shoal-p2p/shoal/metainfo"
 	"github.com/shoal-p2p/shoal/tracker"
@@ -40,17 +40,11 @@ func runDemo(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	if *traceFile != "" {
 		f, err := os.Create(*traceFile)
 		if err != nil {
@@ -203,7 +197,8 @@ func runDemo(ctx context.Context, args []string) error {
 }
 
 // report holds the parameters of the Kumar-Ross bound (F bytes, upload
-// and download capacities in bytes per second).
+// and download capacities in bytes per second) and names its terms for the
+// printout; bench.Floor is the bound itself.
 type report struct {
 	F, us, u, d, N float64
 }
@@ -211,12 +206,8 @@ type report struct {
 func (r report) originTerm() float64   { return r.F / r.us }
 func (r report) downloadTerm() float64 { return r.F / r.d }
 func (r report) swarmTerm() float64    { return r.N * r.F / (r.us + r.N*r.u) }
-func (r report) singleSource() float64 { return r.N * r.F / r.us }
-
-// floor is T_min = max(F/u_s, F/d_min, N*F/(u_s + sum of u_i)).
-func (r report) floor() float64 {
-	return max(r.originTerm(), r.downloadTerm(), r.swarmTerm())
-}
+func (r report) singleSource() float64 { return bench.SingleSource(r.F, r.us, int(r.N)) }
+func (r report) floor() float64        { return bench.Floor(r.F, r.us, r.d, r.u, int(r.N)) }
 
 // generateFile writes size pseudo-random bytes, deterministic for seed.
 func generateFile(path string, size int64, seed uint64) error {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
-	"runtime/pprof"
 	"time"
 
 	"github.com/shoal-p2p/shoal/sim"
@@ -42,17 +41,11 @@ func runSim(ctx context.Context, args []string) error {
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	cfg := sim.Config{
 		Peers: *peers, Size: int64(size), Link: float64(link), OriginLink: float64(originLink),
 		Latency: *latency, PieceLength: int64(pieceLen), BlocksPerPiece: *bpp, Seed: *seed,

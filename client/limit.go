@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -17,7 +18,11 @@ func newLimiter(bytesPerSec float64) *rate.Limiter {
 	if burst < 64*1024 {
 		burst = 64 * 1024
 	}
-	return rate.NewLimiter(rate.Limit(bytesPerSec), burst)
+	l := rate.NewLimiter(rate.Limit(bytesPerSec), burst)
+	// Start with an empty bucket: a full one would let the first burst
+	// through unpaced, which makes short transfers beat their link.
+	l.AllowN(time.Now(), burst)
+	return l
 }
 
 // limiters is a chain of limits that all apply to the same bytes (global

@@ -101,19 +101,19 @@ func Parse(data []byte) (*MetaInfo, error) {
 func Load(path string) (*MetaInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("metainfo: load %s: %w", path, err)
+		return nil, fmt.Errorf("metainfo: %w", err) // the error names the path
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("metainfo: load %s: %w", path, err)
+		return nil, fmt.Errorf("metainfo: %w", err)
 	}
 	if len(data) > MaxSize {
-		return nil, fmt.Errorf("metainfo: load %s: %w: over %d bytes", path, ErrTooLarge, MaxSize)
+		return nil, fmt.Errorf("%s: %w: over %d bytes", path, ErrTooLarge, MaxSize)
 	}
 	m, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("metainfo: load %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err) // err starts "metainfo: "
 	}
 	return m, nil
 }

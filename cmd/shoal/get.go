@@ -190,7 +190,7 @@ func watchDownload(ctx context.Context, t *client.Torrent, start time.Time, stal
 			}
 			printProgress(st, rate, tty)
 			if !tty && st.TrackerError != "" && st.Peers == 0 {
-				fmt.Fprintf(os.Stderr, "tracker: %s\n", st.TrackerError)
+				fmt.Fprintln(os.Stderr, st.TrackerError) // it starts "tracker: "
 			}
 			if !directPeers && !everHadPeer && st.TrackerError != "" && now.Sub(start) > 20*time.Second {
 				// The only way to find peers has failed for a while.
@@ -198,7 +198,7 @@ func watchDownload(ctx context.Context, t *client.Torrent, start time.Time, stal
 			}
 			if now.Sub(lastPeerSeen) > stall {
 				if st.TrackerError != "" {
-					return fmt.Errorf("no peers for %s; tracker: %s", stall, st.TrackerError)
+					return fmt.Errorf("no peers for %s; %s", stall, st.TrackerError)
 				}
 				return fmt.Errorf("no peers could be reached for %s", stall)
 			}

@@ -87,5 +87,5 @@ func trackerNote(st client.Stats) string {
 	if st.TrackerError == "" {
 		return ""
 	}
-	return "; tracker: " + st.TrackerError
+	return "; " + st.TrackerError // it starts "tracker: "
 }

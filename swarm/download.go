@@ -266,6 +266,7 @@ func (s *Swarm) unrequest(now time.Time, p *peer, k int, avoid bool) {
 func (s *Swarm) onPiece(now time.Time, p *peer, spec BlockSpec) {
 	s.stats.downloaded += int64(spec.Length)
 	p.downWindow += int64(spec.Length)
+	s.maybeSample(now, p)
 	k := p.findRequest(spec)
 	if k >= 0 {
 		// Remove without returning the block to the pool: it is arriving.

@@ -37,7 +37,8 @@ type peer struct {
 	upQuota  int    // blocks p may still be handed in this turn
 	upSeq    uint64 // when p started waiting for a turn (FIFO order)
 
-	downWindow, upWindow int64 // bytes since the last rate sample
+	downWindow, upWindow int64     // bytes since the last rate sample
+	sampledAt            time.Time // when the last rate sample was taken
 	downRate, upRate     float64
 	rateKnown            bool
 

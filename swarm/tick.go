@@ -9,12 +9,8 @@ const rateWeight = 0.5
 // updates transfer rates, cancels timed-out requests, runs the choker,
 // releases stalled initial-seeding reveals and refills every pipeline.
 func (s *Swarm) Tick(now time.Time) {
-	if !s.lastTick.IsZero() {
-		if dt := now.Sub(s.lastTick).Seconds(); dt > 0 {
-			for _, p := range s.peers {
-				s.sampleRates(p, dt)
-			}
-		}
+	for _, p := range s.peers {
+		s.maybeSample(now, p) // a peer that sent nothing decays here
 	}
 	s.lastTick = now
 	for _, p := range s.peers {
@@ -28,7 +24,27 @@ func (s *Swarm) Tick(now time.Time) {
 	s.flush(now)
 }
 
-// sampleRates folds the bytes moved since the last tick into p's rates.
+// sampleEvery is how often a peer's rates take a new sample: on Tick, and
+// as blocks move, so a transfer shorter than a tick still gets measured
+// pipelines and reveal windows.
+const sampleEvery = 250 * time.Millisecond
+
+// maybeSample folds the bytes moved since p's last sample into its rates
+// once sampleEvery has passed.
+func (s *Swarm) maybeSample(now time.Time, p *peer) {
+	if p.sampledAt.IsZero() {
+		p.sampledAt = now
+		return
+	}
+	dt := now.Sub(p.sampledAt)
+	if dt < sampleEvery {
+		return
+	}
+	p.sampledAt = now
+	s.sampleRates(p, dt.Seconds())
+}
+
+// sampleRates folds the bytes moved since the last sample into p's rates.
 func (s *Swarm) sampleRates(p *peer, dt float64) {
 	down, up := float64(p.downWindow)/dt, float64(p.upWindow)/dt
 	p.downWindow, p.upWindow = 0, 0

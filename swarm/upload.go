@@ -130,6 +130,7 @@ func (s *Swarm) BlockSent(now time.Time, c ConnID, spec BlockSpec) {
 	}
 	s.admit(p)
 	p.upWindow += int64(spec.Length)
+	s.maybeSample(now, p)
 	s.stats.uploaded += int64(spec.Length)
 	if s.seed != nil {
 		s.seedBlockSent(now, p, spec)

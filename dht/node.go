@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/shoal-p2p/shoal/ratelimit"
 )
 
 // Defaults for Config fields left zero.
@@ -85,7 +87,7 @@ type Node struct {
 	rnd     *rand.Rand
 	table   *RoutingTable
 	srv     responder
-	limiter *rateLimiter
+	limiter *ratelimit.PerSource
 	pending map[string]*pendingQuery
 	boot    []netip.AddrPort // resolved Config.Bootstrap addresses
 	stats   Stats
@@ -126,7 +128,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.srv = responder{self: n.id, table: n.table, tokens: NewTokenManager(n.rnd, now),
 		peers: NewPeerStore(cfg.MaxInfoHashes, cfg.MaxPeersPerHash), rnd: n.rnd}
-	n.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, maxRateSources)
+	n.limiter = ratelimit.NewPerSource(cfg.RateLimit, int(cfg.RateBurst), maxRateSources)
 	n.tr = cfg.Transport
 	if n.tr == nil {
 		if n.tr, err = ListenUDP(cfg.ListenAddr); err != nil {

@@ -55,7 +55,7 @@ func (n *Node) handlePacket(b []byte, from netip.AddrPort) {
 
 func (n *Node) handleQueryLocked(m Msg, from netip.AddrPort) (Msg, bool) {
 	now := n.clock.Now()
-	if !n.limiter.allow(from.Addr(), now) {
+	if !n.limiter.Allow(from.Addr(), now) {
 		n.stats.RateLimited++
 		return Msg{}, false
 	}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/ratelimit"
 )
 
 func TestDistanceAndBucketIndex(t *testing.T) {
@@ -225,24 +227,24 @@ func TestPeerStoreBounds(t *testing.T) {
 }
 
 func TestRateLimiter(t *testing.T) {
-	l := newRateLimiter(10, 5, 3)
+	l := ratelimit.NewPerSource(10, 5, 3)
 	ip := netip.MustParseAddr("192.0.2.1")
 	n := 0
 	for i := 0; i < 100; i++ {
-		if l.allow(ip, epoch) {
+		if l.Allow(ip, epoch) {
 			n++
 		}
 	}
 	if n != 5 {
 		t.Fatalf("burst allowed %d, want 5", n)
 	}
-	if !l.allow(ip, epoch.Add(100*time.Millisecond)) {
+	if !l.Allow(ip, epoch.Add(100*time.Millisecond)) {
 		t.Fatal("refill after 100ms at 10/s did not allow one")
 	}
 	for i := 0; i < 100; i++ {
-		l.allow(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), epoch)
+		l.Allow(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), epoch)
 	}
-	if len(l.sources) > 3 {
-		t.Fatalf("limiter tracks %d sources, bound 3", len(l.sources))
+	if l.Len() > 3 {
+		t.Fatalf("limiter tracks %d sources, bound 3", l.Len())
 	}
 }

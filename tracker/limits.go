@@ -4,63 +4,20 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/shoal-p2p/shoal/ratelimit"
 )
 
-// SourceLimiter bounds the request rate of each source address with a
-// token bucket per address: Rate requests a second on average, bursts of
-// up to Burst. It holds at most MaxSources buckets; when full, it forgets
-// every bucket (failing open), so spoofed UDP sources cannot grow memory
-// nor lock out real clients for long. The clock is the caller's.
-type SourceLimiter struct {
-	rate       float64
-	burst      float64
-	maxSources int
-
-	mu      sync.Mutex
-	buckets map[netip.Addr]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
+// SourceLimiter bounds the request rate of each source address (a token
+// bucket per address, a bound on the addresses held); see
+// ratelimit.PerSource. A nil *SourceLimiter allows everything.
+type SourceLimiter = ratelimit.PerSource
 
 // NewSourceLimiter returns a limiter allowing rate requests per second
 // with the given burst per source; maxSources bounds its memory (default
-// 100,000 when non-positive). A nil *SourceLimiter allows everything.
+// 100,000 when non-positive).
 func NewSourceLimiter(rate float64, burst, maxSources int) *SourceLimiter {
-	if maxSources <= 0 {
-		maxSources = 100_000
-	}
-	return &SourceLimiter{rate: rate, burst: float64(max(burst, 1)), maxSources: maxSources,
-		buckets: make(map[netip.Addr]*bucket)}
-}
-
-// Allow reports whether a request from src at now is within its rate, and
-// counts it if so.
-func (l *SourceLimiter) Allow(src netip.Addr, now time.Time) bool {
-	if l == nil {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[src]
-	if b == nil {
-		if len(l.buckets) >= l.maxSources {
-			clear(l.buckets)
-		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[src] = b
-	}
-	if dt := now.Sub(b.last).Seconds(); dt > 0 {
-		b.tokens = min(l.burst, b.tokens+dt*l.rate)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return ratelimit.NewPerSource(rate, burst, maxSources)
 }
 
 // HandoutBudget bounds how often one peer address is handed out per

@@ -166,7 +166,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 func TestVerifyDetectsCorruption(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "a")
-	sum, err := generate(src, 100_000, 7)
+	sum, err := Generate(src, 100_000, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,10 +186,10 @@ func TestVerifyDetectsCorruption(t *testing.T) {
 		t.Error("missing copy verified")
 	}
 	// The same seed gives the same bytes; another seed does not.
-	if again, _ := generate(filepath.Join(dir, "c"), 100_000, 7); again != sum {
+	if again, _ := Generate(filepath.Join(dir, "c"), 100_000, 7); again != sum {
 		t.Error("generate is not deterministic for a seed")
 	}
-	if other, _ := generate(filepath.Join(dir, "d"), 100_000, 8); other == sum {
+	if other, _ := Generate(filepath.Join(dir, "d"), 100_000, 8); other == sum {
 		t.Error("different seeds gave the same bytes")
 	}
 }

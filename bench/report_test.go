@@ -77,7 +77,7 @@ func TestMediansInterleavedRuns(t *testing.T) {
 func TestFileServerAndFetch(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
-	sum, err := generate(src, 300_000, 3)
+	sum, err := Generate(src, 300_000, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestFileServerLimitsRate(t *testing.T) {
 	// burst); this is the property the HTTP comparator relies on.
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
-	if _, err := generate(src, 256_000, 4); err != nil {
+	if _, err := Generate(src, 256_000, 4); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -95,7 +95,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	src := filepath.Join(cfg.Dir, "origin", "payload.bin")
 	fmt.Fprintf(cfg.Log, "generating %d bytes in %s\n", cfg.Size, src)
-	sum, err := generate(src, cfg.Size, 1)
+	sum, err := Generate(src, cfg.Size, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -415,9 +415,9 @@ func verify(path string, sum [32]byte) error {
 	return nil
 }
 
-// generate writes size pseudo-random bytes (deterministic for seed) to
+// Generate writes size pseudo-random bytes (deterministic for seed) to
 // path and returns their SHA-256.
-func generate(path string, size int64, seed uint64) ([32]byte, error) {
+func Generate(path string, size int64, seed uint64) ([32]byte, error) {
 	var sum [32]byte
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return sum, fmt.Errorf("generate: %w", err)

@@ -95,7 +95,6 @@ type layout struct {
 	numPieces   int
 	modelPiece  int64 // modelled piece length
 	modelTotal  int64 // modelled total length
-	bpp         int   // modelled blocks per full piece
 }
 
 // check validates c and fills in defaults.
@@ -154,7 +153,6 @@ func makeLayout(c *Config) (layout, error) {
 	l.scale = scale
 	l.modelPiece = c.PieceLength / scale
 	l.modelTotal = (c.Size + scale - 1) / scale
-	l.bpp = int((l.modelPiece + wire.BlockSize - 1) / wire.BlockSize)
 	if got := int((l.modelTotal + l.modelPiece - 1) / l.modelPiece); got != l.numPieces {
 		return l, fmt.Errorf("%w: scaled layout has %d pieces, want %d", ErrInvalidConfig, got, l.numPieces)
 	}

@@ -113,10 +113,9 @@ func (s *simulation) upDone(h *host) {
 	}
 }
 
-// originSentBlock counts the origin's egress and notices when every piece
-// left it once (for Config.OriginLeaves).
+// originSentBlock notices when every piece left the origin once (for
+// Config.OriginLeaves); the origin's egress is its core's upload count.
 func (s *simulation) originSentBlock(spec swarm.BlockSpec) {
-	s.egress += int64(spec.Length)
 	plen := s.lay.modelPiece
 	if int(spec.Piece) == s.lay.numPieces-1 {
 		plen = s.lay.modelTotal - int64(s.lay.numPieces-1)*s.lay.modelPiece

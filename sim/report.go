@@ -82,7 +82,7 @@ func (s *simulation) report() *Report {
 	}
 	r.FloorS = floor(cfg, s.hosts)
 	r.SingleSourceS = float64(cfg.Peers) * float64(cfg.Size) / cfg.OriginLink
-	r.OriginEgressRatio = float64(s.egress*s.lay.scale) / float64(cfg.Size)
+	r.OriginEgressRatio = float64(s.hosts[0].core.Stats().Uploaded*s.lay.scale) / float64(cfg.Size)
 	r.FinishS = []float64{}
 	for _, h := range s.hosts[1:] {
 		switch {

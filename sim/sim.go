@@ -37,10 +37,10 @@ type simulation struct {
 	ctrls  fifo[ctrl]
 	extHS  []byte // our BEP 10 handshake payload
 
-	registered []bool // hosts the tracker knows
+	registered []bool         // hosts the tracker knows
+	candBuf    []tracker.Peer // reused by trackerAnnounce
 	originSent []int64
 	originOut  int
-	egress     int64 // modelled bytes the origin uploaded
 
 	receiversLeft int // receivers that neither finished nor left
 	finished      int

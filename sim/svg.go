@@ -3,6 +3,7 @@ package sim
 import (
 	"bufio"
 	"fmt"
+	"html"
 	"io"
 	"math"
 )
@@ -33,7 +34,7 @@ func (r *Report) WriteSVG(w io.Writer) error {
 	fmt.Fprintf(bw, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", svgW, svgH, svgW, svgH)
 	fmt.Fprintf(bw, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(bw, `<text x="%g" y="22" font-size="14">%s: %d receivers, %s, efficiency %.2f, origin egress %.2f F</text>`+"\n",
-		padL, xmlEscape(r.System), r.Peers, sizeLabel(r.SizeBytes), r.Efficiency, r.OriginEgressRatio)
+		padL, html.EscapeString(r.System), r.Peers, sizeLabel(r.SizeBytes), r.Efficiency, r.OriginEgressRatio)
 	// Axes, ticks and grid.
 	fmt.Fprintf(bw, `<path d="M%g %gV%gH%g" fill="none" stroke="black"/>`+"\n", padL, padT, padT+ph, padL+pw)
 	step := niceStep(xmax / 6)
@@ -95,22 +96,4 @@ func sizeLabel(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.3g %s", v, units[i])
-}
-
-// xmlEscape escapes the characters that matter in SVG text.
-func xmlEscape(s string) string {
-	out := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '<':
-			out = append(out, "&lt;"...)
-		case '>':
-			out = append(out, "&gt;"...)
-		case '&':
-			out = append(out, "&amp;"...)
-		default:
-			out = append(out, s[i])
-		}
-	}
-	return string(out)
 }

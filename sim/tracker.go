@@ -25,12 +25,13 @@ func (s *simulation) trackerAnnounce(h *host) {
 	s.registered[h.idx] = true
 	now := timeOf(s.now)
 	self := s.trackerPeer(h)
-	cands := make([]tracker.Peer, 0, len(s.hosts))
+	cands := s.candBuf[:0] // the policy does not keep it (tracker.Policy)
 	for i, ok := range s.registered {
 		if ok && i != h.idx {
 			cands = append(cands, s.trackerPeer(s.hosts[i]))
 		}
 	}
+	s.candBuf = cands
 	out := s.policy.Handout(now, self, cands, NumWant)
 	ids := make([]int32, 0, len(out))
 	for _, p := range out {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -90,7 +89,7 @@ func runDemo(ctx context.Context, args []string) error {
 	originDir := filepath.Join(work, "origin")
 	src := filepath.Join(originDir, "payload.bin")
 	fmt.Printf("generating %s of random data in %s\n", formatBytes(F), work)
-	if err := generateFile(src, int64(size), 1); err != nil {
+	if _, err := bench.Generate(src, int64(size), 1); err != nil {
 		return err
 	}
 	mi, err := metainfo.Create(src, metainfo.CreateOptions{Trackers: []string{announce}})
@@ -208,29 +207,6 @@ func (r report) downloadTerm() float64 { return r.F / r.d }
 func (r report) swarmTerm() float64    { return r.N * r.F / (r.us + r.N*r.u) }
 func (r report) singleSource() float64 { return bench.SingleSource(r.F, r.us, int(r.N)) }
 func (r report) floor() float64        { return bench.Floor(r.F, r.us, r.d, r.u, int(r.N)) }
-
-// generateFile writes size pseudo-random bytes, deterministic for seed.
-func generateFile(path string, size int64, seed uint64) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	rng := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), byte(seed >> 16), byte(seed >> 24)})
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; {
-		n := min(int64(len(buf)), left)
-		rng.Read(buf[:n])
-		if _, err := f.Write(buf[:n]); err != nil {
-			f.Close()
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		left -= n
-	}
-	return f.Close()
-}
 
 // sameFile reports an error unless a and b hold the same bytes.
 func sameFile(a, b string) error {

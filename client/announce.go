@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"time"
 
@@ -53,11 +52,7 @@ func (t *Torrent) announceLoop(url string) {
 		t.stats.TrackerError = ""
 		t.mu.Unlock()
 		ev = ""
-		addrs := make([]string, 0, len(resp.Peers))
-		for _, p := range resp.Peers {
-			addrs = append(addrs, p.String())
-		}
-		if len(addrs) > 0 {
+		if addrs := addrStrings(resp.Peers); len(addrs) > 0 {
 			t.post(event{kind: evPeers, addrs: addrs})
 		}
 		wait = resp.Interval
@@ -84,10 +79,7 @@ func (t *Torrent) announceStopped(url string) {
 
 // announce sends one announce with our current counters.
 func (t *Torrent) announce(ctx context.Context, url string, ev tracker.Event) (*tracker.AnnounceResponse, error) {
-	port := 0
-	if ta, ok := t.c.ln.Addr().(*net.TCPAddr); ok {
-		port = ta.Port
-	}
+	port := t.c.listenPort()
 	st := t.Stats()
 	req := tracker.AnnounceRequest{
 		InfoHash:   t.mi.InfoHash,

@@ -130,6 +130,15 @@ func NewPeerID() [20]byte {
 // Addr is the address the Client accepts peers on.
 func (c *Client) Addr() net.Addr { return c.ln.Addr() }
 
+// listenPort is the TCP port we accept peers on, for announces and
+// handshakes.
+func (c *Client) listenPort() int {
+	if ta, ok := c.ln.Addr().(*net.TCPAddr); ok {
+		return ta.Port
+	}
+	return 0
+}
+
 // PeerID is the Client's BitTorrent peer id.
 func (c *Client) PeerID() [20]byte { return c.cfg.PeerID }
 

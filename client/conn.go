@@ -161,8 +161,7 @@ func (c *peerConn) next(w *bufio.Writer, idle *time.Timer) (outItem, bool) {
 		}
 		c.mu.Unlock()
 		if w.Buffered() > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if err := w.Flush(); err != nil {
+			if err := w.Flush(); err != nil { // deadlineWriter sets the deadline
 				c.close(fmt.Sprintf("write: %v", err))
 				return outItem{}, false
 			}
@@ -275,11 +274,7 @@ func (c *peerConn) readLoop(ctx context.Context) {
 		}
 		ev := event{kind: evMessage, conn: c}
 		switch m.Type {
-		case wire.Piece:
-			if len(m.Block) > wire.BlockSize {
-				err = fmt.Errorf("piece message of %d bytes exceeds block size", len(m.Block))
-				break
-			}
+		case wire.Piece: // wire.ParseMessage bounds the block to BlockSize
 			bp := blockPool.Get().(*[]byte)
 			n := copy((*bp)[:len(m.Block)], m.Block)
 			m.Length = uint32(n)

@@ -112,10 +112,7 @@ func (t *Torrent) usesDHT() bool {
 func (t *Torrent) dhtLoop() {
 	defer t.wg.Done()
 	node := t.c.dht
-	port := 0
-	if ta, ok := t.c.ln.Addr().(*net.TCPAddr); ok {
-		port = ta.Port
-	}
+	port := t.c.listenPort()
 	var nextAnnounce time.Time
 	gap := dhtAnnounceFirst
 	for {

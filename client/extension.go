@@ -23,18 +23,28 @@ type peerExt struct {
 // private torrent never does).
 func (t *Torrent) usesPEX() bool { return !t.mi.Info.Private && !t.opts.NoPEX }
 
+// pexAdded formats the peers a ut_pex message added, for the candidates.
+func pexAdded(pm wire.PEXMessage) []string {
+	addrs := make([]string, 0, len(pm.Added))
+	for _, p := range pm.Added {
+		addrs = append(addrs, p.Addr.String())
+	}
+	return addrs
+}
+
+// clientVersion is the "v" of our BEP 10 handshakes.
+const clientVersion = "Shoal 0.1"
+
 // sendExtendedHandshake sends our BEP 10 handshake: client name, request
 // queue size, listening port, the extensions we speak and the size of the
 // info dictionary we can serve (BEP 9).
 func (t *Torrent) sendExtendedHandshake(pc *peerConn) {
-	eh := wire.ExtendedHandshake{M: map[string]int{extMetadata: extMetadataID}, V: "Shoal 0.1", Reqq: 512,
+	eh := wire.ExtendedHandshake{M: map[string]int{extMetadata: extMetadataID}, V: clientVersion, Reqq: t.core.Config().MaxQueuedUploads,
 		MetadataSize: len(t.mi.InfoBytes)}
 	if t.usesPEX() {
 		eh.M[extPEX] = extPEXID
 	}
-	if ta, ok := t.c.ln.Addr().(*net.TCPAddr); ok {
-		eh.Port = ta.Port
-	}
+	eh.Port = t.c.listenPort()
 	payload, err := eh.Marshal()
 	if err != nil {
 		t.log.Warn("encode extended handshake", "err", err)
@@ -85,11 +95,7 @@ func (t *Torrent) onExtended(now time.Time, pc *peerConn, m wire.Message) bool {
 		if err != nil {
 			return false
 		}
-		addrs := make([]string, 0, len(pm.Added))
-		for _, p := range pm.Added {
-			addrs = append(addrs, p.Addr.String())
-		}
-		t.addCandidates(now, addrs)
+		t.addCandidates(now, pexAdded(pm))
 	}
 	return false
 }

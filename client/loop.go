@@ -88,8 +88,6 @@ func (t *Torrent) handle(ev event) {
 		t.mu.Unlock()
 		if !ev.ok {
 			t.log.Warn("piece failed its hash", "piece", ev.piece)
-		} else if b := t.asm.take(ev.piece); b != nil {
-			t.asm.put(b) // a stray late block: the piece is done
 		}
 		t.core.PieceVerified(now, ev.piece, ev.ok)
 	case evConnected:
@@ -138,7 +136,6 @@ func (t *Torrent) apply(blockBuf *[]byte) {
 }
 
 func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
-	now := time.Now()
 	pc := t.conns[a.Conn]
 	switch a.Kind {
 	case swarm.Send:
@@ -159,7 +156,7 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 		switch {
 		case blockBuf == nil || int(b.Length) > len(*blockBuf):
 			err = errors.New("no block buffer for write")
-		case int64(b.Begin)+int64(b.Length) > t.mi.Info.PieceSize(int(b.Piece)):
+		case int(b.Begin)+int(b.Length) > t.asm.pieceLen:
 			err = fmt.Errorf("block %d:%d+%d outside its piece", b.Piece, b.Begin, b.Length)
 		default:
 			if buf, ok := t.asm.buffer(int(b.Piece)); ok {
@@ -171,7 +168,7 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 		if err != nil {
 			t.fail(fmt.Errorf("write piece %d: %w", a.Block.Piece, err))
 		}
-		t.core.BlockWritten(now, a.Block, err)
+		t.core.BlockWritten(time.Now(), a.Block, err)
 	case swarm.VerifyPiece:
 		piece := a.Piece
 		buf := t.asm.take(piece)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -264,10 +263,8 @@ func (f *metadataFetch) fetchFrom(ctx context.Context, addr string) (*metainfo.M
 		// BEP 6: the first message after the handshake says what we have.
 		out, _ = wire.Message{Type: wire.HaveNone}.AppendBinary(out)
 	}
-	eh := wire.ExtendedHandshake{M: map[string]int{extMetadata: extMetadataID, extPEX: extPEXID}, V: "Shoal 0.1"}
-	if ta, ok := f.c.ln.Addr().(*net.TCPAddr); ok {
-		eh.Port = ta.Port
-	}
+	eh := wire.ExtendedHandshake{M: map[string]int{extMetadata: extMetadataID, extPEX: extPEXID}, V: clientVersion}
+	eh.Port = f.c.listenPort()
 	if out, err = appendExt(out, wire.ExtendedHandshakeID, eh.Marshal); err != nil {
 		return nil, err
 	}
@@ -331,11 +328,7 @@ func (f *metadataFetch) fetchFrom(ctx context.Context, addr string) (*metainfo.M
 			}
 		case extPEXID:
 			if pm, err := wire.ParsePEXMessage(m.ExtendedPayload); err == nil {
-				addrs := make([]string, 0, len(pm.Added))
-				for _, p := range pm.Added {
-					addrs = append(addrs, p.Addr.String())
-				}
-				f.offer(addrs)
+				f.offer(pexAdded(pm))
 			}
 		}
 	}
@@ -352,19 +345,12 @@ func appendExt(b []byte, id int, marshal func() ([]byte, error)) ([]byte, error)
 
 // announceLoop asks a tracker for peers while the fetch runs.
 func (f *metadataFetch) announceLoop(ctx context.Context, url string) {
-	port := 0
-	if ta, ok := f.c.ln.Addr().(*net.TCPAddr); ok {
-		port = ta.Port
-	}
+	port := f.c.listenPort()
 	for {
 		req := tracker.AnnounceRequest{InfoHash: f.ih, PeerID: f.c.cfg.PeerID, Port: uint16(port),
 			Left: 1, Event: "started", NumWant: 50}
 		if resp, err := tracker.Announce(ctx, f.c.cfg.HTTPClient, url, req); err == nil {
-			addrs := make([]string, 0, len(resp.Peers))
-			for _, p := range resp.Peers {
-				addrs = append(addrs, p.String())
-			}
-			f.offer(addrs)
+			f.offer(addrStrings(resp.Peers))
 		}
 		select {
 		case <-ctx.Done():

@@ -77,9 +77,6 @@ func unmapAddrPort(a netip.AddrPort) netip.AddrPort {
 	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
-// Target returns the ID being looked up.
-func (l *Lookup) Target() ID { return l.target }
-
 func (l *Lookup) add(n NodeInfo, idKnown, pinned bool) {
 	if !n.Addr.IsValid() || n.Addr.Port() == 0 || !n.Addr.Addr().Unmap().Is4() || (idKnown && n.ID == l.self) {
 		return

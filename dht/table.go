@@ -62,9 +62,6 @@ type RoutingTable struct {
 // NewRoutingTable returns an empty table for a node with ID self.
 func NewRoutingTable(self ID) *RoutingTable { return &RoutingTable{self: self} }
 
-// Self returns the ID the table is built around.
-func (t *RoutingTable) Self() ID { return t.self }
-
 // Len returns the number of contacts in the table.
 func (t *RoutingTable) Len() int { return t.n }
 
@@ -174,16 +171,6 @@ func (t *RoutingTable) Failed(id ID, now time.Time) {
 		b.replacement = nil
 		b.changed = now
 	}
-}
-
-// Remove deletes the contact with the given ID.
-func (t *RoutingTable) Remove(id ID) {
-	b, j := t.find(id)
-	if j < 0 {
-		return
-	}
-	b.contacts = slices.Delete(b.contacts, j, j+1)
-	t.n--
 }
 
 // Closest returns up to n contacts that are not bad, nearest to target

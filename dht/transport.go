@@ -34,9 +34,6 @@ func ListenUDP(addr string) (*UDPTransport, error) {
 	return &UDPTransport{conn: conn}, nil
 }
 
-// NewUDPTransport wraps an open UDP socket.
-func NewUDPTransport(conn *net.UDPConn) *UDPTransport { return &UDPTransport{conn: conn} }
-
 // WriteTo sends one datagram.
 func (t *UDPTransport) WriteTo(b []byte, to netip.AddrPort) error {
 	_, err := t.conn.WriteToUDPAddrPort(b, to)

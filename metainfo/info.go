@@ -253,6 +253,9 @@ func (i *Info) PieceSize(p int) int64 {
 	if p < 0 || p >= i.NumPieces() || i.PieceLength <= 0 {
 		return 0
 	}
+	if p < i.NumPieces()-1 {
+		return i.PieceLength // only the last piece needs the total length
+	}
 	start := int64(p) * i.PieceLength
 	return max(0, min(i.PieceLength, i.TotalLength()-start))
 }

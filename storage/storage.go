@@ -187,6 +187,15 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 	return read, atEnd
 }
 
+// pieceSize is Layout.PieceSize from the totals computed at Open, so the
+// per-block paths don't re-sum the file lengths.
+func (s *Storage) pieceSize(p int) int64 {
+	if p < 0 || p >= len(s.layout.PieceHashes) {
+		return 0
+	}
+	return min(s.layout.PieceLength, s.ix.total-int64(p)*s.layout.PieceLength)
+}
+
 // WriteAt writes p at torrent-global offset off, across file boundaries,
 // with positioned writes. The whole range must lie inside the data or
 // nothing is written and the error is ErrOutOfRange. Concurrent calls are
@@ -243,7 +252,7 @@ func (s *Storage) WriteBlock(piece int, begin int64, p []byte) error {
 // blockOffset checks that n bytes at begin fit in piece and returns their
 // torrent-global offset.
 func (s *Storage) blockOffset(piece int, begin int64, n int) (int64, error) {
-	size := s.layout.PieceSize(piece)
+	size := s.pieceSize(piece)
 	if size == 0 {
 		return 0, fmt.Errorf("%w: piece %d of %d", ErrOutOfRange, piece, s.layout.NumPieces())
 	}

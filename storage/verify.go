@@ -27,7 +27,7 @@ func (s *Storage) VerifyPiece(piece int) (bool, error) {
 
 // verify is VerifyPiece, giving up between chunks once ctx is done.
 func (s *Storage) verify(ctx context.Context, piece int) (bool, error) {
-	size := s.layout.PieceSize(piece)
+	size := s.pieceSize(piece)
 	if size == 0 {
 		return false, fmt.Errorf("%w: piece %d of %d", ErrOutOfRange, piece, s.layout.NumPieces())
 	}
@@ -131,7 +131,7 @@ func (s *Storage) Check(ctx context.Context, progress func(done, total int)) ([]
 // piece cannot be complete.
 func (s *Storage) neverWritten(p int) bool {
 	off := int64(p) * s.layout.PieceLength
-	size := s.layout.PieceSize(p)
+	size := s.pieceSize(p)
 	fresh := false
 	s.ix.each(off, int(size), func(sp span) error {
 		if sp.fileOff+int64(sp.bufHi-sp.bufLo) > s.before[sp.file] && !s.written[sp.file].Load() {

@@ -46,8 +46,6 @@ type peer struct {
 	waitingAt  time.Time // when it last became interested while choked
 	keep       bool      // scratch for the public choker
 
-	strikes int // pieces it contributed to that failed the hash check
-
 	told    bitset   // initial seeding: pieces we revealed to it
 	reveals []reveal // initial seeding: revealed pieces not fetched yet
 }

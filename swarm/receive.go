@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/anacrolix/torrent/bencode"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
@@ -167,16 +166,11 @@ func (s *Swarm) onBitfield(now time.Time, p *peer, bf []byte) string {
 	return ""
 }
 
-// extendedHandshake holds the fields of a BEP 10 handshake we use.
-type extendedHandshake struct {
-	Reqq int `bencode:"reqq"`
-}
-
 // onExtendedHandshake reads reqq (BEP 10) from p's extended handshake. A
 // malformed handshake is ignored: the extension protocol is optional.
 func (s *Swarm) onExtendedHandshake(now time.Time, p *peer, payload []byte) {
-	var h extendedHandshake
-	if err := bencode.Unmarshal(payload, &h); err != nil {
+	h, err := wire.ParseExtendedHandshake(payload) // bounded in size and depth
+	if err != nil {
 		return
 	}
 	if h.Reqq > 0 {

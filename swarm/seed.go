@@ -115,9 +115,7 @@ func (s *Swarm) seedBlockSent(now time.Time, p *peer, spec BlockSpec) {
 			s.seed.sent[r.piece]++
 			p.reveals = append(p.reveals[:k], p.reveals[k+1:]...)
 			s.markOut(now, int(spec.Piece))
-			if s.seed != nil {
-				s.revealTo(now, p)
-			}
+			s.revealTo(now, p)
 		}
 		return
 	}
@@ -134,9 +132,7 @@ func (s *Swarm) seedPeerHas(now time.Time, p *peer, i int) {
 		}
 	}
 	s.markOut(now, i)
-	if s.seed != nil {
-		s.revealTo(now, p)
-	}
+	s.revealTo(now, p)
 }
 
 // markOut records that piece i left the origin.

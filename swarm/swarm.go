@@ -119,7 +119,6 @@ type Swarm struct {
 	actions  []Action
 	needFill bool // some blocks went back to the pool: offer them to every peer
 
-	lastTick       time.Time
 	nextRechoke    time.Time
 	nextOptimistic time.Time
 	optimistic     *peer
@@ -251,19 +250,6 @@ func (s *Swarm) BytesLeft() int64 {
 		left += s.cfg.PieceLength - s.lastPieceLen
 	}
 	return left
-}
-
-// PeerInterestedInUs reports whether peer c told us it is interested.
-func (s *Swarm) PeerInterestedInUs(c ConnID) bool {
-	p := s.byID[c]
-	return p != nil && p.peerInterested
-}
-
-// PeerWantsData reports whether peer c is interested and unchoked by us, i.e.
-// whether the runtime should expect to upload to it.
-func (s *Swarm) PeerWantsData(c ConnID) bool {
-	p := s.byID[c]
-	return p != nil && p.peerInterested && !p.amChoking
 }
 
 // Stats is a snapshot for progress lines and metrics.

@@ -12,7 +12,6 @@ func (s *Swarm) Tick(now time.Time) {
 	for _, p := range s.peers {
 		s.maybeSample(now, p) // a peer that sent nothing decays here
 	}
-	s.lastTick = now
 	for _, p := range s.peers {
 		s.checkTimeouts(now, p)
 	}

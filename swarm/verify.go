@@ -11,8 +11,7 @@ import (
 // On success the piece counts as had, Have goes to every peer lacking it and
 // interest is updated; Completed follows the last piece. On failure the
 // piece's blocks are missing again and its contributors are blamed: a sole
-// contributor is banned, several contributors each get a strike and the
-// piece is fetched again from a single peer so that the next failure names
+// contributor is banned; with several contributors the piece is fetched again from a single peer so that the next failure names
 // the culprit. Reports for pieces not being verified are ignored.
 func (s *Swarm) PieceVerified(now time.Time, piece int, ok bool) {
 	if piece < 0 || piece >= s.cfg.NumPieces {
@@ -80,17 +79,11 @@ func (s *Swarm) pieceFailed(now time.Time, piece int, d *pieceDL) {
 	s.needFill = true
 	if len(s.ids) == 1 {
 		d.exclusive, d.ownerSet = false, false
-		if p := s.byID[s.ids[0]]; p != nil {
-			p.strikes++
-		}
 		s.ban(now, s.ids[0], fmt.Sprintf("sent corrupt piece %d", piece))
 		return
 	}
-	for _, id := range s.ids {
-		if p := s.byID[id]; p != nil {
-			p.strikes++
-		}
-	}
+	// Several contributors: fetch it again from one, so the next failure
+	// names the culprit.
 	d.exclusive, d.ownerSet = true, false
 }
 

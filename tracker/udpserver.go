@@ -60,9 +60,7 @@ func (s *Server) udpWorker(ctx context.Context, pc net.PacketConn) error {
 		if !ok {
 			continue
 		}
-		src := ua.AddrPort()
-		src = netip.AddrPortFrom(src.Addr().Unmap().WithZone(""), src.Port())
-		if reply := s.HandleUDP(ctx, buf[:n], src, out[:0]); len(reply) > 0 {
+		if reply := s.HandleUDP(ctx, buf[:n], ua.AddrPort(), out[:0]); len(reply) > 0 {
 			pc.WriteTo(reply, from)
 		}
 	}
@@ -73,6 +71,8 @@ func (s *Server) udpWorker(ctx context.Context, pc net.PacketConn) error {
 // of [Server.ServeUDP], exposed so transports other than a socket (and
 // tests) can drive it.
 func (s *Server) HandleUDP(ctx context.Context, pkt []byte, src netip.AddrPort, out []byte) []byte {
+	// Every caller gets the same view of the source: IPv4 as IPv4, no zone.
+	src = netip.AddrPortFrom(src.Addr().Unmap().WithZone(""), src.Port())
 	now := s.cfg.Now()
 	if !s.cfg.RateLimit.Allow(src.Addr(), now) {
 		s.metrics.fail("rate_limited")

@@ -24,10 +24,8 @@ const (
 
 // Packet sizes (BEP 15) and bounds.
 const (
-	udpConnectLen      = 16
-	udpAnnounceLen     = 98
-	udpHeaderLen       = 16 // connection ID, action, transaction ID
-	udpAnnounceRespLen = 20
+	udpAnnounceLen = 98
+	udpHeaderLen   = 16 // connection ID, action, transaction ID
 	// udpMaxScrapeHashes is how many info hashes one scrape may name:
 	// about as many as fit a 1500-byte datagram, as BEP 15 notes.
 	udpMaxScrapeHashes = 74

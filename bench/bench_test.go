@@ -170,7 +170,7 @@ func TestVerifyDetectsCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := verify(src, sum); err != nil {
+	if err := Verify(src, sum); err != nil {
 		t.Fatalf("intact copy: %v", err)
 	}
 	data, _ := os.ReadFile(src)
@@ -179,10 +179,10 @@ func TestVerifyDetectsCorruption(t *testing.T) {
 	if err := os.WriteFile(bad, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := verify(bad, sum); !errors.Is(err, ErrCorrupt) {
+	if err := Verify(bad, sum); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("flipped bit: got %v, want ErrCorrupt", err)
 	}
-	if err := verify(filepath.Join(dir, "missing"), sum); err == nil {
+	if err := Verify(filepath.Join(dir, "missing"), sum); err == nil {
 		t.Error("missing copy verified")
 	}
 	// The same seed gives the same bytes; another seed does not.

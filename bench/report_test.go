@@ -98,7 +98,7 @@ func TestFileServerAndFetch(t *testing.T) {
 		if err != nil || n != 300_000 {
 			t.Fatalf("fetch with limit %v: %d bytes, %v", limit, n, err)
 		}
-		if err := verify(out, sum); err != nil {
+		if err := Verify(out, sum); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -354,7 +354,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		return res, err
 	}
 	for i, out := range outs {
-		if err := verify(out, j.sum); err != nil {
+		if err := Verify(out, j.sum); err != nil {
 			return res, fmt.Errorf("receiver %d: %w", i+1, err)
 		}
 	}
@@ -398,8 +398,8 @@ func parseUploaded(data []byte) (int64, error) {
 // ErrCorrupt means a receiver's copy differs from the origin's file.
 var ErrCorrupt = errors.New("copy differs from the original")
 
-// verify checks that the file at path has SHA-256 sum.
-func verify(path string, sum [32]byte) error {
+// Verify checks that the file at path has SHA-256 sum.
+func Verify(path string, sum [32]byte) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)

@@ -2,6 +2,9 @@ package storage
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -87,4 +90,34 @@ func filesContent(t testing.TB, dir string, l Layout) []byte {
 		all = append(all, b...)
 	}
 	return all
+}
+
+// HashPieces reads r to the end and returns the SHA-1 of each pieceLength
+// bytes, the last piece holding the remainder (BEP 3). It streams, holding
+// no more than a copy buffer; the tests build Layouts with it (torrent
+// creation hashes in metainfo.Create).
+func HashPieces(r io.Reader, pieceLength int64) ([][20]byte, error) {
+	if pieceLength <= 0 {
+		return nil, fmt.Errorf("%w: piece length %d", ErrInvalidLayout, pieceLength)
+	}
+	var sums [][20]byte
+	buf := make([]byte, min(pieceLength, hashChunk))
+	for {
+		h := sha1.New()
+		n, err := io.CopyBuffer(h, io.LimitReader(r, pieceLength), buf)
+		if err == nil && n < pieceLength {
+			err = io.EOF
+		}
+		if n > 0 {
+			var sum [20]byte
+			h.Sum(sum[:0])
+			sums = append(sums, sum)
+		}
+		if err == io.EOF {
+			return sums, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("storage: hash pieces: %w", err)
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -140,34 +139,4 @@ func (s *Storage) neverWritten(p int) bool {
 		return nil
 	})
 	return fresh
-}
-
-// HashPieces reads r to the end and returns the SHA-1 of each pieceLength
-// bytes, the last piece holding the remainder (BEP 3). It streams, holding
-// no more than a copy buffer, and is meant for building a Layout from data
-// (tests, torrent creation).
-func HashPieces(r io.Reader, pieceLength int64) ([][20]byte, error) {
-	if pieceLength <= 0 {
-		return nil, fmt.Errorf("%w: piece length %d", ErrInvalidLayout, pieceLength)
-	}
-	var sums [][20]byte
-	buf := make([]byte, min(pieceLength, hashChunk))
-	for {
-		h := sha1.New()
-		n, err := io.CopyBuffer(h, io.LimitReader(r, pieceLength), buf)
-		if err == nil && n < pieceLength {
-			err = io.EOF
-		}
-		if n > 0 {
-			var sum [20]byte
-			h.Sum(sum[:0])
-			sums = append(sums, sum)
-		}
-		if err == io.EOF {
-			return sums, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("storage: hash pieces: %w", err)
-		}
-	}
 }

@@ -30,16 +30,9 @@ func runCreate(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		n := int64(v)
-		if n < 16*1024 || n&(n-1) != 0 {
-			return fmt.Errorf("--piece-length %s: want a power of two of at least 16KiB", *pieceLen)
-		}
-		opts.PieceLength = n
+		opts.PieceLength = int64(v) // metainfo.Create checks it
 	}
 	path := pos[0]
-	if _, err := os.Stat(path); err != nil {
-		return err
-	}
 	if isTerminal(os.Stderr) {
 		start := time.Now()
 		opts.Progress = func(done, total int64) {

@@ -95,14 +95,11 @@ func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusa
 		return reply{}, errInternal
 	}
 
-	rep := reply{Interval: s.cfg.Interval, MinInterval: s.cfg.MinInterval, Warning: warning}
+	st := countPeers(swarm)
+	rep := reply{Interval: s.cfg.Interval, MinInterval: s.cfg.MinInterval, Warning: warning,
+		Complete: st.Complete, Incomplete: st.Incomplete}
 	candidates := swarm[:0]
 	for _, p := range swarm {
-		if p.Seeder() {
-			rep.Complete++
-		} else {
-			rep.Incomplete++
-		}
 		if p.ID == self.ID || p.Addr == self.Addr {
 			continue
 		}

@@ -131,15 +131,19 @@ func (m *MemoryStore) Put(_ context.Context, infoHash [20]byte, p Peer, now time
 		s = &memSwarm{peers: make(map[[20]byte]memPeer), byAddr: make(map[netip.AddrPort][20]byte)}
 		m.swarms[infoHash] = s
 	}
-	s.expire(now.Add(-m.ttl))
 	if old, ok := s.byAddr[p.Addr]; ok && old != p.ID {
 		s.remove(old)
 	}
 	if old, ok := s.peers[p.ID]; ok {
 		delete(s.byAddr, old.Addr)
 	} else if m.maxPeersPerTorrent > 0 && len(s.peers) >= m.maxPeersPerTorrent {
-		m.dropIfEmpty(infoHash, s)
-		return ErrSwarmFull
+		// Full: make room from expired peers before refusing. Otherwise
+		// expiry is left to the Peers call that follows every announce.
+		s.expire(now.Add(-m.ttl))
+		if len(s.peers) >= m.maxPeersPerTorrent {
+			m.dropIfEmpty(infoHash, s)
+			return ErrSwarmFull
+		}
 	}
 	s.peers[p.ID] = memPeer{Peer: p, lastSeen: now}
 	s.byAddr[p.Addr] = p.ID

@@ -182,6 +182,5 @@ var listeningRE = regexp.MustCompile(`listening on (\S+:\d+)`)
 // returns HOST:PORT; it fails the test if none comes.
 func (p *Proc) ListenAddr(ctx context.Context, t testing.TB) string {
 	t.Helper()
-	m := p.WaitMatch(ctx, t, listeningRE)
-	return strings.TrimRight(m[1], ".,;)")
+	return p.WaitMatch(ctx, t, listeningRE)[1] // the pattern ends at the port's digits
 }

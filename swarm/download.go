@@ -255,6 +255,12 @@ func (s *Swarm) unrequest(now time.Time, p *peer, k int, avoid bool) {
 	if avoid {
 		bl.avoid, bl.avoidUntil = p.id, now.Add(s.cfg.RequestTimeout).UnixNano()
 	}
+	s.freeBlock(d, bl)
+}
+
+// freeBlock returns bl to the pool of blocks to request once it is missing
+// and requested from nobody.
+func (s *Swarm) freeBlock(d *pieceDL, bl *block) {
 	if bl.state == blockMissing && bl.reqs == 0 {
 		d.unrequested++
 		s.unrequested++
@@ -276,11 +282,7 @@ func (s *Swarm) onPiece(now time.Time, p *peer, spec BlockSpec) {
 	if bl == nil || bl.state != blockMissing || !s.mayFetch(d, p) {
 		if bl != nil && k >= 0 {
 			bl.reqs--
-			if bl.state == blockMissing && bl.reqs == 0 {
-				d.unrequested++
-				s.unrequested++
-				s.needFill = true
-			}
+			s.freeBlock(d, bl)
 		}
 		s.stats.wasted += int64(spec.Length)
 		s.fill(now, p)
@@ -333,10 +335,7 @@ func (s *Swarm) BlockWritten(now time.Time, spec BlockSpec, err error) {
 	}
 	if err != nil {
 		bl.state, bl.from = blockMissing, 0
-		if bl.reqs == 0 {
-			d.unrequested++
-			s.unrequested++
-		}
+		s.freeBlock(d, bl)
 		s.needFill = true
 		s.flush(now)
 		return

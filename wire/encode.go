@@ -23,14 +23,6 @@ const (
 	lenExtHead   = 2  // extended, before the payload
 )
 
-// ValidRequestLength reports whether a Request, Cancel or Reject for length
-// bytes is one Shoal accepts: non-empty and at most BlockSize. Such messages
-// encode and decode with any length; the swarm core uses this to decide
-// whether to serve or reject them.
-func ValidRequestLength(length uint32) bool {
-	return length > 0 && length <= BlockSize
-}
-
 // AppendBinary appends the framed encoding of m (length prefix, type byte,
 // payload) to b. Only the fields that belong to m.Type are encoded; Length is
 // ignored for Piece. It fails for unknown types, for a Piece block larger

@@ -218,10 +218,3 @@ func TestParseAliasesPayload(t *testing.T) {
 	}
 }
 
-func TestValidRequestLength(t *testing.T) {
-	for n, want := range map[uint32]bool{0: false, 1: true, BlockSize: true, BlockSize + 1: false, 1 << 31: false} {
-		if got := ValidRequestLength(n); got != want {
-			t.Errorf("ValidRequestLength(%d) = %v, want %v", n, got, want)
-		}
-	}
-}

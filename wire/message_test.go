@@ -217,4 +217,3 @@ func TestParseAliasesPayload(t *testing.T) {
 		t.Fatalf("Block does not alias the payload: %q", m.Block)
 	}
 }
-

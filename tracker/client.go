@@ -77,6 +77,34 @@ type AnnounceResponse struct {
 	WarningMessage string
 }
 
+// httpGet fetches rawURL and reads its body, refusing a body over
+// MaxResponseSize. Errors leave out the URL (with its query), which callers
+// name themselves.
+func httpGet(ctx context.Context, hc *http.Client, rawURL string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		// url.Error repeats the full query; keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading reply: %w", err)
+	}
+	if len(body) > MaxResponseSize {
+		return nil, nil, fmt.Errorf("%w: reply larger than %d bytes", ErrBadResponse, MaxResponseSize)
+	}
+	return resp, body, nil
+}
+
 // Announce sends req to the tracker at announceURL and decodes its reply:
 // over HTTP(S) for http and https URLs (BEP 3), over UDP for udp URLs
 // (BEP 15, with the URL's path sent as BEP 41 URL data). A nil hc uses
@@ -98,27 +126,9 @@ func Announce(ctx context.Context, hc *http.Client, announceURL string, req Anno
 	if err != nil {
 		return nil, fmt.Errorf("tracker: announce to %s: %w", announceURL, err)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, full, nil)
+	resp, body, err := httpGet(ctx, hc, full)
 	if err != nil {
 		return nil, fmt.Errorf("tracker: announce to %s: %w", announceURL, err)
-	}
-	resp, err := hc.Do(hreq)
-	if err != nil {
-		// url.Error repeats the full query; keep only its cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("tracker: announce to %s: %w", announceURL, err)
-	}
-	defer resp.Body.Close()
-
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("tracker: announce to %s: reading reply: %w", announceURL, err)
-	}
-	if len(body) > MaxResponseSize {
-		return nil, fmt.Errorf("tracker: announce to %s: %w: reply larger than %d bytes", announceURL, ErrBadResponse, MaxResponseSize)
 	}
 	ar, err := parseAnnounceResponse(body)
 	if resp.StatusCode != http.StatusOK {

@@ -3,7 +3,6 @@ package tracker
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -51,16 +50,7 @@ func scrape(ctx context.Context, hc *http.Client, announceURL string, hashes [][
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize))
+	resp, body, err := httpGet(ctx, hc, u.String())
 	if err != nil {
 		return nil, err
 	}

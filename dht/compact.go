@@ -1,10 +1,11 @@
 package dht
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/shoal-p2p/shoal/wire"
 )
 
 // Sizes of the compact encodings of BEP 5, "Contact Encoding".
@@ -30,13 +31,10 @@ func (n NodeInfo) String() string { return n.ID.String()[:8] + "@" + n.Addr.Stri
 // port. Addresses that are not IPv4 (after unmapping) are skipped and false
 // is returned.
 func AppendCompactPeer(b []byte, ap netip.AddrPort) ([]byte, bool) {
-	a := ap.Addr().Unmap()
-	if !a.Is4() {
+	if !ap.Addr().Unmap().Is4() {
 		return b, false
 	}
-	a4 := a.As4()
-	b = append(b, a4[:]...)
-	return binary.BigEndian.AppendUint16(b, ap.Port()), true
+	return wire.AppendCompactAddr(b, ap), true
 }
 
 // ParseCompactPeer decodes a 6-byte compact IPv4 address and port.
@@ -44,7 +42,8 @@ func ParseCompactPeer(b []byte) (netip.AddrPort, error) {
 	if len(b) != CompactPeerLen {
 		return netip.AddrPort{}, fmt.Errorf("compact peer of %d bytes: %w", len(b), ErrCompactLength)
 	}
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[:4])), binary.BigEndian.Uint16(b[4:])), nil
+	a, _ := wire.ParseCompactAddr(b)
+	return a, nil
 }
 
 // EncodeNodes returns the compact node info string for nodes (26 bytes

@@ -2,13 +2,13 @@ package tracker
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"math"
 	"net/netip"
 	"time"
 
 	"github.com/anacrolix/torrent/bencode"
+	"github.com/shoal-p2p/shoal/wire"
 )
 
 // The announce reply is a bencoded dictionary (BEP 3). Peers come either
@@ -17,8 +17,8 @@ import (
 // "peer id", "ip" and "port".
 
 const (
-	compactPeerLen4 = 4 + 2
-	compactPeerLen6 = 16 + 2
+	compactPeerLen4 = wire.CompactIPv4Len
+	compactPeerLen6 = wire.CompactIPv6Len
 	// maxIntervalSeconds bounds the intervals we accept so they fit a
 	// time.Duration with room to spare (about 68 years).
 	maxIntervalSeconds = math.MaxInt32
@@ -131,18 +131,10 @@ func decodeCompactPeers(b []byte, entryLen int) ([]netip.AddrPort, error) {
 	}
 	peers := make([]netip.AddrPort, 0, len(b)/entryLen)
 	for ; len(b) > 0; b = b[entryLen:] {
-		ipLen := entryLen - 2
-		addr, _ := netip.AddrFromSlice(b[:ipLen])
-		port := binary.BigEndian.Uint16(b[ipLen:entryLen])
-		peers = append(peers, netip.AddrPortFrom(addr.Unmap(), port))
+		p, _ := wire.ParseCompactAddr(b[:entryLen]) // entryLen is 6 or 18
+		peers = append(peers, p)
 	}
 	return peers, nil
-}
-
-// appendCompactPeer appends p in BEP 23 or BEP 7 compact form, by family.
-func appendCompactPeer(b []byte, p netip.AddrPort) []byte {
-	b = append(b, p.Addr().AsSlice()...)
-	return binary.BigEndian.AppendUint16(b, p.Port())
 }
 
 // intervalField reads an optional non-negative number of seconds.
@@ -223,10 +215,10 @@ func (r reply) marshal() ([]byte, error) {
 	if r.Compact {
 		var v4, v6 []byte
 		for _, p := range r.Peers {
-			if p.Addr.Addr().Is4() {
-				v4 = appendCompactPeer(v4, p.Addr)
+			if p.Addr.Addr().Unmap().Is4() {
+				v4 = wire.AppendCompactAddr(v4, p.Addr)
 			} else {
-				v6 = appendCompactPeer(v6, p.Addr)
+				v6 = wire.AppendCompactAddr(v6, p.Addr)
 			}
 		}
 		w.Peers, w.Peers6 = string(v4), string(v6)

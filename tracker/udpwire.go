@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/shoal-p2p/shoal/wire"
 )
 
 // The UDP tracker protocol of BEP 15 as values: every packet is parsed
@@ -187,8 +189,8 @@ func appendUDPAnnounceResponse(b []byte, tid uint32, rep reply, v6 bool) []byte 
 	b = binary.BigEndian.AppendUint32(b, uint32(rep.Incomplete))
 	b = binary.BigEndian.AppendUint32(b, uint32(rep.Complete))
 	for _, p := range rep.Peers {
-		if p.Addr.Addr().Is6() == v6 {
-			b = appendCompactPeer(b, p.Addr)
+		if !p.Addr.Addr().Unmap().Is4() == v6 {
+			b = wire.AppendCompactAddr(b, p.Addr)
 		}
 	}
 	return b

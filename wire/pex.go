@@ -2,7 +2,6 @@ package wire
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -23,12 +22,6 @@ const MaxPEXMessageLen = 64 << 10
 // maxPEXDepth bounds nesting in a ut_pex dictionary: the known keys need one
 // level, the rest tolerates small unknown values.
 const maxPEXDepth = 4
-
-// Sizes of the compact peer formats (BEP 11, as in BEP 23 and BEP 7).
-const (
-	compactIPv4Len = 4 + 2
-	compactIPv6Len = 16 + 2
-)
 
 // ErrBadPEXMessage reports a ut_pex payload that is too large or is not one
 // bencoded dictionary.
@@ -86,10 +79,10 @@ func (m PEXMessage) Marshal() ([]byte, error) {
 			return nil, fmt.Errorf("marshal ut_pex added: %w", err)
 		}
 		if four {
-			added = appendCompact(added, p.Addr)
+			added = AppendCompactAddr(added, p.Addr)
 			addedF = append(addedF, byte(p.Flags))
 		} else {
-			added6 = appendCompact(added6, p.Addr)
+			added6 = AppendCompactAddr(added6, p.Addr)
 			added6F = append(added6F, byte(p.Flags))
 		}
 	}
@@ -99,13 +92,13 @@ func (m PEXMessage) Marshal() ([]byte, error) {
 			return nil, fmt.Errorf("marshal ut_pex dropped: %w", err)
 		}
 		if four {
-			dropped = appendCompact(dropped, a)
+			dropped = AppendCompactAddr(dropped, a)
 		} else {
-			dropped6 = appendCompact(dropped6, a)
+			dropped6 = AppendCompactAddr(dropped6, a)
 		}
 	}
 	if len(addedF) > MaxPEXPeers || len(added6F) > MaxPEXPeers ||
-		len(dropped) > MaxPEXPeers*compactIPv4Len || len(dropped6) > MaxPEXPeers*compactIPv6Len {
+		len(dropped) > MaxPEXPeers*CompactIPv4Len || len(dropped6) > MaxPEXPeers*CompactIPv6Len {
 		return nil, fmt.Errorf("marshal ut_pex: more than %d peers of one family in a list", MaxPEXPeers)
 	}
 	d := map[string]string{
@@ -128,20 +121,6 @@ func checkPEXAddr(a netip.AddrPort) (bool, error) {
 		return false, fmt.Errorf("address %v cannot be exchanged", a)
 	}
 	return ip.Is4(), nil
-}
-
-// appendCompact appends the compact form of a: address bytes then the port,
-// big-endian.
-func appendCompact(b []byte, a netip.AddrPort) []byte {
-	ip := a.Addr().Unmap()
-	if ip.Is4() {
-		v := ip.As4()
-		b = append(b, v[:]...)
-	} else {
-		v := ip.As16()
-		b = append(b, v[:]...)
-	}
-	return binary.BigEndian.AppendUint16(b, a.Port())
 }
 
 // ParsePEXMessage decodes a ut_pex payload. It fails (ErrBadPEXMessage) only
@@ -173,10 +152,10 @@ func ParsePEXMessage(b []byte) (PEXMessage, error) {
 		return []byte(s)
 	}
 	var m PEXMessage
-	m.Added = appendPEXAdded(m.Added, str("added"), str("added.f"), compactIPv4Len)
-	m.Added = appendPEXAdded(m.Added, str("added6"), str("added6.f"), compactIPv6Len)
-	m.Dropped = appendPEXDropped(m.Dropped, str("dropped"), compactIPv4Len)
-	m.Dropped = appendPEXDropped(m.Dropped, str("dropped6"), compactIPv6Len)
+	m.Added = appendPEXAdded(m.Added, str("added"), str("added.f"), CompactIPv4Len)
+	m.Added = appendPEXAdded(m.Added, str("added6"), str("added6.f"), CompactIPv6Len)
+	m.Dropped = appendPEXDropped(m.Dropped, str("dropped"), CompactIPv4Len)
+	m.Dropped = appendPEXDropped(m.Dropped, str("dropped6"), CompactIPv6Len)
 	return m, nil
 }
 
@@ -211,15 +190,9 @@ func appendPEXDropped(dst []netip.AddrPort, list []byte, size int) []netip.AddrP
 // parseCompact decodes one compact entry of 6 or 18 bytes, rejecting an
 // unspecified address or port 0.
 func parseCompact(e []byte) (netip.AddrPort, bool) {
-	n := len(e) - 2
-	ip, ok := netip.AddrFromSlice(e[:n])
-	if !ok {
+	a, ok := ParseCompactAddr(e)
+	if !ok || a.Addr().IsUnspecified() || a.Port() == 0 {
 		return netip.AddrPort{}, false
 	}
-	ip = ip.Unmap()
-	port := binary.BigEndian.Uint16(e[n:])
-	if ip.IsUnspecified() || port == 0 {
-		return netip.AddrPort{}, false
-	}
-	return netip.AddrPortFrom(ip, port), true
+	return a, true
 }

@@ -123,13 +123,14 @@ func (t *Torrent) handle(ev event) {
 
 // apply carries out the core's actions. blockBuf holds the payload of the
 // Piece message just received, for a WriteBlock action.
+// It reuses one action buffer; do never calls apply, so it is not reentered.
 func (t *Torrent) apply(blockBuf *[]byte) {
 	for {
-		acts := t.core.Actions()
-		if len(acts) == 0 {
+		t.acts = t.core.AppendActions(t.acts[:0])
+		if len(t.acts) == 0 {
 			return
 		}
-		for _, a := range acts {
+		for _, a := range t.acts {
 			t.do(a, blockBuf)
 		}
 	}

@@ -126,6 +126,7 @@ type Torrent struct {
 	halfOpen  int
 	verifying chan struct{}
 	asm       *assembler
+	acts      []swarm.Action // apply's buffer
 
 	downloaded, uploaded atomic.Int64
 	done                 chan struct{}

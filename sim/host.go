@@ -11,6 +11,7 @@ import (
 type host struct {
 	idx    int
 	core   *swarm.Swarm
+	acts   []swarm.Action // process's buffer
 	origin bool
 	// Link rates in modelled bytes per nanosecond.
 	up, down         float64

@@ -135,8 +135,13 @@ func (s *simulation) originSentBlock(spec swarm.BlockSpec) {
 // reported at once.
 func (s *simulation) process(h *host) {
 	now := timeOf(s.now)
+	// h.acts is reused across calls; it is taken while in use, so a nested
+	// process of the same host gets a buffer of its own.
+	acts := h.acts
+	h.acts = nil
+	defer func() { h.acts = acts[:0] }()
 	for {
-		acts := h.core.Actions()
+		acts = h.core.AppendActions(acts[:0])
 		if len(acts) == 0 {
 			break
 		}

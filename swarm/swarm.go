@@ -223,6 +223,16 @@ func (s *Swarm) Actions() []Action {
 	return a
 }
 
+// AppendActions appends the pending actions to dst and clears them,
+// keeping the core's buffer: the allocation-free form of Actions for a
+// runtime that drains the core after every event.
+func (s *Swarm) AppendActions(dst []Action) []Action {
+	dst = append(dst, s.actions...)
+	clear(s.actions) // drop references to message payloads
+	s.actions = s.actions[:0]
+	return dst
+}
+
 // Have reports whether piece is verified. Out-of-range pieces are not had.
 func (s *Swarm) Have(piece int) bool {
 	return piece >= 0 && piece < s.cfg.NumPieces && s.have.get(piece)

@@ -33,14 +33,17 @@ const (
 // handshakeGate admits incoming connections into the bounded set of
 // handshakes in progress. When the set is full the newcomer is never the one
 // refused: it displaces the oldest pending connection from its own source
-// address when that address is at its bound, else the oldest pending
-// connection of the address holding the most. So an attacker's connections,
-// however many addresses it uses, displace each other before they displace
-// an address with fewer in progress (an honest peer has one or two), and a
+// address when that address is at its bound; else the oldest pending
+// connection among the addresses holding at least their fair share of the
+// budget (its size over the number of addresses pending). So an attacker's
+// connections, from however many addresses and however fast it reopens
+// them, displace each other before those of an address with fewer in
+// progress (an honest peer has one or two), while among addresses that all
+// hold many (test fleets on one loopback address) the oldest goes first,
+// and a handshake on its way through is younger than a held socket. A
 // connection that finished its handshake (and left the gate) is never
-// touched. The gate
-// has no clock: age is admission order. Its methods are safe for concurrent
-// use.
+// touched. The gate has no clock: age is admission order. Its methods are
+// safe for concurrent use.
 type handshakeGate struct {
 	maxTotal     int
 	maxPerIP     func(netip.Addr) int
@@ -87,8 +90,8 @@ func (g *handshakeGate) admit(ip netip.Addr, c io.Closer) (ticket uint64, displa
 	case g.perIP[ip] >= g.maxPerIP(ip):
 		victim, found = g.oldest(func(p pendingConn) bool { return p.ip == ip })
 	case len(g.pending) >= g.maxTotal:
-		heavy := g.heaviest()
-		victim, found = g.oldest(func(p pendingConn) bool { return p.ip == heavy })
+		fair := (len(g.pending) + len(g.perIP) - 1) / len(g.perIP)
+		victim, found = g.oldest(func(p pendingConn) bool { return g.perIP[p.ip] >= fair })
 	}
 	if found {
 		displaced = g.pending[victim].c
@@ -129,19 +132,6 @@ func (g *handshakeGate) oldest(match func(pendingConn) bool) (uint64, bool) {
 		}
 	}
 	return best, found
-}
-
-// heaviest returns the address with the most connections pending, the
-// lowest address on a tie so the choice is deterministic.
-func (g *handshakeGate) heaviest() netip.Addr {
-	var best netip.Addr
-	n := 0
-	for ip, k := range g.perIP {
-		if k > n || (k == n && ip.Less(best)) {
-			best, n = ip, k
-		}
-	}
-	return best
 }
 
 func (g *handshakeGate) remove(ticket uint64) {

@@ -21,38 +21,40 @@ func (c *closeFlag) Close() error { c.closed = true; return nil }
 
 // TestHandshakeGateDisplacesOldest checks the gate's rules: the per-address
 // bound displaces that address's oldest, the global bound the oldest of the
-// address holding the most, and done frees a slot without displacing
-// anyone.
+// addresses holding their fair share, and done frees a slot without
+// displacing anyone.
 func TestHandshakeGateDisplacesOldest(t *testing.T) {
-	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	g := newHandshakeGate(4, func(netip.Addr) int { return 2 })
-	var cs [8]closeFlag
+	a, b, c := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
+	g := newHandshakeGate(6, func(netip.Addr) int { return 3 })
+	var cs [10]closeFlag
 	admit := func(ip netip.Addr, i int) (uint64, io.Closer) { return g.admit(ip, &cs[i]) }
 
-	admit(a, 0)
+	tb, _ := admit(b, 0) // b's one connection is the oldest of all
 	admit(a, 1)
-	ta2, d := admit(a, 2)
-	if d != &cs[0] {
-		t.Fatalf("third from a displaced %v, want a's oldest", d)
+	admit(a, 2)
+	ta3, _ := admit(a, 3)
+	if _, d := admit(a, 4); d != &cs[1] {
+		t.Fatalf("fourth from a displaced %v, want a's oldest (1)", d)
 	}
-	tb, _ := admit(b, 3)
-	c := netip.MustParseAddr("10.0.0.3")
-	admit(c, 4)
-	// Full (a: 1,2; b: 3; c: 4): a newcomer from b takes the oldest of the
-	// heaviest address, a's connection 1, though b's 3 is older than a's 2.
-	if _, d := admit(b, 5); d != &cs[1] {
-		t.Fatalf("newcomer into a full gate displaced %v, want a's oldest (1)", d)
+	admit(c, 5)
+	admit(c, 6)
+	// Full (b: 0; a: 2,3,4; c: 5,6). Fair share is 6/3 = 2: b holds less,
+	// so a newcomer from b takes the oldest of a and c, a's 2, though b's
+	// 0 is older.
+	if _, d := admit(b, 7); d != &cs[2] {
+		t.Fatalf("newcomer into a full gate displaced %v, want a's oldest (2)", d)
 	}
-	// Now a: 2; b: 3,5; c: 4. The heaviest is b, whose oldest is 3.
-	if _, d := admit(c, 6); d != &cs[3] {
-		t.Fatalf("newcomer displaced %v, want b's oldest (3)", d)
+	// Now b: 0,7; a: 3,4; c: 5,6: everyone holds the fair share, and the
+	// oldest of all goes.
+	if _, d := admit(c, 8); d != &cs[0] {
+		t.Fatalf("newcomer displaced %v, want the oldest (0)", d)
 	}
-	g.done(tb) // 3 was displaced: a no-op
-	if pending, fromA, displaced := g.counts(a); pending != 4 || fromA != 1 || displaced != 3 {
-		t.Fatalf("counts = %d pending, %d from a, %d displaced; want 4, 1, 3", pending, fromA, displaced)
+	g.done(tb) // 0 was displaced: a no-op
+	if pending, fromA, displaced := g.counts(a); pending != 6 || fromA != 2 || displaced != 3 {
+		t.Fatalf("counts = %d pending, %d from a, %d displaced; want 6, 2, 3", pending, fromA, displaced)
 	}
-	g.done(ta2) // a's connection 2 finishes its handshake
-	if _, d := admit(a, 7); d != nil {
+	g.done(ta3) // a's connection 3 finishes its handshake
+	if _, d := admit(a, 9); d != nil {
 		t.Fatalf("admit after done displaced %v", d)
 	}
 }
@@ -144,16 +146,21 @@ func TestSilentConnectionsDoNotLockOut(t *testing.T) {
 		return pending == maxPendingHandshakes
 	})
 
-	var wg sync.WaitGroup
+	// 42 honest peers, six at a time: the gate splits its budget fairly
+	// among addresses, and 42 handshakes at once from one address would be
+	// a heavy hitter itself.
 	errs := make(chan error, 42)
-	for i := range 42 {
-		wg.Go(func() {
-			if err := honestHandshake(addr, mi.InfoHash, i); err != nil {
-				errs <- err
-			}
-		})
+	for wave := range 7 {
+		var wg sync.WaitGroup
+		for i := range 6 {
+			wg.Go(func() {
+				if err := honestHandshake(addr, mi.InfoHash, wave*6+i); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 	close(errs)
 	failed := 0
 	for err := range errs {

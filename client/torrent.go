@@ -189,6 +189,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 	if err != nil {
 		return nil, err
 	}
+	logTruncated(c.log, st)
 	have, err := st.Check(c.ctx, opts.Progress)
 	if err != nil {
 		st.Close()

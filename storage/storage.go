@@ -26,8 +26,9 @@ type Mode int
 
 const (
 	// ReadWrite is for downloading: missing directories and files are
-	// created and every file is preallocated to its length. Existing data
-	// is never truncated.
+	// created and every file is preallocated to its length. A file longer
+	// than its length is truncated to it (the bytes past the end belong to
+	// no piece, so no verification would catch them); Truncated reports it.
 	ReadWrite Mode = iota
 	// ReadOnly is for seeding: every file must already exist with exactly
 	// its length, and nothing is written.
@@ -59,6 +60,15 @@ type Storage struct {
 	// file since. Bytes past before in an unwritten file are known zeros.
 	before  []int64
 	written []atomic.Bool
+	// truncated lists the files Open cut back to their length.
+	truncated []Truncation
+}
+
+// Truncation is a file that Open, in ReadWrite mode, found longer than the
+// layout says and cut back to its length.
+type Truncation struct {
+	Path     string // as in the layout
+	From, To int64  // sizes before and after
 }
 
 // Open validates l and opens its files under dir. Each path must be local
@@ -102,14 +112,23 @@ func Open(dir string, l Layout, mode Mode) (*Storage, error) {
 			s.Close()
 			return nil, err
 		}
+		if size > f.Length {
+			s.truncated = append(s.truncated, Truncation{Path: f.Path, From: size, To: f.Length})
+			size = f.Length
+		}
 		s.files = append(s.files, fh)
 		s.before = append(s.before, size)
 	}
 	return s, nil
 }
 
+// Truncated returns the files Open cut back to their length, in layout
+// order (ReadWrite mode only; nil if none).
+func (s *Storage) Truncated() []Truncation { return append([]Truncation(nil), s.truncated...) }
+
 // openFile opens one file of the layout and returns it with the size it had
-// before Open touched it.
+// before Open touched it. In ReadWrite mode it preallocates a short file and
+// truncates a long one to its length.
 func openFile(root *os.Root, f File, mode Mode) (*os.File, int64, error) {
 	name := filepath.Clean(f.Path)
 	flag := os.O_RDONLY
@@ -139,6 +158,11 @@ func openFile(root *os.Root, f File, mode Mode) (*os.File, int64, error) {
 	case mode == ReadOnly && size != f.Length:
 		fh.Close()
 		return nil, 0, fmt.Errorf("storage: %q in %q is %d bytes, want %d: %w", f.Path, root.Name(), size, f.Length, ErrWrongSize)
+	case mode == ReadWrite && size > f.Length:
+		if err := fh.Truncate(f.Length); err != nil {
+			fh.Close()
+			return nil, 0, fmt.Errorf("storage: truncate %q from %d to %d bytes: %w", f.Path, size, f.Length, unwrapPath(err))
+		}
 	case mode == ReadWrite && size < f.Length:
 		if err := allocate(fh, size, f.Length); err != nil {
 			fh.Close()

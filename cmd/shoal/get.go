@@ -92,6 +92,10 @@ func runGet(ctx context.Context, args []string) error {
 	} else if t, err = c.AddTorrent(mi, opts); err != nil {
 		return err
 	}
+	for _, tr := range t.Truncated() {
+		fmt.Fprintf(os.Stderr, "truncated %s from %d to %d bytes: the bytes past its length in the torrent were not part of it\n",
+			tr.Path, tr.From, tr.To)
+	}
 	st := t.Stats()
 	fmt.Fprintf(os.Stderr, "getting %s (%s, %d pieces, %d already verified on disk)\n",
 		mi.Info.Name, formatBytes(float64(mi.Info.TotalLength())), st.Pieces, st.HadAtStart)

@@ -77,7 +77,9 @@ type Truncation struct {
 // directories and the files are created as needed and each file shorter
 // than its length is preallocated, so a full disk is reported here (the
 // error wraps syscall.ENOSPC). In ReadOnly mode every file must exist with
-// exactly its length.
+// exactly its length. A failed Open leaves the folder as it found it: the
+// files it created are removed and those it grew shrink back, so a full
+// disk is not left full by the attempt.
 func Open(dir string, l Layout, mode Mode) (*Storage, error) {
 	if mode != ReadWrite && mode != ReadOnly {
 		return nil, fmt.Errorf("storage: unknown mode %v", mode)
@@ -106,10 +108,12 @@ func Open(dir string, l Layout, mode Mode) (*Storage, error) {
 		// written is indexed by file and never grows.
 		written: make([]atomic.Bool, len(l.Files)),
 	}
+	var changes []change
 	for _, f := range l.Files {
-		fh, size, err := openFile(root, f, mode)
+		fh, size, err := openFile(root, f, mode, &changes)
 		if err != nil {
 			s.Close()
+			undo(root, changes)
 			return nil, err
 		}
 		if size > f.Length {
@@ -122,25 +126,62 @@ func Open(dir string, l Layout, mode Mode) (*Storage, error) {
 	return s, nil
 }
 
+// change is something Open did to the download folder, which it undoes if
+// it fails: a directory or file it created, or a file it grew from size.
+// A failed preallocation otherwise keeps the blocks it got (ext4 does;
+// tmpfs gives them back), leaving the disk full after the error.
+type change struct {
+	name    string
+	dir     bool
+	created bool
+	size    int64
+}
+
+// undo reverts changes, newest first: grown files shrink back to their
+// size, created files and (then empty) directories are removed. It is best
+// effort: the error that made Open fail is what the caller reports.
+func undo(root *os.Root, changes []change) {
+	for i := len(changes) - 1; i >= 0; i-- {
+		c := changes[i]
+		switch {
+		case c.created:
+			root.Remove(c.name)
+		case !c.dir:
+			if fh, err := root.OpenFile(c.name, os.O_WRONLY, 0); err == nil {
+				fh.Truncate(c.size)
+				fh.Close()
+			}
+		}
+	}
+}
+
 // Truncated returns the files Open cut back to their length, in layout
 // order (ReadWrite mode only; nil if none).
 func (s *Storage) Truncated() []Truncation { return append([]Truncation(nil), s.truncated...) }
 
 // openFile opens one file of the layout and returns it with the size it had
-// before Open touched it. In ReadWrite mode it preallocates a short file and
-// truncates a long one to its length.
-func openFile(root *os.Root, f File, mode Mode) (*os.File, int64, error) {
+// before Open touched it. In ReadWrite mode it creates the file and its
+// directories as needed, preallocates a short file and truncates a long one
+// to its length, recording in changes what it created or grew so that a
+// failed Open can undo it; a failed preallocation is undone at once.
+func openFile(root *os.Root, f File, mode Mode, changes *[]change) (*os.File, int64, error) {
 	name := filepath.Clean(f.Path)
-	flag := os.O_RDONLY
+	var fh *os.File
+	var err error
 	if mode == ReadWrite {
-		flag = os.O_RDWR | os.O_CREATE
-		if d := filepath.Dir(name); d != "." {
-			if err := root.MkdirAll(d, 0o755); err != nil {
-				return nil, 0, fmt.Errorf("storage: create directory for %q in %q: %w", f.Path, root.Name(), unwrapPath(err))
+		if err := mkdirs(root, filepath.Dir(name), changes); err != nil {
+			return nil, 0, fmt.Errorf("storage: create directory for %q in %q: %w", f.Path, root.Name(), unwrapPath(err))
+		}
+		fh, err = root.OpenFile(name, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			fh, err = root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+			if err == nil {
+				*changes = append(*changes, change{name: name, created: true})
 			}
 		}
+	} else {
+		fh, err = root.OpenFile(name, os.O_RDONLY, 0)
 	}
-	fh, err := root.OpenFile(name, flag, 0o644)
 	if err != nil {
 		return nil, 0, fmt.Errorf("storage: open %q in %q: %w", f.Path, root.Name(), unwrapPath(err))
 	}
@@ -164,12 +205,38 @@ func openFile(root *os.Root, f File, mode Mode) (*os.File, int64, error) {
 			return nil, 0, fmt.Errorf("storage: truncate %q from %d to %d bytes: %w", f.Path, size, f.Length, unwrapPath(err))
 		}
 	case mode == ReadWrite && size < f.Length:
+		if n := len(*changes); n == 0 || (*changes)[n-1].name != name {
+			*changes = append(*changes, change{name: name, size: size})
+		}
 		if err := allocate(fh, size, f.Length); err != nil {
+			fh.Truncate(size) // give back what the failed allocation got
 			fh.Close()
 			return nil, 0, fmt.Errorf("storage: allocate %q (%d bytes): %w", f.Path, f.Length, err)
 		}
 	}
 	return fh, size, nil
+}
+
+// mkdirs creates dir and its missing parents under root, recording each it
+// created, outermost first.
+func mkdirs(root *os.Root, dir string, changes *[]change) error {
+	if dir == "." {
+		return nil
+	}
+	if fi, err := root.Stat(dir); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("%q is not a directory", dir)
+		}
+		return nil
+	}
+	if err := mkdirs(root, filepath.Dir(dir), changes); err != nil {
+		return err
+	}
+	if err := root.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	*changes = append(*changes, change{name: dir, dir: true, created: true})
+	return nil
 }
 
 // unwrapPath drops the *fs.PathError layer, whose operation and path repeat

@@ -54,7 +54,11 @@ type Storage struct {
 	layout Layout
 	mode   Mode
 	ix     index
-	files  []*os.File
+	root   *os.Root // the download folder, open until Close
+	fds    *fdCache
+	// dirty says which files were written since the last Sync; a written
+	// file's descriptor may have been closed since, so Sync opens it again.
+	dirty []atomic.Bool
 	// before holds each file's size as found by Open, before any
 	// preallocation; written says whether this Storage has written to the
 	// file since. Bytes past before in an unwritten file are known zeros.
@@ -97,30 +101,38 @@ func Open(dir string, l Layout, mode Mode) (*Storage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open directory: %w", err)
 	}
-	defer root.Close()
-
+	names := make([]string, len(l.Files))
+	for i, f := range l.Files {
+		names[i] = filepath.Clean(f.Path)
+	}
+	flag := os.O_RDONLY
+	if mode == ReadWrite {
+		flag = os.O_RDWR
+	}
 	s := &Storage{
 		layout: l,
 		mode:   mode,
 		ix:     newIndex(l.Files),
-		files:  make([]*os.File, 0, len(l.Files)),
+		root:   root,
+		fds:    newFDCache(root, flag, names, maxOpenFiles),
 		before: make([]int64, 0, len(l.Files)),
-		// written is indexed by file and never grows.
+		// written and dirty are indexed by file and never grow.
 		written: make([]atomic.Bool, len(l.Files)),
+		dirty:   make([]atomic.Bool, len(l.Files)),
 	}
 	var changes []change
-	for _, f := range l.Files {
+	for i, f := range l.Files {
 		fh, size, err := openFile(root, f, mode, &changes)
 		if err != nil {
-			s.Close()
 			undo(root, changes)
+			s.Close()
 			return nil, err
 		}
 		if size > f.Length {
 			s.truncated = append(s.truncated, Truncation{Path: f.Path, From: size, To: f.Length})
 			size = f.Length
 		}
-		s.files = append(s.files, fh)
+		s.fds.put(i, fh)
 		s.before = append(s.before, size)
 	}
 	return s, nil
@@ -262,7 +274,12 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 	}
 	read := 0
 	err := s.ix.each(off, n, func(sp span) error {
-		m, err := s.files[sp.file].ReadAt(p[sp.bufLo:sp.bufHi], sp.fileOff)
+		f, release, err := s.fds.acquire(sp.file)
+		if err != nil {
+			return err
+		}
+		m, err := f.ReadAt(p[sp.bufLo:sp.bufHi], sp.fileOff)
+		release()
 		read += m
 		if err != nil {
 			if err == io.EOF {
@@ -303,7 +320,15 @@ func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 		if w := &s.written[sp.file]; !w.Load() {
 			w.Store(true)
 		}
-		m, err := s.files[sp.file].WriteAt(p[sp.bufLo:sp.bufHi], sp.fileOff)
+		if d := &s.dirty[sp.file]; !d.Load() {
+			d.Store(true)
+		}
+		f, release, err := s.fds.acquire(sp.file)
+		if err != nil {
+			return err
+		}
+		m, err := f.WriteAt(p[sp.bufLo:sp.bufHi], sp.fileOff)
+		release()
 		written += m
 		if err != nil {
 			return fmt.Errorf("storage: write %q at %d: %w", s.layout.Files[sp.file].Path, sp.fileOff+int64(m), unwrapPath(err))
@@ -359,8 +384,17 @@ func (s *Storage) Sync() error {
 		return nil
 	}
 	var errs []error
-	for i, f := range s.files {
-		if err := f.Sync(); err != nil {
+	for i := range s.dirty {
+		if !s.dirty[i].Swap(false) {
+			continue
+		}
+		f, release, err := s.fds.acquire(i)
+		if err == nil {
+			err = f.Sync()
+			release()
+		}
+		if err != nil {
+			s.dirty[i].Store(true)
 			errs = append(errs, fmt.Errorf("storage: sync %q: %w", s.layout.Files[i].Path, unwrapPath(err)))
 		}
 	}
@@ -370,13 +404,54 @@ func (s *Storage) Sync() error {
 // Close closes every file. It does not sync; call Sync first to make
 // writes durable. Using the Storage after Close returns errors.
 func (s *Storage) Close() error {
-	var errs []error
-	for i, f := range s.files {
-		if err := f.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("storage: close %q: %w", s.layout.Files[i].Path, unwrapPath(err)))
-		}
+	err := s.fds.close()
+	if rerr := s.root.Close(); rerr != nil && err == nil {
+		err = fmt.Errorf("storage: close directory: %w", rerr)
 	}
-	return errors.Join(errs...)
+	return err
+}
+
+// FileStat returns what the file at file i's path is now (os.Stat through
+// the download folder), for noticing that a file changed on disk.
+func (s *Storage) FileStat(i int) (os.FileInfo, error) {
+	if i < 0 || i >= len(s.layout.Files) {
+		return nil, fmt.Errorf("%w: file %d of %d", ErrOutOfRange, i, len(s.layout.Files))
+	}
+	fi, err := s.root.Stat(s.fds.names[i])
+	if err != nil {
+		return nil, fmt.Errorf("storage: stat %q: %w", s.layout.Files[i].Path, unwrapPath(err))
+	}
+	return fi, nil
+}
+
+// Reopen makes the next access to file i open its path again, for a file
+// that was replaced on disk (a new file renamed over it): the descriptor
+// held so far still reads the old one.
+func (s *Storage) Reopen(i int) {
+	if i >= 0 && i < len(s.layout.Files) {
+		s.fds.forget(i)
+	}
+}
+
+// FilePieces returns the range [first, end) of the pieces holding bytes of
+// file i; it is empty for an empty file.
+func (s *Storage) FilePieces(i int) (first, end int) {
+	if i < 0 || i >= len(s.layout.Files) || s.ix.lens[i] == 0 {
+		return 0, 0
+	}
+	pl := s.layout.PieceLength
+	start := s.ix.starts[i]
+	return int(start / pl), int((start + s.ix.lens[i] + pl - 1) / pl)
+}
+
+// PieceFiles returns the paths of the files holding bytes of piece p.
+func (s *Storage) PieceFiles(p int) []string {
+	var paths []string
+	s.ix.each(int64(p)*s.layout.PieceLength, int(s.pieceSize(p)), func(sp span) error {
+		paths = append(paths, s.layout.Files[sp.file].Path)
+		return nil
+	})
+	return paths
 }
 
 // Layout returns a copy of the layout the Storage was opened with.

@@ -75,11 +75,20 @@ func runSeed(ctx context.Context, args []string) error {
 			if err := t.Err(); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "seeding: %d peers, uploaded %s (%s/s)%s\n", st.Peers,
-				formatBytes(float64(st.Uploaded)), formatBytes(float64(st.Uploaded-lastUp)/10), trackerNote(st))
+			fmt.Fprintf(os.Stderr, "seeding: %d peers, uploaded %s (%s/s)%s%s\n", st.Peers,
+				formatBytes(float64(st.Uploaded)), formatBytes(float64(st.Uploaded-lastUp)/10), withheldNote(st), trackerNote(st))
 			lastUp = st.Uploaded
 		}
 	}
+}
+
+// withheldNote says, in a status line, that pieces stopped matching the
+// data on disk; the log has a line per piece naming its files.
+func withheldNote(st client.Stats) string {
+	if st.Withheld == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; WARNING: %d pieces no longer match the data on disk and are not offered (restore the files or make a new torrent)", st.Withheld)
 }
 
 // trackerNote mentions a failing tracker in a status line.

@@ -206,3 +206,30 @@ func TestGetTruncatesAppendedJunk(t *testing.T) {
 		t.Errorf("stderr does not say %q:\n%s", want, again.Stderr().Tail(10))
 	}
 }
+
+// TestNamesWithControlCharactersAreEscaped: a torrent whose name holds a
+// terminal escape sequence (here one that would set the window title and
+// clear the screen) is created, seeded and fetched; no command writes the
+// raw bytes, they show as \x1b escapes.
+func TestNamesWithControlCharactersAreEscaped(t *testing.T) {
+	dir := t.TempDir()
+	name := "evil\x1b]0;pwned\x07\x1b[2J.bin"
+	src := filepath.Join(dir, "src")
+	harness.WriteRandomFile(t, filepath.Join(src, name), 256<<10, 17)
+	ctx := harness.Context(t, time.Minute)
+	tor := filepath.Join(dir, "evil.torrent")
+	shoal.CreateTorrent(ctx, t, filepath.Join(src, name), tor, 64<<10)
+	seeder, seedAddr := shoal.StartSeeder(ctx, t, "seed", tor, filepath.Join(src, name))
+	getter := shoal.StartGetter(ctx, t, "get", tor, filepath.Join(dir, "out"), "--peer", seedAddr)
+	getter.MustFinish(ctx, t)
+	harness.SameTree(t, src, filepath.Join(dir, "out"))
+	for _, p := range []*harness.Proc{seeder, getter} {
+		out := p.Stderr().String()
+		if strings.ContainsAny(out, "\x1b\x07") {
+			t.Errorf("%s wrote raw control characters: %q", p.Name(), out)
+		}
+		if !strings.Contains(out, `evil\x1b]0;pwned\x07\x1b[2J.bin`) {
+			t.Errorf("%s does not show the escaped name:\n%s", p.Name(), out)
+		}
+	}
+}

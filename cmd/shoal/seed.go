@@ -45,7 +45,7 @@ func runSeed(ctx context.Context, args []string) error {
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintf(os.Stderr, "verifying %s against %s (%s, %d pieces)\n", pos[1], mi.Info.Name,
+	fmt.Fprintf(os.Stderr, "verifying %s against %s (%s, %d pieces)\n", printable(pos[1]), printable(mi.Info.Name),
 		formatBytes(float64(mi.Info.TotalLength())), mi.Info.NumPieces())
 	opts := client.TorrentOptions{Path: pos[1], Seed: true, InitialSeeding: *initial, Peers: peers, NoPEX: *noPEX}
 	if len(trackers) > 0 {
@@ -60,7 +60,7 @@ func runSeed(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "listening on %s\n", c.Addr())
 	printDHT(c)
-	fmt.Fprintf(os.Stderr, "seeding %s (info hash %s)\n", mi.Info.Name, mi.InfoHash)
+	fmt.Fprintf(os.Stderr, "seeding %s (info hash %s)\n", printable(mi.Info.Name), mi.InfoHash)
 	fmt.Fprintf(os.Stderr, "magnet link: %s\n", mi.Magnet())
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()

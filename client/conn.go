@@ -44,6 +44,9 @@ type outItem struct {
 	msg     wire.Message
 	block   swarm.BlockSpec
 	isBlock bool
+	// sent, if set, is decremented once the message is written (the
+	// ut_metadata reply count, extension.go).
+	sent *atomic.Int32
 }
 
 // peerConn is one established peer connection. Its reader goroutine turns
@@ -206,6 +209,9 @@ func (c *peerConn) writeLoop(ctx context.Context) {
 		if _, err := w.Write(scratch); err != nil {
 			c.close(fmt.Sprintf("write: %v", err))
 			return
+		}
+		if it.sent != nil {
+			it.sent.Add(-1)
 		}
 	}
 }

@@ -129,7 +129,7 @@ func (t *Torrent) serveMetadata(pc *peerConn, mm wire.MetadataMessage) {
 		return
 	}
 	pc.ext.metaQueued.Add(1)
-	pc.enqueue(outItem{msg: wire.Message{Type: wire.Extended, ExtendedID: uint8(id), ExtendedPayload: payload}, sent: &pc.ext.metaQueued})
+	pc.enqueue(outItem{msg: wire.Message{Type: wire.Extended, ExtendedID: uint8(id)}, shared: payload, sent: &pc.ext.metaQueued})
 }
 
 // sendExt marshals and queues one extended message on the peer's id.

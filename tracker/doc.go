@@ -6,10 +6,12 @@
 // the dictionary form for compact=0, IPv6 peers in "peers6" per BEP 7) and
 // over UDP (BEP 15, with BEP 41 URL data), and scrape over both (BEP 48,
 // BEP 15). It is built from small parts that can be swapped or tested
-// alone: a [Store] keeps the peers of each swarm and forgets those that
-// stop announcing ([MemoryStore] in process, [RedisStore] shared by
-// several trackers); a [Policy] picks the peers handed out
-// ([DefaultPolicy], bounded by a [HandoutBudget]); [Keys] make it private
+// alone: a [Store] keeps the peers of each swarm, forgets those that stop
+// announcing and draws random samples of them in time proportional to the
+// sample, not the swarm ([MemoryStore] in process, [RedisStore] shared by
+// several trackers); a [Policy] picks the peers handed out from such a
+// sample ([DefaultPolicy], a [SamplingPolicy] bounded by a
+// [HandoutBudget]); [Keys] make it private
 // with per-tenant announce keys; a [SourceLimiter] bounds each source
 // address's request rate; [ConnIDs] issue stateless, unforgeable BEP 15
 // connection IDs. Clocks and random sources are injected, so tests replay

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/netip"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // refusal is a request the tracker turns down: reason is shown to the
@@ -67,12 +69,12 @@ func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusa
 	now := s.cfg.Now()
 	var err error
 	var warning string
-	if q.Event == EventStopped {
+	if q.Event == trackerclient.EventStopped {
 		// A stopped from a peer never seen (Transmission sends one) is fine.
 		err = s.cfg.Store.Remove(ctx, ih, q.PeerID, now)
 	} else {
 		err = s.cfg.Store.Put(ctx, ih, self, now)
-		if err == nil && q.Event == EventCompleted {
+		if err == nil && q.Event == trackerclient.EventCompleted {
 			err = s.cfg.Store.Completed(ctx, ih)
 		}
 	}
@@ -90,7 +92,7 @@ func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusa
 		return reply{}, errInternal
 	}
 	n := 0
-	if q.Event != EventStopped {
+	if q.Event != trackerclient.EventStopped {
 		n = s.numWant(q)
 	}
 	buf := s.samples.Get().(*[]Peer)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // BenchmarkAnnounceSwarmSize measures what one announce costs the tracker
@@ -81,7 +83,7 @@ func benchAnnounce(b *testing.B, n int, proto string) {
 	if err := <-errs; err != nil {
 		b.Fatal(err)
 	}
-	out := make([]byte, 0, udpMaxPacket)
+	out := make([]byte, 0, trackerclient.UDPMaxPacket)
 	pkt := make([]byte, 0, 128)
 	rng := rand.New(rand.NewPCG(3, 4))
 	b.ReportAllocs()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/netip"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // Errors a [Store] returns when a memory bound would be exceeded.
@@ -85,13 +87,9 @@ const (
 	IPv6Only
 )
 
-// SwarmStats are one swarm's counts as a scrape reports them.
-type SwarmStats struct {
-	// Complete and Incomplete count live seeders and leechers.
-	Complete, Incomplete int
-	// Downloaded counts "completed" events the store has seen.
-	Downloaded int
-}
+// SwarmStats are one swarm's counts as a scrape reports them; the server
+// and the client share the type.
+type SwarmStats = trackerclient.SwarmStats
 
 // StoreStats are totals over a whole store.
 type StoreStats struct {

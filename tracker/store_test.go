@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 func storePeer(name string, port uint16) Peer {
@@ -232,7 +234,7 @@ func TestAnnounceDoesNotCopyTheSwarm(t *testing.T) {
 		}
 		id, addr, left := benchPeer(n / 2)
 		pkt := benchUDPAnnounce(nil, srv.connIDs.Issue(addr.Addr(), now), ih, id, addr.Port(), left)
-		out := make([]byte, 0, udpMaxPacket)
+		out := make([]byte, 0, trackerclient.UDPMaxPacket)
 		return testing.AllocsPerRun(50, func() {
 			srv.HandleUDP(context.Background(), pkt, netip.AddrPortFrom(addr.Addr(), 1), out[:0])
 		})

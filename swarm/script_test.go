@@ -223,6 +223,12 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 			return nil, fmt.Errorf("verify PIECE ok|fail")
 		}
 		r.s.PieceVerified(r.now, p, args[1] == "ok")
+	case "checked":
+		p, err := strconv.Atoi(args[0])
+		if err != nil || len(args) != 2 {
+			return nil, fmt.Errorf("checked PIECE ok|fail")
+		}
+		r.s.PieceChecked(r.now, p, args[1] == "ok")
 	case "sent":
 		if err := r.cmdSent(args); err != nil {
 			return nil, err

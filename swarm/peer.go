@@ -28,6 +28,7 @@ type peer struct {
 
 	reqq    int       // the peer's advertised queue depth, 0 = unknown
 	reqs    []request // our outstanding requests, oldest first
+	pipe    pipeline  // sizes reqs from the peer's rate and round trip
 	uploads []BlockSpec
 	// Upload admission: the first emitted entries of uploads were handed to
 	// the runtime (SendBlock); the rest wait until p is among the peers we
@@ -54,6 +55,7 @@ type peer struct {
 type request struct {
 	spec BlockSpec
 	at   time.Time
+	seq  uint64 // order of sending to this peer (see pipeline)
 }
 
 // AddPeer registers a connection whose handshake is done and sends our

@@ -15,7 +15,7 @@ import (
 
 // startRedis runs a throwaway redis-server on a loopback port for the
 // test and returns its URL. The test is skipped if Redis is not installed.
-func startRedis(t *testing.T) string {
+func startRedis(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {

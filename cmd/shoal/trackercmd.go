@@ -25,7 +25,7 @@ func runTracker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tracker", flag.ContinueOnError)
 	listen := fs.String("listen", ":6969", "TCP `address` for HTTP (/announce, /scrape, /metrics, /healthz); UDP listens on the same address and port unless --udp-listen says otherwise")
 	udpListen := fs.String("udp-listen", "", "UDP `address` for BEP 15 announces; empty: the --listen address and port; \"off\": no UDP")
-	store := fs.String("store", "memory", "peer store: \"memory\" or redis://HOST:PORT[/DB] to share swarms between tracker processes")
+	store := fs.String("store", "memory", "peer and channel store: \"memory\" or redis://HOST:PORT[/DB] to share swarms and release channels between tracker processes")
 	keysFile := fs.String("keys", "", "`file` of keys (\"TOKEN [TENANT] [publish]\" per line): makes the tracker private; \"publish\" lets a key publish channel releases too")
 	var publishKeys stringList
 	fs.Var(&publishKeys, "publish-key", "`key` allowed to publish channel releases (repeatable); with none, every publish is refused")
@@ -103,6 +103,12 @@ func runTracker(ctx context.Context, args []string) error {
 			return err
 		}
 		cfg.Store = rs
+		cs, err := tracker.NewRedisChannelStore(*store, "", cfg.Channels.Limits, cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer cs.Close()
+		cfg.Channels.Store = cs // release channels shared by every tracker on this Redis
 	default:
 		return fmt.Errorf("--store %q: want memory or redis://HOST:PORT", *store)
 	}

@@ -7,5 +7,8 @@
 // The browser is driven over the DevTools protocol on a pipe
 // (--remote-debugging-pipe), so no port is opened; conditions on the page
 // are awaited inside the page with a MutationObserver, not by polling.
-// It holds tests only.
+// It also runs the channel endpoints of real `shoal tracker` processes:
+// two trackers sharing channels through one redis-server, and a tracker
+// killed and restarted on the memory store that never reuses a seq. It
+// holds tests only.
 package fleetpage

@@ -70,6 +70,11 @@ type Client struct {
 	// pexEvery is the minimum time between two PEX messages to one peer
 	// (BEP 11: a minute); tests shorten it before adding torrents.
 	pexEvery time.Duration
+	// gate bounds the incoming handshakes in progress (see handshakeGate).
+	gate *handshakeGate
+	// hsStartTimeout is how long an incoming connection may stay silent
+	// before the start of its handshake arrives; tests shorten it.
+	hsStartTimeout time.Duration
 }
 
 // New starts a Client listening on cfg.ListenAddr.
@@ -105,6 +110,9 @@ func New(cfg Config) (*Client, error) {
 		torrents: make(map[metainfo.InfoHash]*Torrent),
 		banned:   make(map[string]string),
 		pexEvery: pexInterval,
+		gate:     newHandshakeGate(maxPendingHandshakes, defaultPerIP),
+
+		hsStartTimeout: handshakeStartTimeout,
 	}
 	if cfg.DHT {
 		if err := c.startDHT(); err != nil {
@@ -217,10 +225,12 @@ func addrBanKeys(addr string) []string {
 }
 
 // acceptLoop accepts incoming peers and hands each to a goroutine doing
-// its handshake.
+// its handshake. The handshakes in progress are bounded by the gate: when
+// it is full a newcomer displaces the oldest pending connection (of its own
+// address if that address is at its bound), so connections that never send
+// a handshake cannot lock real peers out.
 func (c *Client) acceptLoop() {
 	defer c.wg.Done()
-	sem := make(chan struct{}, 64) // bound concurrent incoming handshakes
 	for {
 		nc, err := c.ln.Accept()
 		if err != nil {
@@ -231,26 +241,30 @@ func (c *Client) acceptLoop() {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			nc.Close()
-			continue
+		var ip netip.Addr
+		if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+			ip = ap.Addr().Unmap()
+		}
+		ticket, displaced := c.gate.admit(ip, nc)
+		if displaced != nil {
+			displaced.Close()
 		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			defer func() { <-sem }()
-			c.handleIncoming(nc)
+			c.handleIncoming(nc, func() { c.gate.done(ticket) })
 		}()
 	}
 }
 
 // handleIncoming runs the receiving side of the BEP 3 handshake: read the
-// protocol string, reserved bits and info hash, answer with ours if we
-// serve that torrent, then read the peer id.
-func (c *Client) handleIncoming(nc net.Conn) {
-	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+// protocol string, reserved bits and info hash (within hsStartTimeout),
+// answer with ours if we serve that torrent, then read the peer id. It calls
+// leave once the handshake is over, before the connection is handed on.
+func (c *Client) handleIncoming(nc net.Conn, leave func()) {
+	defer leave()
+	start := time.Now()
+	nc.SetDeadline(start.Add(c.hsStartTimeout))
 	stop := context.AfterFunc(c.ctx, func() { nc.SetDeadline(time.Now()) })
 	defer stop()
 	// Check the protocol string before answering, so a stray client (an
@@ -260,6 +274,7 @@ func (c *Client) handleIncoming(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	nc.SetDeadline(start.Add(handshakeTimeout))
 	c.mu.Lock()
 	t := c.torrents[metainfo.InfoHash(ih)]
 	c.mu.Unlock()
@@ -277,6 +292,7 @@ func (c *Client) handleIncoming(nc net.Conn) {
 		return
 	}
 	nc.SetDeadline(time.Time{})
+	leave()
 	t.adopt(nc, wire.Handshake{Reserved: reserved, InfoHash: ih, PeerID: id}, "")
 }
 

@@ -126,7 +126,8 @@ type Torrent struct {
 	halfOpen  int
 	verifying chan struct{}
 	asm       *assembler
-	acts      []swarm.Action // apply's buffer
+	acts      []swarm.Action  // apply's buffer
+	meta      *metadataServer // ut_metadata replies, built on first request (extension.go)
 
 	downloaded, uploaded atomic.Int64
 	done                 chan struct{}

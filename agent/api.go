@@ -302,7 +302,9 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 
 type tooLargeError struct{ limit int64 }
 
-func (e tooLargeError) Error() string { return fmt.Sprintf("request body over its limit of %d bytes", e.limit) }
+func (e tooLargeError) Error() string {
+	return fmt.Sprintf("request body over its limit of %d bytes", e.limit)
+}
 
 // statusOf maps an error to its HTTP status.
 func statusOf(err error) int {

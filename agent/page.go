@@ -2,8 +2,8 @@ package agent
 
 import (
 	"html/template"
-	"strconv"
 	"net/http"
+	"strconv"
 	"time"
 )
 

@@ -163,6 +163,11 @@ func (a *Agent) handleAdd(w http.ResponseWriter, r *http.Request) error {
 	var created bool
 	o := addOptions{pinned: in.pin}
 	switch {
+	case in.mi != nil && in.path != "":
+		o.path = in.path
+		if e, created, err = a.addMeta(in.mi, o); err != nil && !errors.Is(err, ErrDiskFull) {
+			err = requestError{fmt.Errorf("seed %s from %s: %w", in.mi.Info.Name, in.path, err)}
+		}
 	case in.mi != nil:
 		e, created, err = a.addMeta(in.mi, o)
 	case in.magnet != nil:

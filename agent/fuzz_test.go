@@ -27,7 +27,7 @@ func FuzzParseAddBody(f *testing.F) {
 			return
 		}
 		n := 0
-		for _, ok := range []bool{in.mi != nil, in.magnet != nil, in.path != ""} {
+		for _, ok := range []bool{in.mi != nil, in.magnet != nil, in.path != "" && in.mi == nil} {
 			if ok {
 				n++
 			}

@@ -156,7 +156,7 @@ func (s *subscriber) hostReport() (r channel.HostReport, pub *publishedRecord, o
 	if !s.rec.Subscribed && s.published == nil {
 		return r, nil, false
 	}
-	r = channel.HostReport{Host: a.cfg.Name, Zone: a.cfg.Zone, Current: s.sub.Current(),
+	r = channel.HostReport{Host: a.cfg.Name, Zone: a.cfg.Zone, Current: s.rec.Current,
 		Uploaded: s.uploadedGone, Origin: s.published != nil}
 	held := s.sub.Held()
 	if len(held) > channel.MaxHave {

@@ -90,7 +90,7 @@ func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	current := map[string]uint64{}
 	for name, s := range a.channels {
-		current[name] = s.sub.Current()
+		current[name] = s.rec.Current
 	}
 	a.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(descDown, prometheus.CounterValue, float64(tot.down))

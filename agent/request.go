@@ -30,9 +30,11 @@ func (e requestError) Unwrap() error { return e.err }
 
 func badRequest(format string, args ...any) error { return requestError{fmt.Errorf(format, args...)} }
 
-// AddRequest is the JSON form of POST /v1/torrents: exactly one of Magnet
-// and Path.
+// AddRequest is the JSON form of POST /v1/torrents: a Magnet, a Path, or a
+// Torrent (with a Path: seed that torrent from the files there).
 type AddRequest struct {
+	// Torrent is a .torrent file's bytes (base64 in JSON).
+	Torrent []byte `json:"torrent,omitempty"`
 	// Magnet is a magnet link; the info dictionary comes from peers.
 	Magnet string `json:"magnet,omitempty"`
 	// Path is local content (absolute) to make a torrent of and seed in
@@ -70,8 +72,20 @@ func parseAddBody(body []byte) (addInput, error) {
 		}
 		in := addInput{pin: req.Pin == nil || *req.Pin, pieceLength: req.PieceLength}
 		switch {
-		case req.Magnet != "" && req.Path != "":
+		case req.Magnet != "" && (req.Path != "" || len(req.Torrent) > 0):
 			return addInput{}, badRequest("give magnet or path, not both")
+		case len(req.Torrent) > 0:
+			mi, err := metainfo.Parse(req.Torrent)
+			if err != nil {
+				return addInput{}, badRequest("parse torrent: %w", err)
+			}
+			in.mi = mi
+			if req.Path != "" {
+				if !filepath.IsAbs(req.Path) {
+					return addInput{}, badRequest("path %q: want an absolute path", req.Path)
+				}
+				in.path = filepath.Clean(req.Path)
+			}
 		case req.Magnet != "":
 			m, err := metainfo.ParseMagnet(req.Magnet)
 			if err != nil {

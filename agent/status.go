@@ -62,8 +62,8 @@ type FileStatus struct {
 type ChannelStatus struct {
 	Name       string `json:"name"`
 	Subscribed bool   `json:"subscribed"`
-	// Current is the current release's sequence number (0: none) and
-	// CurrentPath the folder holding its files (DIR/channels/NAME/current).
+	// Current is the current release's sequence number (0: none): the one
+	// DIR/channels/NAME/current (CurrentPath) points at.
 	Current     uint64 `json:"current"`
 	CurrentPath string `json:"current_path,omitempty"`
 	CurrentName string `json:"current_name,omitempty"`
@@ -156,7 +156,7 @@ func (a *Agent) Torrent(ih metainfo.InfoHash) (TorrentStatus, bool) {
 // channelStatusLocked snapshots a subscriber; a.mu is held.
 func (a *Agent) channelStatusLocked(s *subscriber) ChannelStatus {
 	cs := ChannelStatus{
-		Name: s.name, Subscribed: s.rec.Subscribed, Current: s.sub.Current(), Latest: s.sub.Latest(),
+		Name: s.name, Subscribed: s.rec.Subscribed, Current: s.rec.Current, Latest: s.sub.Latest(),
 		Fetching: s.sub.Fetching(), Have: s.sub.Held(), Pinned: slices.Clone(s.rec.Pinned), Error: s.lastErr,
 	}
 	for seq := range s.releases {

@@ -55,6 +55,10 @@ type ServerConfig struct {
 	// ConnIDSecret keys the UDP connection IDs; default 32 random bytes.
 	// Trackers behind one address must share it.
 	ConnIDSecret []byte
+	// Channels configures the release channels and the fleet page (see
+	// channelhttp.go); the zero value keeps them in memory and refuses
+	// every publish.
+	Channels ChannelConfig
 }
 
 // Defaults for [ServerConfig].
@@ -75,6 +79,8 @@ type Server struct {
 	connIDs *ConnIDs
 	metrics *metrics
 	promh   http.Handler
+	// channels serves /v1/channels..., /v1/fleet and the fleet page at /.
+	channels *channelAPI
 }
 
 // NewServer returns a Server for cfg with defaults filled in.
@@ -125,6 +131,7 @@ func NewServer(cfg ServerConfig) *Server {
 	s := &Server{cfg: cfg, connIDs: NewConnIDs(cfg.ConnIDSecret, 0)}
 	s.metrics = newMetrics(cfg.Store, cfg.Now)
 	s.promh = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	s.channels = newChannelAPI(s, cfg.Channels)
 	return s
 }
 
@@ -141,7 +148,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	endpoint, key := splitTrackerPath(r.URL.Path)
 	if endpoint == "" {
-		http.NotFound(w, r)
+		s.channels.ServeHTTP(w, r) // channel endpoints, the fleet page, or 404
 		return
 	}
 	if r.Method != http.MethodGet {

@@ -375,15 +375,21 @@ func (s *subscriber) pollLoop(tc ChannelTracker) {
 	for s.subscribed() {
 		if !synced {
 			rels, err := tc.Releases(s.ctx, s.name)
-			if err == nil {
+			switch {
+			case err == nil:
 				synced = true
+				s.setErr("")
 				if len(rels) > 0 {
 					s.heardOf(rels[len(rels)-1], tc)
 				}
-			} else if !s.pollFailed(err, &backoff) {
-				return
+			case errors.Is(err, channel.ErrUnknownChannel):
+				synced = true // nothing published yet: the long poll waits for the first
+			default:
+				if !s.pollFailed(err, &backoff) {
+					return
+				}
+				continue
 			}
-			continue
 		}
 		s.a.mu.Lock()
 		after := s.sub.Latest()
@@ -410,14 +416,23 @@ func (s *subscriber) pollFailed(err error, backoff *time.Duration) bool {
 	if s.ctx.Err() != nil {
 		return false
 	}
-	s.setErr(err.Error())
-	s.a.log.Warn("channel poll", "channel", s.name, "err", err)
+	wait := *backoff
+	if errors.Is(err, channel.ErrUnknownChannel) {
+		// Nothing published yet, or a restarted tracker waiting for the
+		// origin: ask again soon, it is one cheap request.
+		wait = time.Second
+		s.setErr("the tracker knows no release of this channel yet")
+		s.a.log.Debug("channel poll", "channel", s.name, "err", err)
+	} else {
+		s.setErr(err.Error())
+		s.a.log.Warn("channel poll", "channel", s.name, "err", err)
+		*backoff = min(*backoff*2, 10*time.Second)
+	}
 	select {
 	case <-s.ctx.Done():
 		return false
-	case <-time.After(*backoff):
+	case <-time.After(wait):
 	}
-	*backoff = min(*backoff*2, 10*time.Second)
 	return true
 }
 

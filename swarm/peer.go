@@ -28,6 +28,7 @@ type peer struct {
 
 	reqq    int       // the peer's advertised queue depth, 0 = unknown
 	reqs    []request // our outstanding requests, oldest first
+	pipe    pipeline  // sizes reqs from the peer's rate and round trip
 	uploads []BlockSpec
 	// Upload admission: the first emitted entries of uploads were handed to
 	// the runtime (SendBlock); the rest wait until p is among the peers we
@@ -38,6 +39,8 @@ type peer struct {
 	upSeq    uint64 // when p started waiting for a turn (FIFO order)
 
 	downWindow, upWindow int64     // bytes since the last rate sample
+	moved                int64     // payload bytes moved either way before the last sample
+	unchokedUs           bool      // the peer unchoked us at least once
 	sampledAt            time.Time // when the last rate sample was taken
 	downRate, upRate     float64
 	rateKnown            bool
@@ -54,6 +57,7 @@ type peer struct {
 type request struct {
 	spec BlockSpec
 	at   time.Time
+	seq  uint64 // order of sending to this peer (see pipeline)
 }
 
 // AddPeer registers a connection whose handshake is done and sends our

@@ -91,6 +91,7 @@ func (t *Torrent) announce(ctx context.Context, url string, ev trackerclient.Eve
 		Event:      ev,
 		NumWant:    50,
 		Key:        strconv.FormatUint(uint64(t.c.cfg.PeerID[19])<<8|uint64(t.c.cfg.PeerID[18]), 16),
+		Zone:       t.c.cfg.Zone,
 	}
 	return trackerclient.Announce(ctx, t.c.cfg.HTTPClient, url, req)
 }

@@ -348,7 +348,7 @@ func (f *metadataFetch) announceLoop(ctx context.Context, url string) {
 	port := f.c.listenPort()
 	for {
 		req := trackerclient.AnnounceRequest{InfoHash: f.ih, PeerID: f.c.cfg.PeerID, Port: uint16(port),
-			Left: 1, Event: "started", NumWant: 50}
+			Left: 1, Event: "started", NumWant: 50, Zone: f.c.cfg.Zone}
 		if resp, err := trackerclient.Announce(ctx, f.c.cfg.HTTPClient, url, req); err == nil {
 			f.offer(addrStrings(resp.Peers))
 		}

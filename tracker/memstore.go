@@ -35,6 +35,7 @@ type MemoryStore struct {
 	mu        sync.Mutex // guards everything below, and cfg.Rand
 	swarms    map[[20]byte]*memSwarm
 	lastSweep time.Time
+	samples   uint64 // counts Sample calls, marking the peers each drew
 }
 
 // memSwarm is one torrent's peers.
@@ -43,18 +44,28 @@ type memSwarm struct {
 	byAddr map[netip.AddrPort]*memPeer
 	// pools holds every peer once, in the pool of its kind and family;
 	// memPeer.pool and memPeer.pos say where.
-	pools [numPools][]*memPeer
+	pools poolSlices
 	// oldest and newest end the list of peers in the order they last
 	// announced (memPeer.prev, memPeer.next), oldest first.
 	oldest, newest *memPeer
 	downloaded     int
+	// zones holds the labelled peers once more, by exact label, each in
+	// the pool of its kind and family (memPeer.zpos says where). A label
+	// is here only while it has a peer, so there are at most as many as
+	// peers.
+	zones map[string]*poolSlices
 }
+
+// poolSlices are index slices of peers, one per pool.
+type poolSlices [numPools][]*memPeer
 
 // memPeer is one peer of a memSwarm.
 type memPeer struct {
 	Peer
 	lastSeen   time.Time
 	pool, pos  int
+	zpos       int    // position in s.zones[Zone][pool], if labelled
+	drawn      uint64 // the last Sample that drew it (MemoryStore.samples)
 	prev, next *memPeer
 }
 
@@ -104,6 +115,9 @@ func (m *MemoryStore) Put(_ context.Context, infoHash [20]byte, p Peer, now time
 	return nil
 }
 
+// IndexesZones implements [ZoneIndexer]: the store indexes every label.
+func (m *MemoryStore) IndexesZones() bool { return true }
+
 // Remove implements [Store].
 func (m *MemoryStore) Remove(_ context.Context, infoHash [20]byte, id [20]byte, now time.Time) error {
 	m.mu.Lock()
@@ -142,29 +156,50 @@ func (m *MemoryStore) Sample(_ context.Context, infoHash [20]byte, d Draw, now t
 	if s == nil {
 		return dst, SwarmStats{}, nil
 	}
-	// remaining[p] counts the peers of pool p not drawn yet; the drawn
-	// ones are moved to the front of the pool, before the remaining.
+	m.samples++
+	mark := m.samples
+	seeders, leechers, all := drawPools(d.Family)
+	// The zone's part first; the swarm's parts then skip what it drew.
+	if zp := s.zones[d.Zone]; d.Zone != "" && zp != nil {
+		dst = m.draw(zp, zonePos, [3]int{d.Near.Seeders, d.Near.Leechers, d.Near.Any}, seeders, leechers, all, mark, dst)
+	}
+	dst = m.draw(&s.pools, swarmPos, [3]int{d.Seeders, d.Leechers, d.Any}, seeders, leechers, all, mark, dst)
+	return dst, s.stats(), nil
+}
+
+// swarmPos and zonePos say where a peer sits in the swarm's pools and in
+// its zone's.
+func swarmPos(mp *memPeer) *int { return &mp.pos }
+func zonePos(mp *memPeer) *int  { return &mp.zpos }
+
+// draw draws so many seeders, leechers and either (counts) from pools,
+// appending them to dst and marking them with mark; peers already marked
+// (drawn by another part of this sample) are passed over. Each peer drawn
+// costs a few steps of a partial Fisher-Yates shuffle of its pool: drawn
+// ones move to the front of the pool, before the remaining. m.mu must be
+// held.
+func (m *MemoryStore) draw(pools *poolSlices, pos func(*memPeer) *int, counts [3]int, seeders, leechers, all poolSet, mark uint64, dst []Peer) []Peer {
 	var remaining [numPools]int
 	for p := range remaining {
-		remaining[p] = len(s.pools[p])
+		remaining[p] = len(pools[p])
 	}
-	seeders, leechers, all := drawPools(d.Family)
-	for _, part := range [...]struct {
-		n  int
-		ps poolSet
-	}{{d.Seeders, seeders}, {d.Leechers, leechers}, {d.Any, all}} {
-		for range part.n {
-			p, ok := pickPool(m.cfg.Rand.IntN, &remaining, part.ps)
+	for k, ps := range [3]poolSet{seeders, leechers, all} {
+		for got := 0; got < counts[k]; {
+			p, ok := pickPool(m.cfg.Rand.IntN, &remaining, ps)
 			if !ok {
 				break
 			}
-			pool := s.pools[p]
+			pool := pools[p]
 			front := len(pool) - remaining[p] - 1 // where the drawn peer goes
-			s.swap(p, front, front+m.cfg.Rand.IntN(remaining[p]+1))
-			dst = append(dst, pool[front].Peer)
+			swapIn(pool, pos, front, front+m.cfg.Rand.IntN(remaining[p]+1))
+			if mp := pool[front]; mp.drawn != mark {
+				mp.drawn = mark
+				dst = append(dst, mp.Peer)
+				got++
+			}
 		}
 	}
-	return dst, s.stats(), nil
+	return dst
 }
 
 // Peers implements [Store].
@@ -273,6 +308,7 @@ func (s *memSwarm) add(mp *memPeer, now time.Time) {
 	mp.pool = poolOf(mp.Peer)
 	mp.pos = len(s.pools[mp.pool])
 	s.pools[mp.pool] = append(s.pools[mp.pool], mp)
+	s.enzone(mp)
 	mp.lastSeen = now
 	s.pushNewest(mp)
 }
@@ -283,11 +319,18 @@ func (s *memSwarm) update(mp *memPeer, p Peer, now time.Time) {
 		delete(s.byAddr, mp.Addr)
 		s.byAddr[p.Addr] = mp
 	}
+	rezone := p.Zone != mp.Zone || poolOf(p) != mp.pool
+	if rezone {
+		s.unzone(mp)
+	}
 	mp.Peer = p
 	if pool := poolOf(p); pool != mp.pool {
 		s.unpool(mp)
 		mp.pool, mp.pos = pool, len(s.pools[pool])
 		s.pools[pool] = append(s.pools[pool], mp)
+	}
+	if rezone {
+		s.enzone(mp)
 	}
 	mp.lastSeen = now
 	s.unlink(mp)
@@ -301,6 +344,7 @@ func (s *memSwarm) remove(mp *memPeer) {
 		delete(s.byAddr, mp.Addr)
 	}
 	s.unpool(mp)
+	s.unzone(mp)
 	s.unlink(mp)
 }
 
@@ -315,10 +359,50 @@ func (s *memSwarm) unpool(mp *memPeer) {
 }
 
 // swap exchanges positions i and j of pool p.
-func (s *memSwarm) swap(p, i, j int) {
-	pool := s.pools[p]
+func (s *memSwarm) swap(p, i, j int) { swapIn(s.pools[p], swarmPos, i, j) }
+
+// swapIn exchanges positions i and j of pool, whose peers keep their
+// position where pos says.
+func swapIn(pool []*memPeer, pos func(*memPeer) *int, i, j int) {
 	pool[i], pool[j] = pool[j], pool[i]
-	pool[i].pos, pool[j].pos = i, j
+	*pos(pool[i]), *pos(pool[j]) = i, j
+}
+
+// enzone adds a labelled mp to its zone's pool.
+func (s *memSwarm) enzone(mp *memPeer) {
+	if mp.Zone == "" {
+		return
+	}
+	if s.zones == nil {
+		s.zones = make(map[string]*poolSlices)
+	}
+	zp := s.zones[mp.Zone]
+	if zp == nil {
+		zp = new(poolSlices)
+		s.zones[mp.Zone] = zp
+	}
+	mp.zpos = len(zp[mp.pool])
+	zp[mp.pool] = append(zp[mp.pool], mp)
+}
+
+// unzone takes a labelled mp out of its zone's pool (swap-remove), and
+// forgets the zone when it was its last peer.
+func (s *memSwarm) unzone(mp *memPeer) {
+	zp := s.zones[mp.Zone]
+	if mp.Zone == "" || zp == nil {
+		return
+	}
+	pool := zp[mp.pool]
+	last := len(pool) - 1
+	swapIn(pool, zonePos, mp.zpos, last)
+	pool[last] = nil
+	zp[mp.pool] = pool[:last]
+	for _, p := range zp {
+		if len(p) > 0 {
+			return
+		}
+	}
+	delete(s.zones, mp.Zone)
 }
 
 func (s *memSwarm) pushNewest(mp *memPeer) {

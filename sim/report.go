@@ -49,6 +49,9 @@ type Report struct {
 	SimulatedS float64 `json:"simulated_s"`
 	Deliveries int64   `json:"block_deliveries"`
 
+	// RackReport is set when the run modelled racks (racks.go).
+	*RackReport
+
 	// SimWallS and SimPeakHeapBytes are what the simulation cost; Run
 	// reads no clock, so the caller measures and fills them in.
 	SimWallS         float64 `json:"sim_wall_s"`
@@ -81,6 +84,7 @@ func (s *simulation) report() *Report {
 		r.SlowLink = cfg.SlowLink
 	}
 	r.FloorS = floor(cfg, s.hosts)
+	s.rackReport(r) // with racks, the floor computed with the uplinks
 	r.SingleSourceS = float64(cfg.Peers) * float64(cfg.Size) / cfg.OriginLink
 	r.OriginEgressRatio = float64(s.hosts[0].core.Stats().Uploaded*s.lay.scale) / float64(cfg.Size)
 	r.FinishS = []float64{}

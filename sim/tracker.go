@@ -48,6 +48,7 @@ func (s *simulation) trackerAnnounce(h *host) {
 func (s *simulation) trackerPeer(h *host) tracker.Peer {
 	p := tracker.Peer{Addr: peerAddr(h.idx)}
 	p.ID[0], p.ID[1], p.ID[2], p.ID[3] = 'S', byte(h.idx>>16), byte(h.idx>>8), byte(h.idx)
+	p.Zone = s.rackZone(h) // racks.go
 	p.Left = h.core.BytesLeft() * s.lay.scale
 	if !h.origin {
 		p.Downloaded = (s.lay.modelTotal - h.core.BytesLeft()) * s.lay.scale

@@ -38,6 +38,7 @@ func runSim(ctx context.Context, args []string) error {
 	maxTime := fs.Duration("max-time", 0, "give up after this much simulated time (default: 120s + 100 × floor)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	extra := addSimExtraFlags(fs) // racks, policy, comparators: simcompare.go
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
@@ -61,6 +62,15 @@ func runSim(ctx context.Context, args []string) error {
 				now.Seconds(), done, total, time.Since(start).Seconds())
 		}
 	}
+	systems, policies, err := extra.apply(&cfg)
+	if err != nil {
+		return err
+	}
+	if len(systems) > 1 || len(policies) > 1 || systems[0].Kind != sim.SystemShoal {
+		return runSimCompare(ctx, cfg, extra, systems, policies, *jsonOut, *svgOut)
+	}
+	cfg.RandomPeers = policies[0] == "random"
+	extra.setPolicy(&cfg)
 	peak := newHeapPeak()
 	rep, err := sim.Run(ctx, cfg)
 	wall := time.Since(start)
@@ -73,6 +83,7 @@ func runSim(ctx context.Context, args []string) error {
 	}
 	rep.SimWallS, rep.SimPeakHeapBytes = wall.Seconds(), heap
 	printSimReport(rep)
+	printRackReport(rep)
 	if *jsonOut != "" {
 		if werr := appendJSON(*jsonOut, rep); werr != nil {
 			return werr

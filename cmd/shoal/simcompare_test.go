@@ -1,0 +1,49 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/shoal-p2p/shoal/sim"
+)
+
+func TestSimExtraFlags(t *testing.T) {
+	parse := func(args ...string) (sim.Config, []sim.System, []string, error) {
+		fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		f := addSimExtraFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			return sim.Config{}, nil, nil, err
+		}
+		cfg := sim.Config{Link: 5e9}
+		systems, policies, err := f.apply(&cfg)
+		return cfg, systems, policies, err
+	}
+	cfg, systems, policies, err := parse("--rack-size", "40", "--rack-uplink", "4:1", "--policy", "local,random",
+		"--compare", "shoal,single,replicated:10,sharded:10")
+	if err != nil || cfg.RackSize != 40 || cfg.RackUplink != 50e9 || len(systems) != 4 || systems[2].K != 10 ||
+		strings.Join(policies, ",") != "local,random" {
+		t.Fatalf("cfg %+v, systems %+v, policies %v, err %v", cfg, systems, policies, err)
+	}
+	if cfg, _, _, err := parse("--rack-size", "40", "--rack-uplink", "50GB"); err != nil || cfg.RackUplink != 50e9 {
+		t.Fatalf("rate uplink: %v %v", cfg.RackUplink, err)
+	}
+	if _, _, policies, _ := parse("--policy", "local,random"); len(policies) != 1 {
+		t.Fatalf("without racks only one policy runs: %v", policies)
+	}
+	for _, bad := range [][]string{
+		{"--rack-uplink", "4:1"},
+		{"--rack-size", "40", "--rack-uplink", "4:0"},
+		{"--rack-size", "40", "--rack-uplink", "fast"},
+		{"--compare", "shoal,ftp"},
+		{"--compare", ","},
+		{"--policy", "nearest"},
+		{"--zone-outside", "2"},
+	} {
+		if _, _, _, err := parse(bad...); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}

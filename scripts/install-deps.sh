@@ -4,7 +4,13 @@
 # when the tests build.
 set -euo pipefail
 
-PKGS=(python3-libtorrent aria2 opentracker redis-server)
+# Interop peers: libtorrent (python3-libtorrent), aria2, Transmission
+# (transmission-daemon, transmission-cli), qBittorrent (qbittorrent-nox),
+# rtorrent; trackers and stores: opentracker, redis-server.
+PKGS=(
+	python3-libtorrent aria2 transmission-daemon transmission-cli qbittorrent-nox rtorrent
+	opentracker redis-server
+)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -15,8 +15,9 @@ import (
 // The interop tests against the BitTorrent daemons Debian ships
 // (Transmission, qBittorrent, rtorrent) in both directions: the daemon
 // seeds and a Shoal getter downloads, and a Shoal seeder serves the daemon,
-// which learns of it from a Shoal tracker (these daemons have no reliable
-// "connect to this address" command). Payloads are a few MiB over two files
+// which learns of it from a Shoal tracker (Transmission and rtorrent have
+// no "connect to this address" command, so all three go through one).
+// Payloads are a few MiB over two files
 // so the runs stay short; deadlines are generous and no speed is asserted
 // (speed figures are in docs/BENCHMARKS.md, from TestInteropDaemonBench).
 
@@ -45,6 +46,7 @@ var daemonClients = []struct {
 }{
 	{"transmission", startTransmission},
 	{"qbittorrent", startQBittorrent},
+	{"rtorrent", startRTorrent},
 }
 
 // daemonPayload is the few-MiB, two-file payload of the daemon tests: a
@@ -61,9 +63,15 @@ func daemonPayload(t *testing.T, root string, size int64) {
 // daemonPieceLength is the piece length of the daemon tests' torrents.
 const daemonPieceLength = 256 << 10
 
-func TestInteropDaemonSeedsShoalGets(t *testing.T) {
+// TestInteropDaemons runs, for every daemon, "DAEMON-seeds" (the daemon
+// seeds, a Shoal getter downloads) and "DAEMON-gets" (a Shoal seeder
+// serves the daemon), all in parallel: each has its own processes, ports
+// and folders, and most of their time is spent waiting on the daemons'
+// timers.
+func TestInteropDaemons(t *testing.T) {
 	for _, c := range daemonClients {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.name+"-seeds", func(t *testing.T) {
+			t.Parallel()
 			ctx := harness.Context(t, 3*time.Minute)
 			dir := t.TempDir()
 			d := c.start(ctx, t)
@@ -74,12 +82,8 @@ func TestInteropDaemonSeedsShoalGets(t *testing.T) {
 			harness.SameTree(t, src, filepath.Join(out, "payload"))
 			t.Log(getter.Stderr().Tail(2))
 		})
-	}
-}
-
-func TestInteropShoalSeedsDaemonGets(t *testing.T) {
-	for _, c := range daemonClients {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.name+"-gets", func(t *testing.T) {
+			t.Parallel()
 			ctx := harness.Context(t, 3*time.Minute)
 			dir := t.TempDir()
 			tracker := shoal.Start(ctx, t, "tracker", "tracker", "--listen", "127.0.0.1:0", "--udp-listen", "off", "--interval", "5s")
@@ -125,6 +129,9 @@ type transmissionDaemon struct {
 }
 
 func startTransmission(ctx context.Context, t testing.TB) daemon {
+	if testing.Short() {
+		t.Skip("slow: Transmission connects to new peers after about 10 s and unchokes them at its next 10 s rechoke; skipped with -short")
+	}
 	return &transmissionDaemon{tr: harness.StartTransmission(ctx, t, "transmission")}
 }
 
@@ -157,6 +164,24 @@ func (d *qbittorrentDaemon) add(ctx context.Context, t testing.TB, torrent, dir 
 func (d *qbittorrentDaemon) waitDone(ctx context.Context, t testing.TB) { d.q.WaitDone(ctx, t, d.ih) }
 
 func (d *qbittorrentDaemon) peerAddr() string { return d.q.PeerAddr }
+
+// rtorrentDaemon adapts harness.RTorrent to daemon for one torrent.
+type rtorrentDaemon struct {
+	r  *harness.RTorrent
+	ih metainfo.InfoHash
+}
+
+func startRTorrent(ctx context.Context, t testing.TB) daemon {
+	return &rtorrentDaemon{r: harness.StartRTorrent(ctx, t, "rtorrent")}
+}
+
+func (d *rtorrentDaemon) add(ctx context.Context, t testing.TB, torrent, dir string) {
+	d.ih = d.r.Add(ctx, t, torrent, dir)
+}
+
+func (d *rtorrentDaemon) waitDone(ctx context.Context, t testing.TB) { d.r.WaitDone(ctx, t, d.ih) }
+
+func (d *rtorrentDaemon) peerAddr() string { return d.r.PeerAddr }
 
 // TestInteropDaemonBench prints how long a Shoal getter and a libtorrent
 // getter take to fetch 24 MiB from a Transmission seeder on loopback, three

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-p2p/shoal/dht"
 	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/wire"
 	"golang.org/x/time/rate"
 )
@@ -104,7 +105,7 @@ func New(cfg Config) (*Client, error) {
 		cancel:   cancel,
 		torrents: make(map[metainfo.InfoHash]*Torrent),
 		banned:   make(map[string]string),
-		pexEvery: pexInterval,
+		pexEvery: peers.DefaultPEXInterval,
 	}
 	if cfg.DHT {
 		if err := c.startDHT(); err != nil {

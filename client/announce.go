@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/shoal-p2p/shoal/peers"
-	"github.com/shoal-p2p/shoal/tracker"
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // startAnnounce performs a peer manager's Announce in the background and
@@ -19,7 +19,7 @@ func (t *Torrent) startAnnounce(a peers.Action) {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		resp, err := t.announce(t.ctx, url, tracker.Event(a.Event), a.NumWant)
+		resp, err := t.announce(t.ctx, url, trackerclient.Event(a.Event), a.NumWant)
 		if t.ctx.Err() != nil {
 			return
 		}
@@ -39,7 +39,7 @@ func (t *Torrent) announceStopped(a peers.Action) {
 		defer t.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		t.announce(ctx, url, tracker.Event(peers.EventStopped), 0)
+		t.announce(ctx, url, trackerclient.Event(peers.EventStopped), 0)
 	}()
 }
 
@@ -63,10 +63,10 @@ func (t *Torrent) onAnnounced(now time.Time, e announcedEvent) {
 }
 
 // announce sends one announce with our current counters.
-func (t *Torrent) announce(ctx context.Context, url string, ev tracker.Event, numWant int) (*tracker.AnnounceResponse, error) {
+func (t *Torrent) announce(ctx context.Context, url string, ev trackerclient.Event, numWant int) (*trackerclient.AnnounceResponse, error) {
 	port := t.c.listenPort()
 	st := t.Stats()
-	req := tracker.AnnounceRequest{
+	req := trackerclient.AnnounceRequest{
 		InfoHash:   t.mi.InfoHash,
 		PeerID:     t.c.cfg.PeerID,
 		Port:       uint16(port),
@@ -77,7 +77,7 @@ func (t *Torrent) announce(ctx context.Context, url string, ev tracker.Event, nu
 		NumWant:    numWant,
 		Key:        t.c.announceKey(),
 	}
-	return tracker.Announce(ctx, t.c.cfg.HTTPClient, url, req)
+	return trackerclient.Announce(ctx, t.c.cfg.HTTPClient, url, req)
 }
 
 // announceKey is our tracker "key": stable for the Client, derived from its

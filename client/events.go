@@ -7,7 +7,7 @@ import (
 
 	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/swarm"
-	"github.com/shoal-p2p/shoal/tracker"
+	"github.com/shoal-p2p/shoal/trackerclient"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
@@ -53,6 +53,7 @@ type blockSentEvent struct {
 func (e blockSentEvent) apply(t *Torrent, now time.Time) {
 	if t.conns[e.conn.id] == e.conn {
 		t.core.BlockSent(now, e.conn.id, e.spec)
+		t.noteSent(now, e.conn.id, e.spec.Piece)
 	}
 }
 func (blockSentEvent) release() {}
@@ -120,7 +121,7 @@ func (candidatesEvent) release()                          {}
 // announcedEvent: an announce to tracker number i ended with resp or err.
 type announcedEvent struct {
 	tracker int
-	resp    *tracker.AnnounceResponse
+	resp    *trackerclient.AnnounceResponse
 	err     error
 }
 
@@ -139,17 +140,16 @@ type dhtAnnouncedEvent struct{ res peers.LookupResult }
 func (e dhtAnnouncedEvent) apply(t *Torrent, now time.Time) { t.mgr.DHTAnnounced(now, e.res) }
 func (dhtAnnouncedEvent) release()                          {}
 
-// coreBanEvent: the core banned conn (its Ban action); the peer manager
-// records the ban and closes the connection.
+// coreBanEvent: the core banned conn (its Ban action) until until (zero:
+// for good); the peer manager records the ban and closes the connection.
 type coreBanEvent struct {
 	conn   swarm.ConnID
 	reason string
+	until  time.Time
 }
 
-func (e coreBanEvent) apply(t *Torrent, now time.Time) {
-	t.mgr.Ban(now, e.conn, e.reason, time.Time{})
-}
-func (coreBanEvent) release() {}
+func (e coreBanEvent) apply(t *Torrent, now time.Time) { t.mgr.Ban(now, e.conn, e.reason, e.until) }
+func (coreBanEvent) release()                          {}
 
 // completedEvent: every piece is verified and synced (the core's
 // Completed action was performed); trackers hear "completed".
@@ -167,3 +167,14 @@ type bannedEvent struct {
 
 func (e bannedEvent) apply(t *Torrent, now time.Time) { t.mgr.BanKeys(now, e.keys, e.until, e.reason) }
 func (bannedEvent) release()                          {}
+
+// recheckedEvent: a piece we had was hashed again (recheck.go): ok says it
+// still matches; piece -1 ends a batch.
+type recheckedEvent struct {
+	piece int
+	ok    bool
+	err   error
+}
+
+func (e recheckedEvent) apply(t *Torrent, now time.Time) { t.onRechecked(now, e) }
+func (recheckedEvent) release()                          {}

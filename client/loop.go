@@ -40,6 +40,7 @@ func (t *Torrent) loop() {
 			t.facts = t.core.AppendPeerFacts(t.facts[:0])
 			t.mgr.Facts(now, t.facts)
 			t.mgr.Tick(now)
+			t.recheckTick(now)
 			t.settle(now)
 			t.updateStats()
 		case now := <-wake.C:
@@ -211,13 +212,17 @@ func (t *Torrent) do(now time.Time, a swarm.Action) {
 			pc.close(a.Reason)
 		}
 	case swarm.Ban:
-		if pc != nil {
+		switch {
+		case pc == nil:
+		case a.Until.IsZero():
 			t.log.Warn("banned peer", "peer", pc, "reason", a.Reason)
+		default:
+			t.log.Warn("banned peer for a while: it was the only source of the piece", "peer", pc, "reason", a.Reason, "until", a.Until.Format(time.TimeOnly))
 		}
 		t.mu.Lock()
 		t.stats.Banned++
 		t.mu.Unlock()
-		t.later = append(t.later, coreBanEvent{conn: a.Conn, reason: a.Reason})
+		t.later = append(t.later, coreBanEvent{conn: a.Conn, reason: a.Reason, until: a.Until})
 	case swarm.Completed:
 		t.updateStats()
 		if err := t.st.Sync(); err != nil {

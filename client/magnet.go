@@ -12,7 +12,7 @@ import (
 	"github.com/shoal-p2p/shoal/metainfo"
 	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/swarm"
-	"github.com/shoal-p2p/shoal/tracker"
+	"github.com/shoal-p2p/shoal/trackerclient"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
@@ -221,9 +221,9 @@ func (f *metadataFetch) do(now time.Time, a peers.Action) {
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
-			req := tracker.AnnounceRequest{InfoHash: f.ih, PeerID: f.c.cfg.PeerID, Port: uint16(f.c.listenPort()),
-				Left: 1, Event: tracker.Event(a.Event), NumWant: a.NumWant, Key: f.c.announceKey()}
-			resp, err := tracker.Announce(f.ctx, f.c.cfg.HTTPClient, url, req)
+			req := trackerclient.AnnounceRequest{InfoHash: f.ih, PeerID: f.c.cfg.PeerID, Port: uint16(f.c.listenPort()),
+				Left: 1, Event: trackerclient.Event(a.Event), NumWant: a.NumWant, Key: f.c.announceKey()}
+			resp, err := trackerclient.Announce(f.ctx, f.c.cfg.HTTPClient, url, req)
 			if f.ctx.Err() == nil {
 				f.post(fetchAnnounced{tracker: tr, resp: resp, err: err})
 			}
@@ -456,7 +456,7 @@ func (fetchCandidates) release() {}
 // fetchAnnounced: an announce ended.
 type fetchAnnounced struct {
 	tracker int
-	resp    *tracker.AnnounceResponse
+	resp    *trackerclient.AnnounceResponse
 	err     error
 }
 

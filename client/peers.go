@@ -35,14 +35,20 @@ func (c *Client) newManager(now time.Time, cfg peers.Config) (*peers.Manager, er
 	if err != nil {
 		return nil, err
 	}
+	type entry struct {
+		key string
+		ban
+	}
 	c.mu.Lock()
-	keys := make([]string, 0, len(c.banned))
-	for k := range c.banned {
-		keys = append(keys, k)
+	bans := make([]entry, 0, len(c.banned.entries))
+	for k, b := range c.banned.entries {
+		if b.active(now) {
+			bans = append(bans, entry{k, b})
+		}
 	}
 	c.mu.Unlock()
-	if len(keys) > 0 {
-		m.BanKeys(now, keys, time.Time{}, "banned earlier")
+	for _, b := range bans {
+		m.BanKeys(now, []string{b.key}, b.until, b.reason)
 	}
 	return m, nil
 }
@@ -204,15 +210,17 @@ func (t *Torrent) onClosed(now time.Time, pc *peerConn) {
 	delete(t.conns, pc.id)
 	t.log.Debug("peer gone", "peer", pc, "reason", pc.closeReason())
 	t.core.RemovePeer(now, pc.id)
+	t.peerGone(now, pc)
 	t.mgr.Closed(now, pc.id)
 }
 
 // recordBan keeps a ban in the Client's table and tells its other
 // torrents, so a peer banned in one is refused in all.
 func (c *Client) recordBan(from *Torrent, keys []string, until time.Time, reason string) {
+	now := time.Now()
 	c.mu.Lock()
 	for _, k := range keys {
-		c.banned[k] = reason
+		c.banned.add(k, reason, until, now)
 	}
 	others := make([]*Torrent, 0, len(c.torrents))
 	for _, t := range c.torrents {

@@ -64,6 +64,9 @@ type Stats struct {
 	TotalLength int64
 	Complete    bool
 	Banned      int // peers banned in this run
+	// Withheld counts pieces we had verified that no longer match the
+	// torrent on disk (the file changed) and are not offered to peers.
+	Withheld int
 	// TrackerError is the last announce error, empty after a success.
 	TrackerError string
 	// FirstPeerAfter is how long after the torrent (or magnet) was added
@@ -103,6 +106,8 @@ type Torrent struct {
 	acts      []swarm.Action   // the core's batch being performed
 	facts     []swarm.PeerFact // reused by tick
 	later     []event          // results of the batches being performed, stepped after them
+	meta      *metadataServer  // ut_metadata replies, built on first request (extension.go)
+	rc        *rechecker       // re-verification of pieces we have (recheck.go)
 
 	downloaded, uploaded atomic.Int64
 	done                 chan struct{}
@@ -155,6 +160,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 	if err != nil {
 		return nil, err
 	}
+	logTruncated(c.log, st)
 	have, err := st.Check(c.ctx, opts.Progress)
 	if err != nil {
 		st.Close()
@@ -179,6 +185,8 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		InitialSeeding: opts.InitialSeeding,
 		Seed:           time.Now().UnixNano(),
 		Fast:           true,
+
+		SoleSourceRetry: c.soleSourceRetry,
 	})
 	if err != nil {
 		st.Close()
@@ -220,12 +228,14 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		pending:    make(map[swarm.ConnID]handshaken),
 		verifying:  make(chan struct{}, runtime.NumCPU()),
 		asm:        newAssembler(mi.Info.PieceLength),
+		rc:         newRechecker(len(layout.Files)),
 		done:       make(chan struct{}),
 	}
 	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart,
 		TotalLength: mi.Info.TotalLength(), BytesLeft: core.BytesLeft(), Complete: core.Complete()}
 	if core.Complete() {
 		t.markDone(nil)
+		t.rc.baseline(st) // what Check verified, for noticing changes
 	}
 	c.mu.Lock()
 	if c.ctx.Err() != nil {

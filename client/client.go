@@ -65,8 +65,8 @@ type Client struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	torrents map[metainfo.InfoHash]*Torrent
-	banned   map[string]string // ban key -> reason
-	dht      *dht.Node         // nil unless Config.DHT
+	banned   banList
+	dht      *dht.Node // nil unless Config.DHT
 	// pexEvery is the minimum time between two PEX messages to one peer
 	// (BEP 11: a minute); tests shorten it before adding torrents.
 	pexEvery time.Duration
@@ -75,6 +75,11 @@ type Client struct {
 	// hsStartTimeout is how long an incoming connection may stay silent
 	// before the start of its handshake arrives; tests shorten it.
 	hsStartTimeout time.Duration
+	// recheckEvery is how often a complete torrent's files are polled for
+	// changes (recheck.go), and soleSourceRetry how long the sole source
+	// of a corrupt piece is banned (0: the core's default); tests shorten
+	// both before adding torrents.
+	recheckEvery, soleSourceRetry time.Duration
 }
 
 // New starts a Client listening on cfg.ListenAddr.
@@ -108,11 +113,12 @@ func New(cfg Config) (*Client, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		torrents: make(map[metainfo.InfoHash]*Torrent),
-		banned:   make(map[string]string),
+		banned:   newBanList(maxBans),
 		pexEvery: pexInterval,
 		gate:     newHandshakeGate(maxPendingHandshakes, defaultPerIP),
 
 		hsStartTimeout: handshakeStartTimeout,
+		recheckEvery:   recheckEvery,
 	}
 	if cfg.DHT {
 		if err := c.startDHT(); err != nil {
@@ -175,23 +181,25 @@ func (c *Client) Close() error {
 // DHT returns the Client's DHT node, nil unless Config.DHT is set.
 func (c *Client) DHT() *dht.Node { return c.dht }
 
-// ban records that a peer misbehaved. On loopback and private networks
-// many honest peers share an IP, so the ban is on the address and port
-// the peer listens on and on its peer id; elsewhere it is on the IP.
-func (c *Client) ban(pc *peerConn, reason string) {
+// ban records that a peer misbehaved, until until (the zero time: for
+// good). On loopback and private networks many honest peers share an IP,
+// so the ban is on the address and port the peer listens on and on its
+// peer id; elsewhere it is on the IP too.
+func (c *Client) ban(pc *peerConn, reason string, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range banKeys(pc) {
-		c.banned[k] = reason
+		c.banned.add(k, reason, until, time.Now())
 	}
 }
 
-// isBanned reports whether any of keys is banned.
+// isBanned reports whether any of keys is banned now.
 func (c *Client) isBanned(keys ...string) bool {
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range keys {
-		if _, ok := c.banned[k]; ok {
+		if c.banned.banned(k, now) {
 			return true
 		}
 	}

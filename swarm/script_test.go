@@ -223,6 +223,12 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 			return nil, fmt.Errorf("verify PIECE ok|fail")
 		}
 		r.s.PieceVerified(r.now, p, args[1] == "ok")
+	case "checked":
+		p, err := strconv.Atoi(args[0])
+		if err != nil || len(args) != 2 {
+			return nil, fmt.Errorf("checked PIECE ok|fail")
+		}
+		r.s.PieceChecked(r.now, p, args[1] == "ok")
 	case "sent":
 		if err := r.cmdSent(args); err != nil {
 			return nil, err
@@ -267,6 +273,16 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 			out = append(out, r.drain()...)
 		}
 		return out, nil
+	case "stream":
+		return r.cmdStream(args)
+	case "pipeline":
+		c, err := r.conn(args[0])
+		if err != nil {
+			return nil, err
+		}
+		p := r.s.byID[c]
+		return []string{fmt.Sprintf("%s: target=%d outstanding=%d rate=%.0fKiB/s rtt=%v floor=%d",
+			args[0], r.s.target(p), len(p.reqs), p.downRate/1024, p.pipe.rtt, p.pipe.floor)}, nil
 	case "requests":
 		c, err := r.conn(args[0])
 		if err != nil {
@@ -281,6 +297,56 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		return nil, fmt.Errorf("unknown command %q", cmd)
 	}
 	return r.drain(), nil
+}
+
+// cmdStream runs "stream A N EVERY": A answers its oldest outstanding
+// request N times ("all": as many times as requests are outstanding now),
+// EVERY apart (the first at once), as a peer that keeps sending does; it
+// prints how many blocks arrived and how many requests
+// went out instead of every action.
+func (r *scriptRunner) cmdStream(args []string) ([]string, error) {
+	if len(args) != 3 {
+		return nil, errors.New("stream PEER N EVERY")
+	}
+	c, err := r.conn(args[0])
+	if err != nil {
+		return nil, err
+	}
+	p := r.s.byID[c]
+	n := 0
+	if args[1] == "all" && p != nil {
+		n = len(p.reqs)
+	} else if n, err = strconv.Atoi(args[1]); err != nil {
+		return nil, err
+	}
+	every, err := time.ParseDuration(args[2])
+	if err != nil {
+		return nil, err
+	}
+	answered, requested := 0, 0
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			r.now = r.now.Add(every)
+		}
+		p = r.s.byID[c]
+		if p == nil || len(p.reqs) == 0 {
+			break
+		}
+		b := p.reqs[0].spec
+		r.s.Receive(r.now, c, wire.Message{Type: wire.Piece, Index: b.Piece, Begin: b.Begin, Length: b.Length})
+		answered++
+		for _, a := range r.s.Actions() {
+			switch {
+			case a.Kind == WriteBlock:
+				r.writes = append(r.writes, a.Block)
+			case a.Kind == Send && a.Msg.Type == wire.Request:
+				requested++
+			default:
+				return nil, fmt.Errorf("stream: unexpected action %s", a.format(r.name))
+			}
+		}
+	}
+	return []string{fmt.Sprintf("%s: answered %d, requested %d", args[0], answered, requested)}, nil
 }
 
 func (r *scriptRunner) cmdNew(args []string) error {

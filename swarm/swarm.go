@@ -35,6 +35,7 @@ const (
 	DefaultRandomFirstPieces  = 4
 	DefaultPublicUploadSlots  = 4
 	DefaultActiveUploads      = 4
+	DefaultSoleSourceRetry    = time.Minute
 )
 
 // Timing of the chokers.
@@ -88,6 +89,11 @@ type Config struct {
 	// Fast says whether we support the fast extension (BEP 6); it is used
 	// with a peer only when the peer supports it too.
 	Fast bool
+	// SoleSourceRetry is how long a peer that sent a corrupt piece nobody
+	// else connected has is banned before it may be tried again (default
+	// DefaultSoleSourceRetry); a corrupter of a piece others have is banned
+	// for good. See PieceVerified.
+	SoleSourceRetry time.Duration
 }
 
 // PeerInfo is what the handshake told us about a peer (reserved bits).
@@ -128,6 +134,11 @@ type Swarm struct {
 	upSeq          uint64 // FIFO counter for upload turns
 
 	seed *initialSeed // non-nil while initial seeding
+
+	// withheld are pieces we have that no longer verify on disk (see
+	// PieceChecked): never served nor announced; nil until the first one.
+	withheld    bitset
+	numWithheld int
 
 	stats counters
 	ids   []ConnID // scratch for contributor lists
@@ -175,6 +186,9 @@ func New(cfg Config) (*Swarm, error) {
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.SoleSourceRetry <= 0 {
+		cfg.SoleSourceRetry = DefaultSoleSourceRetry
 	}
 	if cfg.RandomFirstPieces == 0 {
 		cfg.RandomFirstPieces = DefaultRandomFirstPieces

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -131,14 +130,7 @@ func runTracker(ctx context.Context, args []string) error {
 		defer pc.Close()
 	}
 
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-	}
+	hs := srv.HTTPServer()
 	fmt.Fprintf(os.Stderr, "listening on %s\n", ln.Addr())
 	fmt.Fprintf(os.Stderr, "announce URL: http://%s/announce\n", ln.Addr())
 	fmt.Fprintf(os.Stderr, "fleet page: http://%s/\n", ln.Addr())

@@ -250,13 +250,8 @@ func (a *channelAPI) getChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *channelAPI) getRelease(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.parse(w, r, false)
+	req, seq, ok := a.parseSeq(w, r)
 	if !ok {
-		return
-	}
-	seq, err := pathSeq(r)
-	if err != nil {
-		a.fail(w, err)
 		return
 	}
 	rels, err := a.cfg.Store.Releases(r.Context(), req.id, a.srv.cfg.Now())
@@ -274,13 +269,8 @@ func (a *channelAPI) getRelease(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *channelAPI) getInfo(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.parse(w, r, false)
+	req, seq, ok := a.parseSeq(w, r)
 	if !ok {
-		return
-	}
-	seq, err := pathSeq(r)
-	if err != nil {
-		a.fail(w, err)
 		return
 	}
 	info, err := a.cfg.Store.Info(r.Context(), req.id, seq)
@@ -294,13 +284,19 @@ func (a *channelAPI) getInfo(w http.ResponseWriter, r *http.Request) {
 	w.Write(info)
 }
 
-func pathSeq(r *http.Request) (uint64, error) {
+// parseSeq is parse for a read of one release: also the {seq} of the path.
+func (a *channelAPI) parseSeq(w http.ResponseWriter, r *http.Request) (request, uint64, bool) {
+	req, ok := a.parse(w, r, false)
+	if !ok {
+		return req, 0, false
+	}
 	s := r.PathValue("seq")
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 || n > channel.MaxSeq {
-		return 0, fmt.Errorf("%w: release %q: want an integer in 1..%d", channel.ErrInvalid, clipString(s), uint64(channel.MaxSeq))
+		a.fail(w, fmt.Errorf("%w: release %q: want an integer in 1..%d", channel.ErrInvalid, clipString(s), uint64(channel.MaxSeq)))
+		return req, 0, false
 	}
-	return n, nil
+	return req, n, true
 }
 
 // publish registers the info dictionary in the body as a release.
@@ -366,10 +362,7 @@ func (a *channelAPI) next(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if n := a.waiters.Add(1); n > int64(a.cfg.MaxWaiters) {
-		a.waiters.Add(-1)
-		w.Header().Set("Retry-After", "5")
-		writeJSONError(w, http.StatusServiceUnavailable, errBusy.Error())
+	if !hold(w, &a.waiters, a.cfg.MaxWaiters) {
 		return
 	}
 	defer a.waiters.Add(-1)
@@ -409,6 +402,18 @@ func (a *channelAPI) next(w http.ResponseWriter, r *http.Request) {
 		}
 		done()
 	}
+}
+
+// hold counts one more request held open in n, or answers 503 when that
+// would pass limit.
+func hold(w http.ResponseWriter, n *atomic.Int64, limit int) bool {
+	if n.Add(1) > int64(limit) {
+		n.Add(-1)
+		w.Header().Set("Retry-After", "5")
+		writeJSONError(w, http.StatusServiceUnavailable, errBusy.Error())
+		return false
+	}
+	return true
 }
 
 // newest returns the newest release of id if its seq is above after.

@@ -232,10 +232,7 @@ func (a *channelAPI) fleetEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if n := a.viewers.Add(1); n > int64(a.cfg.MaxViewers) {
-		a.viewers.Add(-1)
-		w.Header().Set("Retry-After", "5")
-		writeJSONError(w, http.StatusServiceUnavailable, errBusy.Error())
+	if !hold(w, &a.viewers, a.cfg.MaxViewers) {
 		return
 	}
 	defer a.viewers.Add(-1)

@@ -197,6 +197,17 @@ func TestPrivateTrackerChannels(t *testing.T) {
 	if _, err := reader.Info(ctx, "build", 1, hashOf(info)); err != nil {
 		t.Fatalf("info with the key: %v", err)
 	}
+	// The fleet data: the tenant's channels with its key, a 403 without.
+	var snap FleetSnapshot
+	if resp := get(t, tt, "/v1/fleet?key=reader"); resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&snap) != nil || len(snap.Channels) != 1 {
+		t.Fatalf("fleet with the key: %d %+v", resp.StatusCode, snap)
+	}
+	if resp := get(t, tt, "/v1/fleet?key=other"); json.NewDecoder(resp.Body).Decode(&snap) != nil || len(snap.Channels) != 0 {
+		t.Fatalf("fleet of another tenant: %+v", snap)
+	}
+	if resp := get(t, tt, "/v1/fleet/events"); resp.StatusCode != 403 {
+		t.Fatalf("fleet events without a key: %d", resp.StatusCode)
+	}
 }
 
 func TestNextLongPoll(t *testing.T) {
@@ -281,14 +292,13 @@ func TestNextWaitersBounded(t *testing.T) {
 // seqs, and the origin re-registers its release idempotently.
 func TestNumberingSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
-	tt, c := channelTracker(t, ServerConfig{})
+	_, c := channelTracker(t, ServerConfig{})
 	infos := [][]byte{infoDict("r1", 10), infoDict("r2", 20), infoDict("r3", 30)}
 	for _, info := range infos[:2] {
 		if _, err := c.Publish(ctx, "build", testPublishKey, info, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_ = tt
 	// The restart: a fresh server, nothing kept.
 	_, c2 := channelTracker(t, ServerConfig{})
 	if err := c2.Report(ctx, "build", channel.HostReport{Host: "h1", Current: 2, Have: []uint64{1, 2}}); err != nil {

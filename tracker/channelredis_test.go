@@ -31,7 +31,7 @@ func TestRedisChannelStore(t *testing.T) {
 
 // TestRedisChannelsAcrossTrackers: two trackers on one Redis share the
 // channels. A host long-polling tracker B learns of a publish on tracker
-// A (the time it took is logged; BenchmarkRedisPublishToNext measures
+// A (the time it took is logged; BenchmarkPublishToNext measures
 // it), concurrent publishes on both never reuse a seq, and a report on
 // one shows on the other's fleet data.
 func TestRedisChannelsAcrossTrackers(t *testing.T) {

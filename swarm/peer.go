@@ -39,6 +39,8 @@ type peer struct {
 	upSeq    uint64 // when p started waiting for a turn (FIFO order)
 
 	downWindow, upWindow int64     // bytes since the last rate sample
+	moved                int64     // payload bytes moved either way before the last sample
+	unchokedUs           bool      // the peer unchoked us at least once
 	sampledAt            time.Time // when the last rate sample was taken
 	downRate, upRate     float64
 	rateKnown            bool

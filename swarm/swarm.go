@@ -372,3 +372,38 @@ func (s *Swarm) flush(now time.Time) {
 	}
 	s.needFill = false
 }
+
+// PeerFact is what the core knows of one connection's usefulness: the
+// peer manager (package peers) reads it to choose whom to evict when a
+// newcomer needs a slot.
+type PeerFact struct {
+	Conn ConnID
+	// Moved counts the payload bytes moved either way on the connection.
+	Moved int64
+	// Pending says requests are outstanding either way: ours at the peer,
+	// or the peer's at us (a peer waiting for an upload turn is busy, not
+	// idle).
+	Pending bool
+	// Interesting says the peer has pieces we lack.
+	Interesting bool
+	// Interested says the peer wants pieces from us.
+	Interested bool
+	// UnchokedUs says the peer unchoked us at least once.
+	UnchokedUs bool
+}
+
+// AppendPeerFacts appends one PeerFact per connected peer to dst, in the
+// core's peer order. It reads state only, so it may be called at any time.
+func (s *Swarm) AppendPeerFacts(dst []PeerFact) []PeerFact {
+	for _, p := range s.peers {
+		dst = append(dst, PeerFact{
+			Conn:        p.id,
+			Moved:       p.moved + p.downWindow + p.upWindow,
+			Pending:     len(p.reqs) > 0 || len(p.uploads) > 0,
+			Interesting: p.wanted > 0,
+			Interested:  p.peerInterested,
+			UnchokedUs:  p.unchokedUs,
+		})
+	}
+	return dst
+}

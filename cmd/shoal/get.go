@@ -33,9 +33,13 @@ func runGet(ctx context.Context, args []string) error {
 	statsFile := fs.String("stats-file", "", "on exit, write the torrent's statistics as JSON to `file` (used by shoal bench)")
 	noPEX := fs.Bool("no-pex", false, "do not exchange peers with peers (BEP 11)")
 	df := addDHTFlags(fs)
+	agentURL := agentFlag(fs)
 	pos, err := parseFlags(fs, args, 1, 1, "TORRENT|MAGNET")
 	if err != nil {
 		return err
+	}
+	if *agentURL != "" {
+		return getViaAgent(ctx, *agentURL, pos[0], *outDir)
 	}
 	start := time.Now()
 	mi, magnet, err := loadTorrentOrMagnet(pos[0])

@@ -28,9 +28,13 @@ func runSeed(ctx context.Context, args []string) error {
 	statsFile := fs.String("stats-file", "", "on exit, write the torrent's statistics as JSON to `file` (used by shoal bench)")
 	noPEX := fs.Bool("no-pex", false, "do not exchange peers with peers (BEP 11)")
 	df := addDHTFlags(fs)
+	agentURL := agentFlag(fs)
 	pos, err := parseFlags(fs, args, 2, 2, "TORRENT PATH")
 	if err != nil {
 		return err
+	}
+	if *agentURL != "" {
+		return seedViaAgent(ctx, *agentURL, pos[0], pos[1])
 	}
 	mi, err := metainfo.Load(pos[0])
 	if err != nil {

@@ -1,13 +1,16 @@
 package tracker
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -387,5 +390,48 @@ func awaitHook(t testing.TB, ch <-chan struct{}) {
 	case <-ch:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no long poll started waiting")
+	}
+}
+
+// TestShutdownEndsStreams: an http.Server from HTTPServer shuts down at
+// once although a long poll and a fleet event stream are open: both end
+// (the poll with a 503 saying why), and later ones are refused.
+func TestShutdownEndsStreams(t *testing.T) {
+	srv := NewServer(ServerConfig{Logger: discard(), Channels: ChannelConfig{PublishKeys: NewPublishKeys(map[string]string{testPublishKey: ""})}})
+	waiting := make(chan struct{}, 4)
+	srv.channels.testHookWaiting = func() { waiting <- struct{}{} }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.HTTPServer()
+	go hs.Serve(ln)
+	base := "http://" + ln.Addr().String()
+	c, _ := channel.NewClient(base+"/announce", nil)
+	ctx := context.Background()
+	if err := c.Report(ctx, "build", channel.HostReport{Host: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	polled := make(chan error, 1)
+	go func() { _, _, err := c.Next(ctx, "build", 0); polled <- err }()
+	awaitHook(t, waiting)
+	stream, err := http.Get(base + "/v1/fleet/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	bufio.NewReader(stream.Body).ReadString('\n')
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		t.Fatalf("shutdown with streams open: %v", err)
+	}
+	if err := <-polled; err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Fatalf("the waiting poll: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/channels/build/next", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a poll after the end: %d", rec.Code)
 	}
 }

@@ -232,7 +232,7 @@ func (a *channelAPI) fleetEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !hold(w, &a.viewers, a.cfg.MaxViewers) {
+	if !a.hold(w, &a.viewers, a.cfg.MaxViewers) {
 		return
 	}
 	defer a.viewers.Add(-1)
@@ -266,6 +266,8 @@ func (a *channelAPI) fleetEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-a.ending:
 			return
 		case <-tick.C:
 		}

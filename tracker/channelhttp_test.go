@@ -262,6 +262,9 @@ func TestNextLongPoll(t *testing.T) {
 	if n := tt.srv.channels.waiters.Load(); n != 0 {
 		t.Fatalf("%d waiters left", n)
 	}
+	if n := tt.srv.channels.cfg.Store.(*MemoryChannelStore).notify.waiting(); n != 0 {
+		t.Fatalf("the notifier holds %d channels with nobody waiting", n)
+	}
 }
 
 // TestNextWaitersBounded: long polls past MaxWaiters are refused at once

@@ -44,6 +44,12 @@ type outItem struct {
 	msg     wire.Message
 	block   swarm.BlockSpec
 	isBlock bool
+	// shared, for an extended message, is its payload when that is shared
+	// by several queues and must be written as it is (a ut_metadata reply);
+	// sent, if set, is decremented once it was written (extension.go's
+	// count of replies a peer has waiting).
+	shared []byte
+	sent   *atomic.Int32
 }
 
 // peerConn is one established peer connection. Its reader goroutine turns
@@ -65,7 +71,7 @@ type peerConn struct {
 	ext peerExt
 
 	mu     sync.Mutex
-	queue  []outItem
+	q      sendQueue // guarded by mu
 	wake   chan struct{}
 	closed chan struct{}
 	once   sync.Once
@@ -105,11 +111,34 @@ func (c *peerConn) listenAddr() (netip.AddrPort, bool) {
 // String names the peer in logs.
 func (c *peerConn) String() string { return c.remote.String() }
 
-// enqueue queues a message for the writer. It never blocks.
+// enqueue queues a message or block send for the writer. It never
+// blocks: a peer whose queue passes its bound (see sendQueue) is
+// disconnected, and nothing is queued once the connection closed.
 func (c *peerConn) enqueue(it outItem) {
 	c.mu.Lock()
-	c.queue = append(c.queue, it)
+	if c.reason != "" {
+		c.mu.Unlock()
+		return
+	}
+	var err error
+	switch {
+	case it.isBlock:
+		err = c.q.pushBlock(it.block)
+	case it.shared != nil:
+		err = c.q.pushShared(it.msg.ExtendedID, it.shared, it.sent)
+	default:
+		err = c.q.pushMessage(it.msg)
+	}
 	c.mu.Unlock()
+	if errors.Is(err, errSendQueueFull) {
+		c.t.log.Warn("peer not reading its messages; disconnecting", "peer", c, "err", err)
+		c.close(err.Error())
+		return
+	}
+	if err != nil {
+		c.t.log.Warn("message not sent", "peer", c, "err", err)
+		return
+	}
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -119,20 +148,19 @@ func (c *peerConn) enqueue(it outItem) {
 // drop removes a queued block if the writer has not taken it yet.
 func (c *peerConn) drop(spec swarm.BlockSpec) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, it := range c.queue {
-		if it.isBlock && it.block == spec {
-			c.queue = append(c.queue[:i], c.queue[i+1:]...)
-			return
-		}
-	}
+	c.q.drop(spec)
+	c.mu.Unlock()
 }
 
 // close shuts the connection once, remembering why.
 func (c *peerConn) close(reason string) {
 	c.once.Do(func() {
 		c.mu.Lock()
+		if reason == "" {
+			reason = "closed"
+		}
 		c.reason = reason
+		c.q.release()
 		c.mu.Unlock()
 		close(c.closed)
 		c.nc.Close()
@@ -146,24 +174,29 @@ func (c *peerConn) closeReason() string {
 	return c.reason
 }
 
-// next waits for the next queued item. It returns ok=false when the
-// connection closed, and a keep-alive when nothing was sent for a while.
-// Buffered bytes are flushed before it waits.
-func (c *peerConn) next(w *bufio.Writer, idle *time.Timer) (outItem, bool) {
+// next waits for the next stretch of the queue (see sendQueue.take),
+// appending its block sends to blocks. It returns ok=false when the
+// connection closed, and keepAlive when nothing was sent for a while.
+// Buffered bytes are flushed before it waits. msgs stays valid until the
+// next call.
+func (c *peerConn) next(w *bufio.Writer, idle *time.Timer, blocks []queuedBlock) (msgs []byte, _ []queuedBlock, keepAlive, ok bool) {
 	for {
 		c.mu.Lock()
-		if len(c.queue) > 0 {
-			it := c.queue[0]
-			c.queue[0] = outItem{}
-			c.queue = c.queue[1:]
+		if c.reason != "" {
 			c.mu.Unlock()
-			return it, true
+			return nil, blocks, false, false
 		}
+		if !c.q.empty() {
+			msgs, blocks = c.q.take(1, blocks)
+			c.mu.Unlock()
+			return msgs, blocks, false, true
+		}
+		c.q.compact()
 		c.mu.Unlock()
 		if w.Buffered() > 0 {
 			if err := w.Flush(); err != nil { // deadlineWriter sets the deadline
 				c.close(fmt.Sprintf("write: %v", err))
-				return outItem{}, false
+				return nil, blocks, false, false
 			}
 		}
 		idle.Reset(keepAliveEvery)
@@ -172,9 +205,9 @@ func (c *peerConn) next(w *bufio.Writer, idle *time.Timer) (outItem, bool) {
 			idle.Stop()
 		case <-c.closed:
 			idle.Stop()
-			return outItem{}, false
+			return nil, blocks, false, false
 		case <-idle.C:
-			return outItem{msg: wire.Message{KeepAlive: true}}, true
+			return nil, blocks, true, true
 		}
 	}
 }
@@ -184,28 +217,43 @@ func (c *peerConn) writeLoop(ctx context.Context) {
 	w := bufio.NewWriterSize(deadlineWriter{c.nc}, 64*1024)
 	idle := time.NewTimer(keepAliveEvery)
 	defer idle.Stop()
-	var scratch []byte
+	var (
+		msgs          []byte
+		blocks        []queuedBlock
+		keepAlive, ok bool
+	)
 	for {
-		it, ok := c.next(w, idle)
+		msgs, blocks, keepAlive, ok = c.next(w, idle, blocks[:0])
 		if !ok {
 			return
 		}
-		if it.isBlock {
-			if err := c.sendBlock(ctx, w, it.block); err != nil {
+		if keepAlive {
+			msgs = []byte{0, 0, 0, 0}
+		}
+		if _, err := w.Write(msgs); err != nil {
+			c.close(fmt.Sprintf("write: %v", err))
+			return
+		}
+		for i, b := range blocks {
+			if b.shared != nil {
+				_, err := w.Write(b.shared)
+				b.done()
+				if err != nil {
+					for _, rest := range blocks[i+1:] {
+						rest.done()
+					}
+					c.close(fmt.Sprintf("write: %v", err))
+					return
+				}
+				continue
+			}
+			if err := c.sendBlock(ctx, w, b.spec); err != nil {
+				for _, rest := range blocks[i+1:] {
+					rest.done()
+				}
 				c.close(fmt.Sprintf("send block: %v", err))
 				return
 			}
-			continue
-		}
-		var err error
-		scratch, err = it.msg.AppendBinary(scratch[:0])
-		if err != nil {
-			c.t.log.Warn("encode message", "peer", c, "err", err)
-			continue
-		}
-		if _, err := w.Write(scratch); err != nil {
-			c.close(fmt.Sprintf("write: %v", err))
-			return
 		}
 	}
 }
@@ -246,7 +294,7 @@ func (c *peerConn) sendBlock(ctx context.Context, w *bufio.Writer, spec swarm.Bl
 		return err
 	}
 	c.t.uploaded.Add(int64(len(buf)))
-	c.t.post(event{kind: evBlockSent, conn: c, spec: spec})
+	c.t.post(blockSentEvent{conn: c, spec: spec})
 	return nil
 }
 
@@ -272,24 +320,21 @@ func (c *peerConn) readLoop(ctx context.Context) {
 		if err = c.t.downLimits.wait(ctx, n); err != nil {
 			break
 		}
-		ev := event{kind: evMessage, conn: c}
+		var ev event
 		switch m.Type {
 		case wire.Piece: // wire.ParseMessage bounds the block to BlockSize
 			bp := blockPool.Get().(*[]byte)
 			n := copy((*bp)[:len(m.Block)], m.Block)
-			m.Length = uint32(n)
-			m.Block = nil
-			ev.buf = bp
+			ev = blockEvent{conn: c, spec: swarm.BlockSpec{Piece: m.Index, Begin: m.Begin, Length: uint32(n)}, buf: bp}
 			c.t.downloaded.Add(int64(n))
 		case wire.Bitfield:
 			m.Bitfield = append([]byte(nil), m.Bitfield...)
 		case wire.Extended:
 			m.ExtendedPayload = append([]byte(nil), m.ExtendedPayload...)
 		}
-		if err != nil {
-			break
+		if ev == nil {
+			ev = messageEvent{conn: c, msg: m}
 		}
-		ev.msg = m
 		if !c.t.post(ev) {
 			err = context.Canceled
 			break
@@ -304,5 +349,5 @@ func (c *peerConn) readLoop(ctx context.Context) {
 		}
 	}
 	c.close(reason)
-	c.t.post(event{kind: evClosed, conn: c})
+	c.t.post(closedEvent{conn: c})
 }

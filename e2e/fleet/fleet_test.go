@@ -15,7 +15,7 @@ import (
 const releaseSize = 32 << 20
 
 // writeRelease writes release k's content to work/vK/build.bin.
-func writeRelease(t *testing.T, work string, k int, size int64) string {
+func writeRelease(t testing.TB, work string, k int, size int64) string {
 	t.Helper()
 	p := filepath.Join(work, fmt.Sprintf("v%d", k), "build.bin")
 	harness.WriteRandomFile(t, p, size, uint64(1000+k))

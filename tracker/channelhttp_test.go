@@ -371,7 +371,7 @@ func hookWaiting(tt *testTracker) <-chan struct{} {
 	return ch
 }
 
-func awaitHook(t *testing.T, ch <-chan struct{}) {
+func awaitHook(t testing.TB, ch <-chan struct{}) {
 	t.Helper()
 	select {
 	case <-ch:

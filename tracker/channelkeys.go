@@ -64,15 +64,21 @@ func (p *PublishKeys) Tenant(key string) (string, error) {
 // ParseKeyFile reads a tracker's keys file: one "TOKEN [TENANT] [publish]"
 // per line. Every TOKEN is an announce key of TENANT (the token itself
 // when absent); with the word "publish" it may also publish releases into
-// that tenant's channels (so "publish" is never a tenant name). Blank
-// lines and lines starting with # are skipped. It returns the announce
+// that tenant's channels (so "publish" is never a tenant name). A #
+// starts a comment to the end of the line; blank lines are skipped. It returns the announce
 // keys and the publish keys as a map of key to tenant.
 func ParseKeyFile(r io.Reader) (*Keys, map[string]string, error) {
 	announce, publish := map[string]string{}, map[string]string{}
 	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		f := strings.Fields(sc.Text())
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+		for i, w := range f {
+			if strings.HasPrefix(w, "#") { // a comment to the end of the line
+				f = f[:i]
+				break
+			}
+		}
+		if len(f) == 0 {
 			continue
 		}
 		canPublish := len(f) > 1 && f[len(f)-1] == "publish"

@@ -128,7 +128,7 @@ func TestChannelKey(t *testing.T) {
 }
 
 func TestParseKeyFile(t *testing.T) {
-	keys, publish, err := ParseKeyFile(strings.NewReader("# fleet\nabc blue\nsolo\nori blue publish\nself publish\n\n"))
+	keys, publish, err := ParseKeyFile(strings.NewReader("# fleet\nabc blue\nsolo\nori blue publish # the origin\nself publish\n\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,14 +32,25 @@ type ServerConfig struct {
 	MaxTorrents int
 	// MaxPeersPerTorrent bounds each swarm; default 20,000.
 	MaxPeersPerTorrent int
+	// MaxPeersPerAddr bounds the peers one address (an IPv4 address, an
+	// IPv6 /64) holds in one swarm; default 16 ([DefaultAddrLimit]),
+	// negative for no bound. Ignored when Store is set (the store's own
+	// AddrLimit applies).
+	MaxPeersPerAddr int
+	// AddrLimitExempt are prefixes the per-address bound spares (their
+	// peers are neither bounded nor displaced); nil means the loopback
+	// addresses 127.0.0.1 and ::1, where tests, the demo and the bench run
+	// every peer; an empty, non-nil slice spares nothing. Ignored when
+	// Store is set.
+	AddrLimitExempt []netip.Prefix
 	// HandoutBudget is how many times one peer may be handed out per
 	// Interval by the default policy; default 4*MaxNumWant, negative for
 	// no bound. Ignored when Policy is set.
 	HandoutBudget int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Rand feeds the default handout policy; default a generator seeded
-	// from the clock. Ignored when Policy is set.
+	// Rand feeds the default handout policy and seeds the default store's
+	// sampling; default a generator seeded from the clock.
 	Rand *mrand.Rand
 	// Logger receives the server's logs; default slog.Default().
 	Logger *slog.Logger
@@ -69,6 +81,18 @@ const (
 	DefaultMaxPeersPerTorrent = 20_000
 )
 
+// addrLimit is the per-address bound cfg asks for.
+func (cfg ServerConfig) addrLimit() AddrLimit {
+	l := DefaultAddrLimit
+	if cfg.MaxPeersPerAddr != 0 {
+		l.Max = cfg.MaxPeersPerAddr
+	}
+	if cfg.AddrLimitExempt != nil {
+		l.Exempt = cfg.AddrLimitExempt
+	}
+	return l
+}
+
 // Server is a BitTorrent tracker. As an http.Handler it serves announce
 // (BEP 3, BEP 23, BEP 7) and scrape (BEP 48) at /announce and /scrape, or
 // /KEY/announce and /KEY/scrape for a private tracker, plus /metrics
@@ -79,6 +103,8 @@ type Server struct {
 	connIDs *ConnIDs
 	metrics *metrics
 	promh   http.Handler
+	// samples recycles the buffers announces draw candidates into.
+	samples sync.Pool
 	// channels serves /v1/channels..., /v1/fleet and the fleet page at /.
 	channels *channelAPI
 }
@@ -113,15 +139,19 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	rng := cfg.Rand
+	if rng == nil {
+		seed := uint64(cfg.Now().UnixNano())
+		rng = mrand.New(mrand.NewPCG(seed, seed>>32|seed<<32))
+	}
 	if cfg.Store == nil {
-		cfg.Store = NewMemoryStore(cfg.PeerTTL, cfg.MaxTorrents, cfg.MaxPeersPerTorrent)
+		// The store draws from a generator of its own, seeded from rng so
+		// a test's seed fixes both.
+		cfg.Store = NewMemoryStoreWith(MemoryStoreConfig{TTL: cfg.PeerTTL, MaxTorrents: cfg.MaxTorrents,
+			MaxPeersPerTorrent: cfg.MaxPeersPerTorrent, AddrLimit: cfg.addrLimit(),
+			Rand: mrand.New(mrand.NewPCG(rng.Uint64(), rng.Uint64()))})
 	}
 	if cfg.Policy == nil {
-		rng := cfg.Rand
-		if rng == nil {
-			seed := uint64(cfg.Now().UnixNano())
-			rng = mrand.New(mrand.NewPCG(seed, seed>>32|seed<<32))
-		}
 		cfg.Policy = NewDefaultPolicy(rng, NewHandoutBudget(cfg.HandoutBudget, cfg.Interval, 0))
 	}
 	if len(cfg.ConnIDSecret) == 0 {
@@ -129,6 +159,7 @@ func NewServer(cfg ServerConfig) *Server {
 		rand.Read(cfg.ConnIDSecret)
 	}
 	s := &Server{cfg: cfg, connIDs: NewConnIDs(cfg.ConnIDSecret, 0)}
+	s.samples.New = func() any { return new([]Peer) }
 	s.metrics = newMetrics(cfg.Store, cfg.Now)
 	s.promh = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
 	s.channels = newChannelAPI(s, cfg.Channels)

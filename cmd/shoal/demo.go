@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/trace"
@@ -82,7 +81,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: tracker.NewServer(tracker.ServerConfig{Interval: 10 * time.Second, Logger: discardLogger()})}
+	srv := tracker.NewServer(tracker.ServerConfig{Interval: 10 * time.Second, Logger: discardLogger()}).HTTPServer()
 	go srv.Serve(ln)
 	defer srv.Close()
 	announce := fmt.Sprintf("http://%s/announce", ln.Addr())

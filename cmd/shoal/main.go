@@ -92,7 +92,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "shoal %s: interrupted\n", cmd)
 		os.Exit(130)
 	default:
-		fmt.Fprintf(os.Stderr, "shoal %s: %v\n", cmd, err)
+		fmt.Fprintf(os.Stderr, "shoal %s: %s\n", cmd, printable(err.Error()))
 		os.Exit(1)
 	}
 }

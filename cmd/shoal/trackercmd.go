@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -20,12 +20,13 @@ import (
 //	shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT]
 //	              [--keys FILE] [--interval D] [--expire-after N] [--max-numwant N]
 //	              [--handout-budget N] [--rate R] [--burst N] [--max-torrents N] [--max-peers N]
+//	              [--max-peers-per-ip N] [--ip-limit-exempt PREFIXES]
 //	              [--publish-key KEY]... [--channel-releases N]
 func runTracker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tracker", flag.ContinueOnError)
 	listen := fs.String("listen", ":6969", "TCP `address` for HTTP (/announce, /scrape, /metrics, /healthz); UDP listens on the same address and port unless --udp-listen says otherwise")
 	udpListen := fs.String("udp-listen", "", "UDP `address` for BEP 15 announces; empty: the --listen address and port; \"off\": no UDP")
-	store := fs.String("store", "memory", "peer store: \"memory\" or redis://HOST:PORT[/DB] to share swarms between tracker processes")
+	store := fs.String("store", "memory", "peer and channel store: \"memory\" or redis://HOST:PORT[/DB] to share swarms and release channels between tracker processes")
 	keysFile := fs.String("keys", "", "`file` of keys (\"TOKEN [TENANT] [publish]\" per line): makes the tracker private; \"publish\" lets a key publish channel releases too")
 	var publishKeys stringList
 	fs.Var(&publishKeys, "publish-key", "`key` allowed to publish channel releases (repeatable); with none, every publish is refused")
@@ -38,12 +39,21 @@ func runTracker(ctx context.Context, args []string) error {
 	burst := fs.Int("burst", 200, "burst of requests allowed per source IP")
 	maxTorrents := fs.Int("max-torrents", tracker.DefaultMaxTorrents, "most swarms held (memory store)")
 	maxPeers := fs.Int("max-peers", tracker.DefaultMaxPeersPerTorrent, "most peers held per swarm")
+	maxPerIP := fs.Int("max-peers-per-ip", tracker.DefaultAddrLimit.Max, "most peers one IP address (an IPv6 /64) holds in one swarm (-1: unbounded); a fleet behind one NAT address needs more, or --ip-limit-exempt")
+	exemptFlag := fs.String("ip-limit-exempt", "127.0.0.1/32,::1/128", "comma-separated `prefixes` whose peers --max-peers-per-ip spares and never displaces (\"\": none); by default the loopback addresses, where tests, the demo and the bench run every peer")
 	secretFile := fs.String("udp-secret-file", "", "`file` with the hex secret keying UDP connection IDs; trackers behind one address must share it (default: random)")
 	verbose := fs.Bool("verbose", false, "log every request")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
+	if *maxPerIP == 0 {
+		return fmt.Errorf("--max-peers-per-ip 0 would list nobody; use -1 for no bound")
+	}
 
+	exempt, err := parsePrefixes(*exemptFlag)
+	if err != nil {
+		return fmt.Errorf("--ip-limit-exempt: %w", err)
+	}
 	cfg := tracker.ServerConfig{
 		Interval:           *interval,
 		PeerTTL:            time.Duration(max(*expireAfter, 1)) * *interval,
@@ -51,6 +61,8 @@ func runTracker(ctx context.Context, args []string) error {
 		MaxTorrents:        *maxTorrents,
 		MaxPeersPerTorrent: *maxPeers,
 		HandoutBudget:      *budget,
+		MaxPeersPerAddr:    *maxPerIP,
+		AddrLimitExempt:    exempt,
 		Logger:             newLogger(*verbose),
 	}
 	if *rate > 0 {
@@ -91,7 +103,8 @@ func runTracker(ctx context.Context, args []string) error {
 	switch {
 	case *store == "memory":
 	case strings.HasPrefix(*store, "redis://"), strings.HasPrefix(*store, "rediss://"):
-		rs, err := tracker.NewRedisStore(*store, "", cfg.PeerTTL, *maxPeers)
+		rs, err := tracker.NewRedisStoreWith(tracker.RedisStoreConfig{URL: *store, TTL: cfg.PeerTTL, MaxPeersPerTorrent: *maxPeers,
+			AddrLimit: tracker.AddrLimit{Max: *maxPerIP, Exempt: exempt}})
 		if err != nil {
 			return err
 		}
@@ -103,6 +116,12 @@ func runTracker(ctx context.Context, args []string) error {
 			return err
 		}
 		cfg.Store = rs
+		cs, err := tracker.NewRedisChannelStore(*store, "", cfg.Channels.Limits, cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer cs.Close()
+		cfg.Channels.Store = cs // release channels shared by every tracker on this Redis
 	default:
 		return fmt.Errorf("--store %q: want memory or redis://HOST:PORT", *store)
 	}
@@ -125,14 +144,7 @@ func runTracker(ctx context.Context, args []string) error {
 		defer pc.Close()
 	}
 
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      15 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-	}
+	hs := srv.HTTPServer()
 	fmt.Fprintf(os.Stderr, "listening on %s\n", ln.Addr())
 	fmt.Fprintf(os.Stderr, "announce URL: http://%s/announce\n", ln.Addr())
 	fmt.Fprintf(os.Stderr, "fleet page: http://%s/\n", ln.Addr())
@@ -158,4 +170,26 @@ func runTracker(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// parsePrefixes reads a comma-separated list of IP prefixes; a bare
+// address is its own /32 or /128. An empty list is empty, not nil.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	out := []netip.Prefix{}
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not an IP prefix (like 10.0.0.0/8) or address", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

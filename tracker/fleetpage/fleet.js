@@ -84,13 +84,19 @@
     const box = el("div", { class: "chart throughput-chart" }, el("h3", {}, "Aggregate throughput (down)"));
     const W = 300, H = 150, B = 18, T = 6;
     const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "throughput" });
-    const ymax = Math.max(1, ...h.map((p) => p.down));
+    const peak = Math.max(0, ...h.map((p) => p.down));
+    const ymax = Math.max(peak, 1);
     s.append(svg("line", { class: "axis", x1: 0, y1: H - B, x2: W, y2: H - B }));
     if (h.length > 1) {
       const pts = h.map((p, i) => `${(W * i / (HISTORY - 1)).toFixed(1)},${(H - B - (H - B - T) * p.down / ymax).toFixed(1)}`);
       s.append(svg("polyline", { class: "curve s0", points: pts.join(" ") }));
     }
-    const t = svg("text", { x: 2, y: T + 8 }); t.textContent = "peak " + rate(ymax); s.append(t);
+    const t = svg("text", { x: 2, y: T + 8 });
+    t.textContent = peak > 0 ? "peak " + rate(peak) + ", now " + rate(ch.down_rate) : "no transfer reported";
+    s.append(t);
+    const span = svg("text", { x: W - 2, y: H - 4, "text-anchor": "end" });
+    span.textContent = "last " + secs(Math.max(0, (h[h.length - 1].t - h[0].t) / 1000));
+    s.append(span);
     box.append(s);
     return box;
   }

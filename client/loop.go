@@ -1,8 +1,6 @@
 package client
 
 import (
-	"crypto/sha1"
-	"errors"
 	"fmt"
 	"time"
 
@@ -152,20 +150,7 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 			pc.drop(a.Block)
 		}
 	case swarm.WriteBlock:
-		var err error
-		b := a.Block
-		switch {
-		case blockBuf == nil || int(b.Length) > len(*blockBuf):
-			err = errors.New("no block buffer for write")
-		case int(b.Begin)+int(b.Length) > t.asm.pieceLen:
-			err = fmt.Errorf("block %d:%d+%d outside its piece", b.Piece, b.Begin, b.Length)
-		default:
-			if buf, ok := t.asm.buffer(int(b.Piece)); ok {
-				copy(buf[b.Begin:], (*blockBuf)[:b.Length])
-			} else {
-				err = t.st.WriteBlock(int(b.Piece), int64(b.Begin), (*blockBuf)[:b.Length])
-			}
-		}
+		err := t.writeBlock(a.Block, blockBuf)
 		if err != nil {
 			t.fail(fmt.Errorf("write piece %d: %w", a.Block.Piece, err))
 		}
@@ -215,23 +200,6 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 		t.markDone(nil)
 		t.completedOnce.Do(func() { close(t.completed) })
 	}
-}
-
-// verify checks a piece's SHA-1. A piece assembled in memory is hashed
-// there and written to disk only if it matched; otherwise the piece is
-// read back from disk.
-func (t *Torrent) verify(piece int, buf []byte) (bool, error) {
-	if buf == nil {
-		return t.st.VerifyPiece(piece)
-	}
-	data := buf[:t.mi.Info.PieceSize(piece)]
-	if sha1.Sum(data) != t.mi.Info.PieceHash(piece) {
-		return false, nil
-	}
-	if _, err := t.st.WriteAt(data, int64(piece)*t.mi.Info.PieceLength); err != nil {
-		return false, err
-	}
-	return true, nil
 }
 
 // redialDelay is how long to wait before dialling an address again after

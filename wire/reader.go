@@ -10,7 +10,7 @@ import (
 
 // readBufferSize is the bufio buffer a Reader puts in front of its source so
 // that runs of small messages cost one read call, not two each.
-const readBufferSize = 4096
+const readBufferSize = 64 << 10
 
 // keptBufferSize is the largest payload buffer a Reader keeps between calls:
 // enough for a Piece message of one BlockSize block. Rarer, larger messages

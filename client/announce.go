@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/shoal-p2p/shoal/tracker"
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // announceLoop keeps one tracker informed and feeds the peers it hands out
@@ -14,7 +14,7 @@ import (
 // when the torrent closes.
 func (t *Torrent) announceLoop(url string) {
 	defer t.wg.Done()
-	ev := tracker.Event("started")
+	ev := trackerclient.Event("started")
 	completed := t.completed
 	if t.Stats().Complete {
 		completed = nil // a seed never "completes"
@@ -78,10 +78,10 @@ func (t *Torrent) announceStopped(url string) {
 }
 
 // announce sends one announce with our current counters.
-func (t *Torrent) announce(ctx context.Context, url string, ev tracker.Event) (*tracker.AnnounceResponse, error) {
+func (t *Torrent) announce(ctx context.Context, url string, ev trackerclient.Event) (*trackerclient.AnnounceResponse, error) {
 	port := t.c.listenPort()
 	st := t.Stats()
-	req := tracker.AnnounceRequest{
+	req := trackerclient.AnnounceRequest{
 		InfoHash:   t.mi.InfoHash,
 		PeerID:     t.c.cfg.PeerID,
 		Port:       uint16(port),
@@ -92,5 +92,5 @@ func (t *Torrent) announce(ctx context.Context, url string, ev tracker.Event) (*
 		NumWant:    50,
 		Key:        strconv.FormatUint(uint64(t.c.cfg.PeerID[19])<<8|uint64(t.c.cfg.PeerID[18]), 16),
 	}
-	return tracker.Announce(ctx, t.c.cfg.HTTPClient, url, req)
+	return trackerclient.Announce(ctx, t.c.cfg.HTTPClient, url, req)
 }

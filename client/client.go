@@ -65,11 +65,21 @@ type Client struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	torrents map[metainfo.InfoHash]*Torrent
-	banned   map[string]string // ban key -> reason
-	dht      *dht.Node         // nil unless Config.DHT
+	banned   banList
+	dht      *dht.Node // nil unless Config.DHT
 	// pexEvery is the minimum time between two PEX messages to one peer
 	// (BEP 11: a minute); tests shorten it before adding torrents.
 	pexEvery time.Duration
+	// gate bounds the incoming handshakes in progress (see handshakeGate).
+	gate *handshakeGate
+	// hsStartTimeout is how long an incoming connection may stay silent
+	// before the start of its handshake arrives; tests shorten it.
+	hsStartTimeout time.Duration
+	// recheckEvery is how often a complete torrent's files are polled for
+	// changes (recheck.go), and soleSourceRetry how long the sole source
+	// of a corrupt piece is banned (0: the core's default); tests shorten
+	// both before adding torrents.
+	recheckEvery, soleSourceRetry time.Duration
 }
 
 // New starts a Client listening on cfg.ListenAddr.
@@ -103,8 +113,12 @@ func New(cfg Config) (*Client, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		torrents: make(map[metainfo.InfoHash]*Torrent),
-		banned:   make(map[string]string),
+		banned:   newBanList(maxBans),
 		pexEvery: pexInterval,
+		gate:     newHandshakeGate(maxPendingHandshakes, defaultPerIP),
+
+		hsStartTimeout: handshakeStartTimeout,
+		recheckEvery:   recheckEvery,
 	}
 	if cfg.DHT {
 		if err := c.startDHT(); err != nil {
@@ -167,23 +181,25 @@ func (c *Client) Close() error {
 // DHT returns the Client's DHT node, nil unless Config.DHT is set.
 func (c *Client) DHT() *dht.Node { return c.dht }
 
-// ban records that a peer misbehaved. On loopback and private networks
-// many honest peers share an IP, so the ban is on the address and port
-// the peer listens on and on its peer id; elsewhere it is on the IP.
-func (c *Client) ban(pc *peerConn, reason string) {
+// ban records that a peer misbehaved, until until (the zero time: for
+// good). On loopback and private networks many honest peers share an IP,
+// so the ban is on the address and port the peer listens on and on its
+// peer id; elsewhere it is on the IP too.
+func (c *Client) ban(pc *peerConn, reason string, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range banKeys(pc) {
-		c.banned[k] = reason
+		c.banned.add(k, reason, until, time.Now())
 	}
 }
 
-// isBanned reports whether any of keys is banned.
+// isBanned reports whether any of keys is banned now.
 func (c *Client) isBanned(keys ...string) bool {
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range keys {
-		if _, ok := c.banned[k]; ok {
+		if c.banned.banned(k, now) {
 			return true
 		}
 	}
@@ -217,10 +233,12 @@ func addrBanKeys(addr string) []string {
 }
 
 // acceptLoop accepts incoming peers and hands each to a goroutine doing
-// its handshake.
+// its handshake. The handshakes in progress are bounded by the gate: when
+// it is full a newcomer displaces the oldest pending connection (of its own
+// address if that address is at its bound), so connections that never send
+// a handshake cannot lock real peers out.
 func (c *Client) acceptLoop() {
 	defer c.wg.Done()
-	sem := make(chan struct{}, 64) // bound concurrent incoming handshakes
 	for {
 		nc, err := c.ln.Accept()
 		if err != nil {
@@ -231,26 +249,30 @@ func (c *Client) acceptLoop() {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			nc.Close()
-			continue
+		var ip netip.Addr
+		if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+			ip = ap.Addr().Unmap()
+		}
+		ticket, displaced := c.gate.admit(ip, nc)
+		if displaced != nil {
+			displaced.Close()
 		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			defer func() { <-sem }()
-			c.handleIncoming(nc)
+			c.handleIncoming(nc, func() { c.gate.done(ticket) })
 		}()
 	}
 }
 
 // handleIncoming runs the receiving side of the BEP 3 handshake: read the
-// protocol string, reserved bits and info hash, answer with ours if we
-// serve that torrent, then read the peer id.
-func (c *Client) handleIncoming(nc net.Conn) {
-	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+// protocol string, reserved bits and info hash (within hsStartTimeout),
+// answer with ours if we serve that torrent, then read the peer id. It calls
+// leave once the handshake is over, before the connection is handed on.
+func (c *Client) handleIncoming(nc net.Conn, leave func()) {
+	defer leave()
+	start := time.Now()
+	nc.SetDeadline(start.Add(c.hsStartTimeout))
 	stop := context.AfterFunc(c.ctx, func() { nc.SetDeadline(time.Now()) })
 	defer stop()
 	// Check the protocol string before answering, so a stray client (an
@@ -260,6 +282,7 @@ func (c *Client) handleIncoming(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	nc.SetDeadline(start.Add(handshakeTimeout))
 	c.mu.Lock()
 	t := c.torrents[metainfo.InfoHash(ih)]
 	c.mu.Unlock()
@@ -277,6 +300,7 @@ func (c *Client) handleIncoming(nc net.Conn) {
 		return
 	}
 	nc.SetDeadline(time.Time{})
+	leave()
 	t.adopt(nc, wire.Handshake{Reserved: reserved, InfoHash: ih, PeerID: id}, "")
 }
 

@@ -41,6 +41,12 @@ type outItem struct {
 	msg     wire.Message
 	block   swarm.BlockSpec
 	isBlock bool
+	// shared, for an extended message, is its payload when that is shared
+	// by several queues and must be written as it is (a ut_metadata reply);
+	// sent, if set, is decremented once it was written (extension.go's
+	// count of replies a peer has waiting).
+	shared []byte
+	sent   *atomic.Int32
 }
 
 // peerConn is one established peer connection. Its reader goroutine turns
@@ -112,9 +118,12 @@ func (c *peerConn) enqueue(it outItem) {
 		return
 	}
 	var err error
-	if it.isBlock {
+	switch {
+	case it.isBlock:
 		err = c.q.pushBlock(it.block)
-	} else {
+	case it.shared != nil:
+		err = c.q.pushShared(it.msg.ExtendedID, it.shared, it.sent)
+	default:
 		err = c.q.pushMessage(it.msg)
 	}
 	c.mu.Unlock()

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/shoal-p2p/shoal/dht"
@@ -17,6 +19,9 @@ type peerExt struct {
 	metadataID int  // its id for ut_metadata, 0 if it has none
 	pex        *pexState
 	lastPEXIn  time.Time // when it last sent us ut_pex
+	// metaQueued counts our ut_metadata replies to it not yet written: the
+	// loop adds one per reply, the writer takes it off once written.
+	metaQueued atomic.Int32
 }
 
 // usesPEX reports whether this torrent may exchange peers (BEP 27: a
@@ -78,9 +83,7 @@ func (t *Torrent) onExtended(now time.Time, pc *peerConn, m wire.Message) bool {
 		if err != nil || pc.ext.metadataID == 0 {
 			return false
 		}
-		if reply, ok := metadataReply(t.mi.InfoBytes, mm); ok {
-			t.sendExt(pc, pc.ext.metadataID, reply.Marshal)
-		}
+		t.serveMetadata(pc, mm)
 	case extPEXID:
 		if !t.usesPEX() {
 			return false
@@ -98,6 +101,35 @@ func (t *Torrent) onExtended(now time.Time, pc *peerConn, m wire.Message) bool {
 		t.addCandidates(now, pexAdded(pm))
 	}
 	return false
+}
+
+// serveMetadata answers a ut_metadata message (BEP 9). Replies share one
+// marshalled copy per piece, and a peer may have at most
+// metadataServer.maxQueued of them waiting to be written: one that asks for
+// more without reading is disconnected, so a flood of requests costs a
+// bounded queue, not a copy of the dictionary per request.
+func (t *Torrent) serveMetadata(pc *peerConn, mm wire.MetadataMessage) {
+	id := pc.ext.metadataID
+	if id <= 0 || id > 255 {
+		return
+	}
+	if t.meta == nil {
+		t.meta = newMetadataServer(t.mi.InfoBytes)
+	}
+	payload, ok, err := t.meta.reply(mm)
+	if err != nil {
+		t.log.Warn("encode ut_metadata reply", "peer", pc, "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	if n := int(pc.ext.metaQueued.Load()); n >= t.meta.maxQueued() {
+		pc.close(fmt.Sprintf("flooded ut_metadata requests (%d replies unread)", n))
+		return
+	}
+	pc.ext.metaQueued.Add(1)
+	pc.enqueue(outItem{msg: wire.Message{Type: wire.Extended, ExtendedID: uint8(id)}, shared: payload, sent: &pc.ext.metaQueued})
 }
 
 // sendExt marshals and queues one extended message on the peer's id.

@@ -26,6 +26,7 @@ func (t *Torrent) loop() {
 			t.apply(nil)
 			t.dialMore(now)
 			t.sendPEX(now)
+			t.recheckTick(now)
 			t.updateStats()
 		case ev := <-t.events:
 			t.handle(ev)
@@ -75,6 +76,7 @@ func (t *Torrent) handle(ev event) {
 	case evBlockSent:
 		if _, ok := t.conns[ev.conn.id]; ok {
 			t.core.BlockSent(now, ev.conn.id, ev.spec)
+			t.noteSent(now, ev.conn.id, ev.spec.Piece)
 		}
 	case evVerified:
 		t.mu.Lock()
@@ -114,8 +116,11 @@ func (t *Torrent) handle(ev event) {
 		}
 		t.log.Debug("peer gone", "peer", pc, "reason", pc.closeReason())
 		t.core.RemovePeer(now, pc.id)
+		t.peerGone(now, pc)
 	case evPeers:
 		t.addCandidates(now, ev.addrs)
+	case evRechecked:
+		t.onRechecked(now, ev)
 	}
 }
 
@@ -184,8 +189,12 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 		}
 	case swarm.Ban:
 		if pc != nil {
-			t.log.Warn("banned peer", "peer", pc, "reason", a.Reason)
-			t.c.ban(pc, a.Reason)
+			if a.Until.IsZero() {
+				t.log.Warn("banned peer", "peer", pc, "reason", a.Reason)
+			} else {
+				t.log.Warn("banned peer for a while: it was the only source of the piece", "peer", pc, "reason", a.Reason, "until", a.Until.Format(time.TimeOnly))
+			}
+			t.c.ban(pc, a.Reason, a.Until)
 			t.mu.Lock()
 			t.stats.Banned++
 			t.mu.Unlock()

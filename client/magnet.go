@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-p2p/shoal/metainfo"
-	"github.com/shoal-p2p/shoal/tracker"
+	"github.com/shoal-p2p/shoal/trackerclient"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
@@ -347,9 +347,9 @@ func appendExt(b []byte, id int, marshal func() ([]byte, error)) ([]byte, error)
 func (f *metadataFetch) announceLoop(ctx context.Context, url string) {
 	port := f.c.listenPort()
 	for {
-		req := tracker.AnnounceRequest{InfoHash: f.ih, PeerID: f.c.cfg.PeerID, Port: uint16(port),
+		req := trackerclient.AnnounceRequest{InfoHash: f.ih, PeerID: f.c.cfg.PeerID, Port: uint16(port),
 			Left: 1, Event: "started", NumWant: 50}
-		if resp, err := tracker.Announce(ctx, f.c.cfg.HTTPClient, url, req); err == nil {
+		if resp, err := trackerclient.Announce(ctx, f.c.cfg.HTTPClient, url, req); err == nil {
 			f.offer(addrStrings(resp.Peers))
 		}
 		select {

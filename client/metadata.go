@@ -130,3 +130,48 @@ func metadataReply(infoBytes []byte, m wire.MetadataMessage) (wire.MetadataMessa
 	end := min(start+wire.MetadataPieceSize, len(infoBytes))
 	return wire.MetadataMessage{Type: wire.MetadataData, Piece: m.Piece, TotalSize: len(infoBytes), Data: infoBytes[start:end]}, true
 }
+
+// metadataServer answers ut_metadata requests for one torrent (BEP 9). It
+// marshals each data message once and hands out the same bytes to every
+// peer, so a queued reply costs a reference, not a 16 KiB copy. It is owned
+// by the torrent loop.
+type metadataServer struct {
+	info    []byte
+	replies [][]byte // marshalled data messages, by piece, built on demand
+}
+
+// maxMetadataSlack is how many metadata requests beyond one whole copy of
+// the dictionary a peer may have unanswered; see metadataServer.maxQueued.
+const maxMetadataSlack = 8
+
+func newMetadataServer(info []byte) *metadataServer {
+	return &metadataServer{info: info, replies: make([][]byte, wire.MetadataPieces(len(info)))}
+}
+
+// maxQueued is how many of one peer's metadata requests may wait to be
+// written at once: a whole copy of the dictionary (what an honest peer
+// fetching it asks for in one go) plus maxMetadataSlack. A peer over it
+// asked for the dictionary again and again without reading our replies; the
+// runtime disconnects it, as it does a peer that overflows its request
+// queue.
+func (s *metadataServer) maxQueued() int { return len(s.replies) + maxMetadataSlack }
+
+// reply returns the marshalled answer to m: a data message for a valid
+// request, a reject for one out of range. ok is false when nothing is to be
+// sent. The returned bytes are shared and must not be modified.
+func (s *metadataServer) reply(m wire.MetadataMessage) (payload []byte, ok bool, err error) {
+	r, ok := metadataReply(s.info, m)
+	if !ok {
+		return nil, false, nil
+	}
+	if r.Type != wire.MetadataData {
+		payload, err = r.Marshal()
+		return payload, err == nil, err
+	}
+	if s.replies[m.Piece] == nil {
+		if s.replies[m.Piece], err = r.Marshal(); err != nil {
+			return nil, false, err
+		}
+	}
+	return s.replies[m.Piece], true, nil
+}

@@ -93,28 +93,36 @@ func (c *peerConn) next(idle *time.Timer, blocks []queuedBlock, maxBlocks int) (
 	}
 }
 
-// send writes msgs, then blocks as Piece messages, paced by the upload
-// limits (one wait for the whole batch), and reports each block sent.
-func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) error {
+// send writes msgs, then the batch's entries: blocks as Piece messages,
+// paced by the upload limits (one wait for the whole batch), and shared
+// message payloads (ut_metadata replies) as they are. Each block is
+// reported sent; each shared entry is reported done, written or not.
+func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) (err error) {
+	defer func() {
+		for _, b := range blocks {
+			b.done() // shared entries: written, or abandoned with the batch
+		}
+	}()
 	c := s.c
-	payload := 0
+	payload, n := 0, 0
+	s.hdrs = s.hdrs[:0]
 	for _, b := range blocks {
+		if b.shared != nil {
+			continue
+		}
 		if b.spec.Length > wire.BlockSize {
 			return fmt.Errorf("block %v larger than %d", b.spec, wire.BlockSize)
 		}
 		payload += int(b.spec.Length)
+		n++
+		s.hdrs = appendPieceHeader(s.hdrs, b.spec)
 	}
-	if len(blocks) > 0 {
-		if err := c.t.upLimits.wait(ctx, payload+pieceHeaderLen*len(blocks)); err != nil {
+	if n > 0 {
+		if err := c.t.upLimits.wait(ctx, payload+pieceHeaderLen*n); err != nil {
 			return err
 		}
 	}
-	s.hdrs = s.hdrs[:0]
-	for _, b := range blocks {
-		s.hdrs = appendPieceHeader(s.hdrs, b.spec)
-	}
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	var err error
 	if len(blocks) == 0 {
 		_, err = c.nc.Write(msgs)
 	} else {
@@ -127,7 +135,9 @@ func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) er
 		c.t.uploaded.Add(int64(payload))
 	}
 	for _, b := range blocks {
-		c.t.post(event{kind: evBlockSent, conn: c, spec: b.spec})
+		if b.shared == nil {
+			c.t.post(event{kind: evBlockSent, conn: c, spec: b.spec})
+		}
 	}
 	return nil
 }
@@ -143,33 +153,52 @@ func appendPieceHeader(b []byte, spec swarm.BlockSpec) []byte {
 
 // writeBlocks reads the blocks from storage into pooled buffers, one
 // vectored read (preadv) per run of blocks that follow each other on disk,
-// and writes messages, headers and blocks to the socket with one writev(2).
-// The buffers go back to the pool after the batch, so an idle connection
-// holds none.
+// and writes messages, headers, blocks and shared payloads to the socket
+// with one writev(2). The buffers go back to the pool after the batch, so
+// an idle connection holds none.
 func (s *sender) writeBlocks(msgs []byte, blocks []queuedBlock) error {
-	for range blocks {
-		s.bufs = append(s.bufs, blockPool.Get().(*[]byte))
-	}
 	defer s.putBufs()
 	v := s.back[:0]
 	if len(msgs) > 0 {
 		v = append(v, msgs)
 	}
 	rd := s.rd[:0]
-	for i, b := range blocks {
-		buf := (*s.bufs[i])[:b.spec.Length]
-		rd = append(rd, buf)
-		v = append(v, s.hdrs[i*pieceHeaderLen:(i+1)*pieceHeaderLen], buf)
-		// Read the run so far unless the next block continues it.
-		off := s.c.t.blockOffset(b.spec)
-		if i+1 < len(blocks) && s.c.t.blockOffset(blocks[i+1].spec) == off+int64(b.spec.Length) {
-			continue
+	var start, end int64 // the run of adjacent blocks in rd
+	read := func() error {
+		if len(rd) == 0 {
+			return nil
 		}
-		start := off - int64(runLen(rd)) + int64(b.spec.Length)
 		if err := s.c.t.st.ReadvAt(rd, start); err != nil {
 			return fmt.Errorf("read blocks at %d: %w", start, err)
 		}
 		rd = rd[:0]
+		return nil
+	}
+	h := 0 // next header in s.hdrs
+	for _, b := range blocks {
+		if b.shared != nil {
+			v = append(v, b.shared)
+			continue
+		}
+		box := blockPool.Get().(*[]byte)
+		s.bufs = append(s.bufs, box)
+		buf := (*box)[:b.spec.Length]
+		v = append(v, s.hdrs[h*pieceHeaderLen:(h+1)*pieceHeaderLen], buf)
+		h++
+		off := s.c.t.blockOffset(b.spec)
+		if len(rd) > 0 && off != end {
+			if err := read(); err != nil {
+				return err
+			}
+		}
+		if len(rd) == 0 {
+			start = off
+		}
+		rd = append(rd, buf)
+		end = off + int64(b.spec.Length)
+	}
+	if err := read(); err != nil {
+		return err
 	}
 	s.rd = rd
 	s.back = v
@@ -181,15 +210,6 @@ func (s *sender) writeBlocks(msgs []byte, blocks []queuedBlock) error {
 // blockOffset is where a block starts in the torrent's byte stream.
 func (t *Torrent) blockOffset(b swarm.BlockSpec) int64 {
 	return int64(b.Piece)*t.mi.Info.PieceLength + int64(b.Begin)
-}
-
-// runLen is the total length of bufs.
-func runLen(bufs [][]byte) int {
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	return n
 }
 
 // putBufs returns the batch's block buffers to the pool.

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/shoal-p2p/shoal/swarm"
 	"github.com/shoal-p2p/shoal/wire"
@@ -55,14 +57,35 @@ type sendQueue struct {
 	blockBytes int
 }
 
-// queuedBlock is a block send waiting in a sendQueue.
+// queuedBlock is a block send waiting in a sendQueue, or, when shared is
+// set, the payload of a message whose header was encoded into msgs: bytes
+// shared by many queues (a ut_metadata reply, metadataServer) that are
+// written as they are, never copied.
 type queuedBlock struct {
-	spec swarm.BlockSpec
-	at   int // offset in msgs: the messages before this block end here
+	spec   swarm.BlockSpec
+	at     int // offset in msgs: the messages before this entry end here
+	shared []byte
+	// sent, if set, is decremented once the entry is written or dropped
+	// with the queue (the owner's count of such entries).
+	sent *atomic.Int32
 }
 
-// wireSize is the size of the block's Piece message.
-func (b queuedBlock) wireSize() int { return pieceHeaderLen + int(b.spec.Length) }
+// wireSize is what the entry counts against the queue's bounds: a block's
+// Piece message; nothing for a shared payload, which is a reference (its
+// owner bounds how many it queues).
+func (b queuedBlock) wireSize() int {
+	if b.shared != nil {
+		return 0
+	}
+	return pieceHeaderLen + int(b.spec.Length)
+}
+
+// done reports the entry written (or abandoned) to its owner's count.
+func (b queuedBlock) done() {
+	if b.sent != nil {
+		b.sent.Add(-1)
+	}
+}
 
 // pushMessage encodes m at the end of the queue.
 func (q *sendQueue) pushMessage(m wire.Message) error {
@@ -79,6 +102,23 @@ func (q *sendQueue) pushMessage(m wire.Message) error {
 		return q.fullError(n)
 	}
 	q.msgBytes += n
+	return nil
+}
+
+// pushShared queues an extended message (BEP 10) with extended id id whose
+// payload is shared and immutable: only its 6-byte header is encoded, the
+// payload is written from where it lies. sent, if set, is decremented once
+// it was written or the queue released.
+func (q *sendQueue) pushShared(id uint8, payload []byte, sent *atomic.Int32) error {
+	var hdr [6]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(2+len(payload)))
+	hdr[4], hdr[5] = byte(wire.Extended), id
+	if q.msgBytes+len(hdr) > maxQueuedMessageBytes || q.msgBytes+q.blockBytes+len(hdr) > maxQueuedBytes {
+		return q.fullError(len(hdr))
+	}
+	q.msgs = append(q.msgs, hdr[:]...)
+	q.msgBytes += len(hdr)
+	q.blocks = append(q.blocks, queuedBlock{at: len(q.msgs), shared: payload, sent: sent})
 	return nil
 }
 
@@ -102,7 +142,7 @@ func (q *sendQueue) fullError(n int) error {
 // drop removes a block send not yet taken; it reports whether it was there.
 func (q *sendQueue) drop(spec swarm.BlockSpec) bool {
 	for i := q.bhead; i < len(q.blocks); i++ {
-		if q.blocks[i].spec == spec {
+		if q.blocks[i].shared == nil && q.blocks[i].spec == spec {
 			q.blockBytes -= q.blocks[i].wireSize()
 			q.blocks = append(q.blocks[:i], q.blocks[i+1:]...)
 			return true
@@ -163,4 +203,9 @@ func (q *sendQueue) compact() {
 
 // release forgets everything queued and the buffers, once the connection
 // closed.
-func (q *sendQueue) release() { *q = sendQueue{} }
+func (q *sendQueue) release() {
+	for _, b := range q.blocks[q.bhead:] {
+		b.done()
+	}
+	*q = sendQueue{}
+}

@@ -2,10 +2,12 @@ package client
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/shoal-p2p/shoal/swarm"
@@ -157,5 +159,52 @@ func TestSendQueueReleasesBursts(t *testing.T) {
 	q.release()
 	if !q.empty() || q.msgs != nil || q.blocks != nil {
 		t.Errorf("released queue still holds data: %+v", q)
+	}
+}
+
+// TestSendQueueShared checks shared payloads: they come out in order as
+// complete extended messages, cost the queue's bounds only their header,
+// and report themselves written (or released) to their owner's count.
+func TestSendQueueShared(t *testing.T) {
+	var q sendQueue
+	var sent atomic.Int32
+	payload := bytes.Repeat([]byte{'x'}, 3*maxQueuedMessageBytes) // larger than the message bound
+	have := wire.Message{Type: wire.Have, Index: 7}
+	if err := q.pushMessage(have); err != nil {
+		t.Fatal(err)
+	}
+	sent.Add(1)
+	if err := q.pushShared(3, payload, &sent); err != nil {
+		t.Fatalf("shared payload counted against the byte bound: %v", err)
+	}
+	var out bytes.Buffer
+	var blocks []queuedBlock
+	for !q.empty() {
+		var msgs []byte
+		msgs, blocks = q.take(4, blocks[:0])
+		out.Write(msgs)
+		for _, b := range blocks {
+			out.Write(b.shared)
+			b.done()
+		}
+	}
+	hdr := []byte{0, 0, 0, 0, byte(wire.Extended), 3}
+	binary.BigEndian.PutUint32(hdr, uint32(2+len(payload)))
+	want := mustEncode(t, have) + string(hdr) + string(payload)
+	if out.String() != want {
+		t.Fatalf("shared message came out wrong (%d bytes, want %d)", out.Len(), len(want))
+	}
+	if n := sent.Load(); n != 0 {
+		t.Fatalf("count after writing = %d, want 0", n)
+	}
+	sent.Add(2)
+	for range 2 {
+		if err := q.pushShared(3, payload[:10], &sent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.release()
+	if n := sent.Load(); n != 0 {
+		t.Fatalf("count after release = %d, want 0", n)
 	}
 }

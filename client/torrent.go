@@ -62,6 +62,9 @@ type Stats struct {
 	TotalLength int64
 	Complete    bool
 	Banned      int // peers banned in this run
+	// Withheld counts pieces we had verified that no longer match the
+	// torrent on disk (the file changed) and are not offered to peers.
+	Withheld int
 	// TrackerError is the last announce error, empty after a success.
 	TrackerError string
 	// FirstPeerAfter is how long after the torrent (or magnet) was added
@@ -98,6 +101,7 @@ const (
 	evBlockSent
 	evVerified
 	evPeers
+	evRechecked
 )
 
 // Torrent is one torrent being downloaded or served. Its loop goroutine
@@ -126,7 +130,9 @@ type Torrent struct {
 	halfOpen  int
 	verifying chan struct{}
 	asm       *assembler
-	acts      []swarm.Action // apply's buffer
+	acts      []swarm.Action  // apply's buffer
+	meta      *metadataServer // ut_metadata replies, built on first request (extension.go)
+	rc        *rechecker      // re-verification of pieces we have (recheck.go)
 
 	downloaded, uploaded atomic.Int64
 	done                 chan struct{}
@@ -188,6 +194,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 	if err != nil {
 		return nil, err
 	}
+	logTruncated(c.log, st)
 	have, err := st.Check(c.ctx, opts.Progress)
 	if err != nil {
 		st.Close()
@@ -212,6 +219,8 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		InitialSeeding: opts.InitialSeeding,
 		Seed:           time.Now().UnixNano(),
 		Fast:           true,
+
+		SoleSourceRetry: c.soleSourceRetry,
 	})
 	if err != nil {
 		st.Close()
@@ -236,6 +245,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		cands:      make(map[string]*candidate),
 		verifying:  make(chan struct{}, runtime.NumCPU()),
 		asm:        newAssembler(mi.Info.PieceLength),
+		rc:         newRechecker(len(layout.Files)),
 		done:       make(chan struct{}),
 		completed:  make(chan struct{}),
 	}
@@ -243,6 +253,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		TotalLength: mi.Info.TotalLength(), BytesLeft: core.BytesLeft(), Complete: core.Complete()}
 	if core.Complete() {
 		t.markDone(nil)
+		t.rc.baseline(st) // what Check verified, for noticing changes
 	}
 	c.mu.Lock()
 	if c.ctx.Err() != nil {

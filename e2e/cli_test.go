@@ -173,3 +173,63 @@ func TestGetInterruptKeepsVerifiedPieces(t *testing.T) {
 	}
 	harness.SameTree(t, payload, filepath.Join(out, "data.bin"))
 }
+
+// TestGetTruncatesAppendedJunk: 1 MiB appended to a finished download is
+// cut off by the next `shoal get`, which says so and exits 0 with a file
+// of the right size. Before, it reported the download complete and left
+// the junk in place (no piece covers bytes past a file's length).
+func TestGetTruncatesAppendedJunk(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	harness.WriteTree(t, src, 13, harness.FileSpec{Path: "data.bin", Size: 8 << 20})
+	ctx := harness.Context(t, time.Minute)
+	tor := filepath.Join(dir, "data.torrent")
+	shoal.CreateTorrent(ctx, t, filepath.Join(src, "data.bin"), tor, 256<<10)
+	_, seedAddr := shoal.StartSeeder(ctx, t, "seed", tor, filepath.Join(src, "data.bin"))
+	out := filepath.Join(dir, "out")
+	shoal.StartGetter(ctx, t, "get", tor, out, "--peer", seedAddr).MustFinish(ctx, t)
+	harness.SameTree(t, src, out)
+
+	f, err := os.OpenFile(filepath.Join(out, "data.bin"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	again := shoal.StartGetter(ctx, t, "get again", tor, out, "--peer", seedAddr)
+	again.MustFinish(ctx, t)
+	harness.SameTree(t, src, out)
+	if want := "truncated data.bin from 9437184 to 8388608 bytes"; !strings.Contains(again.Stderr().String(), want) {
+		t.Errorf("stderr does not say %q:\n%s", want, again.Stderr().Tail(10))
+	}
+}
+
+// TestNamesWithControlCharactersAreEscaped: a torrent whose name holds a
+// terminal escape sequence (here one that would set the window title and
+// clear the screen) is created, seeded and fetched; no command writes the
+// raw bytes, they show as \x1b escapes.
+func TestNamesWithControlCharactersAreEscaped(t *testing.T) {
+	dir := t.TempDir()
+	name := "evil\x1b]0;pwned\x07\x1b[2J.bin"
+	src := filepath.Join(dir, "src")
+	harness.WriteRandomFile(t, filepath.Join(src, name), 256<<10, 17)
+	ctx := harness.Context(t, time.Minute)
+	tor := filepath.Join(dir, "evil.torrent")
+	shoal.CreateTorrent(ctx, t, filepath.Join(src, name), tor, 64<<10)
+	seeder, seedAddr := shoal.StartSeeder(ctx, t, "seed", tor, filepath.Join(src, name))
+	getter := shoal.StartGetter(ctx, t, "get", tor, filepath.Join(dir, "out"), "--peer", seedAddr)
+	getter.MustFinish(ctx, t)
+	harness.SameTree(t, src, filepath.Join(dir, "out"))
+	for _, p := range []*harness.Proc{seeder, getter} {
+		out := p.Stderr().String()
+		if strings.ContainsAny(out, "\x1b\x07") {
+			t.Errorf("%s wrote raw control characters: %q", p.Name(), out)
+		}
+		if !strings.Contains(out, `evil\x1b]0;pwned\x07\x1b[2J.bin`) {
+			t.Errorf("%s does not show the escaped name:\n%s", p.Name(), out)
+		}
+	}
+}

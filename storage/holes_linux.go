@@ -6,7 +6,12 @@ import "golang.org/x/sys/unix"
 // (lseek(2) SEEK_DATA finds none before off+n). Filesystems without
 // SEEK_DATA report all of a file as data, so the answer is then false.
 func (s *Storage) isHole(i int, off, n int64) bool {
-	next, err := unix.Seek(int(s.files[i].Fd()), off, unix.SEEK_DATA)
+	f, release, err := s.fds.acquire(i)
+	if err != nil {
+		return false
+	}
+	defer release()
+	next, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
 	if err == unix.ENXIO {
 		return true // no data at or after off
 	}

@@ -22,7 +22,15 @@ func (s *Storage) WritevAt(bufs [][]byte, off int64) (int, error) {
 		if w := &s.written[file]; !w.Load() {
 			w.Store(true)
 		}
-		m, err := pwritev(s.files[file], vec, fileOff)
+		if d := &s.dirty[file]; !d.Load() {
+			d.Store(true)
+		}
+		f, release, err := s.fds.acquire(file)
+		if err != nil {
+			return err
+		}
+		m, err := pwritev(f, vec, fileOff)
+		release()
 		written += m
 		if err != nil {
 			return fmt.Errorf("storage: write %q at %d: %w", s.layout.Files[file].Path, fileOff+int64(m), unwrapPath(err))
@@ -43,7 +51,12 @@ func (s *Storage) ReadvAt(bufs [][]byte, off int64) error {
 		return fmt.Errorf("%w: read of %d bytes at offset %d, data is %d bytes", ErrOutOfRange, n, off, s.ix.total)
 	}
 	return s.eachVec(bufs, off, n, func(file int, vec [][]byte, fileOff int64) error {
-		m, err := preadv(s.files[file], vec, fileOff)
+		f, release, err := s.fds.acquire(file)
+		if err != nil {
+			return err
+		}
+		m, err := preadv(f, vec, fileOff)
+		release()
 		if err != nil {
 			return fmt.Errorf("storage: read %q at %d: %w", s.layout.Files[file].Path, fileOff+int64(m), unwrapPath(err))
 		}

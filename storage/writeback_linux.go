@@ -14,6 +14,11 @@ func (s *Storage) StartWriteback(off, n int64) error {
 		return nil
 	}
 	return s.ix.each(off, int(n), func(sp span) error {
-		return unix.SyncFileRange(int(s.files[sp.file].Fd()), sp.fileOff, int64(sp.bufHi-sp.bufLo), unix.SYNC_FILE_RANGE_WRITE)
+		f, release, err := s.fds.acquire(sp.file)
+		if err != nil {
+			return err
+		}
+		defer release()
+		return unix.SyncFileRange(int(f.Fd()), sp.fileOff, int64(sp.bufHi-sp.bufLo), unix.SYNC_FILE_RANGE_WRITE)
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/netip"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // refusal is a request the tracker turns down: reason is shown to the
@@ -67,12 +69,12 @@ func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusa
 	now := s.cfg.Now()
 	var err error
 	var warning string
-	if q.Event == EventStopped {
+	if q.Event == trackerclient.EventStopped {
 		// A stopped from a peer never seen (Transmission sends one) is fine.
 		err = s.cfg.Store.Remove(ctx, ih, q.PeerID, now)
 	} else {
 		err = s.cfg.Store.Put(ctx, ih, self, now)
-		if err == nil && q.Event == EventCompleted {
+		if err == nil && q.Event == trackerclient.EventCompleted {
 			err = s.cfg.Store.Completed(ctx, ih)
 		}
 	}
@@ -89,13 +91,21 @@ func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusa
 		s.cfg.Logger.Error("tracker: store update", "err", err)
 		return reply{}, errInternal
 	}
-	swarm, err := s.cfg.Store.Peers(ctx, ih, now)
+	n := 0
+	if q.Event != trackerclient.EventStopped {
+		n = s.numWant(q)
+	}
+	buf := s.samples.Get().(*[]Peer)
+	defer s.samples.Put(buf)
+	swarm, st, err := s.candidates(ctx, ih, self, n, in.sameFamily, now, (*buf)[:0])
+	if cap(swarm) <= maxPooledSample {
+		*buf = swarm[:0]
+	}
 	if err != nil {
 		s.cfg.Logger.Error("tracker: store read", "err", err)
 		return reply{}, errInternal
 	}
 
-	st := countPeers(swarm)
 	rep := reply{Interval: s.cfg.Interval, MinInterval: s.cfg.MinInterval, Warning: warning,
 		Complete: st.Complete, Incomplete: st.Incomplete}
 	candidates := swarm[:0]
@@ -108,8 +118,7 @@ func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusa
 		}
 		candidates = append(candidates, p)
 	}
-	if q.Event != EventStopped {
-		n := s.numWant(q)
+	if n > 0 {
 		rep.Peers = s.cfg.Policy.Handout(now, self, candidates, n)
 		rep.Peers = rep.Peers[:min(len(rep.Peers), n)]
 	}
@@ -118,6 +127,34 @@ func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusa
 	s.cfg.Logger.Debug("tracker: announce", "proto", in.proto, "info_hash", hex.EncodeToString(q.InfoHash[:]),
 		"peer", self.Addr, "event", q.Event, "left", q.Left, "handed_out", len(rep.Peers))
 	return rep, nil
+}
+
+// maxPooledSample bounds the buffers kept for reuse: a sample is a few
+// times numwant, and a whole swarm read for a policy that cannot plan is
+// not worth keeping.
+const maxPooledSample = 4096
+
+// candidates returns the peers the policy chooses from for self, who is to
+// get n peers, and the swarm's counts: a sample the store draws as the
+// policy plans it, or, for a policy that cannot plan, the whole swarm.
+// Peers are appended to dst.
+func (s *Server) candidates(ctx context.Context, ih [20]byte, self Peer, n int, sameFamily bool, now time.Time, dst []Peer) ([]Peer, SwarmStats, error) {
+	sp, ok := s.cfg.Policy.(SamplingPolicy)
+	if !ok && n > 0 {
+		all, err := s.cfg.Store.Peers(ctx, ih, now)
+		return all, countPeers(all), err
+	}
+	var d Draw
+	if ok {
+		d = sp.Plan(self, n)
+	}
+	if sameFamily {
+		d.Family = IPv6Only
+		if self.Addr.Addr().Is4() {
+			d.Family = IPv4Only
+		}
+	}
+	return s.cfg.Store.Sample(ctx, ih, d, now, dst)
 }
 
 // numWant is how many peers to hand out for q.

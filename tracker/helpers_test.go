@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // fakeClock is a settable clock for ServerConfig.Now.
@@ -57,9 +59,9 @@ func newTestTracker(t *testing.T, cfg ServerConfig) *testTracker {
 	return &testTracker{srv: srv, clock: clock, url: hs.URL + "/announce", hc: hs.Client()}
 }
 
-func (tt *testTracker) announce(t *testing.T, req AnnounceRequest) *AnnounceResponse {
+func (tt *testTracker) announce(t *testing.T, req trackerclient.AnnounceRequest) *trackerclient.AnnounceResponse {
 	t.Helper()
-	resp, err := Announce(context.Background(), tt.hc, tt.url, req)
+	resp, err := trackerclient.Announce(context.Background(), tt.hc, tt.url, req)
 	if err != nil {
 		t.Fatalf("announce: %v", err)
 	}

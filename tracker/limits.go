@@ -55,6 +55,19 @@ func (h *HandoutBudget) Exhausted(addr netip.AddrPort, now time.Time) bool {
 	return h.counts[addr] >= h.limit
 }
 
+// Fresh moves the peers of ps not yet handed out limit times in the window
+// containing now to the front of ps, in order, and returns how many there
+// are. It takes the budget's lock once for all of ps.
+func (h *HandoutBudget) Fresh(ps []Peer, now time.Time) int {
+	if h == nil || h.limit <= 0 {
+		return len(ps)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.roll(now)
+	return partition(ps, func(p Peer) bool { return h.counts[p.Addr] < h.limit })
+}
+
 // Spend counts one handout of each of peers at now.
 func (h *HandoutBudget) Spend(peers []Peer, now time.Time) {
 	if h == nil || h.limit <= 0 {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // metrics are the server's Prometheus series, on a registry of its own so
@@ -42,9 +43,9 @@ func newMetrics(store Store, now func() time.Time) *metrics {
 	return m
 }
 
-func (m *metrics) announce(proto string, e Event) {
+func (m *metrics) announce(proto string, e trackerclient.Event) {
 	ev := string(e)
-	if e == EventNone {
+	if e == trackerclient.EventNone {
 		ev = "update"
 	}
 	m.announces.WithLabelValues(proto, ev).Inc()

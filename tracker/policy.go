@@ -16,6 +16,19 @@ type Policy interface {
 	Handout(now time.Time, self Peer, candidates []Peer, n int) []Peer
 }
 
+// A SamplingPolicy is a [Policy] that can say, before seeing the swarm,
+// what to draw from it: the server then hands Handout a sample the store
+// drew ([Store.Sample]) instead of every peer of the swarm, so an announce
+// costs time in n, not in the size of the swarm. A Policy without Plan is
+// handed the whole swarm.
+type SamplingPolicy interface {
+	Policy
+	// Plan is what to draw for self, who is to get at most n peers, so
+	// that Handout on the draw picks as it would from the whole swarm.
+	// The server sets the draw's Family itself.
+	Plan(self Peer, n int) Draw
+}
+
 // DefaultPolicy is the handout policy for fleets (see docs/ARCHITECTURE.md):
 //
 //   - a peer that has nothing yet (downloaded nothing, still needs bytes)
@@ -48,8 +61,7 @@ func (d *DefaultPolicy) Handout(now time.Time, self Peer, candidates []Peer, n i
 		return nil
 	}
 	// Spent peers go to the back, offered only if nobody else is left.
-	fresh := partition(candidates, func(p Peer) bool { return !d.budget.Exhausted(p.Addr, now) })
-	pool := candidates[:fresh]
+	pool := candidates[:d.budget.Fresh(candidates, now)]
 	if self.Seeder() {
 		pool = pool[:partition(pool, func(p Peer) bool { return !p.Seeder() })]
 	}
@@ -76,6 +88,24 @@ func (d *DefaultPolicy) Handout(now time.Time, self Peer, candidates []Peer, n i
 	out := append([]Peer(nil), pool[:n]...)
 	d.budget.Spend(out, now)
 	return out
+}
+
+// Plan implements [SamplingPolicy]. Each part of the draw is about twice
+// n, plus two: room for self and for a peer at self's address (which the
+// server leaves out), and for peers held back by the budget, so Handout
+// has fresh peers to choose from where the swarm has them.
+func (d *DefaultPolicy) Plan(self Peer, n int) Draw {
+	k := 2*n + 2
+	switch {
+	case n <= 0:
+		return Draw{}
+	case self.Seeder():
+		return Draw{Leechers: k}
+	case self.Downloaded == 0:
+		return Draw{Seeders: k, Leechers: k}
+	default:
+		return Draw{Any: k}
+	}
 }
 
 // sampleInto moves a uniform random sample of k elements of ps to its

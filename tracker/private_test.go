@@ -6,18 +6,21 @@ import (
 	"io"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 func TestHTTPPrivateKeys(t *testing.T) {
 	tt := newTestTracker(t, ServerConfig{Keys: NewKeys(map[string]string{"tok1": "blue", "tok2": "red"})})
 	base := strings.TrimSuffix(tt.url, "/announce")
 	ctx := context.Background()
-	must := func(url string, req AnnounceRequest) *AnnounceResponse {
+	must := func(url string, req trackerclient.AnnounceRequest) *trackerclient.AnnounceResponse {
 		t.Helper()
-		r, err := Announce(ctx, tt.hc, url, req)
+		r, err := trackerclient.Announce(ctx, tt.hc, url, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,17 +37,17 @@ func TestHTTPPrivateKeys(t *testing.T) {
 		base + "/nope/announce": "unknown announce key",
 		base + "/announce":      "announce key required",
 	} {
-		_, err := Announce(ctx, tt.hc, url, peerReq("d", 1004, 5))
-		var fe *FailureError
+		_, err := trackerclient.Announce(ctx, tt.hc, url, peerReq("d", 1004, 5))
+		var fe *trackerclient.FailureError
 		if !errors.As(err, &fe) || !strings.Contains(fe.Reason, reason) {
 			t.Errorf("%s: %v, want failure %q", url, err, reason)
 		}
 	}
-	sc, err := Scrape(ctx, tt.hc, base+"/tok1/announce", [][20]byte{testHash})
+	sc, err := trackerclient.Scrape(ctx, tt.hc, base+"/tok1/announce", [][20]byte{testHash})
 	if err != nil || sc[testHash] != (SwarmStats{Complete: 1, Incomplete: 1}) {
 		t.Fatalf("scrape blue: %+v %v", sc, err)
 	}
-	if _, err := Scrape(ctx, tt.hc, base+"/nope/announce", [][20]byte{testHash}); !errors.Is(err, ErrTrackerFailure) {
+	if _, err := trackerclient.Scrape(ctx, tt.hc, base+"/nope/announce", [][20]byte{testHash}); !errors.Is(err, trackerclient.ErrTrackerFailure) {
 		t.Fatalf("scrape with unknown key: %v", err)
 	}
 }
@@ -123,16 +126,16 @@ func TestHTTPRateLimit(t *testing.T) {
 	tt := newTestTracker(t, ServerConfig{RateLimit: NewSourceLimiter(1, 2, 0)})
 	ctx := context.Background()
 	for i := range 2 {
-		if _, err := Announce(ctx, tt.hc, tt.url, peerReq("a", 1001, 1)); err != nil {
+		if _, err := trackerclient.Announce(ctx, tt.hc, tt.url, peerReq("a", 1001, 1)); err != nil {
 			t.Fatalf("announce %d: %v", i, err)
 		}
 	}
-	_, err := Announce(ctx, tt.hc, tt.url, peerReq("a", 1001, 1))
-	if !errors.Is(err, ErrTrackerFailure) || !strings.Contains(err.Error(), "rate limited") {
+	_, err := trackerclient.Announce(ctx, tt.hc, tt.url, peerReq("a", 1001, 1))
+	if !errors.Is(err, trackerclient.ErrTrackerFailure) || !strings.Contains(err.Error(), "rate limited") {
 		t.Fatalf("third announce in a second: %v", err)
 	}
 	tt.clock.Advance(time.Second)
-	if _, err := Announce(ctx, tt.hc, tt.url, peerReq("a", 1001, 1)); err != nil {
+	if _, err := trackerclient.Announce(ctx, tt.hc, tt.url, peerReq("a", 1001, 1)); err != nil {
 		t.Fatalf("after refill: %v", err)
 	}
 }
@@ -141,11 +144,11 @@ func TestHTTPScrapeGoldenAndDownloaded(t *testing.T) {
 	tt := newTestTracker(t, ServerConfig{})
 	tt.announce(t, peerReq("a", 1001, 5))
 	done := peerReq("a", 1001, 0)
-	done.Event = EventCompleted
+	done.Event = trackerclient.EventCompleted
 	tt.announce(t, done)
 	tt.announce(t, peerReq("b", 1002, 5))
 	rec := httptest.NewRecorder()
-	tt.srv.ServeHTTP(rec, httptest.NewRequest("GET", "/scrape?info_hash="+escapeBytes(testHash[:]), nil))
+	tt.srv.ServeHTTP(rec, httptest.NewRequest("GET", "/scrape?info_hash="+url.QueryEscape(string(testHash[:])), nil))
 	want := "d5:filesd20:" + string(testHash[:]) + "d8:completei1e10:downloadedi1e10:incompletei1eeee"
 	if rec.Body.String() != want {
 		t.Fatalf("scrape\n got %q\nwant %q", rec.Body.String(), want)
@@ -162,7 +165,7 @@ func TestMetrics(t *testing.T) {
 	tt.announce(t, peerReq("a", 1001, 0))
 	tt.announce(t, peerReq("b", 1002, 5))
 	stopped := peerReq("never-started", 1003, 5)
-	stopped.Event = EventStopped
+	stopped.Event = trackerclient.EventStopped
 	tt.announce(t, stopped)
 	tt.srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/announce?info_hash=x", nil))
 	rec := httptest.NewRecorder()

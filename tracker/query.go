@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // maxQueryLen bounds an announce query; real ones are a few hundred bytes.
@@ -16,7 +18,7 @@ var errBadQuery = errors.New("invalid announce")
 
 // announceQuery is an announce as the server parses it (BEP 3).
 type announceQuery struct {
-	AnnounceRequest
+	trackerclient.AnnounceRequest
 	// NumWantSet tells an explicit numwant (even 0) from an absent one.
 	NumWantSet bool
 	// Compact is false only when the peer sent compact=0 (BEP 23).
@@ -57,11 +59,11 @@ func parseAnnounceQuery(raw string) (announceQuery, error) {
 	if q.Left, err = byteCount(vals, "left", true); err != nil {
 		return q, err
 	}
-	switch e := Event(vals.Get("event")); e {
-	case EventNone, EventStarted, EventCompleted, EventStopped:
+	switch e := trackerclient.Event(vals.Get("event")); e {
+	case trackerclient.EventNone, trackerclient.EventStarted, trackerclient.EventCompleted, trackerclient.EventStopped:
 		q.Event = e
 	case "paused": // BEP 21: a partial seed pausing is a regular update here.
-		q.Event = EventNone
+		q.Event = trackerclient.EventNone
 	default:
 		return q, fmt.Errorf("%w: unknown event", errBadQuery)
 	}

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 const (
@@ -27,13 +29,13 @@ func TestParseAnnounceQuery(t *testing.T) {
 			if q.Port != 6881 || q.Uploaded != 1 || q.Downloaded != 2 || q.Left != 3 {
 				t.Errorf("numbers %+v", q)
 			}
-			if !q.Compact || q.NumWantSet || q.Event != EventNone || q.IP.IsValid() {
+			if !q.Compact || q.NumWantSet || q.Event != trackerclient.EventNone || q.IP.IsValid() {
 				t.Errorf("defaults %+v", q)
 			}
 		}},
 		{name: "all options", query: base + "&event=completed&numwant=7&compact=0&ip=%3A%3Affff%3A10.0.0.1&key=k1",
 			check: func(t *testing.T, q announceQuery) {
-				if q.Event != EventCompleted || q.NumWant != 7 || !q.NumWantSet || q.Compact || q.Key != "k1" {
+				if q.Event != trackerclient.EventCompleted || q.NumWant != 7 || !q.NumWantSet || q.Compact || q.Key != "k1" {
 					t.Errorf("options %+v", q)
 				}
 				if q.IP != netip.MustParseAddr("10.0.0.1") {
@@ -88,8 +90,8 @@ func TestQueryRoundTrip(t *testing.T) {
 		pid[i] = byte(255 - i*7)
 	}
 	ih[3], ih[4], ih[5] = '+', '&', '='
-	in := AnnounceRequest{InfoHash: ih, PeerID: pid, Port: 65535, Uploaded: 1 << 40, Downloaded: 7, Left: 0,
-		Event: EventStopped, NumWant: 12, Key: "a b&c"}
+	in := trackerclient.AnnounceRequest{InfoHash: ih, PeerID: pid, Port: 65535, Uploaded: 1 << 40, Downloaded: 7, Left: 0,
+		Event: trackerclient.EventStopped, NumWant: 12, Key: "a b&c"}
 	q, err := parseAnnounceQuery(mustQuery(t, in))
 	if err != nil {
 		t.Fatal(err)

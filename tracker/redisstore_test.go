@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -15,7 +16,7 @@ import (
 
 // startRedis runs a throwaway redis-server on a loopback port for the
 // test and returns its URL. The test is skipped if Redis is not installed.
-func startRedis(t *testing.T) string {
+func startRedis(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -56,7 +57,7 @@ func startRedis(t *testing.T) string {
 	}
 }
 
-func newRedisStore(t *testing.T, url, prefix string, ttl time.Duration, maxPeers int) *RedisStore {
+func newRedisStore(t testing.TB, url, prefix string, ttl time.Duration, maxPeers int) *RedisStore {
 	t.Helper()
 	rs, err := NewRedisStore(url, prefix, ttl, maxPeers)
 	if err != nil {
@@ -68,13 +69,7 @@ func newRedisStore(t *testing.T, url, prefix string, ttl time.Duration, maxPeers
 
 // TestStoreConformance runs the same scenario against both stores.
 func TestStoreConformance(t *testing.T) {
-	stores := map[string]func(t *testing.T, ttl time.Duration, maxPeers int) Store{
-		"memory": func(t *testing.T, ttl time.Duration, maxPeers int) Store { return NewMemoryStore(ttl, 0, maxPeers) },
-		"redis": func(t *testing.T, ttl time.Duration, maxPeers int) Store {
-			return newRedisStore(t, startRedis(t), "test:"+t.Name()+":", ttl, maxPeers)
-		},
-	}
-	for name, mk := range stores {
+	for name, mk := range storeMakers {
 		t.Run(name, func(t *testing.T) {
 			ctx, t0 := context.Background(), time.Unix(1000, 0)
 			s := mk(t, 10*time.Second, 3)
@@ -132,5 +127,63 @@ func TestTwoServersShareRedis(t *testing.T) {
 	got := two.announce(t, peerReq("leech", 5000, 10))
 	if !slices.Equal(got.Peers, []netip.AddrPort{loop(4000)}) || got.Complete != 1 {
 		t.Fatalf("second tracker handed out %+v", got)
+	}
+}
+
+// TestRedisStoreIndexStaysDense: after random puts (peers flipping
+// between seeder and leecher, moving address, reusing another's address),
+// removals and expiry, every pool's index hashes are dense and agree, and
+// hold exactly the live peers.
+func TestRedisStoreIndexStaysDense(t *testing.T) {
+	rs := newRedisStore(t, startRedis(t), "dense:", 10*time.Second, 0)
+	ctx, now := context.Background(), time.Unix(1000, 0)
+	ih := id20("dense")
+	rng := rand.New(rand.NewPCG(9, 9))
+	for i := range 600 {
+		now = now.Add(50 * time.Millisecond)
+		id := id20(fmt.Sprint("q", rng.IntN(60)))
+		if rng.IntN(6) == 0 {
+			if err := rs.Remove(ctx, ih, id, now); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		p := Peer{ID: id, Addr: loop(uint16(1 + rng.IntN(80))), Left: int64(rng.IntN(2))}
+		if rng.IntN(4) == 0 {
+			p.Addr = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::7"), p.Addr.Port())
+		}
+		if err := rs.Put(ctx, ih, p, now); err != nil {
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	keys := rs.swarmKeys(ih)
+	total := 0
+	for p := range numPools {
+		at, err := rs.rdb.HGetAll(ctx, keys[rkAt+p]).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos, _ := rs.rdb.HGetAll(ctx, keys[rkPos+p]).Result()
+		if len(at) != len(pos) {
+			t.Fatalf("pool %d: %d positions, %d IDs", p, len(at), len(pos))
+		}
+		for i := range len(at) {
+			id, ok := at[fmt.Sprint(i)]
+			if !ok || pos[id] != fmt.Sprint(i) {
+				t.Fatalf("pool %d: position %d holds %q, whose position is %q", p, i, id, pos[id])
+			}
+			v, err := rs.rdb.HGet(ctx, keys[rkPeers], id).Result()
+			peer, _, ok := decodeRedisPeer(id, v)
+			if err != nil || !ok || poolOf(peer) != p {
+				t.Fatalf("pool %d holds %x: %v %v", p, id, peer, err)
+			}
+		}
+		total += len(at)
+	}
+	if n := rs.rdb.HLen(ctx, keys[rkPeers]).Val(); int(n) != total {
+		t.Fatalf("%d peers, %d in the pools", n, total)
+	}
+	if n := rs.rdb.HLen(ctx, keys[rkAddrs]).Val(); int(n) != total {
+		t.Fatalf("%d addresses indexed for %d peers", n, total)
 	}
 }

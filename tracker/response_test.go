@@ -1,12 +1,12 @@
 package tracker
 
 import (
-	"errors"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 func TestReplyGoldenCompact(t *testing.T) {
@@ -61,7 +61,7 @@ func TestReplyRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, err := parseAnnounceResponse(b)
+		out, err := trackerclient.ParseAnnounceResponse(b)
 		if err != nil {
 			t.Fatalf("compact=%v: %v", compact, err)
 		}
@@ -79,75 +79,4 @@ func TestReplyRoundTrip(t *testing.T) {
 			t.Errorf("compact=%v: peers %v want %v", compact, out.Peers, want)
 		}
 	}
-}
-
-func TestParseAnnounceResponse(t *testing.T) {
-	cases := []struct {
-		name, body string
-		peers      []string
-		err        error
-		errHas     string
-	}{
-		{name: "compact", body: "d8:intervali5e5:peers6:\x01\x02\x03\x04\x00\x50e", peers: []string{"1.2.3.4:80"}},
-		{name: "dict peers skip bad entries",
-			body:  "d8:intervali5e5:peersld2:ip7:1.2.3.44:porti80eed2:ip9:host.name4:porti1eed2:ip3:::14:porti70000eed2:ip3:::14:porti6eeee",
-			peers: []string{"1.2.3.4:80", "[::1]:6"}},
-		{name: "peers6 only", body: "d6:peers618:\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x07e", peers: []string{"[::1]:7"}},
-		{name: "trailing newline ok", body: "d8:intervali5ee\n"},
-		{name: "failure", body: "d14:failure reason6:no waye", err: ErrTrackerFailure, errHas: `failure reason "no way"`},
-		{name: "bad compact length", body: "d5:peers5:abcdee", err: ErrBadResponse, errHas: "multiple of 6"},
-		{name: "negative interval", body: "d8:intervali-1ee", err: ErrBadResponse},
-		{name: "huge interval", body: "d8:intervali99999999999999ee", err: ErrBadResponse},
-		{name: "interval wrong type", body: "d8:interval2:30e", err: ErrBadResponse},
-		{name: "not a dict", body: "li1ee", err: ErrBadResponse},
-		{name: "empty", body: "", err: ErrBadResponse},
-		{name: "html", body: "<html>502</html>", err: ErrBadResponse},
-		{name: "forged string length", body: "d5:peers999999999:e", err: ErrBadResponse},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := parseAnnounceResponse([]byte(c.body))
-			if c.err != nil {
-				if !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.errHas) {
-					t.Fatalf("err = %v, want %v containing %q", err, c.err, c.errHas)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var addrs []string
-			for _, p := range got.Peers {
-				addrs = append(addrs, p.String())
-			}
-			if !slices.Equal(addrs, c.peers) {
-				t.Fatalf("peers %v want %v", addrs, c.peers)
-			}
-		})
-	}
-}
-
-func FuzzParseAnnounceResponse(f *testing.F) {
-	f.Add([]byte("d8:intervali30e5:peers6:\x01\x02\x03\x04\x00\x50e"))
-	f.Add([]byte("d8:completei1e10:incompletei2e8:intervali30e12:min intervali15e5:peersld2:ip7:1.2.3.47:peer id20:aaaaaaaaaaaaaaaaaaaa4:porti80eee"))
-	f.Add([]byte("d14:failure reason6:no waye"))
-	f.Add([]byte("d6:peers618:\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x07e"))
-	f.Add([]byte("d5:peers5:abcdee"))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := parseAnnounceResponse(body)
-		if err != nil {
-			if !errors.Is(err, ErrBadResponse) && !errors.Is(err, ErrTrackerFailure) {
-				t.Fatalf("unclassified error %v", err)
-			}
-			return
-		}
-		if r.Interval < 0 || r.MinInterval < 0 || r.Complete < 0 || r.Incomplete < 0 {
-			t.Fatalf("negative field %+v", r)
-		}
-		for _, p := range r.Peers {
-			if !p.IsValid() || p.Addr().Is4In6() || p.Addr().Zone() != "" {
-				t.Fatalf("bad peer %v", p)
-			}
-		}
-	})
 }

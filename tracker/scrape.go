@@ -39,41 +39,13 @@ func parseScrapeQuery(raw string) ([][20]byte, error) {
 	return out, nil
 }
 
-// scrapeFile is one torrent's entry in a scrape reply (BEP 48).
-type scrapeFile struct {
-	Complete   int `bencode:"complete"`
-	Downloaded int `bencode:"downloaded"`
-	Incomplete int `bencode:"incomplete"`
-}
-
 // marshalScrape encodes a scrape reply: {"files": {hash: counts}}.
 func marshalScrape(hashes [][20]byte, stats []SwarmStats) ([]byte, error) {
-	files := make(map[string]scrapeFile, len(hashes))
+	files := make(map[string]SwarmStats, len(hashes))
 	for i, h := range hashes {
-		files[string(h[:])] = scrapeFile{stats[i].Complete, stats[i].Downloaded, stats[i].Incomplete}
+		files[string(h[:])] = stats[i]
 	}
 	return bencode.Marshal(map[string]any{"files": files})
-}
-
-// parseScrapeResponse decodes a scrape reply into counts by info hash.
-func parseScrapeResponse(body []byte) (map[[20]byte]SwarmStats, error) {
-	var top struct {
-		Failure string                `bencode:"failure reason"`
-		Files   map[string]scrapeFile `bencode:"files"`
-	}
-	if err := decodeBounded(body, &top); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
-	}
-	if top.Failure != "" {
-		return nil, &FailureError{Reason: top.Failure}
-	}
-	out := make(map[[20]byte]SwarmStats, len(top.Files))
-	for h, f := range top.Files {
-		if len(h) == 20 {
-			out[[20]byte([]byte(h))] = SwarmStats{Complete: f.Complete, Downloaded: f.Downloaded, Incomplete: f.Incomplete}
-		}
-	}
-	return out, nil
 }
 
 func (s *Server) serveHTTPScrape(w http.ResponseWriter, r *http.Request, pathKey string) {

@@ -7,6 +7,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -37,8 +38,8 @@ type ServerConfig struct {
 	HandoutBudget int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Rand feeds the default handout policy; default a generator seeded
-	// from the clock. Ignored when Policy is set.
+	// Rand feeds the default handout policy and seeds the default store's
+	// sampling; default a generator seeded from the clock.
 	Rand *mrand.Rand
 	// Logger receives the server's logs; default slog.Default().
 	Logger *slog.Logger
@@ -55,6 +56,10 @@ type ServerConfig struct {
 	// ConnIDSecret keys the UDP connection IDs; default 32 random bytes.
 	// Trackers behind one address must share it.
 	ConnIDSecret []byte
+	// Channels configures the release channels and the fleet page (see
+	// channelhttp.go); the zero value keeps them in memory and refuses
+	// every publish.
+	Channels ChannelConfig
 }
 
 // Defaults for [ServerConfig].
@@ -75,6 +80,10 @@ type Server struct {
 	connIDs *ConnIDs
 	metrics *metrics
 	promh   http.Handler
+	// samples recycles the buffers announces draw candidates into.
+	samples sync.Pool
+	// channels serves /v1/channels..., /v1/fleet and the fleet page at /.
+	channels *channelAPI
 }
 
 // NewServer returns a Server for cfg with defaults filled in.
@@ -107,15 +116,18 @@ func NewServer(cfg ServerConfig) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	rng := cfg.Rand
+	if rng == nil {
+		seed := uint64(cfg.Now().UnixNano())
+		rng = mrand.New(mrand.NewPCG(seed, seed>>32|seed<<32))
+	}
 	if cfg.Store == nil {
-		cfg.Store = NewMemoryStore(cfg.PeerTTL, cfg.MaxTorrents, cfg.MaxPeersPerTorrent)
+		// The store draws from a generator of its own, seeded from rng so
+		// a test's seed fixes both.
+		cfg.Store = NewMemoryStoreWith(MemoryStoreConfig{TTL: cfg.PeerTTL, MaxTorrents: cfg.MaxTorrents,
+			MaxPeersPerTorrent: cfg.MaxPeersPerTorrent, Rand: mrand.New(mrand.NewPCG(rng.Uint64(), rng.Uint64()))})
 	}
 	if cfg.Policy == nil {
-		rng := cfg.Rand
-		if rng == nil {
-			seed := uint64(cfg.Now().UnixNano())
-			rng = mrand.New(mrand.NewPCG(seed, seed>>32|seed<<32))
-		}
 		cfg.Policy = NewDefaultPolicy(rng, NewHandoutBudget(cfg.HandoutBudget, cfg.Interval, 0))
 	}
 	if len(cfg.ConnIDSecret) == 0 {
@@ -123,8 +135,10 @@ func NewServer(cfg ServerConfig) *Server {
 		rand.Read(cfg.ConnIDSecret)
 	}
 	s := &Server{cfg: cfg, connIDs: NewConnIDs(cfg.ConnIDSecret, 0)}
+	s.samples.New = func() any { return new([]Peer) }
 	s.metrics = newMetrics(cfg.Store, cfg.Now)
 	s.promh = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	s.channels = newChannelAPI(s, cfg.Channels)
 	return s
 }
 
@@ -141,7 +155,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	endpoint, key := splitTrackerPath(r.URL.Path)
 	if endpoint == "" {
-		http.NotFound(w, r)
+		s.channels.ServeHTTP(w, r) // channel endpoints, the fleet page, or 404
 		return
 	}
 	if r.Method != http.MethodGet {

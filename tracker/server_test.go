@@ -11,12 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 var testHash = id20("torrent-A")
 
-func peerReq(name string, port uint16, left int64) AnnounceRequest {
-	return AnnounceRequest{InfoHash: testHash, PeerID: id20(name), Port: port, Left: left, Event: EventStarted}
+func peerReq(name string, port uint16, left int64) trackerclient.AnnounceRequest {
+	return trackerclient.AnnounceRequest{InfoHash: testHash, PeerID: id20(name), Port: port, Left: left, Event: trackerclient.EventStarted}
 }
 
 func loop(port uint16) netip.AddrPort {
@@ -48,7 +50,7 @@ func TestAnnounceDictionaryForm(t *testing.T) {
 	tt := newTestTracker(t, ServerConfig{})
 	tt.announce(t, peerReq("a", 1001, 100))
 	hc := &http.Client{Transport: rewriteQuery{replaceParam("compact=1", "compact=0")}}
-	got, err := Announce(context.Background(), hc, tt.url, peerReq("b", 1002, 100))
+	got, err := trackerclient.Announce(context.Background(), hc, tt.url, peerReq("b", 1002, 100))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,15 +72,15 @@ func TestAnnounceDictionaryForm(t *testing.T) {
 func TestAnnounceFailureReason(t *testing.T) {
 	tt := newTestTracker(t, ServerConfig{})
 	hc := &http.Client{Transport: rewriteQuery{replaceParam("port=", "port=x")}}
-	_, err := Announce(context.Background(), hc, tt.url, peerReq("a", 1001, 1))
-	if !errors.Is(err, ErrTrackerFailure) {
-		t.Fatalf("err = %v, want ErrTrackerFailure", err)
+	_, err := trackerclient.Announce(context.Background(), hc, tt.url, peerReq("a", 1001, 1))
+	if !errors.Is(err, trackerclient.ErrTrackerFailure) {
+		t.Fatalf("err = %v, want trackerclient.ErrTrackerFailure", err)
 	}
 	want := `tracker: announce to ` + tt.url + `: failure reason "invalid announce: missing or invalid port"`
 	if err.Error() != want {
 		t.Fatalf("err = %q\nwant  %q", err, want)
 	}
-	var fe *FailureError
+	var fe *trackerclient.FailureError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "port") {
 		t.Fatalf("FailureError = %+v", fe)
 	}
@@ -88,7 +90,7 @@ func TestStoppedRemovesPeer(t *testing.T) {
 	tt := newTestTracker(t, ServerConfig{})
 	tt.announce(t, peerReq("a", 1001, 100))
 	stop := peerReq("a", 1001, 100)
-	stop.Event = EventStopped
+	stop.Event = trackerclient.EventStopped
 	resp := tt.announce(t, stop)
 	if len(resp.Peers) != 0 || resp.Incomplete != 0 {
 		t.Fatalf("stopped reply: %+v", resp)
@@ -99,7 +101,7 @@ func TestStoppedRemovesPeer(t *testing.T) {
 	}
 	// A stopped from a peer never seen is fine.
 	never := peerReq("z", 1009, 1)
-	never.Event = EventStopped
+	never.Event = trackerclient.EventStopped
 	tt.announce(t, never)
 }
 
@@ -109,7 +111,7 @@ func TestPeersExpireWithoutReannounce(t *testing.T) {
 	tt.announce(t, peerReq("kept", 1002, 100))
 	tt.clock.Advance(20 * time.Second)
 	re := peerReq("kept", 1002, 100)
-	re.Event = EventNone
+	re.Event = trackerclient.EventNone
 	tt.announce(t, re)
 	tt.clock.Advance(15 * time.Second) // old: 35s silent; kept: 15s
 	got := tt.announce(t, peerReq("new", 1003, 100))
@@ -158,7 +160,7 @@ func TestNumWantBound(t *testing.T) {
 	}
 	// An explicit numwant=0 on the wire means none.
 	hc := &http.Client{Transport: rewriteQuery{func(q string) string { return q + "&numwant=0" }}}
-	got, err := Announce(context.Background(), hc, tt.url, peerReq("asker", 3000, 100))
+	got, err := trackerclient.Announce(context.Background(), hc, tt.url, peerReq("asker", 3000, 100))
 	if err != nil || len(got.Peers) != 0 {
 		t.Fatalf("numwant=0: %v peers, err %v", got, err)
 	}
@@ -188,7 +190,7 @@ func TestNewPeerGetsSeedersFirst(t *testing.T) {
 
 func TestIPParamOnlyFromLoopback(t *testing.T) {
 	tt := newTestTracker(t, ServerConfig{})
-	serve := func(remote, extra string, req AnnounceRequest) {
+	serve := func(remote, extra string, req trackerclient.AnnounceRequest) {
 		r := httptest.NewRequest("GET", "/announce?"+mustQuery(t, req)+extra, nil)
 		r.RemoteAddr = remote
 		tt.srv.ServeHTTP(httptest.NewRecorder(), r)
@@ -221,7 +223,8 @@ func TestRoutes(t *testing.T) {
 		body         string
 	}{
 		{"GET", "/healthz", 200, "ok\n"},
-		{"GET", "/", 404, ""},
+		{"GET", "/", 200, "<!doctype html>"}, // the fleet page
+		{"GET", "/nope", 404, ""},
 		{"GET", "/scrape", 200, "d14:failure reason"},
 		{"GET", "/a/b/announce", 404, ""},
 		{"GET", "/metrics", 200, "# HELP"},
@@ -251,10 +254,10 @@ func TestSwarmFullStillHandsOut(t *testing.T) {
 	}
 }
 
-// mustQuery is the query the client would send for req.
-func mustQuery(t *testing.T, req AnnounceRequest) string {
+// mustQuery is the query the client sends for req.
+func mustQuery(t *testing.T, req trackerclient.AnnounceRequest) string {
 	t.Helper()
-	u, err := announceRequestURL("http://x/announce", req)
+	u, err := trackerclient.AnnounceURL("http://x/announce", req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +272,7 @@ func TestConcurrentAnnounces(t *testing.T) {
 			var err error
 			for i := range 20 {
 				req := peerReq(string(rune('a'+g))+string(rune('a'+i)), uint16(1000+g*100+i), int64(i%2))
-				if _, e := Announce(context.Background(), tt.hc, tt.url, req); e != nil && err == nil {
+				if _, e := trackerclient.Announce(context.Background(), tt.hc, tt.url, req); e != nil && err == nil {
 					err = e
 				}
 			}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"sync"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // Errors a [Store] returns when a memory bound would be exceeded.
@@ -44,8 +45,14 @@ type Store interface {
 	// Remove forgets the peer id in the swarm of infoHash; removing an
 	// unknown peer is not an error.
 	Remove(ctx context.Context, infoHash [20]byte, id [20]byte, now time.Time) error
-	// Peers returns the live peers of the swarm of infoHash at now, in no
-	// particular order. The slice is the caller's.
+	// Sample draws random live peers of the swarm of infoHash at now as d
+	// says, appending them to dst, and counts the swarm's live seeders and
+	// leechers (the Downloaded count is left zero). Its cost grows with
+	// the number drawn, not with the swarm: this is what an announce uses.
+	Sample(ctx context.Context, infoHash [20]byte, d Draw, now time.Time, dst []Peer) ([]Peer, SwarmStats, error)
+	// Peers returns every live peer of the swarm of infoHash at now, in no
+	// particular order. The slice is the caller's. It costs a read of the
+	// whole swarm; announces use Sample unless the policy needs them all.
 	Peers(ctx context.Context, infoHash [20]byte, now time.Time) ([]Peer, error)
 	// Completed counts one finished download in the swarm of infoHash
 	// (the "downloaded" figure of a scrape).
@@ -56,13 +63,33 @@ type Store interface {
 	Stats(ctx context.Context, now time.Time) (StoreStats, error)
 }
 
-// SwarmStats are one swarm's counts as a scrape reports them.
-type SwarmStats struct {
-	// Complete and Incomplete count live seeders and leechers.
-	Complete, Incomplete int
-	// Downloaded counts "completed" events the store has seen.
-	Downloaded int
+// Draw says which random peers [Store.Sample] draws from a swarm. Peers
+// are drawn without replacement, so no peer is drawn twice, and fewer are
+// drawn when the swarm has fewer.
+type Draw struct {
+	// Seeders and Leechers are how many seeders and leechers to draw.
+	Seeders, Leechers int
+	// Any is how many more to draw uniformly from the rest of the swarm,
+	// seeders and leechers alike.
+	Any int
+	// Family, if not AnyFamily, restricts the whole draw to one IP family
+	// (a BEP 15 reply carries only the asker's).
+	Family Family
 }
+
+// Family is an IP address family, for [Draw].
+type Family uint8
+
+// The families a [Draw] may be restricted to.
+const (
+	AnyFamily Family = iota
+	IPv4Only
+	IPv6Only
+)
+
+// SwarmStats are one swarm's counts as a scrape reports them; the server
+// and the client share the type.
+type SwarmStats = trackerclient.SwarmStats
 
 // StoreStats are totals over a whole store.
 type StoreStats struct {
@@ -81,190 +108,70 @@ func countPeers(ps []Peer) (s SwarmStats) {
 	return s
 }
 
-// MemoryStore is a [Store] held in process memory. Expired peers are
-// dropped lazily: from a swarm whenever it is touched, and from every
-// swarm in a sweep at most once per TTL, run by whichever call comes due.
-type MemoryStore struct {
-	ttl                time.Duration
-	maxTorrents        int
-	maxPeersPerTorrent int
+// A swarm's peers fall in four pools by kind and IP family, so a draw of
+// seeders, leechers or one family never looks at the others.
+const (
+	poolSeed4 = iota
+	poolSeed6
+	poolLeech4
+	poolLeech6
+	numPools
+)
 
-	mu        sync.Mutex
-	swarms    map[[20]byte]*memSwarm
-	lastSweep time.Time
+// poolOf is the pool p belongs in.
+func poolOf(p Peer) int {
+	i := poolSeed4
+	if !p.Seeder() {
+		i = poolLeech4
+	}
+	if !p.Addr.Addr().Unmap().Is4() {
+		i++
+	}
+	return i
 }
 
-// memSwarm is one torrent's peers, indexed by ID and by address.
-type memSwarm struct {
-	peers      map[[20]byte]memPeer
-	byAddr     map[netip.AddrPort][20]byte
-	downloaded int
+// poolSet is a set of pools, as a list.
+type poolSet struct {
+	n     int
+	pools [numPools]int
 }
 
-type memPeer struct {
-	Peer
-	lastSeen time.Time
-}
-
-// NewMemoryStore returns an empty store that forgets peers not seen for
-// ttl, holds at most maxTorrents swarms of at most maxPeersPerTorrent
-// peers each. Non-positive bounds mean unbounded.
-func NewMemoryStore(ttl time.Duration, maxTorrents, maxPeersPerTorrent int) *MemoryStore {
-	return &MemoryStore{
-		ttl:                ttl,
-		maxTorrents:        maxTorrents,
-		maxPeersPerTorrent: maxPeersPerTorrent,
-		swarms:             make(map[[20]byte]*memSwarm),
-	}
-}
-
-// Put implements [Store].
-func (m *MemoryStore) Put(_ context.Context, infoHash [20]byte, p Peer, now time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.maybeSweep(now)
-	s := m.swarms[infoHash]
-	if s == nil {
-		if m.maxTorrents > 0 && len(m.swarms) >= m.maxTorrents {
-			return ErrTooManyTorrents
-		}
-		s = &memSwarm{peers: make(map[[20]byte]memPeer), byAddr: make(map[netip.AddrPort][20]byte)}
-		m.swarms[infoHash] = s
-	}
-	if old, ok := s.byAddr[p.Addr]; ok && old != p.ID {
-		s.remove(old)
-	}
-	if old, ok := s.peers[p.ID]; ok {
-		delete(s.byAddr, old.Addr)
-	} else if m.maxPeersPerTorrent > 0 && len(s.peers) >= m.maxPeersPerTorrent {
-		// Full: make room from expired peers before refusing. Otherwise
-		// expiry is left to the Peers call that follows every announce.
-		s.expire(now.Add(-m.ttl))
-		if len(s.peers) >= m.maxPeersPerTorrent {
-			m.dropIfEmpty(infoHash, s)
-			return ErrSwarmFull
-		}
-	}
-	s.peers[p.ID] = memPeer{Peer: p, lastSeen: now}
-	s.byAddr[p.Addr] = p.ID
-	return nil
-}
-
-// Remove implements [Store].
-func (m *MemoryStore) Remove(_ context.Context, infoHash [20]byte, id [20]byte, now time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.maybeSweep(now)
-	if s := m.swarms[infoHash]; s != nil {
-		s.remove(id)
-		m.dropIfEmpty(infoHash, s)
-	}
-	return nil
-}
-
-// Peers implements [Store].
-func (m *MemoryStore) Peers(_ context.Context, infoHash [20]byte, now time.Time) ([]Peer, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.maybeSweep(now)
-	s := m.swarms[infoHash]
-	if s == nil {
-		return nil, nil
-	}
-	s.expire(now.Add(-m.ttl))
-	if m.dropIfEmpty(infoHash, s) {
-		return nil, nil
-	}
-	out := make([]Peer, 0, len(s.peers))
-	for _, p := range s.peers {
-		out = append(out, p.Peer)
-	}
-	return out, nil
-}
-
-// Completed implements [Store]. A swarm nobody is in does not count.
-func (m *MemoryStore) Completed(_ context.Context, infoHash [20]byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.swarms[infoHash]; s != nil {
-		s.downloaded++
-	}
-	return nil
-}
-
-// Scrape implements [Store].
-func (m *MemoryStore) Scrape(ctx context.Context, infoHash [20]byte, now time.Time) (SwarmStats, error) {
-	ps, _ := m.Peers(ctx, infoHash, now)
-	st := countPeers(ps)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.swarms[infoHash]; s != nil {
-		st.Downloaded = s.downloaded
-	}
-	return st, nil
-}
-
-// Stats implements [Store]; expired peers not yet swept are counted.
-func (m *MemoryStore) Stats(_ context.Context, now time.Time) (StoreStats, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.maybeSweep(now)
-	st := StoreStats{Torrents: len(m.swarms)}
-	for _, s := range m.swarms {
-		st.Peers += len(s.peers)
-		for _, p := range s.peers {
-			if p.Seeder() {
-				st.Seeders++
+// drawPools returns the pools of seeders, of leechers and of both that a
+// draw restricted to f reads.
+func drawPools(f Family) (seeders, leechers, all poolSet) {
+	add := func(s *poolSet, pools ...int) {
+		for _, p := range pools {
+			v6 := p == poolSeed6 || p == poolLeech6
+			if f == AnyFamily || (f == IPv6Only) == v6 {
+				s.pools[s.n] = p
+				s.n++
 			}
 		}
 	}
-	return st, nil
+	add(&seeders, poolSeed4, poolSeed6)
+	add(&leechers, poolLeech4, poolLeech6)
+	add(&all, poolSeed4, poolSeed6, poolLeech4, poolLeech6)
+	return
 }
 
-// Len reports how many swarms and peers the store holds, expired or not.
-func (m *MemoryStore) Len() (torrents, peers int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, s := range m.swarms {
-		peers += len(s.peers)
+// pickPool picks one of ps at random, each with probability proportional
+// to its entry in remaining, and takes one from that entry. It returns
+// false when every pool of ps is empty.
+func pickPool(intN func(int) int, remaining *[numPools]int, ps poolSet) (int, bool) {
+	total := 0
+	for _, p := range ps.pools[:ps.n] {
+		total += remaining[p]
 	}
-	return len(m.swarms), peers
-}
-
-// maybeSweep expires every swarm if a TTL has passed since the last sweep,
-// so swarms nobody announces to any more are freed too.
-func (m *MemoryStore) maybeSweep(now time.Time) {
-	if now.Sub(m.lastSweep) < m.ttl {
-		return
+	if total == 0 {
+		return 0, false
 	}
-	m.lastSweep = now
-	cutoff := now.Add(-m.ttl)
-	for ih, s := range m.swarms {
-		s.expire(cutoff)
-		m.dropIfEmpty(ih, s)
-	}
-}
-
-func (m *MemoryStore) dropIfEmpty(infoHash [20]byte, s *memSwarm) bool {
-	if len(s.peers) > 0 {
-		return false
-	}
-	delete(m.swarms, infoHash)
-	return true
-}
-
-// expire drops peers last seen before cutoff.
-func (s *memSwarm) expire(cutoff time.Time) {
-	for id, p := range s.peers {
-		if p.lastSeen.Before(cutoff) {
-			s.remove(id)
+	r := intN(total)
+	for _, p := range ps.pools[:ps.n] {
+		if r < remaining[p] {
+			remaining[p]--
+			return p, true
 		}
+		r -= remaining[p]
 	}
-}
-
-func (s *memSwarm) remove(id [20]byte) {
-	if p, ok := s.peers[id]; ok {
-		delete(s.byAddr, p.Addr)
-		delete(s.peers, id)
-	}
+	panic("unreachable")
 }

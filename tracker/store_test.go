@@ -3,10 +3,13 @@ package tracker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 func storePeer(name string, port uint16) Peer {
@@ -110,5 +113,134 @@ func TestMemoryStoreBounds(t *testing.T) {
 	}
 	if torrents, _ := s.Len(); torrents != 2 {
 		t.Fatalf("torrents = %d", torrents)
+	}
+}
+
+// storeMakers builds each Store implementation for the shared tests; the
+// Redis one skips when redis-server is not installed.
+var storeMakers = map[string]func(t *testing.T, ttl time.Duration, maxPeers int) Store{
+	"memory": func(t *testing.T, ttl time.Duration, maxPeers int) Store { return NewMemoryStore(ttl, 0, maxPeers) },
+	"redis": func(t *testing.T, ttl time.Duration, maxPeers int) Store {
+		return newRedisStore(t, startRedis(t), "test:"+t.Name()+":", ttl, maxPeers)
+	},
+}
+
+// TestStoreSample checks what Sample draws in both stores: the parts of a
+// draw, no peer twice, never more than asked or than there are, one
+// family when asked, the counts, and a uniform spread over many draws.
+func TestStoreSample(t *testing.T) {
+	for name, mk := range storeMakers {
+		t.Run(name, func(t *testing.T) {
+			ctx, now := context.Background(), time.Unix(1000, 0)
+			s := mk(t, time.Minute, 0)
+			ih := id20("sample")
+			// 10 IPv4 seeders, 30 IPv4 leechers, 5 IPv6 leechers.
+			for i := range 45 {
+				p := Peer{ID: id20(fmt.Sprint("p", i)), Addr: loop(uint16(1000 + i)), Left: 0}
+				if i >= 10 {
+					p.Left = 5
+				}
+				if i >= 40 {
+					p.Addr = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::1"), uint16(1000+i))
+				}
+				if err := s.Put(ctx, ih, p, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			draw := func(d Draw) []Peer {
+				t.Helper()
+				ps, st, err := s.Sample(ctx, ih, d, now, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st != (SwarmStats{Complete: 10, Incomplete: 35}) {
+					t.Fatalf("counts %+v", st)
+				}
+				seen := map[[20]byte]bool{}
+				for _, p := range ps {
+					if seen[p.ID] {
+						t.Fatalf("%v drew %x twice", d, p.ID[:3])
+					}
+					seen[p.ID] = true
+				}
+				return ps
+			}
+			kinds := func(ps []Peer) (seeders, leechers, v6 int) {
+				for _, p := range ps {
+					if p.Seeder() {
+						seeders++
+					} else {
+						leechers++
+					}
+					if p.Addr.Addr().Is6() {
+						v6++
+					}
+				}
+				return
+			}
+			if sd, lc, _ := kinds(draw(Draw{Seeders: 4, Leechers: 7})); sd != 4 || lc != 7 {
+				t.Fatalf("Seeders 4 Leechers 7 drew %d and %d", sd, lc)
+			}
+			if sd, lc, _ := kinds(draw(Draw{Seeders: 50, Leechers: 50})); sd != 10 || lc != 35 {
+				t.Fatalf("more than there are drew %d and %d, want all 10 and 35", sd, lc)
+			}
+			if ps := draw(Draw{Seeders: 3, Any: 100}); len(ps) != 45 {
+				t.Fatalf("Seeders 3 Any 100 drew %d of 45", len(ps))
+			}
+			if sd, lc, v6 := kinds(draw(Draw{Seeders: 5, Leechers: 50, Family: IPv6Only})); sd != 0 || lc != 5 || v6 != 5 {
+				t.Fatalf("IPv6 only drew %d seeders, %d leechers, %d IPv6", sd, lc, v6)
+			}
+			if _, _, v6 := kinds(draw(Draw{Any: 50, Family: IPv4Only})); v6 != 0 {
+				t.Fatalf("IPv4 only drew %d IPv6 peers", v6)
+			}
+			if ps := draw(Draw{}); len(ps) != 0 {
+				t.Fatalf("empty draw gave %d", len(ps))
+			}
+			// Any is uniform over the swarm: each of 45 peers is in a draw
+			// of 5 with probability 1/9.
+			const rounds = 900
+			hits := map[[20]byte]int{}
+			for range rounds {
+				for _, p := range draw(Draw{Any: 5}) {
+					hits[p.ID]++
+				}
+			}
+			for i := range 45 {
+				// Expected 100; 50..150 is over 5 standard deviations out.
+				if h := hits[id20(fmt.Sprint("p", i))]; h < 50 || h > 150 {
+					t.Fatalf("peer %d drawn %d times in %d draws of 5 from 45, want about 100", i, h, rounds)
+				}
+			}
+			// A swarm nobody is in draws nothing and counts nothing.
+			if ps, st, err := s.Sample(ctx, id20("nobody"), Draw{Any: 5}, now, nil); err != nil || len(ps) != 0 || st != (SwarmStats{}) {
+				t.Fatalf("empty swarm: %v %+v %v", ps, st, err)
+			}
+		})
+	}
+}
+
+// TestAnnounceDoesNotCopyTheSwarm: an announce allocates the same in a
+// swarm of 20 peers as in one of 5,000 (the old tracker copied every peer
+// per announce). Time per announce against swarm size is a benchmark
+// (BenchmarkAnnounceSwarmSize).
+func TestAnnounceDoesNotCopyTheSwarm(t *testing.T) {
+	allocs := func(n int) float64 {
+		now := time.Unix(1_700_000_000, 0)
+		srv := NewServer(ServerConfig{MaxPeersPerTorrent: 2 * n, Now: func() time.Time { return now }, Logger: discard()})
+		ih := id20("copy")
+		for i := range n {
+			id, addr, left := benchPeer(i)
+			srv.cfg.Store.Put(context.Background(), ih, Peer{ID: id, Addr: addr, Left: left, Downloaded: 1}, now)
+		}
+		id, addr, left := benchPeer(n / 2)
+		pkt := benchUDPAnnounce(nil, srv.connIDs.Issue(addr.Addr(), now), ih, id, addr.Port(), left)
+		out := make([]byte, 0, trackerclient.UDPMaxPacket)
+		return testing.AllocsPerRun(50, func() {
+			srv.HandleUDP(context.Background(), pkt, netip.AddrPortFrom(addr.Addr(), 1), out[:0])
+		})
+	}
+	small, large := allocs(20), allocs(5000)
+	if large > small+2 {
+		t.Fatalf("announce allocates %.0f times in a swarm of 5,000, %.0f in one of 20", large, small)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // unhex decodes a hex string with spaces between fields, so golden
@@ -67,7 +69,7 @@ func TestUDPGoldenAnnounce(t *testing.T) {
 
 	// A seeder (left 0, event completed=1) on 51413 = 0xc8d5.
 	pkt := udpAnnouncePacket(t, sid, "seed", "00000001", "0000000000000000", "c8d5")
-	if len(pkt) != udpAnnounceLen {
+	if len(pkt) != trackerclient.UDPAnnounceLen {
 		t.Fatalf("test packet is %d bytes", len(pkt))
 	}
 	got := tt.srv.HandleUDP(ctx, pkt, seeder, nil)
@@ -125,7 +127,7 @@ func TestUDPGoldenScrape(t *testing.T) {
 	tt.announce(t, peerReq("a", 1001, 0))
 	tt.announce(t, peerReq("b", 1002, 5))
 	done := peerReq("b", 1002, 0)
-	done.Event = EventCompleted
+	done.Event = trackerclient.EventCompleted
 	tt.announce(t, done)
 	tt.announce(t, peerReq("c", 1003, 5))
 	id := tt.srv.connIDs.Issue(udpSrc.Addr(), tt.clock.Now())
@@ -167,18 +169,7 @@ func TestConnIDsExpireAndBind(t *testing.T) {
 	}
 }
 
-func TestParseUDPOptions(t *testing.T) {
-	// NOP, URLData "/k", URLData "ey/announce", End, trailing junk.
-	b := append([]byte{udpOptNOP, udpOptURLData, 2}, "/k"...)
-	b = append(append(b, udpOptURLData, 11), "ey/announce"...)
-	b = append(b, udpOptEnd, 0xff)
-	got, err := parseUDPOptions(b)
-	if err != nil || got != "/key/announce" {
-		t.Fatalf("got %q, %v", got, err)
-	}
-	if _, err := parseUDPOptions([]byte{udpOptURLData, 5, 'x'}); !errors.Is(err, errBadPacket) {
-		t.Fatalf("truncated: %v", err)
-	}
+func TestUDPURLKey(t *testing.T) {
 	if k := udpURLKey("/tok%20en/announce?x=1"); k != "tok en" {
 		t.Fatalf("key from path: %q", k)
 	}
@@ -212,7 +203,7 @@ func TestUDPClientAgainstServer(t *testing.T) {
 	u := startUDP(t, tt, "udp4", "127.0.0.1:0")
 	ctx := context.Background()
 	tt.announce(t, peerReq("seed", 4000, 0)) // over HTTP: one swarm for both
-	got, err := Announce(ctx, nil, u, peerReq("leech", 5000, 10))
+	got, err := trackerclient.Announce(ctx, nil, u, peerReq("leech", 5000, 10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,11 +214,11 @@ func TestUDPClientAgainstServer(t *testing.T) {
 	if h := tt.announce(t, peerReq("other", 6000, 10)); !slices.Contains(h.Peers, loop(5000)) {
 		t.Fatalf("http did not hand out the udp peer: %v", h.Peers)
 	}
-	sc, err := Scrape(ctx, nil, u, [][20]byte{testHash})
+	sc, err := trackerclient.Scrape(ctx, nil, u, [][20]byte{testHash})
 	if err != nil || sc[testHash] != (SwarmStats{Complete: 1, Incomplete: 2}) {
 		t.Fatalf("udp scrape: %+v, %v", sc, err)
 	}
-	hs, err := Scrape(ctx, tt.hc, tt.url, [][20]byte{testHash})
+	hs, err := trackerclient.Scrape(ctx, tt.hc, tt.url, [][20]byte{testHash})
 	if err != nil || hs[testHash] != sc[testHash] {
 		t.Fatalf("http scrape: %+v, %v", hs, err)
 	}
@@ -237,19 +228,19 @@ func TestUDPPrivateKeys(t *testing.T) {
 	tt := newTestTracker(t, ServerConfig{Keys: NewKeys(map[string]string{"tok1": "blue", "tok2": "red"})})
 	base := strings.TrimSuffix(startUDP(t, tt, "udp4", "127.0.0.1:0"), "/announce")
 	ctx := context.Background()
-	if _, err := Announce(ctx, nil, base+"/tok1/announce", peerReq("a", 1001, 0)); err != nil {
+	if _, err := trackerclient.Announce(ctx, nil, base+"/tok1/announce", peerReq("a", 1001, 0)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Announce(ctx, nil, base+"/tok1/announce", peerReq("b", 1002, 5))
+	got, err := trackerclient.Announce(ctx, nil, base+"/tok1/announce", peerReq("b", 1002, 5))
 	if err != nil || len(got.Peers) != 1 {
 		t.Fatalf("same tenant: %+v %v", got, err)
 	}
-	got, err = Announce(ctx, nil, base+"/tok2/announce", peerReq("c", 1003, 5))
+	got, err = trackerclient.Announce(ctx, nil, base+"/tok2/announce", peerReq("c", 1003, 5))
 	if err != nil || len(got.Peers) != 0 || got.Complete != 0 {
 		t.Fatalf("other tenant saw the swarm: %+v %v", got, err)
 	}
-	_, err = Announce(ctx, nil, base+"/nope/announce", peerReq("d", 1004, 5))
-	var fe *FailureError
+	_, err = trackerclient.Announce(ctx, nil, base+"/nope/announce", peerReq("d", 1004, 5))
+	var fe *trackerclient.FailureError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Reason, "unknown announce key") {
 		t.Fatalf("unknown key: %v", err)
 	}
@@ -259,29 +250,15 @@ func TestUDPIPv6Peers(t *testing.T) {
 	tt := newTestTracker(t, ServerConfig{})
 	u := startUDP(t, tt, "udp6", "[::1]:0")
 	ctx := context.Background()
-	if _, err := Announce(ctx, nil, u, peerReq("a", 1001, 0)); err != nil {
+	if _, err := trackerclient.Announce(ctx, nil, u, peerReq("a", 1001, 0)); err != nil {
 		t.Fatal(err)
 	}
 	tt.announce(t, peerReq("v4", 1002, 0)) // IPv4: not in a reply over IPv6
-	got, err := Announce(ctx, nil, u, peerReq("b", 1003, 5))
+	got, err := trackerclient.Announce(ctx, nil, u, peerReq("b", 1003, 5))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got.Peers, []netip.AddrPort{netip.MustParseAddrPort("[::1]:1001")}) {
 		t.Fatalf("udp6 peers: %v", got.Peers)
-	}
-}
-
-func TestUDPClientTimesOut(t *testing.T) {
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0") // never answers
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err = Announce(ctx, nil, "udp://"+pc.LocalAddr().String()+"/announce", peerReq("a", 1, 1))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("silent tracker: %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // ServeUDP answers BEP 15 requests (connect, announce, scrape) arriving
@@ -39,8 +41,8 @@ func (s *Server) ServeUDP(ctx context.Context, pc net.PacketConn) error {
 }
 
 func (s *Server) udpWorker(ctx context.Context, pc net.PacketConn) error {
-	buf := make([]byte, udpMaxPacket)
-	out := make([]byte, 0, udpMaxPacket)
+	buf := make([]byte, trackerclient.UDPMaxPacket)
+	out := make([]byte, 0, trackerclient.UDPMaxPacket)
 	for {
 		n, from, err := pc.ReadFrom(buf)
 		if err != nil {
@@ -78,42 +80,46 @@ func (s *Server) HandleUDP(ctx context.Context, pkt []byte, src netip.AddrPort, 
 		s.metrics.fail("rate_limited")
 		return nil
 	}
-	req, err := parseUDPRequest(pkt)
+	req, err := trackerclient.ParseUDPRequest(pkt)
 	if err != nil {
 		s.metrics.fail("bad_request")
-		if len(pkt) < udpHeaderLen {
+		if len(pkt) < trackerclient.UDPHeaderLen {
 			return nil
 		}
-		return appendUDPError(out, req.TransactionID, "malformed request")
+		return trackerclient.AppendUDPError(out, req.TransactionID, "malformed request")
 	}
-	if req.Action == udpActionConnect {
-		return appendUDPConnectResponse(out, req.TransactionID, s.connIDs.Issue(src.Addr(), now))
+	if req.Action == trackerclient.UDPActionConnect {
+		return trackerclient.AppendUDPConnectResponse(out, req.TransactionID, s.connIDs.Issue(src.Addr(), now))
 	}
 	if !s.connIDs.Valid(req.ConnID, src.Addr(), now) {
 		s.metrics.fail("bad_connection_id")
-		return appendUDPError(out, req.TransactionID, "invalid or expired connection ID")
+		return trackerclient.AppendUDPError(out, req.TransactionID, "invalid or expired connection ID")
 	}
 	key := udpURLKey(req.URLData)
-	if req.Action == udpActionScrape {
+	if req.Action == trackerclient.UDPActionScrape {
 		stats, ref := s.scrape(ctx, key, req.InfoHashes, "udp")
 		if ref != nil {
 			s.metrics.fail(ref.metric)
-			return appendUDPError(out, req.TransactionID, ref.reason)
+			return trackerclient.AppendUDPError(out, req.TransactionID, ref.reason)
 		}
-		return appendUDPScrapeResponse(out, req.TransactionID, stats)
+		return trackerclient.AppendUDPScrapeResponse(out, req.TransactionID, stats)
 	}
 	q := announceQuery{AnnounceRequest: req.Announce, Compact: true, IP: req.IP}
 	q.NumWantSet = req.NumWant >= 0
 	if q.Port == 0 {
 		s.metrics.fail("bad_request")
-		return appendUDPError(out, req.TransactionID, "invalid port")
+		return trackerclient.AppendUDPError(out, req.TransactionID, "invalid port")
 	}
 	rep, ref := s.announce(ctx, announceInput{query: q, src: src.Addr(), key: key, proto: "udp", sameFamily: true})
 	if ref != nil {
 		s.metrics.fail(ref.metric)
-		return appendUDPError(out, req.TransactionID, ref.reason)
+		return trackerclient.AppendUDPError(out, req.TransactionID, ref.reason)
 	}
-	return appendUDPAnnounceResponse(out, req.TransactionID, rep, src.Addr().Is6())
+	addrs := make([]netip.AddrPort, len(rep.Peers))
+	for i, p := range rep.Peers {
+		addrs[i] = p.Addr
+	}
+	return trackerclient.AppendUDPAnnounceResponse(out, req.TransactionID, rep.Interval, rep.Incomplete, rep.Complete, addrs, src.Addr().Is6())
 }
 
 // udpURLKey extracts the announce key from BEP 41 URL data: the path

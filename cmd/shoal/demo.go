@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/trace"
@@ -23,6 +22,10 @@ import (
 // loopback, all in this process, and compares the time with the physical
 // floor.
 func runDemo(ctx context.Context, args []string) error {
+	single, args := cutSingle(args)
+	if !single {
+		return runFleetDemo(ctx, args) // plain `shoal demo` is the fleet scenario (demo_fleet.go)
+	}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	peers := fs.Int("peers", 20, "number of receivers")
 	size := rateFlag(256e6)
@@ -78,7 +81,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: tracker.NewServer(tracker.ServerConfig{Interval: 10 * time.Second, Logger: discardLogger()})}
+	srv := tracker.NewServer(tracker.ServerConfig{Interval: 10 * time.Second, Logger: discardLogger()}).HTTPServer()
 	go srv.Serve(ln)
 	defer srv.Close()
 	announce := fmt.Sprintf("http://%s/announce", ln.Addr())

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/shoal-p2p/shoal/e2e/harness"
-	"github.com/shoal-p2p/shoal/tracker"
+	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // TestAria2DownloadsViaShoalTracker: aria2c fetches a torrent whose only
@@ -82,8 +82,8 @@ func TestLibtorrentAnnouncesOverUDP(t *testing.T) {
 
 	// A seeder announces over HTTP (nothing listens: libtorrent only has
 	// to be told about it).
-	_, err := tracker.Announce(ctx, nil, "http://"+addr+"/announce", tracker.AnnounceRequest{
-		InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-seedseedseed")), Port: 40000, Event: tracker.EventStarted})
+	_, err := trackerclient.Announce(ctx, nil, "http://"+addr+"/announce", trackerclient.AnnounceRequest{
+		InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-seedseedseed")), Port: 40000, Event: trackerclient.EventStarted})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestLibtorrentAnnouncesOverUDP(t *testing.T) {
 		t.Fatalf("libtorrent got %d peers over UDP", n)
 	}
 	// And the tracker listed libtorrent: a scrape over UDP counts it.
-	sc, err := tracker.Scrape(ctx, nil, udpURL, [][20]byte{ih})
+	sc, err := trackerclient.Scrape(ctx, nil, udpURL, [][20]byte{ih})
 	if err != nil || sc[ih].Complete != 1 || sc[ih].Incomplete != 1 {
 		t.Fatalf("scrape after libtorrent's announce: %+v %v", sc[ih], err)
 	}
@@ -127,7 +127,7 @@ func startOpentracker(ctx context.Context, t testing.TB, hashesHex ...string) st
 	var ih [20]byte
 	hex.Decode(ih[:], []byte(hashesHex[0]))
 	for {
-		_, err := tracker.Scrape(ctx, nil, "http://"+addr+"/announce", [][20]byte{ih})
+		_, err := trackerclient.Scrape(ctx, nil, "http://"+addr+"/announce", [][20]byte{ih})
 		if err == nil {
 			return addr
 		}
@@ -197,14 +197,14 @@ func TestTwoTrackersShareRedis(t *testing.T) {
 	b = startTracker(ctx, t, "shoal tracker B", "--store", store)
 	var ih [20]byte
 	copy(ih[:], "shared-swarm-hash-01")
-	seed := tracker.AnnounceRequest{InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-seedseedseed")), Port: 41000, Event: tracker.EventStarted}
-	if _, err := tracker.Announce(ctx, nil, "http://"+a+"/announce", seed); err != nil {
+	seed := trackerclient.AnnounceRequest{InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-seedseedseed")), Port: 41000, Event: trackerclient.EventStarted}
+	if _, err := trackerclient.Announce(ctx, nil, "http://"+a+"/announce", seed); err != nil {
 		t.Fatal(err)
 	}
 	want := netip.MustParseAddrPort("127.0.0.1:41000")
 	for _, u := range []string{"http://" + b + "/announce", "udp://" + b + "/announce"} {
-		leech := tracker.AnnounceRequest{InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-leechleech01")), Port: 42000, Left: 10, Event: tracker.EventStarted}
-		got, err := tracker.Announce(ctx, nil, u, leech)
+		leech := trackerclient.AnnounceRequest{InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-leechleech01")), Port: 42000, Left: 10, Event: trackerclient.EventStarted}
+		got, err := trackerclient.Announce(ctx, nil, u, leech)
 		if err != nil {
 			t.Fatal(err)
 		}

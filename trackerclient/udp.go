@@ -1,4 +1,4 @@
-package tracker
+package trackerclient
 
 import (
 	"context"
@@ -38,11 +38,11 @@ func dialUDPTracker(ctx context.Context, u *url.URL) (*udpSession, uint64, error
 	if err != nil {
 		return nil, 0, err
 	}
-	s := &udpSession{conn: conn, peerLen: compactPeerLen4, buf: make([]byte, udpMaxPacket)}
+	s := &udpSession{conn: conn, peerLen: compactPeerLen4, buf: make([]byte, UDPMaxPacket)}
 	if ra, ok := conn.RemoteAddr().(*net.UDPAddr); ok && !ra.AddrPort().Addr().Unmap().Is4() {
 		s.peerLen = compactPeerLen6
 	}
-	r, err := s.roundTrip(ctx, func(tid uint32) []byte { return appendUDPConnectRequest(nil, tid) }, udpActionConnect)
+	r, err := s.roundTrip(ctx, func(tid uint32) []byte { return appendUDPConnectRequest(nil, tid) }, UDPActionConnect)
 	if err != nil {
 		conn.Close()
 		return nil, 0, fmt.Errorf("connect: %w", err)
@@ -75,7 +75,7 @@ func (s *udpSession) roundTrip(ctx context.Context, build func(tid uint32) []byt
 		r, err := s.awaitReply(tid)
 		stop()
 		if err == nil {
-			if r.Action == udpActionError {
+			if r.Action == UDPActionError {
 				return r, &FailureError{Reason: r.Message}
 			}
 			if r.Action != action {
@@ -140,7 +140,7 @@ func announceUDP(ctx context.Context, u *url.URL, req AnnounceRequest) (*Announc
 	}
 	r, err := s.roundTrip(ctx, func(tid uint32) []byte {
 		return appendUDPAnnounceRequest(nil, connID, tid, req, key, urlData)
-	}, udpActionAnnounce)
+	}, UDPActionAnnounce)
 	if err != nil {
 		return nil, fmt.Errorf("announce: %w", err)
 	}
@@ -149,8 +149,8 @@ func announceUDP(ctx context.Context, u *url.URL, req AnnounceRequest) (*Announc
 
 // scrapeUDP scrapes hashes from the BEP 15 tracker at u.
 func scrapeUDP(ctx context.Context, u *url.URL, hashes [][20]byte) (map[[20]byte]SwarmStats, error) {
-	if len(hashes) == 0 || len(hashes) > udpMaxScrapeHashes {
-		return nil, fmt.Errorf("scrape: %d info hashes, want 1 to %d", len(hashes), udpMaxScrapeHashes)
+	if len(hashes) == 0 || len(hashes) > UDPMaxScrapeHashes {
+		return nil, fmt.Errorf("scrape: %d info hashes, want 1 to %d", len(hashes), UDPMaxScrapeHashes)
 	}
 	s, connID, err := dialUDPTracker(ctx, u)
 	if err != nil {
@@ -159,7 +159,7 @@ func scrapeUDP(ctx context.Context, u *url.URL, hashes [][20]byte) (map[[20]byte
 	defer s.conn.Close()
 	r, err := s.roundTrip(ctx, func(tid uint32) []byte {
 		return appendUDPScrapeRequest(nil, connID, tid, hashes)
-	}, udpActionScrape)
+	}, UDPActionScrape)
 	if err != nil {
 		return nil, fmt.Errorf("scrape: %w", err)
 	}

@@ -1,4 +1,4 @@
-package tracker
+package trackerclient
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Errors that callers of [Announce] may branch on.
+// Errors that callers of [Announce] and [Scrape] may branch on.
 var (
 	// ErrTrackerFailure means the tracker answered with a "failure reason"
 	// (BEP 3): it understood the request and refused it.
@@ -25,7 +25,7 @@ var (
 	// than 200 OK and no bencoded failure reason.
 	ErrHTTPStatus = errors.New("unexpected HTTP status")
 	// ErrBadResponse means the tracker's reply could not be decoded.
-	ErrBadResponse = errors.New("malformed announce response")
+	ErrBadResponse = errors.New("malformed tracker response")
 )
 
 // MaxResponseSize bounds the body of an announce reply that [Announce]
@@ -122,7 +122,7 @@ func Announce(ctx context.Context, hc *http.Client, announceURL string, req Anno
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	full, err := announceRequestURL(announceURL, req)
+	full, err := AnnounceURL(announceURL, req)
 	if err != nil {
 		return nil, fmt.Errorf("tracker: announce to %s: %w", announceURL, err)
 	}
@@ -130,7 +130,7 @@ func Announce(ctx context.Context, hc *http.Client, announceURL string, req Anno
 	if err != nil {
 		return nil, fmt.Errorf("tracker: announce to %s: %w", announceURL, err)
 	}
-	ar, err := parseAnnounceResponse(body)
+	ar, err := ParseAnnounceResponse(body)
 	if resp.StatusCode != http.StatusOK {
 		// Some trackers send their failure reason with an error status.
 		if errors.Is(err, ErrTrackerFailure) {
@@ -144,9 +144,10 @@ func Announce(ctx context.Context, hc *http.Client, announceURL string, req Anno
 	return ar, nil
 }
 
-// announceRequestURL appends req's parameters to the announce URL, keeping
-// any query it already has (a private tracker's passkey, say).
-func announceRequestURL(announceURL string, req AnnounceRequest) (string, error) {
+// AnnounceURL is the URL an HTTP announce of req to announceURL gets:
+// req's parameters (BEP 3, compact=1) appended to any query the URL
+// already has (a private tracker's passkey, say).
+func AnnounceURL(announceURL string, req AnnounceRequest) (string, error) {
 	u, err := url.Parse(announceURL)
 	if err != nil {
 		return "", err
@@ -206,3 +207,6 @@ func isUnreserved(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
 		c == '-' || c == '.' || c == '_' || c == '~'
 }
+
+// secondsDuration converts whole seconds to a Duration.
+func secondsDuration(secs int64) time.Duration { return time.Duration(secs) * time.Second }

@@ -1,4 +1,4 @@
-package tracker
+package trackerclient
 
 import (
 	"context"
@@ -8,12 +8,23 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
+
+// id20 makes a recognisable 20-byte ID from a short name.
+func id20(name string) [20]byte {
+	var b [20]byte
+	copy(b[:], name)
+	for i := len(name); i < 20; i++ {
+		b[i] = byte(i) | 0x80 // exercise non-ASCII escaping
+	}
+	return b
+}
 
 func TestAnnounceRequestURL(t *testing.T) {
 	req := AnnounceRequest{InfoHash: [20]byte{0, 'a', '~', ' ', 0xff}, PeerID: id20("-SH-"), Port: 6881,
 		Uploaded: 1, Downloaded: 2, Left: 3, Event: EventStarted, NumWant: 9, Key: "k"}
-	got, err := announceRequestURL("https://t.example/announce?passkey=abc", req)
+	got, err := AnnounceURL("https://t.example/announce?passkey=abc", req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +35,7 @@ func TestAnnounceRequestURL(t *testing.T) {
 	if got != want {
 		t.Fatalf("\n got %s\nwant %s", got, want)
 	}
-	if _, err := announceRequestURL("udp://t.example:6969/announce", req); !errors.Is(err, ErrUnsupportedScheme) {
+	if _, err := AnnounceURL("udp://t.example:6969/announce", req); !errors.Is(err, ErrUnsupportedScheme) {
 		t.Fatalf("udp: %v", err)
 	}
 }
@@ -84,5 +95,19 @@ func TestAnnounceErrors(t *testing.T) {
 	_, err = Announce(cctx, nil, handler(200, "de"), req)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled: %v", err)
+	}
+}
+
+func TestUDPClientTimesOut(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0") // never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = Announce(ctx, nil, "udp://"+pc.LocalAddr().String()+"/announce", AnnounceRequest{Port: 1, Left: 1})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("silent tracker: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package tracker
+package trackerclient
 
 import (
 	"context"
@@ -57,5 +57,42 @@ func scrape(ctx context.Context, hc *http.Client, announceURL string, hashes [][
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%w %s", ErrHTTPStatus, resp.Status)
 	}
-	return parseScrapeResponse(body)
+	return ParseScrapeResponse(body)
+}
+
+// SwarmStats are one swarm's counts as a scrape reports them (BEP 48; the
+// tags are its bencoded field names).
+type SwarmStats struct {
+	// Complete and Incomplete count live seeders and leechers.
+	Complete   int `bencode:"complete"`
+	Incomplete int `bencode:"incomplete"`
+	// Downloaded counts the downloads the tracker saw complete.
+	Downloaded int `bencode:"downloaded"`
+}
+
+// ParseScrapeResponse decodes the body of a tracker's HTTP scrape reply
+// (BEP 48) into counts by info hash. A failure reason yields a
+// *FailureError; anything undecodable, or a negative count, wraps
+// ErrBadResponse. Entries not keyed by a 20-byte hash are skipped.
+func ParseScrapeResponse(body []byte) (map[[20]byte]SwarmStats, error) {
+	var top struct {
+		Failure string                `bencode:"failure reason"`
+		Files   map[string]SwarmStats `bencode:"files"`
+	}
+	if err := decodeBounded(body, &top); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
+	}
+	if top.Failure != "" {
+		return nil, &FailureError{Reason: top.Failure}
+	}
+	out := make(map[[20]byte]SwarmStats, len(top.Files))
+	for h, f := range top.Files {
+		if f.Complete < 0 || f.Incomplete < 0 || f.Downloaded < 0 {
+			return nil, fmt.Errorf("%w: negative count in scrape of %x", ErrBadResponse, h)
+		}
+		if len(h) == 20 {
+			out[[20]byte([]byte(h))] = f
+		}
+	}
+	return out, nil
 }

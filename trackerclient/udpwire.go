@@ -1,38 +1,43 @@
-package tracker
+package trackerclient
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/shoal-p2p/shoal/wire"
 )
 
-// The UDP tracker protocol of BEP 15 as values: every packet is parsed
-// from and appended to a byte slice, with no I/O here. All integers are
-// big-endian.
+// The UDP tracker protocol of BEP 15 (with BEP 41 options) as values:
+// every packet is parsed from and appended to a byte slice, with no I/O
+// here. All integers are big-endian. Both directions live here, so the
+// tracker server (package tracker) reads exactly what this client writes:
+// the client uses the request encoders and the reply parser; the server
+// half (ParseUDPRequest and the Append...Response functions) is exported
+// for the server, and costs a program that only announces nothing.
 
 // udpProtocolID is the magic constant opening a BEP 15 connect request.
 const udpProtocolID = 0x41727101980
 
 // UDP actions (BEP 15).
 const (
-	udpActionConnect  = 0
-	udpActionAnnounce = 1
-	udpActionScrape   = 2
-	udpActionError    = 3
+	UDPActionConnect  = 0
+	UDPActionAnnounce = 1
+	UDPActionScrape   = 2
+	UDPActionError    = 3
 )
 
 // Packet sizes (BEP 15) and bounds.
 const (
-	udpAnnounceLen = 98
-	udpHeaderLen   = 16 // connection ID, action, transaction ID
-	// udpMaxScrapeHashes is how many info hashes one scrape may name:
+	UDPAnnounceLen = 98
+	UDPHeaderLen   = 16 // connection ID, action, transaction ID
+	// UDPMaxScrapeHashes is how many info hashes one scrape may name:
 	// about as many as fit a 1500-byte datagram, as BEP 15 notes.
-	udpMaxScrapeHashes = 74
-	// udpMaxPacket bounds any datagram the server or client reads.
-	udpMaxPacket = 2048
+	UDPMaxScrapeHashes = 74
+	// UDPMaxPacket bounds any datagram the server or client reads.
+	UDPMaxPacket = 2048
 )
 
 // BEP 41 option types following an announce request.
@@ -42,8 +47,8 @@ const (
 	udpOptURLData = 2
 )
 
-// errBadPacket marks a datagram that is not a well-formed BEP 15 packet.
-var errBadPacket = errors.New("malformed UDP tracker packet")
+// ErrBadPacket marks a datagram that is not a well-formed BEP 15 packet.
+var ErrBadPacket = errors.New("malformed UDP tracker packet")
 
 // udpEvent maps BEP 15's event numbers to events.
 var udpEvents = [...]Event{EventNone, EventCompleted, EventStarted, EventStopped}
@@ -57,13 +62,13 @@ func udpEventCode(e Event) uint32 {
 	return 0
 }
 
-// udpRequest is a client's datagram as the server parses it: a connect,
+// UDPRequest is a client's datagram as the server parses it: a connect,
 // an announce or a scrape.
-type udpRequest struct {
+type UDPRequest struct {
 	ConnID        uint64
 	Action        uint32
 	TransactionID uint32
-	// Announce fields (Action == udpActionAnnounce).
+	// Announce fields (Action == UDPActionAnnounce).
 	Announce AnnounceRequest
 	// IP is the optional IPv4 address field; zero means "the sender's".
 	IP netip.Addr
@@ -71,48 +76,48 @@ type udpRequest struct {
 	NumWant int32
 	// URLData is the BEP 41 path and query, if the client sent one.
 	URLData string
-	// InfoHashes are the hashes of a scrape (Action == udpActionScrape).
+	// InfoHashes are the hashes of a scrape (Action == UDPActionScrape).
 	InfoHashes [][20]byte
 }
 
-// parseUDPRequest parses one client datagram. Errors wrap errBadPacket;
+// ParseUDPRequest parses one client datagram. Errors wrap ErrBadPacket;
 // the transaction ID is returned whenever the header was readable so the
 // server can address an error reply.
-func parseUDPRequest(b []byte) (udpRequest, error) {
-	var r udpRequest
-	if len(b) < udpHeaderLen {
-		return r, fmt.Errorf("%w: %d bytes is shorter than a header", errBadPacket, len(b))
+func ParseUDPRequest(b []byte) (UDPRequest, error) {
+	var r UDPRequest
+	if len(b) < UDPHeaderLen {
+		return r, fmt.Errorf("%w: %d bytes is shorter than a header", ErrBadPacket, len(b))
 	}
 	r.ConnID = binary.BigEndian.Uint64(b[0:8])
 	r.Action = binary.BigEndian.Uint32(b[8:12])
 	r.TransactionID = binary.BigEndian.Uint32(b[12:16])
 	switch r.Action {
-	case udpActionConnect:
+	case UDPActionConnect:
 		if r.ConnID != udpProtocolID {
-			return r, fmt.Errorf("%w: connect without the protocol ID", errBadPacket)
+			return r, fmt.Errorf("%w: connect without the protocol ID", ErrBadPacket)
 		}
 		return r, nil
-	case udpActionAnnounce:
+	case UDPActionAnnounce:
 		return r, parseUDPAnnounce(b, &r)
-	case udpActionScrape:
-		body := b[udpHeaderLen:]
-		if len(body) == 0 || len(body)%20 != 0 || len(body)/20 > udpMaxScrapeHashes {
-			return r, fmt.Errorf("%w: scrape of %d bytes of hashes", errBadPacket, len(body))
+	case UDPActionScrape:
+		body := b[UDPHeaderLen:]
+		if len(body) == 0 || len(body)%20 != 0 || len(body)/20 > UDPMaxScrapeHashes {
+			return r, fmt.Errorf("%w: scrape of %d bytes of hashes", ErrBadPacket, len(body))
 		}
 		for ; len(body) > 0; body = body[20:] {
 			r.InfoHashes = append(r.InfoHashes, [20]byte(body[:20]))
 		}
 		return r, nil
 	default:
-		return r, fmt.Errorf("%w: unknown action %d", errBadPacket, r.Action)
+		return r, fmt.Errorf("%w: unknown action %d", ErrBadPacket, r.Action)
 	}
 }
 
 // parseUDPAnnounce fills the announce fields of r from b (BEP 15) and the
 // BEP 41 options after them.
-func parseUDPAnnounce(b []byte, r *udpRequest) error {
-	if len(b) < udpAnnounceLen {
-		return fmt.Errorf("%w: announce of %d bytes, want %d", errBadPacket, len(b), udpAnnounceLen)
+func parseUDPAnnounce(b []byte, r *UDPRequest) error {
+	if len(b) < UDPAnnounceLen {
+		return fmt.Errorf("%w: announce of %d bytes, want %d", ErrBadPacket, len(b), UDPAnnounceLen)
 	}
 	a := &r.Announce
 	copy(a.InfoHash[:], b[16:36])
@@ -121,11 +126,11 @@ func parseUDPAnnounce(b []byte, r *udpRequest) error {
 	a.Left = int64(binary.BigEndian.Uint64(b[64:72]))
 	a.Uploaded = int64(binary.BigEndian.Uint64(b[72:80]))
 	if a.Downloaded < 0 || a.Left < 0 || a.Uploaded < 0 {
-		return fmt.Errorf("%w: negative byte count", errBadPacket)
+		return fmt.Errorf("%w: negative byte count", ErrBadPacket)
 	}
 	ev := binary.BigEndian.Uint32(b[80:84])
 	if ev >= uint32(len(udpEvents)) {
-		return fmt.Errorf("%w: unknown event %d", errBadPacket, ev)
+		return fmt.Errorf("%w: unknown event %d", ErrBadPacket, ev)
 	}
 	a.Event = udpEvents[ev]
 	if ip := [4]byte(b[84:88]); ip != [4]byte{} {
@@ -137,7 +142,7 @@ func parseUDPAnnounce(b []byte, r *udpRequest) error {
 	if r.NumWant >= 0 {
 		a.NumWant = int(r.NumWant)
 	}
-	urlData, err := parseUDPOptions(b[udpAnnounceLen:])
+	urlData, err := parseUDPOptions(b[UDPAnnounceLen:])
 	if err != nil {
 		return err
 	}
@@ -157,14 +162,14 @@ func parseUDPOptions(b []byte) (string, error) {
 			b = b[1:]
 		case udpOptURLData:
 			if len(b) < 2 || len(b) < 2+int(b[1]) {
-				return "", fmt.Errorf("%w: truncated URLData option", errBadPacket)
+				return "", fmt.Errorf("%w: truncated URLData option", ErrBadPacket)
 			}
 			url = append(url, b[2:2+int(b[1])]...)
 			b = b[2+int(b[1]):]
 		default:
 			// Unknown options are skipped by their length byte (BEP 41).
 			if len(b) < 2 || len(b) < 2+int(b[1]) {
-				return "", fmt.Errorf("%w: truncated option %d", errBadPacket, b[0])
+				return "", fmt.Errorf("%w: truncated option %d", ErrBadPacket, b[0])
 			}
 			b = b[2+int(b[1]):]
 		}
@@ -172,34 +177,34 @@ func parseUDPOptions(b []byte) (string, error) {
 	return string(url), nil
 }
 
-// appendUDPConnectResponse appends a connect reply (BEP 15).
-func appendUDPConnectResponse(b []byte, tid uint32, connID uint64) []byte {
-	b = binary.BigEndian.AppendUint32(b, udpActionConnect)
+// AppendUDPConnectResponse appends a connect reply (BEP 15).
+func AppendUDPConnectResponse(b []byte, tid uint32, connID uint64) []byte {
+	b = binary.BigEndian.AppendUint32(b, UDPActionConnect)
 	b = binary.BigEndian.AppendUint32(b, tid)
 	return binary.BigEndian.AppendUint64(b, connID)
 }
 
-// appendUDPAnnounceResponse appends an announce reply. Peers are written
+// AppendUDPAnnounceResponse appends an announce reply. Peers are written
 // 6 bytes each when v6 is false and 18 bytes each when true (BEP 15's
 // IPv6 form); peers of the other family are skipped.
-func appendUDPAnnounceResponse(b []byte, tid uint32, rep reply, v6 bool) []byte {
-	b = binary.BigEndian.AppendUint32(b, udpActionAnnounce)
+func AppendUDPAnnounceResponse(b []byte, tid uint32, interval time.Duration, leechers, seeders int, peers []netip.AddrPort, v6 bool) []byte {
+	b = binary.BigEndian.AppendUint32(b, UDPActionAnnounce)
 	b = binary.BigEndian.AppendUint32(b, tid)
-	b = binary.BigEndian.AppendUint32(b, uint32(rep.Interval.Seconds()))
-	b = binary.BigEndian.AppendUint32(b, uint32(rep.Incomplete))
-	b = binary.BigEndian.AppendUint32(b, uint32(rep.Complete))
-	for _, p := range rep.Peers {
-		if !p.Addr.Addr().Unmap().Is4() == v6 {
-			b = wire.AppendCompactAddr(b, p.Addr)
+	b = binary.BigEndian.AppendUint32(b, uint32(interval.Seconds()))
+	b = binary.BigEndian.AppendUint32(b, uint32(leechers))
+	b = binary.BigEndian.AppendUint32(b, uint32(seeders))
+	for _, p := range peers {
+		if !p.Addr().Unmap().Is4() == v6 {
+			b = wire.AppendCompactAddr(b, p)
 		}
 	}
 	return b
 }
 
-// appendUDPScrapeResponse appends a scrape reply: seeders, completed,
+// AppendUDPScrapeResponse appends a scrape reply: seeders, completed,
 // leechers for each hash in request order (BEP 15).
-func appendUDPScrapeResponse(b []byte, tid uint32, stats []SwarmStats) []byte {
-	b = binary.BigEndian.AppendUint32(b, udpActionScrape)
+func AppendUDPScrapeResponse(b []byte, tid uint32, stats []SwarmStats) []byte {
+	b = binary.BigEndian.AppendUint32(b, UDPActionScrape)
 	b = binary.BigEndian.AppendUint32(b, tid)
 	for _, s := range stats {
 		b = binary.BigEndian.AppendUint32(b, uint32(s.Complete))
@@ -209,9 +214,9 @@ func appendUDPScrapeResponse(b []byte, tid uint32, stats []SwarmStats) []byte {
 	return b
 }
 
-// appendUDPError appends an error reply carrying a message (BEP 15).
-func appendUDPError(b []byte, tid uint32, msg string) []byte {
-	b = binary.BigEndian.AppendUint32(b, udpActionError)
+// AppendUDPError appends an error reply carrying a message (BEP 15).
+func AppendUDPError(b []byte, tid uint32, msg string) []byte {
+	b = binary.BigEndian.AppendUint32(b, UDPActionError)
 	b = binary.BigEndian.AppendUint32(b, tid)
 	return append(b, msg...)
 }
@@ -221,7 +226,7 @@ func appendUDPError(b []byte, tid uint32, msg string) []byte {
 // appendUDPConnectRequest appends a connect request.
 func appendUDPConnectRequest(b []byte, tid uint32) []byte {
 	b = binary.BigEndian.AppendUint64(b, udpProtocolID)
-	b = binary.BigEndian.AppendUint32(b, udpActionConnect)
+	b = binary.BigEndian.AppendUint32(b, UDPActionConnect)
 	return binary.BigEndian.AppendUint32(b, tid)
 }
 
@@ -230,7 +235,7 @@ func appendUDPConnectRequest(b []byte, tid uint32) []byte {
 // query) when it is not empty.
 func appendUDPAnnounceRequest(b []byte, connID uint64, tid uint32, req AnnounceRequest, key uint32, urlData string) []byte {
 	b = binary.BigEndian.AppendUint64(b, connID)
-	b = binary.BigEndian.AppendUint32(b, udpActionAnnounce)
+	b = binary.BigEndian.AppendUint32(b, UDPActionAnnounce)
 	b = binary.BigEndian.AppendUint32(b, tid)
 	b = append(b, req.InfoHash[:]...)
 	b = append(b, req.PeerID[:]...)
@@ -252,7 +257,7 @@ func appendUDPAnnounceRequest(b []byte, connID uint64, tid uint32, req AnnounceR
 		b = append(b, udpOptURLData, byte(len(chunk)))
 		b = append(b, chunk...)
 	}
-	if len(b) > udpAnnounceLen {
+	if len(b) > UDPAnnounceLen {
 		b = append(b, udpOptEnd)
 	}
 	return b
@@ -261,7 +266,7 @@ func appendUDPAnnounceRequest(b []byte, connID uint64, tid uint32, req AnnounceR
 // appendUDPScrapeRequest appends a scrape request for hashes.
 func appendUDPScrapeRequest(b []byte, connID uint64, tid uint32, hashes [][20]byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, connID)
-	b = binary.BigEndian.AppendUint32(b, udpActionScrape)
+	b = binary.BigEndian.AppendUint32(b, UDPActionScrape)
 	b = binary.BigEndian.AppendUint32(b, tid)
 	for _, h := range hashes {
 		b = append(b, h[:]...)
@@ -291,12 +296,12 @@ func parseUDPResponse(b []byte, peerLen int) (udpResponse, error) {
 	r.TransactionID = binary.BigEndian.Uint32(b[4:8])
 	body := b[8:]
 	switch r.Action {
-	case udpActionConnect:
+	case UDPActionConnect:
 		if len(body) < 8 {
 			return r, fmt.Errorf("%w: short connect reply", ErrBadResponse)
 		}
 		r.ConnID = binary.BigEndian.Uint64(body)
-	case udpActionAnnounce:
+	case UDPActionAnnounce:
 		if len(body) < 12 {
 			return r, fmt.Errorf("%w: short announce reply", ErrBadResponse)
 		}
@@ -312,7 +317,7 @@ func parseUDPResponse(b []byte, peerLen int) (udpResponse, error) {
 			return r, fmt.Errorf("%w: %w", ErrBadResponse, err)
 		}
 		r.Announce.Peers = peers
-	case udpActionScrape:
+	case UDPActionScrape:
 		if len(body)%12 != 0 {
 			return r, fmt.Errorf("%w: scrape reply of %d bytes", ErrBadResponse, len(body))
 		}
@@ -323,7 +328,7 @@ func parseUDPResponse(b []byte, peerLen int) (udpResponse, error) {
 				Incomplete: int(binary.BigEndian.Uint32(body[8:12]) & 0x7fffffff),
 			})
 		}
-	case udpActionError:
+	case UDPActionError:
 		r.Message = string(body)
 	default:
 		return r, fmt.Errorf("%w: unknown action %d", ErrBadResponse, r.Action)

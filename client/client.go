@@ -15,6 +15,7 @@ import (
 
 	"github.com/shoal-p2p/shoal/dht"
 	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/wire"
 	"golang.org/x/time/rate"
 )
@@ -65,8 +66,8 @@ type Client struct {
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	torrents map[metainfo.InfoHash]*Torrent
-	banned   map[string]string // ban key -> reason
-	dht      *dht.Node         // nil unless Config.DHT
+	banned   banList
+	dht      *dht.Node // nil unless Config.DHT
 	// pexEvery is the minimum time between two PEX messages to one peer
 	// (BEP 11: a minute); tests shorten it before adding torrents.
 	pexEvery time.Duration
@@ -75,6 +76,11 @@ type Client struct {
 	// hsStartTimeout is how long an incoming connection may stay silent
 	// before the start of its handshake arrives; tests shorten it.
 	hsStartTimeout time.Duration
+	// recheckEvery is how often a complete torrent's files are polled for
+	// changes (recheck.go), and soleSourceRetry how long the sole source
+	// of a corrupt piece is banned (0: the core's default); tests shorten
+	// both before adding torrents.
+	recheckEvery, soleSourceRetry time.Duration
 }
 
 // New starts a Client listening on cfg.ListenAddr.
@@ -108,11 +114,12 @@ func New(cfg Config) (*Client, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		torrents: make(map[metainfo.InfoHash]*Torrent),
-		banned:   make(map[string]string),
-		pexEvery: pexInterval,
+		banned:   newBanList(maxBans),
+		pexEvery: peers.DefaultPEXInterval,
 		gate:     newHandshakeGate(maxPendingHandshakes, defaultPerIP),
 
 		hsStartTimeout: handshakeStartTimeout,
+		recheckEvery:   recheckEvery,
 	}
 	if cfg.DHT {
 		if err := c.startDHT(); err != nil {
@@ -175,53 +182,27 @@ func (c *Client) Close() error {
 // DHT returns the Client's DHT node, nil unless Config.DHT is set.
 func (c *Client) DHT() *dht.Node { return c.dht }
 
-// ban records that a peer misbehaved. On loopback and private networks
-// many honest peers share an IP, so the ban is on the address and port
-// the peer listens on and on its peer id; elsewhere it is on the IP.
-func (c *Client) ban(pc *peerConn, reason string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range banKeys(pc) {
-		c.banned[k] = reason
-	}
-}
-
-// isBanned reports whether any of keys is banned.
+// isBanned reports whether any of keys is banned now.
 func (c *Client) isBanned(keys ...string) bool {
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, k := range keys {
-		if _, ok := c.banned[k]; ok {
+		if c.banned.banned(k, now) {
 			return true
 		}
 	}
 	return false
 }
 
-func banKeys(pc *peerConn) []string {
-	keys := []string{"id:" + string(pc.peerID[:])}
-	if pc.dialAddr != "" {
-		keys = append(keys, "addr:"+pc.dialAddr)
-	}
-	if port := pc.listenPort.Load(); port > 0 {
-		// An incoming peer told us where it listens (BEP 10 "p"): ban that
-		// address too, so it can't come back under a fresh peer id.
-		keys = append(keys, "addr:"+netip.AddrPortFrom(pc.remote.Addr(), uint16(port)).String())
-	}
-	if a := pc.remote.Addr(); !a.IsLoopback() && !a.IsPrivate() {
-		keys = append(keys, "ip:"+a.String())
-	}
-	return keys
-}
-
+// addrBanKeys returns the ban keys that stop a dial of addr (the rule is
+// the peer manager's, peers.AddrKeys).
 func addrBanKeys(addr string) []string {
-	keys := []string{"addr:" + addr}
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		if a := ap.Addr(); !a.IsLoopback() && !a.IsPrivate() {
-			keys = append(keys, "ip:"+a.Unmap().String())
-		}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return []string{"addr:" + addr}
 	}
-	return keys
+	return peers.AddrKeys(ap)
 }
 
 // acceptLoop accepts incoming peers and hands each to a goroutine doing

@@ -109,3 +109,33 @@ func FuzzParseMagnet(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScan checks the bencode scanner: no panic on any input, and an
+// accepted dictionary splits into values that each scan to their own end.
+func FuzzScan(f *testing.F) {
+	f.Add([]byte(handInfo))
+	f.Add([]byte("d1:ai1e1:ad1:bleee"))
+	f.Add([]byte("li-1e0:4:spame"))
+	f.Add([]byte("i0e"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		end, err := scanValue(b, 0, 0)
+		if err != nil {
+			return
+		}
+		if end <= 0 || end > len(b) {
+			t.Fatalf("end %d outside the input of %d bytes", end, len(b))
+		}
+		if b[0] != 'd' || end != len(b) {
+			return
+		}
+		d, err := parseDict(b)
+		if err != nil {
+			t.Fatalf("scanned dictionary refused by parseDict: %v", err)
+		}
+		for k, v := range d {
+			if e, err := scanValue(v, 0, 1); err != nil || e != len(v) {
+				t.Fatalf("value of %q does not scan to its end: %d of %d, %v", k, e, len(v), err)
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package metainfo
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 
@@ -61,10 +62,21 @@ type fileDict struct {
 // the name and every file path are safe (ErrUnsafePath), that the piece
 // length is positive and at most MaxPieceLength, that lengths are
 // non-negative and the total is positive, and that the number of piece
-// hashes matches the total length. Unknown keys are ignored.
+// hashes matches the total length. Unknown keys are ignored; a repeated
+// key, at any depth, is an error (ErrInvalid). The Info does not refer to
+// b.
 func ParseInfo(b []byte) (*Info, error) {
-	var d rawDict
-	if err := decodeStrict(b, &d); err != nil {
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(b), MaxSize)
+	}
+	return parseInfo(bytes.Clone(b))
+}
+
+// parseInfo is ParseInfo on a buffer the Info may keep: Pieces is a
+// sub-slice of b.
+func parseInfo(b []byte) (*Info, error) {
+	d, err := parseDict(b)
+	if err != nil {
 		return nil, fmt.Errorf("%w: info dictionary: %w", ErrInvalid, err)
 	}
 	var info Info
@@ -90,10 +102,12 @@ func (i *Info) decode(d rawDict) error {
 	} else if !ok {
 		return fmt.Errorf("%w: info has no piece length", ErrInvalid)
 	}
-	if ok, err := d.decodeField("pieces", &i.Pieces); err != nil {
-		return err
-	} else if !ok {
+	if raw, ok := d["pieces"]; !ok {
 		return fmt.Errorf("%w: info has no pieces", ErrInvalid)
+	} else if p, err := parseBytes(raw); err != nil {
+		return fmt.Errorf("%w: key %q: %w", ErrInvalid, "pieces", err)
+	} else {
+		i.Pieces = p
 	}
 	var private int64
 	if _, err := d.decodeField("private", &private); err != nil {
@@ -105,9 +119,18 @@ func (i *Info) decode(d rawDict) error {
 		return err
 	}
 	var files []rawDict
-	hasFiles, err := d.decodeField("files", &files)
-	if err != nil {
-		return err
+	rawFiles, hasFiles := d["files"]
+	if hasFiles {
+		items, err := parseList(rawFiles)
+		if err != nil {
+			return fmt.Errorf("%w: key %q: %w", ErrInvalid, "files", err)
+		}
+		files = make([]rawDict, len(items))
+		for n, it := range items {
+			if files[n], err = parseDict(it); err != nil {
+				return fmt.Errorf("%w: key %q: file %d: %w", ErrInvalid, "files", n, err)
+			}
+		}
 	}
 	switch {
 	case hasLength && hasFiles:

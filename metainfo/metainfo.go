@@ -1,6 +1,7 @@
 package metainfo
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -47,16 +48,24 @@ const (
 )
 
 // Parse decodes a metainfo file. It refuses input larger than MaxSize
-// (ErrTooLarge), malformed bencode or trailing bytes (ErrInvalid), and any
-// info dictionary that ParseInfo refuses. Wrongly typed informational
-// fields (comment, created by, creation date) are ignored; a wrongly typed
-// announce or announce-list is an error.
+// (ErrTooLarge), malformed bencode, a dictionary that repeats a key or
+// trailing bytes (ErrInvalid), and any info dictionary that ParseInfo
+// refuses. Wrongly typed informational fields (comment, created by,
+// creation date) are ignored; a wrongly typed announce or announce-list is
+// an error. The MetaInfo does not refer to data.
 func Parse(data []byte) (*MetaInfo, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), MaxSize)
 	}
-	var d rawDict
-	if err := decodeStrict(data, &d); err != nil {
+	return parse(bytes.Clone(data))
+}
+
+// parse is Parse on a buffer the MetaInfo may keep: InfoBytes, the piece
+// hashes and unknown keys are sub-slices of data, so parsing costs about
+// one copy of the file in all.
+func parse(data []byte) (*MetaInfo, error) {
+	d, err := parseDict(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	m := &MetaInfo{}
@@ -80,7 +89,7 @@ func Parse(data []byte) (*MetaInfo, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: no info dictionary", ErrInvalid)
 	}
-	info, err := ParseInfo(raw)
+	info, err := parseInfo(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -97,25 +106,48 @@ func Parse(data []byte) (*MetaInfo, error) {
 }
 
 // Load reads and parses the metainfo file at path, reading at most
-// MaxSize bytes.
+// MaxSize bytes. The file is read into one buffer of its size, which the
+// MetaInfo keeps (InfoBytes and the piece hashes point into it): loading
+// costs about the file's size in memory.
 func Load(path string) (*MetaInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("metainfo: %w", err) // the error names the path
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	data, err := readBounded(f)
 	if err != nil {
 		return nil, fmt.Errorf("metainfo: %w", err)
 	}
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%s: %w: over %d bytes", path, ErrTooLarge, MaxSize)
 	}
-	m, err := Parse(data)
+	m, err := parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err) // err starts "metainfo: "
 	}
 	return m, nil
+}
+
+// readBounded reads f whole, at most MaxSize+1 bytes. A regular file is
+// read into one buffer of the size stat gives (plus one byte, to see that
+// it did not grow), not grown by doubling.
+func readBounded(f *os.File) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > MaxSize {
+		return io.ReadAll(io.LimitReader(f, MaxSize+1))
+	}
+	buf := make([]byte, fi.Size()+1)
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return buf[:n:n], nil
+	case err != nil:
+		return nil, err
+	}
+	// It grew while we read: take the rest, still bounded.
+	rest, err := io.ReadAll(io.LimitReader(f, MaxSize+1-int64(n)))
+	return append(buf, rest...), err
 }
 
 // Marshal encodes the metainfo file. The info value is InfoBytes written

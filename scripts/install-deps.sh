@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: the real BitTorrent
-# clients used by the interop tests. Go modules come through the module proxy
+# clients used by the interop tests, Redis, and the headless browser of the
+# fleet page test. Go modules come through the module proxy
 # when the tests build.
 set -euo pipefail
 
-PKGS=(python3-libtorrent aria2 opentracker redis-server)
+# Interop peers: libtorrent (python3-libtorrent), aria2, Transmission
+# (transmission-daemon, transmission-cli), qBittorrent (qbittorrent-nox),
+# rtorrent; trackers and stores: opentracker, redis-server; the fleet
+# page's browser: chromium.
+PKGS=(
+	python3-libtorrent aria2 transmission-daemon transmission-cli qbittorrent-nox rtorrent
+	opentracker redis-server chromium
+)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -114,6 +115,10 @@ func TestCorruptByteFailsOnlyItsPiece(t *testing.T) {
 	}
 }
 
+// TestReadWriteKeepsExistingData: a short file keeps its bytes and is
+// extended; a long one keeps its first Length bytes and loses the rest,
+// which no piece covers (junk appended to a finished download would
+// otherwise survive every verification), and Open reports the cut.
 func TestReadWriteKeepsExistingData(t *testing.T) {
 	dir := t.TempDir()
 	files := []File{{Path: "short", Length: 10}, {Path: "long", Length: 4}}
@@ -132,8 +137,11 @@ func TestReadWriteKeepsExistingData(t *testing.T) {
 	if want := []byte("abc\x00\x00\x00\x00\x00\x00\x000123"); !bytes.Equal(got, want) {
 		t.Errorf("data = %q, want %q", got, want)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "long")); string(b) != "0123456789" {
-		t.Errorf("longer file was changed to %q", b)
+	if b, _ := os.ReadFile(filepath.Join(dir, "long")); string(b) != "0123" {
+		t.Errorf("longer file holds %q, want it cut to %q", b, "0123")
+	}
+	if got, want := s.Truncated(), []Truncation{{Path: "long", From: 10, To: 4}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Truncated() = %+v, want %+v", got, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shoal-p2p/shoal/wire"
 )
@@ -45,9 +46,9 @@ const (
 	// Disconnect closes Conn, because of Reason. The core has already
 	// forgotten the peer; a later RemovePeer for it is harmless.
 	Disconnect
-	// Ban closes Conn and bans the address behind it, because of Reason. The
-	// connection may already be gone (the runtime should still ban the
-	// address it had).
+	// Ban closes Conn and bans the address behind it, because of Reason,
+	// until Until (the zero time: for good). The connection may already be
+	// gone (the runtime should still ban the address it had).
 	Ban
 	// Completed reports that every piece is verified.
 	Completed
@@ -56,7 +57,7 @@ const (
 // Action is one thing the runtime must do. Only the fields that belong to
 // Kind are meaningful: Conn for everything but VerifyPiece and Completed, Msg
 // for Send, Block for SendBlock, DropBlock and WriteBlock, Piece for
-// VerifyPiece, Reason for Disconnect and Ban.
+// VerifyPiece, Reason for Disconnect and Ban, Until for Ban.
 type Action struct {
 	Kind   ActionKind
 	Conn   ConnID
@@ -64,6 +65,7 @@ type Action struct {
 	Block  BlockSpec
 	Piece  int
 	Reason string
+	Until  time.Time
 }
 
 // String formats the action compactly, e.g. "send 1 request 3:16384+16384";
@@ -88,6 +90,9 @@ func (a Action) format(name func(ConnID) string) string {
 	case Disconnect:
 		return "disconnect " + name(a.Conn) + ": " + a.Reason
 	case Ban:
+		if !a.Until.IsZero() {
+			return "ban " + name(a.Conn) + " until " + a.Until.UTC().Format(time.TimeOnly) + ": " + a.Reason
+		}
 		return "ban " + name(a.Conn) + ": " + a.Reason
 	case Completed:
 		return "completed"

@@ -16,18 +16,6 @@ const (
 // maxDuplicates bounds the extra copies of one block requested in endgame.
 const maxDuplicates = 2
 
-// Pipeline depth bounds (requests outstanding to one peer).
-const (
-	minPipeline     = 4
-	initialPipeline = 16
-)
-
-// pipelineSeconds is how much of a peer's measured rate we keep requested
-// from it. Every request waits in the uploader's queue behind the others,
-// so a deep pipeline delays new pieces on every hop; a quarter second
-// still covers several round trips on a data-centre network.
-const pipelineSeconds = 0.25
-
 // pieceDL is the download state of one piece in progress.
 type pieceDL struct {
 	blocks      []block
@@ -59,21 +47,6 @@ func (s *Swarm) startPiece(i int) *pieceDL {
 	return d
 }
 
-// target returns how many requests we keep outstanding to p: about one
-// second of its measured rate plus two, clamped to [4, cap].
-func (s *Swarm) target(p *peer) int {
-	limit := s.cfg.MaxRequestsPerPeer
-	if p.reqq > 0 && p.reqq < limit {
-		limit = p.reqq
-	}
-	t := initialPipeline
-	if p.rateKnown {
-		t = int(p.downRate*pipelineSeconds/wire.BlockSize) + 2
-	}
-	t = max(t, minPipeline)
-	return min(t, limit)
-}
-
 // canUse reports whether we may request blocks of piece i from p now.
 func (p *peer) canUse(i int) bool {
 	if !p.has.get(i) {
@@ -99,6 +72,7 @@ func (s *Swarm) fill(now time.Time, p *peer) {
 	for len(p.reqs) < t {
 		i, b, ok := s.nextBlock(now, p)
 		if !ok {
+			p.pipe.starved() // what it has for us, not the pipeline, limits it
 			return
 		}
 		s.request(now, p, i, b)
@@ -209,7 +183,7 @@ func (s *Swarm) request(now time.Time, p *peer, i, b int) {
 		}
 	}
 	spec := s.blockSpec(i, b)
-	p.reqs = append(p.reqs, request{spec: spec, at: now})
+	p.reqs = append(p.reqs, request{spec: spec, at: now, seq: p.pipe.sent()})
 	s.send(p, wire.Message{Type: wire.Request, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
 }
 
@@ -276,7 +250,9 @@ func (s *Swarm) onPiece(now time.Time, p *peer, spec BlockSpec) {
 	k := p.findRequest(spec)
 	if k >= 0 {
 		// Remove without returning the block to the pool: it is arriving.
+		r := p.reqs[k]
 		p.reqs = append(p.reqs[:k], p.reqs[k+1:]...)
+		p.pipe.answered(now, r, p.reqs)
 	}
 	d, bl := s.lookupBlock(spec)
 	if bl == nil || bl.state != blockMissing || !s.mayFetch(d, p) {
@@ -368,5 +344,6 @@ func (s *Swarm) checkTimeouts(now time.Time, p *peer) {
 	if timedOut {
 		// Snubbed: shrink its pipeline until it proves itself again.
 		p.rateKnown, p.downRate = true, 0
+		p.pipe.snubbed()
 	}
 }

@@ -28,6 +28,7 @@ type peer struct {
 
 	reqq    int       // the peer's advertised queue depth, 0 = unknown
 	reqs    []request // our outstanding requests, oldest first
+	pipe    pipeline  // sizes reqs from the peer's rate and round trip
 	uploads []BlockSpec
 	// Upload admission: the first emitted entries of uploads were handed to
 	// the runtime (SendBlock); the rest wait until p is among the peers we
@@ -38,6 +39,8 @@ type peer struct {
 	upSeq    uint64 // when p started waiting for a turn (FIFO order)
 
 	downWindow, upWindow int64     // bytes since the last rate sample
+	moved                int64     // payload bytes moved either way before the last sample
+	unchokedUs           bool      // the peer unchoked us at least once
 	sampledAt            time.Time // when the last rate sample was taken
 	downRate, upRate     float64
 	rateKnown            bool
@@ -54,6 +57,7 @@ type peer struct {
 type request struct {
 	spec BlockSpec
 	at   time.Time
+	seq  uint64 // order of sending to this peer (see pipeline)
 }
 
 // AddPeer registers a connection whose handshake is done and sends our
@@ -84,7 +88,7 @@ func (s *Swarm) AddPeer(now time.Time, c ConnID, info PeerInfo) {
 		if p.fast {
 			s.send(p, wire.Message{Type: wire.HaveNone})
 		}
-	case s.Complete() && p.fast:
+	case s.Complete() && s.numWithheld == 0 && p.fast:
 		s.send(p, wire.Message{Type: wire.HaveAll})
 	default:
 		s.send(p, wire.Message{Type: wire.Bitfield, Bitfield: s.bitfield()})
@@ -92,11 +96,12 @@ func (s *Swarm) AddPeer(now time.Time, c ConnID, info PeerInfo) {
 	s.flush(now)
 }
 
-// bitfield encodes our verified pieces as a BEP 3 bitfield.
+// bitfield encodes the pieces we serve (verified, not withheld) as a BEP 3
+// bitfield.
 func (s *Swarm) bitfield() []byte {
 	bf := make([]byte, (s.cfg.NumPieces+7)/8)
 	for i := 0; i < s.cfg.NumPieces; i++ {
-		if s.have.get(i) {
+		if s.canServe(i) {
 			bf[i/8] |= 0x80 >> (i % 8)
 		}
 	}
@@ -120,9 +125,10 @@ func (s *Swarm) disconnect(now time.Time, p *peer, reason string) {
 	s.dropPeer(now, p)
 }
 
-// ban emits a Ban for c and forgets the peer if it is still connected.
-func (s *Swarm) ban(now time.Time, c ConnID, reason string) {
-	s.emit(Action{Kind: Ban, Conn: c, Reason: reason})
+// ban emits a Ban for c, until until (zero: for good), and forgets the
+// peer if it is still connected.
+func (s *Swarm) ban(now time.Time, c ConnID, reason string, until time.Time) {
+	s.emit(Action{Kind: Ban, Conn: c, Reason: reason, Until: until})
 	if p := s.byID[c]; p != nil {
 		s.dropPeer(now, p)
 	}

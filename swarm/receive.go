@@ -41,6 +41,7 @@ func (s *Swarm) receive(now time.Time, p *peer, m wire.Message) string {
 		}
 	case wire.Unchoke:
 		p.peerChoking = false
+		p.unchokedUs = true
 		s.fill(now, p)
 	case wire.Interested:
 		p.peerInterested = true

@@ -1,12 +1,9 @@
 package swarm
 
 import (
-	"bytes"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,104 +11,48 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/datadriven"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of testdata/*.txt scripts")
-
-// TestScripts runs every testdata/*.txt scenario. A scenario is a sequence of
-// blocks: one or more command lines, a "----" line, then the expected
-// actions (one per line, "(none)" for no action) up to a blank line. Lines
-// starting with '#' outside blocks are comments.
+// TestScripts runs every testdata/*.txt scenario with datadriven. A
+// scenario is a sequence of blocks: one or more command lines (the first
+// line and the input lines), a "----" line, then the expected actions (one
+// per line, "(none)" for no action) up to a blank line. Lines starting with
+// '#' between blocks are comments. "go test ./swarm -rewrite" regenerates
+// the expectations.
 func TestScripts(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scripts: %v", err)
 	}
 	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) { runScript(t, f) })
-	}
-}
-
-// scriptBlock is one command group and its expected output.
-type scriptBlock struct {
-	pre      []string // comments and blank lines before it
-	cmds     []string
-	expected []string
-	line     int
-}
-
-func parseScript(data string) ([]scriptBlock, []string, error) {
-	lines := strings.Split(strings.TrimRight(data, "\n"), "\n")
-	var blocks []scriptBlock
-	var pre []string
-	for i := 0; i < len(lines); i++ {
-		l := lines[i]
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			pre = append(pre, l)
-			continue
-		}
-		b := scriptBlock{pre: pre, line: i + 1}
-		pre = nil
-		for ; i < len(lines) && lines[i] != "----"; i++ {
-			b.cmds = append(b.cmds, lines[i])
-		}
-		if i == len(lines) {
-			return nil, nil, fmt.Errorf("line %d: command without ----", b.line)
-		}
-		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != ""; i++ {
-			b.expected = append(b.expected, lines[i])
-		}
-		i-- // let the loop see the blank line
-		blocks = append(blocks, b)
-	}
-	return blocks, pre, nil
-}
-
-func runScript(t *testing.T, path string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks, tail, err := parseScript(string(data))
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	r := &scriptRunner{now: time.Unix(1_000_000, 0).UTC(), ids: map[string]ConnID{}}
-	var out bytes.Buffer
-	for _, b := range blocks {
-		var got []string
-		for _, c := range b.cmds {
-			lines, err := r.run(c)
-			if err != nil {
-				t.Fatalf("%s:%d: %s: %v", path, b.line, c, err)
-			}
-			got = append(got, lines...)
-			if r.s != nil {
-				if err := r.s.checkInvariants(); err != nil {
-					t.Fatalf("%s:%d: %s: invariant: %v", path, b.line, c, err)
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			r := &scriptRunner{now: time.Unix(1_000_000, 0).UTC(), ids: map[string]ConnID{}}
+			datadriven.RunTest(t, f, func(t *testing.T, d *datadriven.TestData) string {
+				cmds := []string{d.FullCmd()}
+				if d.Input != "" {
+					cmds = append(cmds, strings.Split(d.Input, "\n")...)
 				}
-			}
-		}
-		if len(got) == 0 {
-			got = []string{"(none)"}
-		}
-		for _, l := range b.pre {
-			out.WriteString(l + "\n")
-		}
-		out.WriteString(strings.Join(b.cmds, "\n") + "\n----\n" + strings.Join(got, "\n") + "\n")
-		if !*rewrite && strings.Join(got, "\n") != strings.Join(b.expected, "\n") {
-			t.Errorf("%s:%d: %s\n got:\n%s\nwant:\n%s", path, b.line, strings.Join(b.cmds, "; "),
-				strings.Join(got, "\n"), strings.Join(b.expected, "\n"))
-		}
-	}
-	for _, l := range tail {
-		out.WriteString(l + "\n")
-	}
-	if *rewrite {
-		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+				var got []string
+				for _, c := range cmds {
+					lines, err := r.run(c)
+					if err != nil {
+						t.Fatalf("%s: %s: %v", d.Pos, c, err)
+					}
+					got = append(got, lines...)
+					if r.s != nil {
+						if err := r.s.checkInvariants(); err != nil {
+							t.Fatalf("%s: %s: invariant: %v", d.Pos, c, err)
+						}
+					}
+				}
+				if len(got) == 0 {
+					return "(none)\n"
+				}
+				return strings.Join(got, "\n") + "\n"
+			})
+		})
 	}
 }
 
@@ -223,6 +164,12 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 			return nil, fmt.Errorf("verify PIECE ok|fail")
 		}
 		r.s.PieceVerified(r.now, p, args[1] == "ok")
+	case "checked":
+		p, err := strconv.Atoi(args[0])
+		if err != nil || len(args) != 2 {
+			return nil, fmt.Errorf("checked PIECE ok|fail")
+		}
+		r.s.PieceChecked(r.now, p, args[1] == "ok")
 	case "sent":
 		if err := r.cmdSent(args); err != nil {
 			return nil, err
@@ -267,6 +214,16 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 			out = append(out, r.drain()...)
 		}
 		return out, nil
+	case "stream":
+		return r.cmdStream(args)
+	case "pipeline":
+		c, err := r.conn(args[0])
+		if err != nil {
+			return nil, err
+		}
+		p := r.s.byID[c]
+		return []string{fmt.Sprintf("%s: target=%d outstanding=%d rate=%.0fKiB/s rtt=%v floor=%d",
+			args[0], r.s.target(p), len(p.reqs), p.downRate/1024, p.pipe.rtt, p.pipe.floor)}, nil
 	case "requests":
 		c, err := r.conn(args[0])
 		if err != nil {
@@ -281,6 +238,56 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		return nil, fmt.Errorf("unknown command %q", cmd)
 	}
 	return r.drain(), nil
+}
+
+// cmdStream runs "stream A N EVERY": A answers its oldest outstanding
+// request N times ("all": as many times as requests are outstanding now),
+// EVERY apart (the first at once), as a peer that keeps sending does; it
+// prints how many blocks arrived and how many requests
+// went out instead of every action.
+func (r *scriptRunner) cmdStream(args []string) ([]string, error) {
+	if len(args) != 3 {
+		return nil, errors.New("stream PEER N EVERY")
+	}
+	c, err := r.conn(args[0])
+	if err != nil {
+		return nil, err
+	}
+	p := r.s.byID[c]
+	n := 0
+	if args[1] == "all" && p != nil {
+		n = len(p.reqs)
+	} else if n, err = strconv.Atoi(args[1]); err != nil {
+		return nil, err
+	}
+	every, err := time.ParseDuration(args[2])
+	if err != nil {
+		return nil, err
+	}
+	answered, requested := 0, 0
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			r.now = r.now.Add(every)
+		}
+		p = r.s.byID[c]
+		if p == nil || len(p.reqs) == 0 {
+			break
+		}
+		b := p.reqs[0].spec
+		r.s.Receive(r.now, c, wire.Message{Type: wire.Piece, Index: b.Piece, Begin: b.Begin, Length: b.Length})
+		answered++
+		for _, a := range r.s.Actions() {
+			switch {
+			case a.Kind == WriteBlock:
+				r.writes = append(r.writes, a.Block)
+			case a.Kind == Send && a.Msg.Type == wire.Request:
+				requested++
+			default:
+				return nil, fmt.Errorf("stream: unexpected action %s", a.format(r.name))
+			}
+		}
+	}
+	return []string{fmt.Sprintf("%s: answered %d, requested %d", args[0], answered, requested)}, nil
 }
 
 func (r *scriptRunner) cmdNew(args []string) error {

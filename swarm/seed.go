@@ -58,6 +58,9 @@ func (s *Swarm) revealTo(now time.Time, p *peer) {
 		choice, ties, best := -1, 0, int32(math.MaxInt32)
 		for w := range p.has {
 			free := ^(p.has[w] | p.told[w])
+			if s.numWithheld > 0 {
+				free &^= s.withheld[w]
+			}
 			for free != 0 {
 				i := w*64 + trailingZeros(free)
 				free &= free - 1

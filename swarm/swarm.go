@@ -35,6 +35,7 @@ const (
 	DefaultRandomFirstPieces  = 4
 	DefaultPublicUploadSlots  = 4
 	DefaultActiveUploads      = 4
+	DefaultSoleSourceRetry    = time.Minute
 )
 
 // Timing of the chokers.
@@ -88,6 +89,11 @@ type Config struct {
 	// Fast says whether we support the fast extension (BEP 6); it is used
 	// with a peer only when the peer supports it too.
 	Fast bool
+	// SoleSourceRetry is how long a peer that sent a corrupt piece nobody
+	// else connected has is banned before it may be tried again (default
+	// DefaultSoleSourceRetry); a corrupter of a piece others have is banned
+	// for good. See PieceVerified.
+	SoleSourceRetry time.Duration
 }
 
 // PeerInfo is what the handshake told us about a peer (reserved bits).
@@ -128,6 +134,11 @@ type Swarm struct {
 	upSeq          uint64 // FIFO counter for upload turns
 
 	seed *initialSeed // non-nil while initial seeding
+
+	// withheld are pieces we have that no longer verify on disk (see
+	// PieceChecked): never served nor announced; nil until the first one.
+	withheld    bitset
+	numWithheld int
 
 	stats counters
 	ids   []ConnID // scratch for contributor lists
@@ -175,6 +186,9 @@ func New(cfg Config) (*Swarm, error) {
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.SoleSourceRetry <= 0 {
+		cfg.SoleSourceRetry = DefaultSoleSourceRetry
 	}
 	if cfg.RandomFirstPieces == 0 {
 		cfg.RandomFirstPieces = DefaultRandomFirstPieces
@@ -357,4 +371,39 @@ func (s *Swarm) flush(now time.Time) {
 		}
 	}
 	s.needFill = false
+}
+
+// PeerFact is what the core knows of one connection's usefulness: the
+// peer manager (package peers) reads it to choose whom to evict when a
+// newcomer needs a slot.
+type PeerFact struct {
+	Conn ConnID
+	// Moved counts the payload bytes moved either way on the connection.
+	Moved int64
+	// Pending says requests are outstanding either way: ours at the peer,
+	// or the peer's at us (a peer waiting for an upload turn is busy, not
+	// idle).
+	Pending bool
+	// Interesting says the peer has pieces we lack.
+	Interesting bool
+	// Interested says the peer wants pieces from us.
+	Interested bool
+	// UnchokedUs says the peer unchoked us at least once.
+	UnchokedUs bool
+}
+
+// AppendPeerFacts appends one PeerFact per connected peer to dst, in the
+// core's peer order. It reads state only, so it may be called at any time.
+func (s *Swarm) AppendPeerFacts(dst []PeerFact) []PeerFact {
+	for _, p := range s.peers {
+		dst = append(dst, PeerFact{
+			Conn:        p.id,
+			Moved:       p.moved + p.downWindow + p.upWindow,
+			Pending:     len(p.reqs) > 0 || len(p.uploads) > 0,
+			Interesting: p.wanted > 0,
+			Interested:  p.peerInterested,
+			UnchokedUs:  p.unchokedUs,
+		})
+	}
+	return dst
 }

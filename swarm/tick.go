@@ -46,6 +46,7 @@ func (s *Swarm) maybeSample(now time.Time, p *peer) {
 // sampleRates folds the bytes moved since the last sample into p's rates.
 func (s *Swarm) sampleRates(p *peer, dt float64) {
 	down, up := float64(p.downWindow)/dt, float64(p.upWindow)/dt
+	p.moved += p.downWindow + p.upWindow
 	p.downWindow, p.upWindow = 0, 0
 	if !p.rateKnown {
 		if down > 0 {

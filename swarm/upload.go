@@ -15,7 +15,7 @@ func (s *Swarm) onRequest(p *peer, spec BlockSpec) {
 			return // duplicate request: already queued
 		}
 	}
-	if p.amChoking || !s.have.get(int(spec.Piece)) || len(p.uploads) >= s.cfg.MaxQueuedUploads {
+	if p.amChoking || !s.canServe(int(spec.Piece)) || len(p.uploads) >= s.cfg.MaxQueuedUploads {
 		s.reject(p, spec)
 		return
 	}

@@ -11,8 +11,16 @@ import (
 // On success the piece counts as had, Have goes to every peer lacking it and
 // interest is updated; Completed follows the last piece. On failure the
 // piece's blocks are missing again and its contributors are blamed: a sole
-// contributor is banned; with several contributors the piece is fetched again from a single peer so that the next failure names
-// the culprit. Reports for pieces not being verified are ignored.
+// contributor is banned; with several contributors the piece is fetched
+// again from a single peer so that the next failure names the culprit.
+// Reports for pieces not being verified are ignored.
+//
+// A banned culprit that no other connected peer can replace for that piece
+// (a sole source, typically an origin whose file changed under it) is
+// banned only for Config.SoleSourceRetry: banning it for good would stall
+// the download for ever, while trying it again later costs one piece and
+// finds it fixed, or withholding the piece (see PieceChecked) and serving
+// the rest. A liar among several sources is banned for good.
 func (s *Swarm) PieceVerified(now time.Time, piece int, ok bool) {
 	if piece < 0 || piece >= s.cfg.NumPieces {
 		return
@@ -79,7 +87,12 @@ func (s *Swarm) pieceFailed(now time.Time, piece int, d *pieceDL) {
 	s.needFill = true
 	if len(s.ids) == 1 {
 		d.exclusive, d.ownerSet = false, false
-		s.ban(now, s.ids[0], fmt.Sprintf("sent corrupt piece %d", piece))
+		culprit := s.ids[0]
+		var until time.Time
+		if s.soleSource(culprit, piece) {
+			until = now.Add(s.cfg.SoleSourceRetry)
+		}
+		s.ban(now, culprit, fmt.Sprintf("sent corrupt piece %d", piece), until)
 		return
 	}
 	// Several contributors: fetch it again from one, so the next failure
@@ -101,3 +114,95 @@ func (s *Swarm) updateInterest(p *peer) {
 		s.send(p, wire.Message{Type: wire.NotInterested})
 	}
 }
+
+// soleSource reports whether no connected peer but c has piece.
+func (s *Swarm) soleSource(c ConnID, piece int) bool {
+	others := s.avail[piece]
+	if p := s.byID[c]; p != nil && p.has.get(piece) {
+		others--
+	}
+	return others <= 0
+}
+
+// PieceChecked reports a re-verification of a piece we have, which the
+// runtime ran on its own initiative: the piece's file changed on disk, or a
+// peer hung up right after we sent it the piece (as a peer that found it
+// corrupt does). A piece that no longer verifies is withheld: its queued
+// uploads are dropped, its requests are rejected (BEP 6 Reject; plain
+// peers get nothing and time out), and it is left out of the bitfield new
+// peers get and out of initial-seeding reveals. BitTorrent has no way to
+// take back a Have, so peers told earlier keep asking and get the Reject,
+// which real clients accept and answer by asking elsewhere. The piece still
+// counts as had (a read-only origin cannot fetch it back). A withheld piece
+// that verifies again is served again and announced with Have. Reports for
+// pieces we do not have are ignored.
+func (s *Swarm) PieceChecked(now time.Time, piece int, ok bool) {
+	if piece < 0 || piece >= s.cfg.NumPieces || !s.have.get(piece) {
+		return
+	}
+	withheld := s.numWithheld > 0 && s.withheld.get(piece)
+	switch {
+	case !ok && !withheld:
+		s.withhold(now, piece)
+	case ok && withheld:
+		s.withheld[piece>>6] &^= 1 << (uint(piece) & 63)
+		s.numWithheld--
+		for _, p := range s.peers {
+			switch {
+			case s.seed != nil:
+				s.revealTo(now, p) // it may be revealed again
+			case !p.has.get(piece):
+				s.send(p, wire.Message{Type: wire.Have, Index: uint32(piece)})
+			}
+		}
+	}
+	s.flush(now)
+}
+
+// withhold stops serving piece: queued uploads of it are dropped and
+// rejected, and reveals of it are taken back.
+func (s *Swarm) withhold(now time.Time, piece int) {
+	if s.withheld == nil {
+		s.withheld = newBitset(s.cfg.NumPieces)
+	}
+	s.withheld.set(piece)
+	s.numWithheld++
+	for _, p := range s.peers {
+		for k := 0; k < len(p.uploads); {
+			spec := p.uploads[k]
+			if int(spec.Piece) != piece {
+				k++
+				continue
+			}
+			if p.removeUpload(k) {
+				s.emit(Action{Kind: DropBlock, Conn: p.id, Block: spec})
+			}
+			s.reject(p, spec)
+		}
+		s.admit(p)
+		if s.seed == nil {
+			continue
+		}
+		for k, r := range p.reveals {
+			if r.piece == piece {
+				s.seed.pending[piece]--
+				p.reveals = append(p.reveals[:k], p.reveals[k+1:]...)
+				s.revealTo(now, p)
+				break
+			}
+		}
+	}
+}
+
+// canServe reports whether we may send piece to peers: verified and not
+// withheld.
+func (s *Swarm) canServe(piece int) bool {
+	if piece < 0 || piece >= s.cfg.NumPieces || !s.have.get(piece) {
+		return false
+	}
+	return s.numWithheld == 0 || !s.withheld.get(piece)
+}
+
+// Withheld returns how many pieces we have but no longer serve because they
+// failed a re-verification (see PieceChecked).
+func (s *Swarm) Withheld() int { return s.numWithheld }

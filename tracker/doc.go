@@ -18,6 +18,10 @@
 // connection IDs. Clocks and random sources are injected, so tests replay
 // exactly. It exports Prometheus metrics at /metrics.
 //
+// The server also keeps release channels (see package channel): publish
+// keys, a [ChannelStore] ([MemoryChannelStore], [RedisChannelStore]),
+// long polls for the next release, host reports, and the fleet page at /.
+//
 // This package is not a DHT or PEX (peers found that way never pass
 // through here), and it does not resolve host names found in peer lists.
 package tracker

@@ -1,7 +1,6 @@
 package tracker
 
 import (
-	"bufio"
 	"crypto/sha1"
 	"errors"
 	"fmt"
@@ -36,25 +35,12 @@ func NewKeys(tokenToTenant map[string]string) *Keys {
 	return k
 }
 
-// ParseKeys reads keys, one "TOKEN [TENANT]" per line; a missing tenant
-// is the token itself. Blank lines and lines starting with # are skipped.
+// ParseKeys reads keys, one "TOKEN [TENANT] [publish]" per line; a
+// missing tenant is the token itself. Blank lines and lines starting with
+// # are skipped. See [ParseKeyFile], which also returns the publish keys.
 func ParseKeys(r io.Reader) (*Keys, error) {
-	m := map[string]string{}
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		if len(f) > 2 {
-			return nil, fmt.Errorf("keys line %d: want TOKEN [TENANT], got %d fields", n, len(f))
-		}
-		m[f[0]] = f[len(f)-1]
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading keys: %w", err)
-	}
-	return NewKeys(m), nil
+	k, _, err := ParseKeyFile(r)
+	return k, err
 }
 
 // Tenant returns the tenant of token.

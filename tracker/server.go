@@ -67,6 +67,10 @@ type ServerConfig struct {
 	// ConnIDSecret keys the UDP connection IDs; default 32 random bytes.
 	// Trackers behind one address must share it.
 	ConnIDSecret []byte
+	// Channels configures the release channels and the fleet page (see
+	// channelhttp.go); the zero value keeps them in memory and refuses
+	// every publish.
+	Channels ChannelConfig
 }
 
 // Defaults for [ServerConfig].
@@ -101,6 +105,8 @@ type Server struct {
 	promh   http.Handler
 	// samples recycles the buffers announces draw candidates into.
 	samples sync.Pool
+	// channels serves /v1/channels..., /v1/fleet and the fleet page at /.
+	channels *channelAPI
 }
 
 // NewServer returns a Server for cfg with defaults filled in.
@@ -156,6 +162,7 @@ func NewServer(cfg ServerConfig) *Server {
 	s.samples.New = func() any { return new([]Peer) }
 	s.metrics = newMetrics(cfg.Store, cfg.Now)
 	s.promh = promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	s.channels = newChannelAPI(s, cfg.Channels)
 	return s
 }
 
@@ -172,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	endpoint, key := splitTrackerPath(r.URL.Path)
 	if endpoint == "" {
-		http.NotFound(w, r)
+		s.channels.ServeHTTP(w, r) // channel endpoints, the fleet page, or 404
 		return
 	}
 	if r.Method != http.MethodGet {

@@ -224,7 +224,8 @@ func TestRoutes(t *testing.T) {
 		body         string
 	}{
 		{"GET", "/healthz", 200, "ok\n"},
-		{"GET", "/", 404, ""},
+		{"GET", "/", 200, "<!doctype html>"}, // the fleet page
+		{"GET", "/nope", 404, ""},
 		{"GET", "/scrape", 200, "d14:failure reason"},
 		{"GET", "/a/b/announce", 404, ""},
 		{"GET", "/metrics", 200, "# HELP"},

@@ -22,6 +22,10 @@ import (
 // loopback, all in this process, and compares the time with the physical
 // floor.
 func runDemo(ctx context.Context, args []string) error {
+	single, args := cutSingle(args)
+	if !single {
+		return runFleetDemo(ctx, args) // plain `shoal demo` is the fleet scenario (demo_fleet.go)
+	}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	peers := fs.Int("peers", 20, "number of receivers")
 	size := rateFlag(256e6)

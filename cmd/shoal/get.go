@@ -33,9 +33,13 @@ func runGet(ctx context.Context, args []string) error {
 	statsFile := fs.String("stats-file", "", "on exit, write the torrent's statistics as JSON to `file` (used by shoal bench)")
 	noPEX := fs.Bool("no-pex", false, "do not exchange peers with peers (BEP 11)")
 	df := addDHTFlags(fs)
+	agentURL := agentFlag(fs)
 	pos, err := parseFlags(fs, args, 1, 1, "TORRENT|MAGNET")
 	if err != nil {
 		return err
+	}
+	if *agentURL != "" {
+		return getViaAgent(ctx, *agentURL, pos[0], *outDir)
 	}
 	start := time.Now()
 	mi, magnet, err := loadTorrentOrMagnet(pos[0])
@@ -92,16 +96,20 @@ func runGet(ctx context.Context, args []string) error {
 	} else if t, err = c.AddTorrent(mi, opts); err != nil {
 		return err
 	}
+	for _, tr := range t.Truncated() {
+		fmt.Fprintf(os.Stderr, "truncated %s from %d to %d bytes: the bytes past its length in the torrent were not part of it\n",
+			printable(tr.Path), tr.From, tr.To)
+	}
 	st := t.Stats()
 	fmt.Fprintf(os.Stderr, "getting %s (%s, %d pieces, %d already verified on disk)\n",
-		mi.Info.Name, formatBytes(float64(mi.Info.TotalLength())), st.Pieces, st.HadAtStart)
-	if err := watchDownload(ctx, t, start, *stall, len(peers) > 0 || useDHT); err != nil {
+		printable(mi.Info.Name), formatBytes(float64(mi.Info.TotalLength())), st.Pieces, st.HadAtStart)
+	if err := watchDownload(ctx, t, *stall); err != nil {
 		return err
 	}
 	st = t.Stats()
 	elapsed := time.Since(start)
 	fmt.Fprintf(os.Stderr, "complete: %s verified; downloaded %d pieces (%s) in %.1fs, had %d pieces at start\n",
-		mi.Info.Name, st.Verified, formatBytes(float64(st.Downloaded)), elapsed.Seconds(), st.HadAtStart)
+		printable(mi.Info.Name), st.Verified, formatBytes(float64(st.Downloaded)), elapsed.Seconds(), st.HadAtStart)
 	fmt.Fprintf(os.Stderr, "discovery: first peer after %.3fs, metadata after %.3fs, complete after %.3fs\n",
 		st.FirstPeerAfter.Seconds(), st.MetadataAfter.Seconds(), elapsed.Seconds())
 	if !*seedAfter {
@@ -142,13 +150,14 @@ func addMagnet(ctx context.Context, c *client.Client, m metainfo.Magnet, opts cl
 	}
 	st := t.Stats()
 	fmt.Fprintf(os.Stderr, "metadata: %s (%d bytes) after %.3fs, first peer after %.3fs\n",
-		t.MetaInfo().Info.Name, len(t.MetaInfo().InfoBytes), st.MetadataAfter.Seconds(), st.FirstPeerAfter.Seconds())
+		printable(t.MetaInfo().Info.Name), len(t.MetaInfo().InfoBytes), st.MetadataAfter.Seconds(), st.FirstPeerAfter.Seconds())
 	return t, nil
 }
 
 // watchDownload shows progress until the torrent completes, fails, stalls
-// or the user interrupts.
-func watchDownload(ctx context.Context, t *client.Torrent, start time.Time, stall time.Duration, directPeers bool) error {
+// or the user interrupts. It gives up only after stall without a peer: a
+// tracker that is down at start is retried (with backoff) until then.
+func watchDownload(ctx context.Context, t *client.Torrent, stall time.Duration) error {
 	tty := isTerminal(os.Stderr)
 	every := 2 * time.Second
 	if tty {
@@ -157,7 +166,6 @@ func watchDownload(ctx context.Context, t *client.Torrent, start time.Time, stal
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastPeerSeen := time.Now()
-	everHadPeer := false
 	var rate float64
 	lastDown, lastAt := t.Stats().Downloaded, time.Now()
 	for {
@@ -186,15 +194,10 @@ func watchDownload(ctx context.Context, t *client.Torrent, start time.Time, stal
 			lastDown, lastAt = st.Downloaded, now
 			if st.Peers > 0 {
 				lastPeerSeen = now
-				everHadPeer = true
 			}
 			printProgress(st, rate, tty)
 			if !tty && st.TrackerError != "" && st.Peers == 0 {
 				fmt.Fprintln(os.Stderr, st.TrackerError) // it starts "tracker: "
-			}
-			if !directPeers && !everHadPeer && st.TrackerError != "" && now.Sub(start) > 20*time.Second {
-				// The only way to find peers has failed for a while.
-				return fmt.Errorf("no peers: %s", st.TrackerError)
 			}
 			if now.Sub(lastPeerSeen) > stall {
 				if st.TrackerError != "" {

@@ -30,6 +30,9 @@ Usage:
   shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT] [--keys FILE]
   shoal demo [--peers N] [--size SIZE] [--link RATE]
   shoal dht [--listen ADDR] [--dht-bootstrap HOST:PORT]... [--state FILE]
+  shoal agent --data DIR [--listen ADDR] [--api ADDR] [--tracker URL]... [--subscribe NAME]... [--keep N] [--disk-high P] [--disk-low P] [--on-complete CMD] [--up-limit RATE] [--down-limit RATE]
+  shoal publish --channel NAME [--tracker URL] [--key KEY] [--agent URL] PATH
+  shoal status [--agent URL]
   shoal sim [--peers N] [--size SIZE] [--link RATE] [--origin-link RATE] [--latency DUR] [--seed S] [--json FILE] [--svg FILE]
   shoal bench [--peers N] [--size SIZE] [--link RATE] [--runs K] [--compare shoal,libtorrent,http] [--json FILE] [--svg FILE]
 
@@ -66,6 +69,12 @@ func main() {
 		err = runSim(ctx, args)
 	case "bench":
 		err = runBench(ctx, args)
+	case "agent":
+		err = runAgent(ctx, args)
+	case "publish":
+		err = runPublish(ctx, args)
+	case "status":
+		err = runStatus(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -83,7 +92,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "shoal %s: interrupted\n", cmd)
 		os.Exit(130)
 	default:
-		fmt.Fprintf(os.Stderr, "shoal %s: %v\n", cmd, err)
+		fmt.Fprintf(os.Stderr, "shoal %s: %s\n", cmd, printable(err.Error()))
 		os.Exit(1)
 	}
 }

@@ -28,9 +28,13 @@ func runSeed(ctx context.Context, args []string) error {
 	statsFile := fs.String("stats-file", "", "on exit, write the torrent's statistics as JSON to `file` (used by shoal bench)")
 	noPEX := fs.Bool("no-pex", false, "do not exchange peers with peers (BEP 11)")
 	df := addDHTFlags(fs)
+	agentURL := agentFlag(fs)
 	pos, err := parseFlags(fs, args, 2, 2, "TORRENT PATH")
 	if err != nil {
 		return err
+	}
+	if *agentURL != "" {
+		return seedViaAgent(ctx, *agentURL, pos[0], pos[1])
 	}
 	mi, err := metainfo.Load(pos[0])
 	if err != nil {
@@ -45,7 +49,7 @@ func runSeed(ctx context.Context, args []string) error {
 		return err
 	}
 	defer c.Close()
-	fmt.Fprintf(os.Stderr, "verifying %s against %s (%s, %d pieces)\n", pos[1], mi.Info.Name,
+	fmt.Fprintf(os.Stderr, "verifying %s against %s (%s, %d pieces)\n", printable(pos[1]), printable(mi.Info.Name),
 		formatBytes(float64(mi.Info.TotalLength())), mi.Info.NumPieces())
 	opts := client.TorrentOptions{Path: pos[1], Seed: true, InitialSeeding: *initial, Peers: peers, NoPEX: *noPEX}
 	if len(trackers) > 0 {
@@ -60,7 +64,7 @@ func runSeed(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "listening on %s\n", c.Addr())
 	printDHT(c)
-	fmt.Fprintf(os.Stderr, "seeding %s (info hash %s)\n", mi.Info.Name, mi.InfoHash)
+	fmt.Fprintf(os.Stderr, "seeding %s (info hash %s)\n", printable(mi.Info.Name), mi.InfoHash)
 	fmt.Fprintf(os.Stderr, "magnet link: %s\n", mi.Magnet())
 	tick := time.NewTicker(10 * time.Second)
 	defer tick.Stop()
@@ -75,11 +79,20 @@ func runSeed(ctx context.Context, args []string) error {
 			if err := t.Err(); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "seeding: %d peers, uploaded %s (%s/s)%s\n", st.Peers,
-				formatBytes(float64(st.Uploaded)), formatBytes(float64(st.Uploaded-lastUp)/10), trackerNote(st))
+			fmt.Fprintf(os.Stderr, "seeding: %d peers, uploaded %s (%s/s)%s%s\n", st.Peers,
+				formatBytes(float64(st.Uploaded)), formatBytes(float64(st.Uploaded-lastUp)/10), withheldNote(st), trackerNote(st))
 			lastUp = st.Uploaded
 		}
 	}
+}
+
+// withheldNote says, in a status line, that pieces stopped matching the
+// data on disk; the log has a line per piece naming its files.
+func withheldNote(st client.Stats) string {
+	if st.Withheld == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; WARNING: %d pieces no longer match the data on disk and are not offered (restore the files or make a new torrent)", st.Withheld)
 }
 
 // trackerNote mentions a failing tracker in a status line.

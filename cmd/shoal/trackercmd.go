@@ -21,12 +21,16 @@ import (
 //	              [--keys FILE] [--interval D] [--expire-after N] [--max-numwant N]
 //	              [--handout-budget N] [--rate R] [--burst N] [--max-torrents N] [--max-peers N]
 //	              [--max-peers-per-ip N] [--ip-limit-exempt PREFIXES]
+//	              [--publish-key KEY]... [--channel-releases N]
 func runTracker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tracker", flag.ContinueOnError)
 	listen := fs.String("listen", ":6969", "TCP `address` for HTTP (/announce, /scrape, /metrics, /healthz); UDP listens on the same address and port unless --udp-listen says otherwise")
 	udpListen := fs.String("udp-listen", "", "UDP `address` for BEP 15 announces; empty: the --listen address and port; \"off\": no UDP")
-	store := fs.String("store", "memory", "peer store: \"memory\" or redis://HOST:PORT[/DB] to share swarms between tracker processes")
-	keysFile := fs.String("keys", "", "`file` of announce keys (\"TOKEN [TENANT]\" per line): makes the tracker private")
+	store := fs.String("store", "memory", "peer and channel store: \"memory\" or redis://HOST:PORT[/DB] to share swarms and release channels between tracker processes")
+	keysFile := fs.String("keys", "", "`file` of keys (\"TOKEN [TENANT] [publish]\" per line): makes the tracker private; \"publish\" lets a key publish channel releases too")
+	var publishKeys stringList
+	fs.Var(&publishKeys, "publish-key", "`key` allowed to publish channel releases (repeatable); with none, every publish is refused")
+	channelReleases := fs.Int("channel-releases", tracker.DefaultMaxReleases, "releases kept per channel")
 	interval := fs.Duration("interval", 30*time.Second, "announce interval handed to peers")
 	expireAfter := fs.Int("expire-after", 3, "forget a peer after this many intervals without an announce")
 	maxNumWant := fs.Int("max-numwant", tracker.DefaultMaxNumWant, "most peers handed out per announce")
@@ -64,17 +68,29 @@ func runTracker(ctx context.Context, args []string) error {
 	if *rate > 0 {
 		cfg.RateLimit = tracker.NewSourceLimiter(*rate, *burst, 0)
 	}
+	cfg.Channels.Limits.MaxReleases = *channelReleases
+	publish := map[string]string{}
 	if *keysFile != "" {
 		f, err := os.Open(*keysFile)
 		if err != nil {
 			return fmt.Errorf("keys: %w", err)
 		}
-		cfg.Keys, err = tracker.ParseKeys(f)
+		cfg.Keys, publish, err = tracker.ParseKeyFile(f)
 		f.Close()
 		if err != nil {
 			return err
 		}
+		if len(publishKeys) > 0 {
+			return fmt.Errorf("--publish-key with --keys: on a private tracker give the publish right in the keys file (\"TOKEN TENANT publish\"), so the key has a tenant")
+		}
 	}
+	for _, k := range publishKeys {
+		if k == "" {
+			return fmt.Errorf("--publish-key: empty key")
+		}
+		publish[k] = ""
+	}
+	cfg.Channels.PublishKeys = tracker.NewPublishKeys(publish)
 	if *secretFile != "" {
 		b, err := os.ReadFile(*secretFile)
 		if err != nil {
@@ -100,6 +116,12 @@ func runTracker(ctx context.Context, args []string) error {
 			return err
 		}
 		cfg.Store = rs
+		cs, err := tracker.NewRedisChannelStore(*store, "", cfg.Channels.Limits, cfg.Logger)
+		if err != nil {
+			return err
+		}
+		defer cs.Close()
+		cfg.Channels.Store = cs // release channels shared by every tracker on this Redis
 	default:
 		return fmt.Errorf("--store %q: want memory or redis://HOST:PORT", *store)
 	}
@@ -125,6 +147,10 @@ func runTracker(ctx context.Context, args []string) error {
 	hs := srv.HTTPServer()
 	fmt.Fprintf(os.Stderr, "listening on %s\n", ln.Addr())
 	fmt.Fprintf(os.Stderr, "announce URL: http://%s/announce\n", ln.Addr())
+	fmt.Fprintf(os.Stderr, "fleet page: http://%s/\n", ln.Addr())
+	if len(publish) == 0 {
+		fmt.Fprintln(os.Stderr, "no publish key: every channel publish is refused (add --publish-key KEY)")
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
 	if pc != nil {

@@ -292,12 +292,9 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 		case <-time.After(30 * time.Second):
 		}
 	}
-	st := t.Stats()
-	state := StateDownloading
-	if st.Complete {
-		state = StateSeeding
-	}
-	setState(state, "")
+	// Seeding is set below, together with e.complete, so that a status
+	// that says seeding always comes with files that can be read.
+	setState(StateDownloading, "")
 	select {
 	case <-e.ctx.Done():
 		return
@@ -310,18 +307,21 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 		return
 	}
 	a.mu.Lock()
-	e.state = StateSeeding
-	if e.rec.Completed.IsZero() {
+	first := e.rec.Completed.IsZero()
+	if first {
 		e.rec.Completed = time.Now().UTC()
-		rec := e.rec
-		a.mu.Unlock()
+	}
+	rec := e.rec
+	a.mu.Unlock()
+	if first {
 		if err := a.ix.putTorrent(rec); err != nil {
 			a.log.Error("index", "err", err)
 		}
-	} else {
-		a.mu.Unlock()
 	}
+	a.mu.Lock()
+	e.state = StateSeeding
 	close(e.complete)
+	a.mu.Unlock()
 	a.kickGC()
 	<-e.ctx.Done()
 }

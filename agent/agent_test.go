@@ -495,3 +495,40 @@ func TestDiskWatermarkCollectsOldestUnpinned(t *testing.T) {
 			have[old], have[mid], have[young], have[pinned])
 	}
 }
+
+func TestUnixSocketAPI(t *testing.T) {
+	a := startAgent(t, Config{})
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := Listen("unix:" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket %v mode %v, want 0660", err, fi.Mode())
+	}
+	c, err := NewAPIClient("unix:" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "u.bin")
+	writeRandom(t, src, 100<<10, 9)
+	added, err := c.Add(ctx, AddRequest{Path: src})
+	if err != nil || !added.Created {
+		t.Fatalf("add over the socket: %+v %v", added, err)
+	}
+	ts, err := c.Torrents(ctx)
+	if err != nil || len(ts) != 1 || ts[0].InfoHash != added.InfoHash {
+		t.Fatalf("list over the socket: %v %v", ts, err)
+	}
+	if _, err := c.AddTorrent(ctx, []byte("junk")); !IsStatus(err, 400) {
+		t.Fatalf("junk over the socket: %v, want a 400", err)
+	}
+}

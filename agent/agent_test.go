@@ -532,3 +532,45 @@ func TestUnixSocketAPI(t *testing.T) {
 		t.Fatalf("junk over the socket: %v, want a 400", err)
 	}
 }
+
+func TestNewestReleaseWinsMidDownload(t *testing.T) {
+	announce := testTracker(t)
+	mt := newMemTracker("k")
+	origin := startAgent(t, Config{Name: "origin", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt}})
+	hooks := filepath.Join(t.TempDir(), "hooks")
+	sub := startAgent(t, Config{Name: "slow", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt},
+		Subscribe: []string{"build"}, DownloadLimit: 1 << 20, OnComplete: `echo "$SHOAL_SEQ" >> ` + hooks})
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "build.bin")
+	writeRandom(t, src, 8<<20, 20) // 8 s at 1 MiB/s
+	if _, err := origin.Publish(ctx, "build", PublishRequest{Path: src, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "release 1 under way", func() bool {
+		st, _ := sub.Channel("build")
+		return len(st.Fetching) == 1 && st.Fetching[0] == 1 && st.Progress > 0
+	})
+	data2 := writeRandom(t, src, 1<<20, 21)
+	if _, err := origin.Publish(ctx, "build", PublishRequest{Path: src, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "release 2 current", func() bool {
+		st, _ := sub.Channel("build")
+		return st.Current == 2
+	})
+	if got, err := readCurrent(sub.Agent, "build", "build.bin"); err != nil || !bytes.Equal(got, data2) {
+		t.Fatalf("current is not release 2: %v", err)
+	}
+	for _, ts := range sub.Torrents() {
+		if ts.Seq == 1 {
+			t.Fatalf("the superseded release 1 is still in the store: %+v", ts)
+		}
+	}
+	waitUntil(t, 30*time.Second, "hook of release 2", func() bool {
+		b, _ := os.ReadFile(hooks)
+		return len(b) > 0
+	})
+	if b, _ := os.ReadFile(hooks); string(b) != "2\n" {
+		t.Fatalf("hooks ran for %q, want only release 2", b)
+	}
+}

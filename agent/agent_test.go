@@ -191,6 +191,20 @@ func TestAddLocalSeedFetchAndServeRanges(t *testing.T) {
 		t.Fatalf("range past the end: %v %v, want 416", resp.StatusCode, err)
 	}
 
+	// The agent's page and metrics show it.
+	page, _ := http.Get(fetcher.api + "/")
+	pb, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if !strings.Contains(string(pb), "payload.bin") || !strings.Contains(string(pb), ih.String()) {
+		t.Errorf("the agent's page does not list the torrent:\n%s", pb)
+	}
+	mresp, _ := http.Get(fetcher.api + "/metrics")
+	mb, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if want := fmt.Sprintf("shoal_agent_pieces_verified_total %d", st.Pieces); !strings.Contains(string(mb), want) {
+		t.Errorf("metrics lack %q", want)
+	}
+
 	// Files outside the torrent are not there, whatever the path says.
 	for _, p := range []string{"../index.db", "..%2F..%2Findex.db", "payload.bin/../../index.db", "nope"} {
 		var eb ErrorBody
@@ -419,6 +433,19 @@ func TestChannelReleasesReachSubscribers(t *testing.T) {
 			r, ok := mt.report("build", s.cfg.Name)
 			return ok && r.Current == 3
 		})
+	}
+	for _, s := range subs {
+		resp, err := http.Get(s.api + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`shoal_agent_release_complete_seconds_count{channel="build"} 3`, `shoal_agent_channel_current_seq{channel="build"} 3`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s metrics lack %q", s.cfg.Name, want)
+			}
+		}
 	}
 	ost, _ := origin.Channel("build")
 	if ost.Current != 3 || len(ost.Published) != 1 || ost.Published[0] != 3 {

@@ -186,4 +186,3 @@ func TestFleetTrackerRestartMidRelease(t *testing.T) {
 		checkAgent(ctx, t, a, 1, v1, 3, []uint64{1})
 	}
 }
-

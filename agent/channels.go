@@ -574,11 +574,13 @@ func (s *subscriber) fetch(ctx context.Context, h heard) {
 			return
 		}
 		if ih, ok := a.releaseHash(s.name, rel.Seq); ok {
-			e, _ = a.lookup(ih)
-			a.mu.Lock()
-			e.busy = true
-			a.mu.Unlock()
-			break
+			if found, ok := a.lookup(ih); ok {
+				a.mu.Lock()
+				found.busy = true
+				a.mu.Unlock()
+				e = found
+				break
+			}
 		}
 		mi, err := s.metaInfo(ctx, h)
 		if err != nil {

@@ -108,12 +108,23 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 	}
 	a.mu.Lock()
 	if old := a.entries[mi.InfoHash]; old != nil {
+		changed := false
 		if o.pinned && !old.rec.Pinned {
-			old.rec.Pinned = true
-			a.ix.putTorrent(old.rec)
+			old.rec.Pinned, changed = true, true
+		}
+		if o.channel != "" && old.rec.Channel == "" {
+			// Content we already hold (added by hand) is now also a
+			// release: it becomes that release.
+			old.rec.Channel, old.rec.Seq, old.rec.PublishedAt, changed = o.channel, o.seq, o.publishedAt, true
 		}
 		old.busy = old.busy || o.busy
+		rec := old.rec
 		a.mu.Unlock()
+		if changed {
+			if err := a.ix.putTorrent(rec); err != nil {
+				return nil, false, a.diskError(err)
+			}
+		}
 		return old, false, nil
 	}
 	e = a.newEntry(rec)

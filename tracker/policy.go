@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -44,6 +45,10 @@ type SamplingPolicy interface {
 //   - a peer already handed out Budget times this interval is held back,
 //     and offered only when nobody else is left, so a popular seeder is
 //     not stampeded by a whole fleet starting at once;
+//   - every choice is fair to addresses (an IPv4 address, an IPv6 /64): no
+//     address gets a second place in a handout while a candidate at an
+//     address not yet in it is left, so a host that registered a thousand
+//     fake seeders is handed out like any one honest seeder;
 //   - a peer that announced a location label (Peer.Zone) gets its rack
 //     first, then the nearest others, and a fixed share of peers drawn
 //     uniformly from outside its rack (see [Locality]).
@@ -51,8 +56,10 @@ type DefaultPolicy struct {
 	budget *HandoutBudget
 	loc    Locality
 
-	mu  sync.Mutex
-	rng *rand.Rand
+	mu      sync.Mutex // guards the fields below
+	rng     *rand.Rand
+	seen    map[netip.Addr]bool // scratch: addresses in the handout
+	scratch []Peer
 }
 
 // Locality says how a [DefaultPolicy] hands out peers to a peer with a
@@ -100,7 +107,7 @@ func NewDefaultPolicy(rng *rand.Rand, budget *HandoutBudget) *DefaultPolicy {
 // NewDefaultPolicyWith is [NewDefaultPolicy] with the given locality.
 func NewDefaultPolicyWith(rng *rand.Rand, budget *HandoutBudget, loc Locality) *DefaultPolicy {
 	loc.Outside = min(max(loc.Outside, 0), 1)
-	return &DefaultPolicy{rng: rng, budget: budget, loc: loc}
+	return &DefaultPolicy{rng: rng, budget: budget, loc: loc, seen: make(map[netip.Addr]bool)}
 }
 
 // Handout implements [Policy].
@@ -122,6 +129,7 @@ func (d *DefaultPolicy) Handout(now time.Time, self Peer, candidates []Peer, n i
 	n = min(n, len(pool))
 
 	d.mu.Lock()
+	clear(d.seen)
 	if d.local(self) {
 		out := d.near(self, pool, n)
 		d.mu.Unlock()
@@ -131,6 +139,7 @@ func (d *DefaultPolicy) Handout(now time.Time, self Peer, candidates []Peer, n i
 	if self.Downloaded == 0 && self.Left > 0 {
 		seeders := partition(pool, Peer.Seeder)
 		d.shuffle(pool[:seeders])
+		d.spread(pool[:seeders])
 		if seeders < n {
 			d.sampleInto(pool[seeders:], n-seeders)
 		}
@@ -175,35 +184,67 @@ func (d *DefaultPolicy) Plan(self Peer, n int) Draw {
 func (d *DefaultPolicy) local(self Peer) bool { return self.Zone != "" && !d.loc.Off }
 
 // near is the handout of at most n peers of pool to a labelled self, as
-// [Locality] describes. It reorders pool; d.mu must be held.
+// [Locality] describes, fair to addresses like the plain handout: a peer
+// at an address already in the handout is taken only when no other
+// candidate is left. It reorders pool; d.mu must be held, d.seen clear.
 func (d *DefaultPolicy) near(self Peer, pool []Peer, n int) []Peer {
 	newcomer := self.Downloaded == 0 && self.Left > 0
 	d.shuffle(pool)
-	rack := rankNearest(self, pool, newcomer)
-	outside := pool[rack:] // nearest first
-	slots := n
-	fill := 0 // outside[:fill] are taken, nearest first
+	rack := rankNearest(self, pool, newcomer) // pool[rack:] is outside, nearest first
+	taken := make([]bool, len(pool))
+	out := make([]Peer, 0, n)
+	add := func(i int) {
+		taken[i] = true
+		d.seen[handoutAddr(pool[i])] = true
+		out = append(out, pool[i])
+	}
+	fresh := func(i int) bool { return !taken[i] && !d.seen[handoutAddr(pool[i])] }
+	outside := len(pool) - rack
+	forced := 0
 	if newcomer && (rack == 0 || !pool[0].Seeder()) {
 		// No seeder in the rack: the nearest one outside it, if any.
-		if i := slices.IndexFunc(outside, Peer.Seeder); i >= 0 {
-			sd := outside[i]
-			copy(outside[1:i+1], outside[:i])
-			outside[0] = sd
-			fill, slots = 1, slots-1
+		if i := slices.IndexFunc(pool[rack:], Peer.Seeder); i >= 0 {
+			add(rack + i)
+			forced = 1
 		}
 	}
-	q := min(d.quota(n), len(outside)-fill, slots)
-	slots -= q
-	take := min(rack, slots)
-	slots -= take
-	if short := d.loc.Enough - (take + fill + q); short > 0 {
-		fill += min(short, slots, len(outside)-fill-q)
+	// How many of each part: the uniform share, the rack, the nearest.
+	q := min(d.quota(n), outside-forced, n-forced)
+	take := min(rack, n-forced-q)
+	fill := forced
+	if short := d.loc.Enough - (take + forced + q); short > 0 {
+		fill += min(short, n-forced-q-take, outside-forced-q)
 	}
-	// The uniform share, from the outside peers not taken as nearest.
-	d.sampleInto(outside[fill:], q)
-	out := make([]Peer, 0, take+fill+q)
-	out = append(out, pool[:take]...)
-	return append(out, outside[:fill+q]...)
+	target := take + fill + q
+	for i := 0; i < rack && len(out) < take+forced; i++ {
+		if fresh(i) {
+			add(i)
+		}
+	}
+	for i := rack; i < len(pool) && len(out) < target-q; i++ {
+		if fresh(i) {
+			add(i)
+		}
+	}
+	// The uniform share, from the outside peers not taken.
+	var cand []int
+	for i := rack; i < len(pool); i++ {
+		if fresh(i) {
+			cand = append(cand, i)
+		}
+	}
+	for j := 0; j < len(cand) && len(out) < target; j++ {
+		k := j + d.rng.IntN(len(cand)-j)
+		cand[j], cand[k] = cand[k], cand[j]
+		add(cand[j])
+	}
+	// Short of the target only if addresses repeat: those last, nearest first.
+	for i := 0; i < len(pool) && len(out) < target; i++ {
+		if !taken[i] {
+			add(i)
+		}
+	}
+	return out
 }
 
 // quota is the outside share of a handout of n: Outside × n, rounded up
@@ -260,13 +301,62 @@ func rankNearest(self Peer, ps []Peer, newcomer bool) (rack int) {
 	return rack
 }
 
-// sampleInto moves a uniform random sample of k elements of ps to its
-// front (a partial Fisher-Yates shuffle).
+// sampleInto moves a random sample of k elements of ps to its front, fair
+// to addresses: a partial Fisher-Yates shuffle in which a peer drawn at an
+// address already in the handout (d.seen) is set aside at the back; once
+// only those are left, the rest of the sample is drawn from them at
+// random. With every address distinct it is a plain partial shuffle,
+// drawing the same random numbers.
 func (d *DefaultPolicy) sampleInto(ps []Peer, k int) {
-	for i := 0; i < k && i < len(ps)-1; i++ {
-		j := i + d.rng.IntN(len(ps)-i)
-		ps[i], ps[j] = ps[j], ps[i]
+	front, back := 0, len(ps) // ps[:front] picked, ps[back:] set aside
+	for front < k && front < back {
+		j := front
+		if back-front > 1 {
+			j += d.rng.IntN(back - front)
+		}
+		ps[front], ps[j] = ps[j], ps[front]
+		if a := handoutAddr(ps[front]); d.seen[a] {
+			back--
+			ps[front], ps[back] = ps[back], ps[front]
+			continue
+		} else {
+			d.seen[a] = true
+		}
+		front++
 	}
+	for ; front < k && front < len(ps)-1; front++ {
+		j := front + d.rng.IntN(len(ps)-front)
+		ps[front], ps[j] = ps[j], ps[front]
+	}
+}
+
+// spread moves the first peer of each address in ps to the front, keeping
+// the order of both the first peers and the rest, and marks those
+// addresses in d.seen.
+func (d *DefaultPolicy) spread(ps []Peer) {
+	rest := d.scratch[:0]
+	k := 0
+	for _, p := range ps {
+		if a := handoutAddr(p); !d.seen[a] {
+			d.seen[a] = true
+			ps[k] = p
+			k++
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	copy(ps[k:], rest)
+	d.scratch = rest[:0]
+}
+
+// handoutAddr is the address a handout is fair to: the IPv4 address, or
+// the IPv6 /64.
+func handoutAddr(p Peer) netip.Addr {
+	a := p.Addr.Addr().Unmap()
+	if a.Is6() {
+		a = netip.PrefixFrom(a, 64).Masked().Addr()
+	}
+	return a
 }
 
 func (d *DefaultPolicy) shuffle(ps []Peer) {

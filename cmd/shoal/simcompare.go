@@ -165,7 +165,7 @@ func runSimCompare(ctx context.Context, cfg sim.Config, extra *simExtraFlags, sy
 			label += " (" + run.policy + " peers)"
 		}
 		fmt.Printf("== %s\n", label)
-		printSimReport(rep)
+		printSimReport(rep, false)
 		printRackReport(rep)
 		if jsonOut != "" {
 			if err := appendJSON(jsonOut, rep); err != nil {

@@ -452,3 +452,35 @@ func TestZoneIgnoredWithoutIndex(t *testing.T) {
 		t.Fatalf("labelled peer got %d peers from a Redis tracker, want 40", len(got.Peers))
 	}
 }
+
+// TestLocalityFairToAddresses: the locality handout, like the plain one,
+// gives an address a second place only when nobody else is left, so a
+// host that registered many fake peers in a rack gets one of its slots.
+func TestLocalityFairToAddresses(t *testing.T) {
+	self := zonedPeer(999, "dc1/row0/rack0", 5)
+	var swarm []Peer
+	for i := range 30 { // one host, 30 fake peers claiming rack0
+		p := zonedPeer(i, "dc1/row0/rack0", 5)
+		p.Addr = netip.AddrPortFrom(netip.MustParseAddr("192.0.2.66"), uint16(7000+i))
+		swarm = append(swarm, p)
+	}
+	for i := range 10 {
+		swarm = append(swarm, zonedPeer(100+i, "dc1/row0/rack0", 5), zonedPeer(200+i, "dc1/row1/rack1", 5))
+	}
+	pol := NewDefaultPolicy(rand.New(rand.NewPCG(8, 8)), nil)
+	for range 50 {
+		got := pol.Handout(t0, self, slices.Clone(swarm), 25)
+		fake := 0
+		for _, p := range got {
+			if p.Addr.Addr() == netip.MustParseAddr("192.0.2.66") {
+				fake++
+			}
+		}
+		// The rack's 10 honest peers and one fake, then (a second fake
+		// would be next in the rack) the row's 10 before any more fakes:
+		// all 20 honest peers, the rest of the 25 fakes.
+		if len(got) != 25 || fake != 5 {
+			t.Fatalf("%d peers, %d of them at the flooding address; want 25 with every honest peer, 5 fakes", len(got), fake)
+		}
+	}
+}

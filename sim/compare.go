@@ -141,6 +141,8 @@ type sender struct {
 	h     *host
 	xfers []transfer
 	next  int   // the transfer whose block goes next
+	start int64 // when the link started sending
+	sent  int64 // modelled bytes put on the link, this block included
 	done  int64 // when the block now on the link has left it
 	cur   int   // that block's transfer
 	size  int64 // and its size
@@ -205,7 +207,7 @@ func (o *originsRun) build(K int) {
 			}
 		}
 		if len(sd.xfers) > 0 {
-			sd.done = start
+			sd.start = start
 			o.startBlock(sd)
 			heap.Push(&o.senders, sd)
 		}
@@ -215,8 +217,7 @@ func (o *originsRun) build(K int) {
 // blockSize is the simulated block size, in modelled bytes.
 func (o *originsRun) blockSize() int64 { return wire.BlockSize }
 
-// startBlock puts the next transfer's next block on sd's link, which is
-// free from sd.done.
+// startBlock puts the next transfer's next block on sd's link.
 func (o *originsRun) startBlock(sd *sender) {
 	if len(sd.xfers) == 0 {
 		sd.cur = -1
@@ -228,7 +229,10 @@ func (o *originsRun) startBlock(sd *sender) {
 	x := &sd.xfers[sd.next]
 	sd.cur, sd.size = sd.next, min(o.blockSize(), x.left)
 	sd.next++
-	sd.done += int64(float64(sd.size) / sd.h.up)
+	// From the bytes sent so far, so that rounding does not add up over
+	// millions of blocks: the link never beats its rate.
+	sd.sent += sd.size
+	sd.done = sd.start + int64(math.Ceil(float64(sd.sent)/sd.h.up))
 }
 
 // run sends every block, earliest link first.
@@ -303,6 +307,7 @@ func (o *originsRun) report() *Report {
 		r.TLastS = r.FinishS[n-1]
 		r.P50S = percentile(r.FinishS, 0.5)
 		r.P90S = percentile(r.FinishS, 0.9)
+		r.P99S = percentile(r.FinishS, 0.99)
 		r.Efficiency = r.FloorS / r.TLastS
 	}
 	if rk := o.sim.racks; rk != nil {

@@ -6,6 +6,7 @@ import (
 	"html"
 	"io"
 	"math"
+	"strconv"
 )
 
 // compareColors are the series colours of WriteCompareSVG, in order.
@@ -32,14 +33,11 @@ func WriteCompareSVG(w io.Writer, reps []*Report) error {
 	if !(lo > 0) || !(hi > lo) {
 		lo, hi = 0.1, 10
 	}
-	// Whole decades around the data.
-	dlo, dhi := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi*1.05))
-	if dhi <= dlo {
-		dhi = dlo + 1
-	}
+	// A little room either side of the data, in log10 units.
+	dlo, dhi := math.Log10(lo)-0.1, math.Log10(hi)+0.1
 	pw, ph := svgW-padL-padR, svgH-padT-padB-float64(18*len(reps))
 	x := func(t float64) float64 {
-		return padL + pw*(math.Log10(math.Max(t, math.Pow(10, dlo)))-dlo)/(dhi-dlo)
+		return padL + pw*(math.Min(math.Max(math.Log10(t), dlo), dhi)-dlo)/(dhi-dlo)
 	}
 	y := func(f float64) float64 { return padT + ph*(1-f) }
 
@@ -52,12 +50,20 @@ func WriteCompareSVG(w io.Writer, reps []*Report) error {
 			padL, r.Peers, sizeLabel(r.SizeBytes), sizeLabel(int64(r.LinkBytesPerS)))
 	}
 	fmt.Fprintf(bw, `<path d="M%g %gV%gH%g" fill="none" stroke="black"/>`+"\n", padL, padT, padT+ph, padL+pw)
-	for d := dlo; d <= dhi+1e-9; d++ {
-		t := math.Pow(10, d)
-		fmt.Fprintf(bw, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#ddd"/><text x="%.1f" y="%g" text-anchor="middle">%s</text>`+"\n",
-			x(t), padT, x(t), padT+ph, x(t), padT+ph+16, trimFloat(t))
-		for m := 2.0; m < 10 && d < dhi; m++ {
-			fmt.Fprintf(bw, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#f2f2f2"/>`+"\n", x(m*t), padT, x(m*t), padT+ph)
+	// Decades labelled, 2 to 9 times them as light lines (2 and 5 also
+	// labelled when the range is under two decades).
+	for d := math.Floor(dlo); d <= dhi; d++ {
+		for m := 1.0; m < 10; m++ {
+			t := m * math.Pow(10, d)
+			if lt := math.Log10(t); lt < dlo || lt > dhi {
+				continue
+			}
+			color, label := "#f2f2f2", m == 1 || (dhi-dlo < 2 && (m == 2 || m == 5))
+			if label {
+				color = "#ddd"
+				fmt.Fprintf(bw, `<text x="%.1f" y="%g" text-anchor="middle">%s</text>`, x(t), padT+ph+16, strconv.FormatFloat(t, 'f', -1, 64))
+			}
+			fmt.Fprintf(bw, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="%s"/>`+"\n", x(t), padT, x(t), padT+ph, color)
 		}
 	}
 	for f := 0.0; f <= 1.0001; f += 0.25 {
@@ -69,13 +75,14 @@ func WriteCompareSVG(w io.Writer, reps []*Report) error {
 	if len(reps) > 0 && reps[0].FloorS > 0 {
 		f := reps[0].FloorS
 		fmt.Fprintf(bw, `<line x1="%.1f" y1="%g" x2="%.1f" y2="%g" stroke="#000" stroke-dasharray="4 3"/><text x="%.1f" y="%g">floor %ss</text>`+"\n",
-			x(f), padT, x(f), padT+ph, x(f)+4, padT+12, trimFloat(f))
+			x(f), padT, x(f), padT+ph, x(f)+4, padT+12, plainFloat(f))
 	}
 	for i, r := range reps {
 		color := compareColors[i%len(compareColors)]
+		dash := [...]string{"", "", "7 4", "2 3"}[i%4] // curves that coincide stay visible
 		if n := len(r.FinishS); n > 0 {
 			total := float64(n + r.Incomplete + r.Churned)
-			fmt.Fprintf(bw, `<path fill="none" stroke="%s" stroke-width="2" d="M%.1f %.1f`, color, x(r.FinishS[0]), y(0))
+			fmt.Fprintf(bw, `<path fill="none" stroke="%s" stroke-width="2" stroke-dasharray="%s" d="M%.1f %.1f`, color, dash, x(r.FinishS[0]), y(0))
 			for k, t := range r.FinishS {
 				fmt.Fprintf(bw, "H%.1fV%.1f", x(t), y(float64(k+1)/total))
 			}
@@ -86,9 +93,22 @@ func WriteCompareSVG(w io.Writer, reps []*Report) error {
 			name += " (" + r.RackReport.Policy + " peers)"
 		}
 		ly := padT + ph + 52 + float64(18*i)
-		fmt.Fprintf(bw, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="%s" stroke-width="3"/><text x="%g" y="%.1f">%s: T_last %ss, efficiency %.3g, origin egress %.3g F</text>`+"\n",
-			padL, ly-4, padL+24, ly-4, color, padL+32, ly, html.EscapeString(name), trimFloat(r.TLastS), r.Efficiency, r.OriginEgressRatio)
+		fmt.Fprintf(bw, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="%s" stroke-width="3" stroke-dasharray="%s"/><text x="%g" y="%.1f">%s: T_last %ss, efficiency %.3g, origin egress %s F</text>`+"\n",
+			padL, ly-4, padL+24, ly-4, color, dash, padL+32, ly, html.EscapeString(name), plainFloat(r.TLastS), r.Efficiency, plainFloat(r.OriginEgressRatio))
 	}
 	fmt.Fprint(bw, "</svg>\n")
 	return bw.Flush()
+}
+
+// plainFloat prints v with three significant digits, without exponents.
+func plainFloat(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }

@@ -63,6 +63,9 @@ func runSim(ctx context.Context, args []string) error {
 				now.Seconds(), done, total, time.Since(start).Seconds())
 		}
 	}
+	if *extra.fromJSON != "" {
+		return redrawSimCompare(*extra.fromJSON, *svgOut)
+	}
 	systems, policies, err := extra.apply(&cfg)
 	if err != nil {
 		return err

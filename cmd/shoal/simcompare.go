@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ type simExtraFlags struct {
 	compare  *string
 	outside  *float64
 	enough   *int
+	fromJSON *string
 }
 
 // addSimExtraFlags registers --rack-size, --rack-uplink, --core-rate,
@@ -38,6 +40,7 @@ func addSimExtraFlags(fs *flag.FlagSet) *simExtraFlags {
 	f.compare = fs.String("compare", "shoal", "comma-separated `systems` to run on the same links: shoal, single, replicated:K, sharded:K")
 	f.outside = fs.Float64("zone-outside", tracker.DefaultLocality.Outside, "local policy: `share` of each handout drawn uniformly from outside the host's rack")
 	f.enough = fs.Int("zone-enough", tracker.DefaultLocality.Enough, "local policy: handout size up to which the nearest peers outside the rack are added to a small rack's")
+	f.fromJSON = fs.String("from-json", "", "run nothing: print the comparison and write --svg from the reports in `file` (a --json output, one per line)")
 	return f
 }
 
@@ -174,7 +177,9 @@ func runSimCompare(ctx context.Context, cfg sim.Config, extra *simExtraFlags, sy
 		}
 		reports = append(reports, rep)
 	}
-	printCompareTable(reports)
+	if len(reports) > 1 {
+		printCompareTable(reports)
+	}
 	if svgOut != "" {
 		f, err := os.Create(svgOut)
 		if err != nil {
@@ -189,6 +194,36 @@ func runSimCompare(ctx context.Context, cfg sim.Config, extra *simExtraFlags, sy
 		}
 	}
 	return firstErr
+}
+
+// redrawSimCompare prints the comparison table of the reports saved in
+// in (JSON lines, as --json appends them) and draws them to svgOut.
+func redrawSimCompare(in, svgOut string) error {
+	data, err := os.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	var reports []*sim.Report
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		r := new(sim.Report)
+		if err := json.Unmarshal([]byte(line), r); err != nil {
+			return fmt.Errorf("%s line %d: %w", in, i+1, err)
+		}
+		reports = append(reports, r)
+	}
+	printCompareTable(reports)
+	if svgOut == "" {
+		return nil
+	}
+	f, err := os.Create(svgOut)
+	if err != nil {
+		return err
+	}
+	if err := sim.WriteCompareSVG(f, reports); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", svgOut, err)
+	}
+	return f.Close()
 }
 
 // printRackReport prints a run's racks figures, if it modelled racks.
@@ -213,7 +248,7 @@ func printRackReport(r *sim.Report) {
 
 // printCompareTable prints one line per run of a comparison.
 func printCompareTable(reps []*sim.Report) {
-	if len(reps) < 2 {
+	if len(reps) == 0 {
 		return
 	}
 	fmt.Printf("\n%-16s %8s %10s %10s %10s %8s %10s %12s\n", "system", "policy", "T_last", "p50", "floor", "eff", "egress/F", "rack in/F")

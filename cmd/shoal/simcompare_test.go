@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -45,5 +47,29 @@ func TestSimExtraFlags(t *testing.T) {
 		if _, _, _, err := parse(bad...); err == nil {
 			t.Errorf("%v: no error", bad)
 		}
+	}
+}
+
+func TestRedrawSimCompare(t *testing.T) {
+	dir := t.TempDir()
+	in, svg := filepath.Join(dir, "runs.json"), filepath.Join(dir, "cmp.svg")
+	for _, r := range []*sim.Report{
+		{System: "shoal", Peers: 2, SizeBytes: 1e6, FloorS: 1, TLastS: 1.2, FinishS: []float64{1.1, 1.2}},
+		{System: "single", Peers: 2, SizeBytes: 1e6, FloorS: 1, TLastS: 2, FinishS: []float64{2, 2}},
+	} {
+		if err := appendJSON(in, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := redrawSimCompare(in, svg); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(svg)
+	if err != nil || !strings.Contains(string(b), "single: T_last 2.00s") {
+		t.Fatalf("chart: %v\n%s", err, b)
+	}
+	os.WriteFile(in, []byte("{not json\n"), 0o644)
+	if err := redrawSimCompare(in, svg); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("bad JSON: %v", err)
 	}
 }

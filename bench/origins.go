@@ -38,6 +38,22 @@ type originPlan struct {
 	stats []string // each origin's --stats-file
 }
 
+// originColors are the chart colours of the client-server systems by
+// kind (http keeps its own).
+var originColors = map[string]string{Single: "#2a9a3a", Replicated: "#8e44ad", Sharded: "#c0392b"}
+
+// systemColor is sys's colour on the completion chart.
+func systemColor(sys string) (string, bool) {
+	if c, ok := systemColors[sys]; ok {
+		return c, true
+	}
+	kind, _, ok, err := parseOriginSystem(sys)
+	if !ok || err != nil {
+		return "", false
+	}
+	return originColors[kind], true
+}
+
 // parseOriginSystem recognizes http, single, replicated:K and sharded:K.
 func parseOriginSystem(sys string) (kind string, k int, ok bool, err error) {
 	name, arg, hasK := strings.Cut(sys, ":")

@@ -361,7 +361,7 @@ func (r *RedisChannelStore) Report(ctx context.Context, id ChannelID, rep channe
 		if delta > 0 {
 			p.IncrBy(ctx, r.key(id, "egress"), delta)
 		}
-		if hi := rep.Highest(); hi > head.Floor {
+		if hi := head.reported(rep); hi > head.Floor {
 			raiseFloorScript.Eval(ctx, p, []string{r.key(id, "floor")}, hi)
 		}
 		if !published {

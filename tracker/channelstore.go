@@ -195,7 +195,7 @@ func (m *MemoryChannelStore) Report(_ context.Context, id ChannelID, r channel.H
 	rec, delta := nextHostRecord(prev, r, now)
 	c.hosts[r.Host] = &rec
 	c.egress += delta
-	c.head.raise(r.Highest())
+	c.head.raise(c.head.reported(r))
 	for _, s := range c.head.completedSeqs(r) {
 		d := c.done[s]
 		if d == nil {

@@ -294,7 +294,7 @@ func (c *peerConn) sendBlock(ctx context.Context, w *bufio.Writer, spec swarm.Bl
 		return err
 	}
 	c.t.uploaded.Add(int64(len(buf)))
-	c.t.post(event{kind: evBlockSent, conn: c, spec: spec})
+	c.t.post(blockSentEvent{conn: c, spec: spec})
 	return nil
 }
 
@@ -320,24 +320,21 @@ func (c *peerConn) readLoop(ctx context.Context) {
 		if err = c.t.downLimits.wait(ctx, n); err != nil {
 			break
 		}
-		ev := event{kind: evMessage, conn: c}
+		var ev event
 		switch m.Type {
 		case wire.Piece: // wire.ParseMessage bounds the block to BlockSize
 			bp := blockPool.Get().(*[]byte)
 			n := copy((*bp)[:len(m.Block)], m.Block)
-			m.Length = uint32(n)
-			m.Block = nil
-			ev.buf = bp
+			ev = blockEvent{conn: c, spec: swarm.BlockSpec{Piece: m.Index, Begin: m.Begin, Length: uint32(n)}, buf: bp}
 			c.t.downloaded.Add(int64(n))
 		case wire.Bitfield:
 			m.Bitfield = append([]byte(nil), m.Bitfield...)
 		case wire.Extended:
 			m.ExtendedPayload = append([]byte(nil), m.ExtendedPayload...)
 		}
-		if err != nil {
-			break
+		if ev == nil {
+			ev = messageEvent{conn: c, msg: m}
 		}
-		ev.msg = m
 		if !c.t.post(ev) {
 			err = context.Canceled
 			break
@@ -352,5 +349,5 @@ func (c *peerConn) readLoop(ctx context.Context) {
 		}
 	}
 	c.close(reason)
-	c.t.post(event{kind: evClosed, conn: c})
+	c.t.post(closedEvent{conn: c})
 }

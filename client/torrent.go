@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/storage"
 	"github.com/shoal-p2p/shoal/swarm"
 	"github.com/shoal-p2p/shoal/wire"
@@ -75,35 +77,6 @@ type Stats struct {
 	MetadataAfter time.Duration
 }
 
-// event is what goroutines tell the torrent loop.
-type event struct {
-	kind  eventKind
-	conn  *peerConn
-	msg   wire.Message
-	buf   *[]byte
-	spec  swarm.BlockSpec
-	piece int
-	ok    bool
-	err   error
-	addrs []string
-	addr  string
-	nc    net.Conn
-	hs    wire.Handshake
-}
-
-type eventKind int
-
-const (
-	evMessage eventKind = iota
-	evConnected
-	evDialFailed
-	evClosed
-	evBlockSent
-	evVerified
-	evPeers
-	evRechecked
-)
-
 // Torrent is one torrent being downloaded or served. Its loop goroutine
 // owns the swarm core.
 type Torrent struct {
@@ -117,51 +90,44 @@ type Torrent struct {
 	upLimits   limiters
 	downLimits limiters
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	events chan event
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	events   chan event
+	trackers []string // announce URLs, numbered as the peer manager numbers them
 
 	// Owned by the loop.
-	conns     map[swarm.ConnID]*peerConn
-	byPeerID  map[[20]byte]*peerConn
+	mgr       *peers.Manager
+	conns     map[swarm.ConnID]*peerConn  // accepted by the peer manager
+	pending   map[swarm.ConnID]handshaken // awaiting the peer manager's verdict
 	nextID    swarm.ConnID
-	cands     map[string]*candidate
-	halfOpen  int
 	verifying chan struct{}
 	asm       *assembler
-	acts      []swarm.Action  // apply's buffer
-	meta      *metadataServer // ut_metadata replies, built on first request (extension.go)
-	rc        *rechecker      // re-verification of pieces we have (recheck.go)
+	acts      []swarm.Action   // the core's batch being performed
+	facts     []swarm.PeerFact // reused by tick
+	later     []event          // results of the batches being performed, stepped after them
+	meta      *metadataServer  // ut_metadata replies, built on first request (extension.go)
+	rc        *rechecker       // re-verification of pieces we have (recheck.go)
 
 	downloaded, uploaded atomic.Int64
 	done                 chan struct{}
 	doneOnce             sync.Once
-	completed            chan struct{} // closed when the download completes
-	completedOnce        sync.Once
 
 	mu    sync.Mutex
 	stats Stats
 	err   error
 }
 
-// candidate is an address we may dial.
-type candidate struct {
-	failures  int
-	nextTry   time.Time
-	connected bool
-	self      bool
-}
-
 // AddTorrent opens the torrent's storage, checks what is on disk and
 // starts serving and fetching it.
 func (c *Client) AddTorrent(mi *metainfo.MetaInfo, opts TorrentOptions) (*Torrent, error) {
-	return c.addTorrent(mi, opts, time.Now())
+	return c.addTorrent(mi, opts, time.Now(), nil)
 }
 
 // addTorrent is AddTorrent with the time discovery started, which is
-// earlier than now for a magnet.
-func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added time.Time) (*Torrent, error) {
+// earlier than now for a magnet, and the peer manager of a magnet's
+// metadata phase (nil: a new one), which keeps what it learnt.
+func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added time.Time, mgr *peers.Manager) (*Torrent, error) {
 	files, err := mi.Info.LocalFiles()
 	if err != nil {
 		return nil, err
@@ -226,6 +192,22 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		st.Close()
 		return nil, err
 	}
+	trackers := opts.Trackers
+	if trackers == nil {
+		trackers = mi.Trackers()
+	}
+	private := mi.Info.Private
+	now := time.Now()
+	if mgr == nil {
+		mgr, err = c.newManager(now, peers.Config{Trackers: len(trackers), DHT: !private && !opts.NoDHT && c.dht != nil,
+			PEX: !private && !opts.NoPEX, Complete: core.Complete()})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	} else {
+		mgr.MetadataDone(now, private, core.Complete())
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	t := &Torrent{
 		c:          c,
@@ -240,14 +222,14 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		ctx:        ctx,
 		cancel:     cancel,
 		events:     make(chan event, 1024),
+		trackers:   trackers,
+		mgr:        mgr,
 		conns:      make(map[swarm.ConnID]*peerConn),
-		byPeerID:   make(map[[20]byte]*peerConn),
-		cands:      make(map[string]*candidate),
+		pending:    make(map[swarm.ConnID]handshaken),
 		verifying:  make(chan struct{}, runtime.NumCPU()),
 		asm:        newAssembler(mi.Info.PieceLength),
 		rc:         newRechecker(len(layout.Files)),
 		done:       make(chan struct{}),
-		completed:  make(chan struct{}),
 	}
 	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart,
 		TotalLength: mi.Info.TotalLength(), BytesLeft: core.BytesLeft(), Complete: core.Complete()}
@@ -273,21 +255,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 
 	t.wg.Add(1)
 	go t.loop()
-	trackers := opts.Trackers
-	if trackers == nil {
-		trackers = mi.Trackers()
-	}
-	for _, u := range trackers {
-		t.wg.Add(1)
-		go t.announceLoop(u)
-	}
-	if t.usesDHT() {
-		t.wg.Add(1)
-		go t.dhtLoop()
-	}
-	if len(opts.Peers) > 0 {
-		t.post(event{kind: evPeers, addrs: opts.Peers})
-	}
+	t.AddPeers(opts.Peers)
 	return t, nil
 }
 
@@ -315,8 +283,13 @@ func (t *Torrent) Stats() Stats {
 	return s
 }
 
-// AddPeers offers addresses to dial.
-func (t *Torrent) AddPeers(addrs []string) { t.post(event{kind: evPeers, addrs: addrs}) }
+// AddPeers offers addresses ("host:port") to dial; host names are
+// resolved in the background.
+func (t *Torrent) AddPeers(addrs []string) {
+	resolvePeers(t.ctx, &t.wg, t.log, addrs, func(as []netip.AddrPort) {
+		t.post(candidatesEvent{src: peers.FromUser, addrs: as})
+	})
+}
 
 // Close stops the torrent: connections close, announcers send "stopped",
 // storage is flushed. Verified pieces stay on disk for a later resume.
@@ -341,24 +314,22 @@ func (t *Torrent) markDone(err error) {
 	})
 }
 
-// post hands an event to the loop; false once the torrent is closed.
+// post hands an event to the loop; false once the torrent is closed, in
+// which case what the event holds is released.
 func (t *Torrent) post(ev event) bool {
 	select {
 	case t.events <- ev:
 		return true
 	case <-t.ctx.Done():
-		if ev.buf != nil {
-			blockPool.Put(ev.buf)
-		}
+		ev.release()
 		return false
 	}
 }
 
-// adopt takes over an incoming connection after its handshake.
+// adopt takes over an incoming connection after its handshake; dialAddr is
+// unused ("" for every incoming connection) and kept for the accept loop.
 func (t *Torrent) adopt(nc net.Conn, hs wire.Handshake, dialAddr string) {
-	if !t.post(event{kind: evConnected, nc: nc, hs: hs, addr: dialAddr}) {
-		nc.Close()
-	}
+	t.post(connectedEvent{nc: nc, hs: hs})
 }
 
 // fail stops the torrent with a fatal error.

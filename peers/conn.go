@@ -163,12 +163,14 @@ func (cd *candidate) failuresOr(n int) int {
 }
 
 // newWins resolves two connections to one peer id: both ends keep the one
-// opened by the peer with the lower id. Of two opened the same way, the
-// older stays.
+// opened by the peer with the lower id. Of two opened the same way the new
+// one stays: the side that opened both has given up the old one (a
+// restart, a metadata connection handed over), which we may not have
+// noticed yet.
 func (m *Manager) newWins(old, c *conn) bool {
 	oldOurs, newOurs := old.dialed.IsValid(), c.dialed.IsValid()
 	if oldOurs == newOurs {
-		return false
+		return true
 	}
 	ourLower := string(m.cfg.PeerID[:]) < string(c.peerID[:])
 	return newOurs == ourLower

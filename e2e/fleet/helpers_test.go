@@ -180,15 +180,26 @@ func checkAgent(t *testing.T, a *agentProc, last uint64, want string, keep int, 
 	if err := harness.CompareTrees(want, filepath.Join(a.dir, "channels", "build", "current", filepath.Base(want))); err != nil {
 		t.Errorf("%s: current release differs from release %d: %v", a.name, last, err)
 	}
-	if n := storedReleases(t, a.dir); n > keep {
-		t.Errorf("%s stores %d releases, --keep %d", a.name, n, keep)
-	}
 	var wantHooks []string
 	for _, h := range hooks {
 		wantHooks = append(wantHooks, fmt.Sprint(h))
 	}
-	if got := hookRuns(t, a.dir); strings.Join(got, ",") != strings.Join(wantHooks, ",") {
-		t.Errorf("%s: hook ran for releases %v, want %v", a.name, got, wantHooks)
+	// The agent switches current first, then runs the hook and collects
+	// old releases: give those a moment to follow the switch.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		n, got := storedReleases(t, a.dir), hookRuns(t, a.dir)
+		settled := n <= keep && strings.Join(got, ",") == strings.Join(wantHooks, ",")
+		if settled || time.Now().After(deadline) {
+			if n > keep {
+				t.Errorf("%s stores %d releases, --keep %d", a.name, n, keep)
+			}
+			if strings.Join(got, ",") != strings.Join(wantHooks, ",") {
+				t.Errorf("%s: hook ran for releases %v, want %v", a.name, got, wantHooks)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

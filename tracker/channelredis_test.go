@@ -3,6 +3,7 @@ package tracker
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"slices"
 	"sort"
@@ -168,4 +169,41 @@ func benchPublishToNext(b *testing.B, srv *Server, pub, poller *channel.Client) 
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// TestRedisResubscribeWakesPolls: when a tracker's subscription to Redis
+// comes back after Redis went away, every long poll it holds is woken to
+// look at the store again, since publishes may have been missed.
+func TestRedisResubscribeWakesPolls(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	url, stop := startRedisOn(t, port)
+	a := newRedisChannelStore(t, url, "", ChannelLimits{})
+	b := newRedisChannelStore(t, url, "", ChannelLimits{})
+	ctx, id, t0 := context.Background(), ChannelID{Name: "build"}, time.Unix(1000, 0)
+	// B is subscribed: a publish on A reaches it.
+	changed, done := b.Watch(id)
+	info := infoDict("r1", 10)
+	if _, _, err := a.Publish(ctx, id, storeRelease("build", 0, info, t0), info); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("B never heard of A's publish")
+	}
+	done()
+	changed, done = b.Watch(id)
+	defer done()
+	stop()
+	startRedisOn(t, port)
+	select {
+	case <-changed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the poll was not woken after Redis came back")
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -170,5 +172,46 @@ func awaitWaiters(ctx context.Context, t *testing.T, base string, n int) {
 			t.Fatalf("the tracker never held %d long polls", n)
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// TestTrackerKeysFile: `shoal tracker --keys FILE` with a publish line.
+// The publish key publishes into its tenant, an announce key of the same
+// tenant is refused (403), reads need a key, and --publish-key next to
+// --keys is refused at start with a message saying what to do.
+func TestTrackerKeysFile(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	keys := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keys, []byte("# fleet keys\nreader-key blue\norigin-key blue publish  # the origin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := shoal.Start(ctx, t, "tracker", "tracker", "--listen", "127.0.0.1:0", "--udp-listen", "off", "--keys", keys)
+	addr := p.ListenAddr(ctx, t)
+	client := func(key string) *channel.Client {
+		c, err := channel.NewClient("http://"+addr+"/"+key+"/announce", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	reader, origin := client("reader-key"), client("origin-key")
+	if _, err := reader.Publish(ctx, "build", "reader-key", infoDict("x"), 0); !errors.Is(err, channel.ErrForbidden) {
+		t.Fatalf("an announce key publishing: %v", err)
+	}
+	if _, err := origin.Publish(ctx, "build", "origin-key", infoDict("x"), 0); err != nil {
+		t.Fatalf("the publish key: %v", err)
+	}
+	if rels, err := reader.Releases(ctx, "build"); err != nil || len(rels) != 1 {
+		t.Fatalf("the tenant's reader: %v %v", rels, err)
+	}
+	anon, _ := channel.NewClient("http://"+addr+"/announce", nil)
+	if _, err := anon.Releases(ctx, "build"); !errors.Is(err, channel.ErrForbidden) {
+		t.Fatalf("a read without a key: %v", err)
+	}
+
+	bad := shoal.Start(ctx, t, "tracker (bad flags)", "tracker", "--listen", "127.0.0.1:0", "--udp-listen", "off",
+		"--keys", keys, "--publish-key", "k")
+	if err := bad.Wait(ctx); err == nil || !strings.Contains(bad.Stderr().String(), "give the publish right in the keys file") {
+		t.Fatalf("--publish-key with --keys: %v\n%s", err, bad.Stderr().String())
 	}
 }

@@ -183,7 +183,7 @@ type fleetEntry struct {
 }
 
 // fleetCacheFor is how long a snapshot is reused.
-const fleetCacheFor = 500 * time.Millisecond
+const fleetCacheFor = time.Second
 
 // snapshot returns the JSON snapshot of tenant, at most fleetCacheFor old.
 func (a *channelAPI) snapshot(ctx context.Context, tenant string) ([]byte, error) {

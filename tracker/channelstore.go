@@ -219,7 +219,7 @@ func (m *MemoryChannelStore) View(_ context.Context, tenant string, now time.Tim
 		if id.Tenant != tenant {
 			continue
 		}
-		v := ChannelView{ID: id, Floor: c.head.Floor, Egress: c.egress}
+		v := ChannelView{ID: id, Floor: c.head.Floor, Egress: c.egress, Hosts: make([]HostRecord, 0, len(c.hosts))}
 		for _, h := range c.hosts {
 			if h.live(now, m.lim.HostTTL) {
 				v.Hosts = append(v.Hosts, *h)
@@ -229,6 +229,7 @@ func (m *MemoryChannelStore) View(_ context.Context, tenant string, now time.Tim
 			continue
 		}
 		slices.SortFunc(v.Hosts, func(a, b HostRecord) int { return strings.Compare(a.Report.Host, b.Report.Host) })
+		v.Releases = make([]ReleaseView, 0, len(c.head.Releases))
 		for _, r := range c.head.Releases {
 			v.Releases = append(v.Releases, ReleaseView{Release: r.Release, OriginBase: r.OriginBase, Completed: maps.Clone(c.done[r.Seq])})
 		}

@@ -103,8 +103,9 @@ func buildFleet(views []ChannelView, now time.Time) FleetSnapshot {
 
 func buildFleetChannel(v ChannelView, now time.Time) FleetChannel {
 	fc := FleetChannel{Channel: v.ID.Name, Origins: []string{}, Releases: []FleetRelease{}, Hosts: []FleetHost{}, HostCount: len(v.Hosts)}
-	var subs []HostRecord
-	for _, h := range v.Hosts {
+	subs := make([]*HostRecord, 0, len(v.Hosts))
+	for i := range v.Hosts {
+		h := &v.Hosts[i]
 		r := h.Report
 		fc.DownRate += r.DownRate
 		fc.UpRate += r.UpRate
@@ -129,10 +130,10 @@ func buildFleetChannel(v ChannelView, now time.Time) FleetChannel {
 	return fc
 }
 
-func buildFleetRelease(rv ReleaseView, subs []HostRecord, egress int64) FleetRelease {
+func buildFleetRelease(rv ReleaseView, subs []*HostRecord, egress int64) FleetRelease {
 	fr := FleetRelease{Release: rv.Release, Missing: []string{}, Curve: []CurvePoint{}, OriginEgress: egress}
 	fr.EgressCopies = float64(egress) / float64(rv.Size)
-	var times []float64
+	times := make([]float64, 0, len(subs))
 	for _, h := range subs {
 		if at, ok := rv.Completed[h.Report.Host]; ok {
 			times = append(times, max(at.Sub(rv.PublishedAt).Seconds(), 0))

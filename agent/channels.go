@@ -370,6 +370,14 @@ func (s *subscriber) subscribed() bool {
 // origin registered it anew.
 func (s *subscriber) pollLoop(tc ChannelTracker) {
 	defer s.a.wg.Done()
+	// Report first: a channel nobody published yet is known to the tracker
+	// once a host reports on it, and the long poll then waits for its
+	// first release instead of answering 404.
+	if r, _, ok := s.hostReport(); ok {
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		tc.Report(ctx, s.name, r)
+		cancel()
+	}
 	backoff := time.Second
 	synced := false
 	for s.subscribed() {

@@ -44,6 +44,8 @@ type traceBin struct {
 	done                       int   // receivers finished by the bin's start
 	reqs, queued, conns        int64 // summed over receivers at the bin's start
 	active                     int64 // receivers with a piece in progress
+	pieces                     int64 // pieces in progress, summed over receivers
+	maxQueued                  int   // the most requests one receiver held for its peers
 	sampled                    bool
 }
 
@@ -165,6 +167,8 @@ func (t *trace) sample(s *simulation) {
 		if st.Active > 0 {
 			b.active++
 		}
+		b.pieces += int64(st.Active)
+		b.maxQueued = max(b.maxQueued, st.QueuedUploads)
 	}
 }
 
@@ -227,6 +231,10 @@ type TimelineBin struct {
 	Queued     float64 `json:"queued_uploads"`
 	Conns      float64 `json:"conns"`
 	Active     float64 `json:"downloading"`
+	// Pieces is the mean number of pieces in progress per receiver;
+	// MaxQueued the most peers' requests one receiver held.
+	Pieces    float64 `json:"pieces_in_progress"`
+	MaxQueued int     `json:"max_queued_uploads"`
 }
 
 // diagnose turns the trace into the report's Diagnosis.
@@ -306,6 +314,7 @@ func (t *trace) diagnose(s *simulation, r *Report) *Diagnosis {
 		if b.sampled {
 			tb.Requests, tb.Queued = float64(b.reqs)/recv, float64(b.queued)/recv
 			tb.Conns, tb.Active = float64(b.conns)/recv, float64(b.active)/recv
+			tb.Pieces, tb.MaxQueued = float64(b.pieces)/recv, b.maxQueued
 		}
 		d.Timeline = append(d.Timeline, tb)
 	}

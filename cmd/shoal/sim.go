@@ -127,10 +127,11 @@ func printSimReport(r *sim.Report, timeline bool) {
 			d.FirstByte.P50, d.FirstByte.Max, d.FirstPiece.P50, d.FirstPiece.Max, d.OriginFirstCopyS, d.OriginIdleS,
 			d.PieceSpread.P50, d.PieceSpread.P99, d.PieceSpread.Max)
 		if timeline {
-			fmt.Printf("  %8s %6s %6s %6s %6s %6s %8s %8s %6s %6s\n", "t(s)", "o_up", "r_up", "r_down", "useful", "done", "reqs", "queued", "conns", "dl")
+			fmt.Printf("  %8s %6s %6s %6s %6s %6s %8s %8s %7s %6s %6s %6s\n", "t(s)", "o_up", "r_up", "r_down", "useful", "done",
+				"reqs", "queued", "maxq", "conns", "dl", "pieces")
 			for _, b := range d.Timeline {
-				fmt.Printf("  %8.4f %6.3f %6.3f %6.3f %6.3f %6.3f %8.1f %8.1f %6.1f %6.3f\n", b.StartS, b.OriginUp, b.RecvUp, b.RecvDown,
-					b.UsefulDown, b.Done, b.Requests, b.Queued, b.Conns, b.Active)
+				fmt.Printf("  %8.4f %6.3f %6.3f %6.3f %6.3f %6.3f %8.1f %8.1f %7d %6.1f %6.3f %6.1f\n", b.StartS, b.OriginUp, b.RecvUp, b.RecvDown,
+					b.UsefulDown, b.Done, b.Requests, b.Queued, b.MaxQueued, b.Conns, b.Active, b.Pieces)
 			}
 		}
 	}

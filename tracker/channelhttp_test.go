@@ -89,6 +89,18 @@ func TestChannelPublishAndFetch(t *testing.T) {
 	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&one) != nil || one != want {
 		t.Fatalf("GET release 1: %d %+v", resp.StatusCode, one)
 	}
+	// The publishes are counted by result.
+	b, _ := io.ReadAll(get(t, tt, "/metrics").Body)
+	for _, line := range []string{
+		`shoal_tracker_channel_publishes_total{result="created"} 2`,
+		`shoal_tracker_channel_publishes_total{result="existing"} 2`,
+		`shoal_tracker_channel_publishes_total{result="refused"} 1`,
+		`shoal_tracker_channel_waiters 0`,
+	} {
+		if !strings.Contains(string(b), line+"\n") {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
 }
 
 func rawPublish(t *testing.T, tt *testTracker, ch, key string, body []byte, query string) (int, string) {

@@ -156,7 +156,7 @@ func (c *Client) Publish(ctx context.Context, channel, publishKey string, info [
 }
 
 // Releases returns the releases the tracker keeps of channel, oldest
-// first; ErrUnknownChannel if it has never heard of it.
+// first; ErrUnknownChannel if nothing was published on it.
 func (c *Client) Releases(ctx context.Context, channel string) ([]Release, error) {
 	op := "releases of " + channel
 	if err := ValidName(channel); err != nil {
@@ -195,7 +195,7 @@ func (c *Client) Channels(ctx context.Context) ([]Summary, error) {
 // answers as soon as one exists, or after about LongPoll with none
 // (ok=false). When ctx's deadline is sooner than that, the tracker is
 // asked to answer before it, so a short ctx gives ok=false rather than an
-// error. ErrUnknownChannel if the tracker has never heard of channel.
+// error. ErrUnknownChannel if nothing was published on channel.
 func (c *Client) Next(ctx context.Context, channel string, after uint64) (Release, bool, error) {
 	op := "next release of " + channel
 	if err := ValidName(channel); err != nil {
@@ -248,8 +248,9 @@ func (c *Client) Info(ctx context.Context, channel string, seq uint64, want meta
 }
 
 // Report tells the tracker what this host holds of channel. Reports are
-// accepted for a channel nobody published yet (the host is listed as
-// subscribed to it).
+// accepted for a channel nobody published on yet: the fleet page lists
+// the host as waiting, and a restarted tracker learns from it which seqs
+// the fleet already holds.
 func (c *Client) Report(ctx context.Context, channel string, r HostReport) error {
 	op := "report on " + channel
 	if err := ValidName(channel); err != nil {

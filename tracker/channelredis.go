@@ -281,9 +281,7 @@ func (r *RedisChannelStore) Releases(ctx context.Context, id ChannelID, now time
 		if err != nil {
 			return nil, wrapRedis("releases", err)
 		}
-		if len(live) == 0 {
-			return nil, fmt.Errorf("%w: %s", channel.ErrUnknownChannel, id.Name)
-		}
+		return nil, unknownChannel(id, len(live))
 	}
 	return head.publicReleases(), nil
 }
@@ -297,12 +295,12 @@ func (r *RedisChannelStore) Info(ctx context.Context, id ChannelID, seq uint64) 
 	if err != redis.Nil {
 		return nil, wrapRedis("info", err)
 	}
-	n, err := r.rdb.Exists(ctx, r.key(id, "head"), r.key(id, "hosts")).Result()
+	n, err := r.rdb.Exists(ctx, r.key(id, "head")).Result()
 	if err != nil {
 		return nil, wrapRedis("info", err)
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: %s", channel.ErrUnknownChannel, id.Name)
+		return nil, unknownChannel(id, 0)
 	}
 	return nil, fmt.Errorf("%w: %s keeps no release %d", ErrUnknownRelease, id.Name, seq)
 }

@@ -44,10 +44,13 @@ func TestRedisChannelsAcrossTrackers(t *testing.T) {
 	if err := cb.Report(ctx, "build", channel.HostReport{Host: "h1"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ca.Publish(ctx, "build", testPublishKey, infoDict("first", 1000), 0); err != nil {
+		t.Fatal(err)
+	}
 	waiting := hookWaiting(b)
 	got := make(chan channel.Release, 1)
 	go func() {
-		r, ok, err := cb.Next(ctx, "build", 0)
+		r, ok, err := cb.Next(ctx, "build", 1)
 		if err != nil || !ok {
 			t.Errorf("next on B: %v %v", ok, err)
 		}
@@ -69,11 +72,11 @@ func TestRedisChannelsAcrossTrackers(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no answer on B")
 	}
-	if b, err := cb.Info(ctx, "build", 1, hashOf(info)); err != nil || string(b) != string(info) {
+	if b, err := cb.Info(ctx, "build", 2, hashOf(info)); err != nil || string(b) != string(info) {
 		t.Fatalf("info through B: %v", err)
 	}
 
-	// Concurrent publishes through both trackers: distinct seqs 2..21.
+	// Concurrent publishes through both trackers: distinct seqs 3..22.
 	seqs := make(chan uint64, 20)
 	for i := range 20 {
 		c := ca
@@ -95,16 +98,16 @@ func TestRedisChannelsAcrossTrackers(t *testing.T) {
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	want := make([]uint64, 20)
 	for i := range want {
-		want[i] = uint64(i + 2)
+		want[i] = uint64(i + 3)
 	}
 	if !slices.Equal(all, want) {
 		t.Fatalf("seqs %v", all)
 	}
-	if err := ca.Report(ctx, "build", channel.HostReport{Host: "h2", Current: 21}); err != nil {
+	if err := ca.Report(ctx, "build", channel.HostReport{Host: "h2", Current: 22}); err != nil {
 		t.Fatal(err)
 	}
 	sums, err := cb.Channels(ctx)
-	if err != nil || len(sums) != 1 || sums[0].Subscribers != 2 || sums[0].Latest.Seq != 21 || sums[0].Releases != DefaultMaxReleases {
+	if err != nil || len(sums) != 1 || sums[0].Subscribers != 2 || sums[0].Latest.Seq != 22 || sums[0].Releases != DefaultMaxReleases {
 		t.Fatalf("channels on B: %+v %v", sums, err)
 	}
 }
@@ -149,11 +152,11 @@ func benchPublishToNext(b *testing.B, srv *Server, pub, poller *channel.Client) 
 	waiting := make(chan struct{}, 16)
 	srv.channels.testHookWaiting = func() { waiting <- struct{}{} }
 	ctx := context.Background()
-	if err := poller.Report(ctx, "bench", channel.HostReport{Host: "h"}); err != nil {
+	if _, err := pub.Publish(ctx, "bench", testPublishKey, infoDict("bench-first", 100), 0); err != nil {
 		b.Fatal(err)
 	}
 	var took []time.Duration
-	for i := 0; b.Loop(); i++ {
+	for i := 1; b.Loop(); i++ {
 		got := make(chan error, 1)
 		go func() { _, _, err := poller.Next(ctx, "bench", uint64(i)); got <- err }()
 		awaitHook(b, waiting)

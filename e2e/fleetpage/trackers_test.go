@@ -99,9 +99,10 @@ func TestTrackerRestartKeepsNumbering(t *testing.T) {
 }
 
 // TestTrackersShareChannelsOnRedis: two `shoal tracker --store redis://`
-// processes on one real redis-server. A host long-polling tracker B
-// learns of a publish on tracker A (the delay is logged), B serves the
-// release's info, lists the host's report and refuses a conflicting seq.
+// processes on one real redis-server. A host subscribed through B gets a
+// 404 saying it waits until A publishes; then its long poll on B learns
+// of A's next publish (the delay is logged); B serves the release's info,
+// A lists the host's report, and B refuses a conflicting seq.
 func TestTrackersShareChannelsOnRedis(t *testing.T) {
 	redis := harness.NeedProgram(t, "redis-server", "redis-server")
 	ctx := harness.Context(t, time.Minute)
@@ -117,13 +118,19 @@ func TestTrackersShareChannelsOnRedis(t *testing.T) {
 	if err := b.Report(ctx, "build", channel.HostReport{Host: "web-1"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := b.Next(ctx, "build", 0); !errors.Is(err, channel.ErrUnknownChannel) || !strings.Contains(err.Error(), "1 hosts subscribed") {
+		t.Fatalf("next before any publish: %v", err)
+	}
+	if _, err := a.Publish(ctx, "build", publishKey, infoDict("first"), 0); err != nil {
+		t.Fatal(err)
+	}
 	type answer struct {
 		rel channel.Release
 		at  time.Time
 	}
 	got := make(chan answer, 1)
 	go func() {
-		r, ok, err := b.Next(ctx, "build", 0)
+		r, ok, err := b.Next(ctx, "build", 1)
 		if err != nil || !ok {
 			t.Errorf("long poll on B: %v %v", ok, err)
 		}
@@ -148,7 +155,7 @@ func TestTrackersShareChannelsOnRedis(t *testing.T) {
 		t.Fatalf("conflicting seq through B: %v", err)
 	}
 	sums, err := a.Channels(ctx)
-	if err != nil || len(sums) != 1 || sums[0].Subscribers != 1 || sums[0].Latest.Seq != 1 {
+	if err != nil || len(sums) != 1 || sums[0].Subscribers != 1 || sums[0].Latest.Seq != 2 {
 		t.Fatalf("channels on A: %+v %v", sums, err)
 	}
 }

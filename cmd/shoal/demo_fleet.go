@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -86,7 +85,7 @@ func runFleetDemo(ctx context.Context, args []string) error {
 	}
 	tsrv := tracker.NewServer(tracker.ServerConfig{Interval: 10 * time.Second, Logger: log,
 		Channels: tracker.ChannelConfig{PublishKeys: tracker.NewPublishKeys(map[string]string{key: ""})}})
-	srv := &http.Server{Handler: tsrv}
+	srv := tsrv.HTTPServer()
 	go srv.Serve(ln)
 	defer srv.Close()
 	announce := fmt.Sprintf("http://%s/announce", ln.Addr())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -330,6 +331,10 @@ func (c *Client) call(ctx context.Context, op string, cl call, ok ...int) ([]byt
 func (c *Client) do(req *http.Request, op string, limit int, ok ...int) ([]byte, int, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if c.key != "" && errors.As(err, &ue) {
+			ue.URL = strings.ReplaceAll(ue.URL, url.QueryEscape(c.key), "REDACTED") // keep the key out of logs
+		}
 		return nil, 0, fmt.Errorf("%s: %w", op, err)
 	}
 	defer resp.Body.Close()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -97,9 +98,19 @@ func runFleetBench(b *testing.B, n int, size int64, link float64) {
 	slices.Sort(rss)
 	b.Logf("idle fleet over %s: agent CPU median %.2f%% max %.2f%% of one core; RSS median %.1f MiB max %.1f MiB",
 		idle, 100*cpu[len(cpu)/2], 100*cpu[len(cpu)-1], rss[len(rss)/2], rss[len(rss)-1])
+	for _, k := range slices.Sorted(maps.Keys(heapNotes)) {
+		v := heapNotes[k]
+		slices.Sort(v)
+		b.Logf("idle %s: median %.1f MiB", k, v[len(v)/2])
+	}
+	clear(heapNotes)
 	b.ReportMetric(100*cpu[len(cpu)/2], "idle-cpu-%")
 	b.ReportMetric(rss[len(rss)/2], "idle-rss-MiB")
 }
+
+// heapNotes collects the agents' Go memory figures (MiB) for the log;
+// the benchmark is the only writer.
+var heapNotes = map[string][]float64{}
 
 // processMetrics reads an agent's process CPU seconds and resident bytes
 // from its /metrics.
@@ -122,6 +133,8 @@ func processMetrics(ctx context.Context, url string) (cpu, rss float64) {
 			cpu = v
 		case "process_resident_memory_bytes":
 			rss = v
+		case "go_memstats_heap_inuse_bytes", "go_memstats_heap_released_bytes", "go_memstats_stack_inuse_bytes", "go_memstats_sys_bytes":
+			heapNotes[f[0]] = append(heapNotes[f[0]], v/(1<<20))
 		}
 	}
 	return cpu, rss

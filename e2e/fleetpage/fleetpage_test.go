@@ -38,7 +38,7 @@ func startAgent(ctx context.Context, t *testing.T, name, dir, announce string, e
 // page, opened once in headless Chromium before anything is published,
 // shows three hosts waiting for a first release; after `shoal publish`
 // hosts fetching it, then 3/3; two more agents join and it shows 3/5
-// naming them as missing, then 5/5 with none missing, a time to the last
+// naming them as missing (and rack-b 0/2), then 5/5 with none missing, a time to the last
 // host, a completion curve of five steps and an origin egress of at least
 // one copy; a second release then reaches all five and is listed first:
 // the page follows the spread live, without a reload.
@@ -54,13 +54,13 @@ func TestFleetPageFollowsAgents(t *testing.T) {
 	harness.WriteRandomFile(t, content, 8<<20, 1)
 
 	_, originAPI := startAgent(ctx, t, "origin", dir, announce)
-	subscriber := func(name string) *harness.Proc {
-		p, _ := startAgent(ctx, t, name, dir, announce, "--subscribe", "build", "--down-limit", "1MB")
+	subscriber := func(name, zone string) *harness.Proc {
+		p, _ := startAgent(ctx, t, name, dir, announce, "--subscribe", "build", "--down-limit", "1MB", "--zone", zone)
 		return p
 	}
 	var agents []*harness.Proc
 	for _, name := range []string{"host-1", "host-2", "host-3"} {
-		agents = append(agents, subscriber(name))
+		agents = append(agents, subscriber(name, "rack-a"))
 	}
 
 	b.open(ctx, "http://"+addr+"/")
@@ -81,10 +81,11 @@ func TestFleetPageFollowsAgents(t *testing.T) {
 	checkText(ctx, t, b, card+`.querySelector('[data-k="origins"]').textContent`, "origin")
 
 	for _, name := range []string{"host-4", "host-5"} {
-		agents = append(agents, subscriber(name))
+		agents = append(agents, subscriber(name, "rack-b"))
 	}
 	b.wait(ctx, "3/5 done", done+`.dataset.done === "3" && `+done+`.dataset.of === "5"`)
 	checkText(ctx, t, b, missing+".textContent", "host-4, host-5")
+	checkText(ctx, t, b, done+`.querySelector(".zones").textContent`, "rack-a 3/3rack-b 0/2")
 	b.wait(ctx, "5/5 done", done+`.dataset.done === "5" && `+missing+`.dataset.count === "0"`)
 	checkText(ctx, t, b, missing+".textContent", "none")
 	checkText(ctx, t, b, card+`.querySelector(".legend").textContent`, "#1: 5/5")

@@ -111,6 +111,10 @@
     const fill = el("div", {}); fill.style.width = pct.toFixed(1) + "%";
     const done = el("td", { class: "done", "data-done": r.done, "data-of": of }, el("div", { class: "bar" }, fill), el("span", {}, `${r.done} / ${of}`));
     if (r.fetching > 0) done.append(el("span", { class: "fetching" }, ` (${r.fetching} fetching)`));
+    if (r.zones && r.zones.length) {
+      done.append(el("div", { class: "zones" }, ...r.zones.map((z) =>
+        el("span", { class: "zone" + (z.done === z.of ? " complete" : ""), "data-zone": z.zone }, `${z.zone} ${z.done}/${z.of}`))));
+    }
     let missing;
     if (r.missing_count === 0) {
       missing = el("td", { class: "missing none", "data-count": 0 }, of > 0 ? "none" : "no hosts");

@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -99,14 +100,19 @@ func honestHandshake(addr string, ih metainfo.InfoHash, n int) error {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	var id [20]byte
-	copy(id[:], "-TT0001-honest")
-	id[19] = byte(n)
-	hs := wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: ih, PeerID: id}
-	if _, err := c.Write(hs.Marshal()); err != nil {
+	return peerHandshake(c, ih, fmt.Sprintf("-TT0001-honest%06d", n))
+}
+
+// peerHandshake runs our side of a BEP 3 handshake on nc as a wire-level
+// test peer with the given 20-character peer id, and checks the answer.
+func peerHandshake(nc net.Conn, ih metainfo.InfoHash, id string) error {
+	var pid [20]byte
+	copy(pid[:], id)
+	hs := wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: ih, PeerID: pid}
+	if _, err := nc.Write(hs.Marshal()); err != nil {
 		return err
 	}
-	got, err := wire.ReadHandshake(c)
+	got, err := wire.ReadHandshake(nc)
 	if err != nil {
 		return err
 	}

@@ -63,13 +63,7 @@ func TestMetadataFloodBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	var id [20]byte
-	copy(id[:], "-TT0001-metaflood000")
-	hs := wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: mi.InfoHash, PeerID: id}
-	if _, err := nc.Write(hs.Marshal()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wire.ReadHandshake(nc); err != nil {
+	if err := peerHandshake(nc, mi.InfoHash, "-TT0001-metaflood000"); err != nil {
 		t.Fatal(err)
 	}
 	eh, err := wire.ExtendedHandshake{M: map[string]int{extMetadata: 3}}.Marshal()

@@ -5,7 +5,23 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/metainfo"
 )
+
+// startOrigin writes a file of n pieces of pl bytes and seeds it from a
+// client that polls its files every 100 ms; it returns the file's path and
+// bytes, the torrent and the seeding torrent.
+func startOrigin(t *testing.T, pl int64, n int, seed uint64) (string, []byte, *metainfo.MetaInfo, *Client, *Torrent) {
+	t.Helper()
+	src := t.TempDir()
+	path := filepath.Join(src, "f.bin")
+	data := writeRandomFile(t, path, int(pl)*n, seed)
+	mi := createTorrent(t, path, pl)
+	seeder := newTestClient(t, Config{})
+	seeder.recheckEvery = 100 * time.Millisecond
+	return path, data, mi, seeder, addTorrent(t, seeder, mi, TorrentOptions{Dir: src, Seed: true})
+}
 
 // flipPiece overwrites piece p (of length pl) of the file at path with its
 // bitwise complement, in place, and returns the original bytes.
@@ -58,14 +74,8 @@ func writeBack(t *testing.T, path string, p int, pl int64, orig []byte) {
 // banned its only source for good and stalled, and the origin kept
 // serving the bad piece.
 func TestOriginDamagedInPlaceIsRetriedNotBanned(t *testing.T) {
-	src := t.TempDir()
-	path := filepath.Join(src, "f.bin")
 	const pl = 256 << 10
-	data := writeRandomFile(t, path, 16*pl, 31)
-	mi := createTorrent(t, path, pl)
-	seeder := newTestClient(t, Config{})
-	seeder.recheckEvery = 100 * time.Millisecond
-	seed := addTorrent(t, seeder, mi, TorrentOptions{Dir: src, Seed: true})
+	path, data, mi, seeder, seed := startOrigin(t, pl, 16, 31)
 
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -100,18 +110,12 @@ func TestOriginDamagedInPlaceIsRetriedNotBanned(t *testing.T) {
 // withholds the one that changed before anyone asks for it: the getter gets
 // every other piece and no bad data. Restoring the file lets it finish.
 func TestOriginFileReplacedIsNoticed(t *testing.T) {
-	src := t.TempDir()
-	path := filepath.Join(src, "f.bin")
 	const pl = 64 << 10
-	data := writeRandomFile(t, path, 8*pl, 33)
-	mi := createTorrent(t, path, pl)
-	seeder := newTestClient(t, Config{})
-	seeder.recheckEvery = 100 * time.Millisecond
-	seed := addTorrent(t, seeder, mi, TorrentOptions{Dir: src, Seed: true})
+	path, data, mi, seeder, seed := startOrigin(t, pl, 8, 33)
 
 	changed := append([]byte(nil), data...)
 	changed[3*pl+100] ^= 0xff
-	tmp := filepath.Join(src, "f.bin.new")
+	tmp := path + ".new"
 	if err := os.WriteFile(tmp, changed, 0o644); err != nil {
 		t.Fatal(err)
 	}

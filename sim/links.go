@@ -73,6 +73,7 @@ func (s *simulation) startUpload(h *host) {
 			h.rr.push(c)
 		}
 		dur := int64(float64(it.spec.Length) / h.up)
+		s.trace.upload(h, s.now, s.now+dur)
 		s.schedule(event{at: s.now + dur, kind: evUpDone, h: h})
 		return
 	}
@@ -99,6 +100,7 @@ func (s *simulation) upDone(h *host) {
 			}
 			at = max(at, r.h.downFree+int64(size/r.h.down))
 			r.h.downFree, r.lastArrive = at, at
+			s.trace.arrival(r.h, at-int64(size/r.h.down), at)
 			s.schedule(event{at: at, kind: evArrive, c: r, spec: spec})
 		}
 		h.core.BlockSent(timeOf(s.now), c.id, spec)
@@ -124,6 +126,7 @@ func (s *simulation) originSentBlock(spec swarm.BlockSpec) {
 	s.originSent[spec.Piece] += int64(spec.Length)
 	if before < plen && s.originSent[spec.Piece] >= plen {
 		s.originOut++
+		s.trace.pieceLeft(s, int(spec.Piece), s.originOut == s.lay.numPieces)
 		if s.originOut == s.lay.numPieces && s.cfg.OriginLeaves {
 			s.hosts[0].leaving = true
 		}
@@ -202,8 +205,10 @@ func (s *simulation) doCore(h *host, now time.Time, a *swarm.Action) {
 			dropQueued(c, a.Block)
 		}
 	case swarm.WriteBlock:
+		s.trace.wrote(h, s.now, int64(a.Block.Length))
 		h.later = append(h.later, later{kind: laterWritten, spec: a.Block})
 	case swarm.VerifyPiece:
+		s.trace.verified(h, s.now, a.Piece)
 		h.later = append(h.later, later{kind: laterVerified, piece: a.Piece})
 	case swarm.Disconnect:
 		if c := h.lookup(a.Conn); c != nil {

@@ -1,13 +1,16 @@
 package tracker
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +200,17 @@ func TestPrivateTrackerChannels(t *testing.T) {
 	if _, err := reader.Info(ctx, "build", 1, hashOf(info)); err != nil {
 		t.Fatalf("info with the key: %v", err)
 	}
+	// The fleet data: the tenant's channels with its key, a 403 without.
+	var snap FleetSnapshot
+	if resp := get(t, tt, "/v1/fleet?key=reader"); resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&snap) != nil || len(snap.Channels) != 1 {
+		t.Fatalf("fleet with the key: %d %+v", resp.StatusCode, snap)
+	}
+	if resp := get(t, tt, "/v1/fleet?key=other"); json.NewDecoder(resp.Body).Decode(&snap) != nil || len(snap.Channels) != 0 {
+		t.Fatalf("fleet of another tenant: %+v", snap)
+	}
+	if resp := get(t, tt, "/v1/fleet/events"); resp.StatusCode != 403 {
+		t.Fatalf("fleet events without a key: %d", resp.StatusCode)
+	}
 }
 
 func TestNextLongPoll(t *testing.T) {
@@ -248,6 +262,9 @@ func TestNextLongPoll(t *testing.T) {
 	if n := tt.srv.channels.waiters.Load(); n != 0 {
 		t.Fatalf("%d waiters left", n)
 	}
+	if n := tt.srv.channels.cfg.Store.(*MemoryChannelStore).notify.waiting(); n != 0 {
+		t.Fatalf("the notifier holds %d channels with nobody waiting", n)
+	}
 }
 
 // TestNextWaitersBounded: long polls past MaxWaiters are refused at once
@@ -281,14 +298,13 @@ func TestNextWaitersBounded(t *testing.T) {
 // seqs, and the origin re-registers its release idempotently.
 func TestNumberingSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
-	tt, c := channelTracker(t, ServerConfig{})
+	_, c := channelTracker(t, ServerConfig{})
 	infos := [][]byte{infoDict("r1", 10), infoDict("r2", 20), infoDict("r3", 30)}
 	for _, info := range infos[:2] {
 		if _, err := c.Publish(ctx, "build", testPublishKey, info, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_ = tt
 	// The restart: a fresh server, nothing kept.
 	_, c2 := channelTracker(t, ServerConfig{})
 	if err := c2.Report(ctx, "build", channel.HostReport{Host: "h1", Current: 2, Have: []uint64{1, 2}}); err != nil {
@@ -377,5 +393,48 @@ func awaitHook(t testing.TB, ch <-chan struct{}) {
 	case <-ch:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no long poll started waiting")
+	}
+}
+
+// TestShutdownEndsStreams: an http.Server from HTTPServer shuts down at
+// once although a long poll and a fleet event stream are open: both end
+// (the poll with a 503 saying why), and later ones are refused.
+func TestShutdownEndsStreams(t *testing.T) {
+	srv := NewServer(ServerConfig{Logger: discard(), Channels: ChannelConfig{PublishKeys: NewPublishKeys(map[string]string{testPublishKey: ""})}})
+	waiting := make(chan struct{}, 4)
+	srv.channels.testHookWaiting = func() { waiting <- struct{}{} }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.HTTPServer()
+	go hs.Serve(ln)
+	base := "http://" + ln.Addr().String()
+	c, _ := channel.NewClient(base+"/announce", nil)
+	ctx := context.Background()
+	if err := c.Report(ctx, "build", channel.HostReport{Host: "h"}); err != nil {
+		t.Fatal(err)
+	}
+	polled := make(chan error, 1)
+	go func() { _, _, err := c.Next(ctx, "build", 0); polled <- err }()
+	awaitHook(t, waiting)
+	stream, err := http.Get(base + "/v1/fleet/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	bufio.NewReader(stream.Body).ReadString('\n')
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		t.Fatalf("shutdown with streams open: %v", err)
+	}
+	if err := <-polled; err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Fatalf("the waiting poll: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/channels/build/next", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a poll after the end: %d", rec.Code)
 	}
 }

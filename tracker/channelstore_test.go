@@ -162,6 +162,24 @@ func testChannelStore(t *testing.T, mk channelStoreMaker) {
 		must(s.Report(ctx, ChannelID{Name: "p3"}, channel.HostReport{Host: "x"}, t0)) // build left the pending count
 	})
 
+	t.Run("completions bounded", func(t *testing.T) {
+		// Hosts come and go (each lives one TTL): the completions kept per
+		// release stay within MaxHosts.
+		s := mk(t, ChannelLimits{MaxHosts: 2, HostTTL: 10 * time.Second})
+		info := infoDict("c", 10)
+		if _, _, err := s.Publish(ctx, id, storeRelease("build", 0, info, t0), info); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 6 {
+			at := t0.Add(time.Duration(i) * 11 * time.Second)
+			must(s.Report(ctx, id, channel.HostReport{Host: fmt.Sprint("h", i), Current: 1}, at))
+			vs, err := s.View(ctx, "", at)
+			if err != nil || len(vs) != 1 || len(vs[0].Releases[0].Completed) != min(i+1, 2) {
+				t.Fatalf("after %d hosts: %+v %v", i+1, vs, err)
+			}
+		}
+	})
+
 	t.Run("watch", func(t *testing.T) {
 		s := mk(t, ChannelLimits{})
 		changed, done := s.Watch(id)

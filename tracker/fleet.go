@@ -232,10 +232,7 @@ func (a *channelAPI) fleetEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if n := a.viewers.Add(1); n > int64(a.cfg.MaxViewers) {
-		a.viewers.Add(-1)
-		w.Header().Set("Retry-After", "5")
-		writeJSONError(w, http.StatusServiceUnavailable, errBusy.Error())
+	if !a.hold(w, &a.viewers, a.cfg.MaxViewers) {
 		return
 	}
 	defer a.viewers.Add(-1)
@@ -269,6 +266,8 @@ func (a *channelAPI) fleetEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-a.ending:
 			return
 		case <-tick.C:
 		}

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -40,19 +41,25 @@ type SamplingPolicy interface {
 //     stays well mixed instead of clustering around early joiners;
 //   - a peer already handed out Budget times this interval is held back,
 //     and offered only when nobody else is left, so a popular seeder is
-//     not stampeded by a whole fleet starting at once.
+//     not stampeded by a whole fleet starting at once;
+//   - every choice is fair to addresses (an IPv4 address, an IPv6 /64): no
+//     address gets a second place in a handout while a candidate at an
+//     address not yet in it is left, so a host that registered a thousand
+//     fake seeders is handed out like any one honest seeder.
 type DefaultPolicy struct {
 	budget *HandoutBudget
 
-	mu  sync.Mutex
-	rng *rand.Rand
+	mu      sync.Mutex // guards the fields below
+	rng     *rand.Rand
+	seen    map[netip.Addr]bool // scratch: addresses in the handout
+	scratch []Peer
 }
 
 // NewDefaultPolicy returns a DefaultPolicy drawing from rng, which it then
 // owns (the policy serialises access to it), and bounded by budget, which
 // may be nil for no bound.
 func NewDefaultPolicy(rng *rand.Rand, budget *HandoutBudget) *DefaultPolicy {
-	return &DefaultPolicy{rng: rng, budget: budget}
+	return &DefaultPolicy{rng: rng, budget: budget, seen: make(map[netip.Addr]bool)}
 }
 
 // Handout implements [Policy].
@@ -74,9 +81,11 @@ func (d *DefaultPolicy) Handout(now time.Time, self Peer, candidates []Peer, n i
 	n = min(n, len(pool))
 
 	d.mu.Lock()
+	clear(d.seen)
 	if self.Downloaded == 0 && self.Left > 0 {
 		seeders := partition(pool, Peer.Seeder)
 		d.shuffle(pool[:seeders])
+		d.spread(pool[:seeders])
 		if seeders < n {
 			d.sampleInto(pool[seeders:], n-seeders)
 		}
@@ -108,13 +117,62 @@ func (d *DefaultPolicy) Plan(self Peer, n int) Draw {
 	}
 }
 
-// sampleInto moves a uniform random sample of k elements of ps to its
-// front (a partial Fisher-Yates shuffle).
+// sampleInto moves a random sample of k elements of ps to its front, fair
+// to addresses: a partial Fisher-Yates shuffle in which a peer drawn at an
+// address already in the handout (d.seen) is set aside at the back; once
+// only those are left, the rest of the sample is drawn from them at
+// random. With every address distinct it is a plain partial shuffle,
+// drawing the same random numbers.
 func (d *DefaultPolicy) sampleInto(ps []Peer, k int) {
-	for i := 0; i < k && i < len(ps)-1; i++ {
-		j := i + d.rng.IntN(len(ps)-i)
-		ps[i], ps[j] = ps[j], ps[i]
+	front, back := 0, len(ps) // ps[:front] picked, ps[back:] set aside
+	for front < k && front < back {
+		j := front
+		if back-front > 1 {
+			j += d.rng.IntN(back - front)
+		}
+		ps[front], ps[j] = ps[j], ps[front]
+		if a := handoutAddr(ps[front]); d.seen[a] {
+			back--
+			ps[front], ps[back] = ps[back], ps[front]
+			continue
+		} else {
+			d.seen[a] = true
+		}
+		front++
 	}
+	for ; front < k && front < len(ps)-1; front++ {
+		j := front + d.rng.IntN(len(ps)-front)
+		ps[front], ps[j] = ps[j], ps[front]
+	}
+}
+
+// spread moves the first peer of each address in ps to the front, keeping
+// the order of both the first peers and the rest, and marks those
+// addresses in d.seen.
+func (d *DefaultPolicy) spread(ps []Peer) {
+	rest := d.scratch[:0]
+	k := 0
+	for _, p := range ps {
+		if a := handoutAddr(p); !d.seen[a] {
+			d.seen[a] = true
+			ps[k] = p
+			k++
+		} else {
+			rest = append(rest, p)
+		}
+	}
+	copy(ps[k:], rest)
+	d.scratch = rest[:0]
+}
+
+// handoutAddr is the address a handout is fair to: the IPv4 address, or
+// the IPv6 /64.
+func handoutAddr(p Peer) netip.Addr {
+	a := p.Addr.Addr().Unmap()
+	if a.Is6() {
+		a = netip.PrefixFrom(a, 64).Masked().Addr()
+	}
+	return a
 }
 
 func (d *DefaultPolicy) shuffle(ps []Peer) {

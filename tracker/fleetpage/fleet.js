@@ -11,7 +11,7 @@
   const updated = document.getElementById("updated");
   document.getElementById("json-link").href = "/v1/fleet" + q;
   const history = new Map(); // channel -> [{t, down, up}], the throughput seen by this page
-  const HISTORY = 180;
+  const HISTORY = 600; // samples kept, about ten minutes
   const SVG = "http://www.w3.org/2000/svg";
 
   function el(tag, attrs, ...kids) {
@@ -78,25 +78,29 @@
     return box;
   }
 
-  // The aggregate download rate this page has seen for the channel.
+  // The aggregate download rate this page has seen for the channel, over
+  // the time it has been open (at least a minute wide).
   function throughputChart(ch) {
     const h = history.get(ch.channel) || [];
     const box = el("div", { class: "chart throughput-chart" }, el("h3", {}, "Aggregate throughput (down)"));
-    const W = 300, H = 150, B = 18, T = 6;
+    const W = 300, H = 150, B = 18, T = 18;
     const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "throughput" });
     const peak = Math.max(0, ...h.map((p) => p.down));
     const ymax = Math.max(peak, 1);
+    const t0 = h.length ? h[0].t : 0;
+    const span = h.length ? (h[h.length - 1].t - t0) / 1000 : 0;
+    const width = Math.max(span, 60);
     s.append(svg("line", { class: "axis", x1: 0, y1: H - B, x2: W, y2: H - B }));
     if (h.length > 1) {
-      const pts = h.map((p, i) => `${(W * i / (HISTORY - 1)).toFixed(1)},${(H - B - (H - B - T) * p.down / ymax).toFixed(1)}`);
+      const pts = h.map((p) => `${(W * (p.t - t0) / 1000 / width).toFixed(1)},${(H - B - (H - B - T) * p.down / ymax).toFixed(1)}`);
       s.append(svg("polyline", { class: "curve s0", points: pts.join(" ") }));
     }
-    const t = svg("text", { x: 2, y: T + 8 });
+    const t = svg("text", { x: 2, y: 11 });
     t.textContent = peak > 0 ? "peak " + rate(peak) + ", now " + rate(ch.down_rate) : "no transfer reported";
     s.append(t);
-    const span = svg("text", { x: W - 2, y: H - 4, "text-anchor": "end" });
-    span.textContent = "last " + secs(Math.max(0, (h[h.length - 1].t - h[0].t) / 1000));
-    s.append(span);
+    const lab = svg("text", { x: W - 2, y: H - 4, "text-anchor": "end" });
+    lab.textContent = "last " + secs(span);
+    s.append(lab);
     box.append(s);
     return box;
   }

@@ -343,7 +343,11 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 			}
 			argv = concat([]string{cfg.Shoal, "bench", "http-get"}, j.limit("--down-limit", cfg.Link), []string{url, outs[i]})
 		}
-		p, err := startProc(fmt.Sprintf("receiver %d", i+1), j.argv(host, argv...), "complete:")
+		marks := []string{"complete:"}
+		if sys == Shoal {
+			marks = append(marks, "getting ", "discovery:") // start-up and first peer (startupTimes)
+		}
+		p, err := startProc(fmt.Sprintf("receiver %d", i+1), j.argv(host, argv...), marks...)
 		if err != nil {
 			return res, err
 		}
@@ -361,6 +365,9 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		res.FinishS[i] = at.Sub(start).Seconds()
 	}
 	stopRSS()
+	if sys == Shoal {
+		res.StartedS, res.FirstPeerS = startupTimes(ctx, recv, start)
+	}
 	if m1, err := SampleMachine(dir); err == nil && merr == nil {
 		res.Machine = m0.Until(m1)
 	}
@@ -502,4 +509,27 @@ func sampleRSS(recv []*proc, start time.Time, out *[]RSSPoint) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// startupTimes returns, for each shoal receiver, when it said it was
+// getting the torrent (its process started, the torrent loaded and its
+// storage opened) and when it had its first peer (its "discovery:" line
+// says how long after that), in seconds from start: the start-up the
+// simulator does not model.
+func startupTimes(ctx context.Context, recv []*proc, start time.Time) (started, firstPeer []float64) {
+	started, firstPeer = make([]float64, len(recv)), make([]float64, len(recv))
+	for i, p := range recv {
+		if _, at, err := p.wait(ctx, "getting "); err == nil {
+			started[i] = at.Sub(start).Seconds()
+		}
+		line, _, err := p.wait(ctx, "discovery:")
+		if err != nil {
+			continue
+		}
+		var after float64
+		if _, err := fmt.Sscanf(line, "discovery: first peer after %fs", &after); err == nil {
+			firstPeer[i] = started[i] + after
+		}
+	}
+	return started, firstPeer
 }

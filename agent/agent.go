@@ -61,6 +61,10 @@ type Config struct {
 	ReportEvery time.Duration
 	// GCEvery is the period of the disk-watermark check; default 10 s.
 	GCEvery time.Duration
+	// CheckpointEvery is how often a downloading torrent's verified pieces
+	// are synced and recorded as resume state; default 5 s. Pieces
+	// verified since the last checkpoint are hashed again after a crash.
+	CheckpointEvery time.Duration
 	// Disk reports the filesystem's size and use for the watermarks;
 	// default statfs of Dir. Tests replace it.
 	Disk func() (Disk, error)
@@ -96,6 +100,9 @@ type Agent struct {
 	// gone accumulates the counters of removed torrents so the metrics'
 	// totals never go backwards.
 	gone counters
+	// crashed (tests only) makes Close skip the resume records a clean
+	// stop writes, as a kill -9 would.
+	crashed bool
 }
 
 // New opens (or creates) the store under cfg.Dir, starts the BitTorrent
@@ -131,6 +138,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.GCEvery <= 0 {
 		cfg.GCEvery = 10 * time.Second
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = 5 * time.Second
 	}
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()

@@ -46,6 +46,9 @@ type Config struct {
 	// release, with SHOAL_CHANNEL, SHOAL_SEQ, SHOAL_RELEASE_PATH,
 	// SHOAL_CURRENT, SHOAL_INFOHASH and SHOAL_NAME in its environment.
 	OnComplete string
+	// HookTimeout bounds one run of OnComplete; past it the hook and its
+	// children are killed and the run counts as failed. Default 10 min.
+	HookTimeout time.Duration
 	// UploadLimit and DownloadLimit are payload limits in bytes per
 	// second; 0 is none.
 	UploadLimit, DownloadLimit float64
@@ -138,6 +141,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.GCEvery <= 0 {
 		cfg.GCEvery = 10 * time.Second
+	}
+	if cfg.HookTimeout <= 0 {
+		cfg.HookTimeout = 10 * time.Minute
 	}
 	if cfg.CheckpointEvery <= 0 {
 		cfg.CheckpointEvery = 5 * time.Second

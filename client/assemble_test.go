@@ -225,10 +225,14 @@ func TestAssemblerBackpressure(t *testing.T) {
 }
 
 // TestBufferPool checks the free list: buffers come back most recent
-// first, at full size, and no more than max are kept.
+// first, at full size; up to max come from slabs and are always kept,
+// beyond that from the heap and kept while there is room.
 func TestBufferPool(t *testing.T) {
 	p := &bufferPool{size: 100, max: 2}
 	a, b, c := p.Get().(*[]byte), p.Get().(*[]byte), p.Get().(*[]byte)
+	if p.carved != 2 || len(*a) != 100 || len(*c) != 100 || cap(*a) != 100 {
+		t.Fatalf("carved %d buffers (want 2), sizes %d/%d, cap %d", p.carved, len(*a), len(*c), cap(*a))
+	}
 	*a = (*a)[:10]
 	p.Put(a)
 	p.Put(b)

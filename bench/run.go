@@ -451,7 +451,8 @@ func Verify(path string, sum [32]byte) error {
 }
 
 // Generate writes size pseudo-random bytes (deterministic for seed) to
-// path and returns their SHA-256.
+// path, syncs them to disk (so their write-back does not run into the
+// measurement that follows) and returns their SHA-256.
 func Generate(path string, size int64, seed uint64) ([32]byte, error) {
 	var sum [32]byte
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -479,6 +480,10 @@ func Generate(path string, size int64, seed uint64) ([32]byte, error) {
 		left -= n
 	}
 	copy(sum[:], h.Sum(nil))
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return sum, fmt.Errorf("generate %s: %w", path, err)
+	}
 	if err := f.Close(); err != nil {
 		return sum, fmt.Errorf("generate %s: %w", path, err)
 	}

@@ -357,7 +357,11 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 			}
 			argv = j.receiverArgv(plan, i, outs[i])
 		}
-		p, err := startProc(fmt.Sprintf("receiver %d", i+1), j.argv(host, argv...), "complete:")
+		marks := []string{"complete:"}
+		if sys == Shoal {
+			marks = append(marks, "getting ", "discovery:") // start-up and first peer (startupTimes)
+		}
+		p, err := startProc(fmt.Sprintf("receiver %d", i+1), j.argv(host, argv...), marks...)
 		if err != nil {
 			return res, err
 		}
@@ -375,6 +379,9 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		res.FinishS[i] = at.Sub(start).Seconds()
 	}
 	stopRSS()
+	if sys == Shoal {
+		res.StartedS, res.FirstPeerS = startupTimes(ctx, recv, start)
+	}
 	if m1, err := SampleMachine(dir); err == nil && merr == nil {
 		res.Machine = m0.Until(m1)
 	}
@@ -461,7 +468,8 @@ func Verify(path string, sum [32]byte) error {
 }
 
 // Generate writes size pseudo-random bytes (deterministic for seed) to
-// path and returns their SHA-256.
+// path, syncs them to disk (so their write-back does not run into the
+// measurement that follows) and returns their SHA-256.
 func Generate(path string, size int64, seed uint64) ([32]byte, error) {
 	var sum [32]byte
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -489,6 +497,10 @@ func Generate(path string, size int64, seed uint64) ([32]byte, error) {
 		left -= n
 	}
 	copy(sum[:], h.Sum(nil))
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return sum, fmt.Errorf("generate %s: %w", path, err)
+	}
 	if err := f.Close(); err != nil {
 		return sum, fmt.Errorf("generate %s: %w", path, err)
 	}
@@ -519,4 +531,27 @@ func sampleRSS(recv []*proc, start time.Time, out *[]RSSPoint) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// startupTimes returns, for each shoal receiver, when it said it was
+// getting the torrent (its process started, the torrent loaded and its
+// storage opened) and when it had its first peer (its "discovery:" line
+// says how long after that), in seconds from start: the start-up the
+// simulator does not model.
+func startupTimes(ctx context.Context, recv []*proc, start time.Time) (started, firstPeer []float64) {
+	started, firstPeer = make([]float64, len(recv)), make([]float64, len(recv))
+	for i, p := range recv {
+		if _, at, err := p.wait(ctx, "getting "); err == nil {
+			started[i] = at.Sub(start).Seconds()
+		}
+		line, _, err := p.wait(ctx, "discovery:")
+		if err != nil {
+			continue
+		}
+		var after float64
+		if _, err := fmt.Sscanf(line, "discovery: first peer after %fs", &after); err == nil {
+			firstPeer[i] = started[i] + after
+		}
+	}
+	return started, firstPeer
 }

@@ -14,21 +14,18 @@ import (
 // ErrInvalidConfig is wrapped by Run when the Config is inconsistent.
 var ErrInvalidConfig = errors.New("sim: invalid config")
 
-// Runtime constants the simulator copies from the real client and tracker
-// so that connections form the way they do in a real fleet.
+// The simulated tracker answers as a default `shoal tracker` does; every
+// host's peer rules are the client's own (package peers).
 const (
-	// NumWant is how many peers a host asks the tracker for (client).
-	NumWant = 50
-	// MaxPeers bounds the connections of one host (client default).
-	MaxPeers = 80
-	// MaxHalfOpen bounds a host's dials in flight (client default).
-	MaxHalfOpen = 16
 	// AnnounceInterval is the tracker's re-announce interval (tracker
-	// default); a host with fewer than 5 peers re-announces at half of it.
-	AnnounceInterval = 30 * time.Second
+	// default).
+	AnnounceInterval = tracker.DefaultInterval
+	// MinInterval is its min interval (tracker default: half the interval),
+	// the cadence of a starved host.
+	MinInterval = AnnounceInterval / 2
 	// HandoutBudget is how often the tracker hands one peer out per
-	// interval (tracker default: 4 × its 50-peer handout).
-	HandoutBudget = 4 * NumWant
+	// interval (tracker default: 4 × its handout of at most 50).
+	HandoutBudget = 4 * tracker.DefaultMaxNumWant
 	// DefaultMaxBlockEvents is the budget of block transfers (receivers ×
 	// blocks) under which blocks are simulated at their real 16 KiB size.
 	DefaultMaxBlockEvents = 1 << 24

@@ -370,6 +370,14 @@ func (s *subscriber) subscribed() bool {
 // origin registered it anew.
 func (s *subscriber) pollLoop(tc ChannelTracker) {
 	defer s.a.wg.Done()
+	// Report first: a channel nobody published yet is known to the tracker
+	// once a host reports on it, and the long poll then waits for its
+	// first release instead of answering 404.
+	if r, _, ok := s.hostReport(); ok {
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		tc.Report(ctx, s.name, r)
+		cancel()
+	}
 	backoff := time.Second
 	synced := false
 	for s.subscribed() {
@@ -452,8 +460,22 @@ func (s *subscriber) heardOf(rel channel.Release, tc ChannelTracker) {
 		s.releases[rel.Seq] = heard{rel: rel, tc: tc}
 	}
 	s.sub.Offer(rel.Seq)
+	s.pruneHeardLocked()
 	s.a.mu.Unlock()
 	s.apply()
+}
+
+// pruneHeardLocked forgets releases heard of that can matter no more (at
+// or below current, neither fetched nor pinned), so the table stays
+// bounded however many releases a tracker announces; a.mu is held.
+func (s *subscriber) pruneHeardLocked() {
+	cur := s.sub.Current()
+	fetching := s.sub.Fetching()
+	for seq := range s.releases {
+		if seq < cur && !s.sub.Pinned(seq) && !slices.Contains(fetching, seq) {
+			delete(s.releases, seq)
+		}
+	}
 }
 
 // offer offers a release already heard of (a pin).
@@ -552,11 +574,13 @@ func (s *subscriber) fetch(ctx context.Context, h heard) {
 			return
 		}
 		if ih, ok := a.releaseHash(s.name, rel.Seq); ok {
-			e, _ = a.lookup(ih)
-			a.mu.Lock()
-			e.busy = true
-			a.mu.Unlock()
-			break
+			if found, ok := a.lookup(ih); ok {
+				a.mu.Lock()
+				found.busy = true
+				a.mu.Unlock()
+				e = found
+				break
+			}
 		}
 		mi, err := s.metaInfo(ctx, h)
 		if err != nil {

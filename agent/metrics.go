@@ -2,6 +2,7 @@ package agent
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // metrics are the agent's Prometheus metrics, on a registry of its own so
@@ -40,7 +41,8 @@ func newMetrics(a *Agent) *metrics {
 			Help: "API requests by route and status code.",
 		}, []string{"route", "code"}),
 	}
-	m.reg.MustRegister(m.diskFull, m.removed, m.hooks, m.releaseLatency, m.apiRequests, storeCollector{a})
+	m.reg.MustRegister(m.diskFull, m.removed, m.hooks, m.releaseLatency, m.apiRequests, storeCollector{a},
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	return m
 }
 

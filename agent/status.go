@@ -34,6 +34,9 @@ type TorrentStatus struct {
 	DownRate float64 `json:"down_rate"`
 	UpRate   float64 `json:"up_rate"`
 	Peers    int     `json:"peers"`
+	// FirstPeerSeconds is how long after the torrent started its first
+	// peer connection came up; absent until then.
+	FirstPeerSeconds float64 `json:"first_peer_seconds,omitempty"`
 	// ETASeconds is the estimated time to completion; absent when unknown.
 	ETASeconds *float64 `json:"eta_seconds,omitempty"`
 	// Path is the folder holding the torrent's file or folder (under its
@@ -101,6 +104,7 @@ func (a *Agent) torrentStatusLocked(e *entry, withFiles bool) TorrentStatus {
 		s.Pieces, s.HavePieces, s.HadAtStart = st.Pieces, st.Have, st.HadAtStart
 		s.VerifiedPieces, s.HashFailures = st.Verified, st.HashFails
 		s.Downloaded, s.Uploaded, s.Peers = st.Downloaded, st.Uploaded, st.Peers
+		s.FirstPeerSeconds = st.FirstPeerAfter.Seconds()
 		if st.TotalLength > 0 {
 			s.Progress = float64(st.TotalLength-st.BytesLeft) / float64(st.TotalLength)
 		}

@@ -108,12 +108,23 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 	}
 	a.mu.Lock()
 	if old := a.entries[mi.InfoHash]; old != nil {
+		changed := false
 		if o.pinned && !old.rec.Pinned {
-			old.rec.Pinned = true
-			a.ix.putTorrent(old.rec)
+			old.rec.Pinned, changed = true, true
+		}
+		if o.channel != "" && old.rec.Channel == "" {
+			// Content we already hold (added by hand) is now also a
+			// release: it becomes that release.
+			old.rec.Channel, old.rec.Seq, old.rec.PublishedAt, changed = o.channel, o.seq, o.publishedAt, true
 		}
 		old.busy = old.busy || o.busy
+		rec := old.rec
 		a.mu.Unlock()
+		if changed {
+			if err := a.ix.putTorrent(rec); err != nil {
+				return nil, false, a.diskError(err)
+			}
+		}
 		return old, false, nil
 	}
 	e = a.newEntry(rec)
@@ -292,12 +303,9 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 		case <-time.After(30 * time.Second):
 		}
 	}
-	st := t.Stats()
-	state := StateDownloading
-	if st.Complete {
-		state = StateSeeding
-	}
-	setState(state, "")
+	// Seeding is set below, together with e.complete, so that a status
+	// that says seeding always comes with files that can be read.
+	setState(StateDownloading, "")
 	select {
 	case <-e.ctx.Done():
 		return
@@ -310,18 +318,21 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 		return
 	}
 	a.mu.Lock()
-	e.state = StateSeeding
-	if e.rec.Completed.IsZero() {
+	first := e.rec.Completed.IsZero()
+	if first {
 		e.rec.Completed = time.Now().UTC()
-		rec := e.rec
-		a.mu.Unlock()
+	}
+	rec := e.rec
+	a.mu.Unlock()
+	if first {
 		if err := a.ix.putTorrent(rec); err != nil {
 			a.log.Error("index", "err", err)
 		}
-	} else {
-		a.mu.Unlock()
 	}
+	a.mu.Lock()
+	e.state = StateSeeding
 	close(e.complete)
+	a.mu.Unlock()
 	a.kickGC()
 	<-e.ctx.Done()
 }

@@ -29,6 +29,29 @@ type Result struct {
 	PeakRSSBytes      int64     `json:"peak_rss_bytes"`
 	OriginRSSBytes    int64     `json:"origin_rss_bytes"`
 	FinishS           []float64 `json:"finish_s"`
+	// The machine: every host of a run shares its cores and its disk.
+	// DiskBytesPerS is the disk's synced write rate (ProbeDisk, once per
+	// invocation; 0 if not probed) and DiskFloorS the time the N copies
+	// need on it; MachineFloorS is the larger of FloorS and DiskFloorS, and
+	// MachineEfficiency MachineFloorS/T_last. CPUOverCoresS is the run's CPU
+	// time spread over all cores: near T_last, the CPUs set the pace.
+	DiskBytesPerS     float64      `json:"disk_bytes_per_s,omitempty"`
+	DiskFloorS        float64      `json:"disk_floor_s,omitempty"`
+	MachineFloorS     float64      `json:"machine_floor_s"`
+	MachineEfficiency float64      `json:"machine_efficiency"`
+	CPUOverCoresS     float64      `json:"cpu_over_cores_s"`
+	Machine           MachineUsage `json:"machine"`
+	// Bound names what set the time (MachineUsage.Bound).
+	Bound string `json:"bound"`
+	// RSS samples the largest receiver's resident set size over the run.
+	RSS []RSSPoint `json:"rss,omitempty"`
+}
+
+// RSSPoint is one sample of receivers' memory: at T seconds from the start,
+// the largest resident set of any receiver.
+type RSSPoint struct {
+	T        float64 `json:"t_s"`
+	MaxBytes int64   `json:"max_bytes"`
 }
 
 // fill computes the summary figures of r from its finish times, the
@@ -49,6 +72,17 @@ func (r *Result) fill(egress int64, cpuSeconds float64) {
 	if delivered > 0 {
 		r.CPUSPerGB = cpuSeconds / delivered
 	}
+	if r.DiskBytesPerS > 0 {
+		r.DiskFloorS = float64(r.Peers) * float64(r.SizeBytes) / r.DiskBytesPerS
+	}
+	r.MachineFloorS = max(r.FloorS, r.DiskFloorS)
+	if r.TLastS > 0 {
+		r.MachineEfficiency = r.MachineFloorS / r.TLastS
+	}
+	if r.Machine.Cores > 0 {
+		r.CPUOverCoresS = cpuSeconds / float64(r.Machine.Cores)
+	}
+	r.Bound = r.Machine.Bound(r.Efficiency)
 }
 
 // percentile returns the nearest-rank q-quantile (0 < q <= 1) of sorted
@@ -74,6 +108,9 @@ type Median struct {
 	OriginEgressRatio float64
 	CPUSPerGB         float64
 	PeakRSSBytes      int64
+	MachineEfficiency float64
+	CPUBusy           float64
+	DiskBusy          float64
 	Typical           Result
 }
 
@@ -109,6 +146,9 @@ func Medians(results []Result) []Median {
 			OriginEgressRatio: pick(func(r Result) float64 { return r.OriginEgressRatio }),
 			CPUSPerGB:         pick(func(r Result) float64 { return r.CPUSPerGB }),
 			PeakRSSBytes:      int64(pick(func(r Result) float64 { return float64(r.PeakRSSBytes) })),
+			MachineEfficiency: pick(func(r Result) float64 { return r.MachineEfficiency }),
+			CPUBusy:           pick(func(r Result) float64 { return r.Machine.CPUBusy }),
+			DiskBusy:          pick(func(r Result) float64 { return r.Machine.DiskBusy }),
 			Typical:           byLast[(len(byLast)-1)/2],
 		})
 	}

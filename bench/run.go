@@ -50,6 +50,9 @@ type Config struct {
 	// RunTimeout bounds one system's run (default: ten times the slower
 	// of the floor and the single-source time, plus a minute).
 	RunTimeout time.Duration
+	// DiskProbe is how many bytes ProbeDisk writes in Dir before the runs
+	// to measure the disk every host shares (0: 256 MiB; negative: none).
+	DiskProbe int64
 }
 
 // hostSet is the processes of one run, in the order they started.
@@ -104,6 +107,18 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	j := job{cfg: cfg, src: src, sum: sum, script: script}
+	if cfg.DiskProbe >= 0 {
+		size := cfg.DiskProbe
+		if size == 0 {
+			size = 256 << 20
+		}
+		rate, err := ProbeDisk(cfg.Dir, size)
+		if err != nil {
+			return nil, err
+		}
+		j.diskRate = rate
+		fmt.Fprintf(cfg.Log, "disk: %.0f MB/s synced writes in %s; every host writes its copy to this one disk\n", rate/1e6, cfg.Dir)
+	}
 	if cfg.Netns {
 		// Host 0 is the tracker, 1 the origin, 2.. the receivers.
 		n := cfg.Peers + 2
@@ -130,6 +145,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			}
 			fmt.Fprintf(cfg.Log, "  %s: T_last %.2fs (floor %.2fs, efficiency %.3f), p50 %.2fs, origin egress %.2f F, %.1f CPU s/GB\n",
 				sys, r.TLastS, r.FloorS, r.Efficiency, r.P50S, r.OriginEgressRatio, r.CPUSPerGB)
+			fmt.Fprintf(cfg.Log, "  machine: %s-bound; cores %.0f%% busy (all processes), iowait %.0f%%, disk %s %.0f%% busy, %.2f GB written; CPU work/cores %.2fs; disk floor %.2fs; receiver RSS max %.1f MB\n",
+				r.Bound, 100*r.Machine.CPUBusy, 100*r.Machine.IOWait, r.Machine.Disk, 100*r.Machine.DiskBusy,
+				float64(r.Machine.DiskWriteBytes)/1e9, r.CPUOverCoresS, r.DiskFloorS, float64(r.PeakRSSBytes)/1e6)
 			results = append(results, r)
 		}
 	}
@@ -179,6 +197,9 @@ type job struct {
 	sum    [32]byte // its SHA-256
 	script string   // lt_bench.py
 	net    *fabric  // nil: every host on loopback
+	// diskRate is the probed write rate of the disk all hosts share (0:
+	// not probed).
+	diskRate float64
 }
 
 // Host indices in a fabric.
@@ -224,7 +245,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	}
 	res := Result{
 		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: cfg.PieceLength,
-		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil,
+		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, DiskBytesPerS: j.diskRate,
 		FloorS:        Floor(F, us, u, u, cfg.Peers),
 		SingleSourceS: max(SingleSource(F, us, cfg.Peers), F/u),
 	}
@@ -328,13 +349,20 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		}
 		recv[i] = hosts.add(p)
 	}
+	m0, merr := SampleMachine(dir)
+	stopRSS := sampleRSS(recv, start, &res.RSS)
 	res.FinishS = make([]float64, cfg.Peers)
 	for i, p := range recv {
 		_, at, err := p.wait(ctx, "complete:")
 		if err != nil {
+			stopRSS()
 			return res, err
 		}
 		res.FinishS[i] = at.Sub(start).Seconds()
+	}
+	stopRSS()
+	if m1, err := SampleMachine(dir); err == nil && merr == nil {
+		res.Machine = m0.Until(m1)
 	}
 
 	// Stop everything, then account.
@@ -448,4 +476,30 @@ func Generate(path string, size int64, seed uint64) ([32]byte, error) {
 		return sum, fmt.Errorf("generate %s: %w", path, err)
 	}
 	return sum, nil
+}
+
+// sampleRSS records, every 250 ms until stop is called, the largest
+// resident set of the receivers still running, as seconds from start.
+func sampleRSS(recv []*proc, start time.Time, out *[]RSSPoint) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var most int64
+			for _, p := range recv {
+				if p.cmd.Process != nil {
+					most = max(most, RSSOf(p.cmd.Process.Pid))
+				}
+			}
+			*out = append(*out, RSSPoint{T: time.Since(start).Seconds(), MaxBytes: most})
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

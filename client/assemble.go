@@ -1,69 +1,272 @@
 package client
 
 import (
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"hash"
 	"sync"
+	"sync/atomic"
+
+	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/wire"
 )
 
-// assemblyBudget is how many bytes of pieces in progress one torrent may
-// hold in memory.
-const assemblyBudget = 64 << 20
+// Memory bounds of one torrent's assembler, in bytes of received blocks.
+const (
+	// assemblyBudget bounds the blocks of pieces still being assembled.
+	// A block that would pass it is written through to disk instead,
+	// with the rest of its piece (which is then verified from disk).
+	assemblyBudget = 16 << 20
+	// verifyBudget bounds the blocks of complete pieces waiting for their
+	// hash and write. Past it the connection readers pause (TCP slows the
+	// senders) until verification catches up: the disk or the CPU, not
+	// memory, absorbs a receiver faster than its disk.
+	verifyBudget = 16 << 20
+)
 
 // assembler collects the blocks of pieces in progress in memory, so a
 // piece is hashed before it touches the disk (corrupt data never reaches
-// the file) and is written with one positioned write instead of one per
-// block. Pieces beyond the memory budget are written through to disk block
-// by block and verified from there. Only the torrent loop calls its
-// methods, except put, which is safe from any goroutine.
+// the file) and is written with one vectored write (pwritev) instead of one
+// write per block. It holds the very buffers the connection readers read
+// the blocks into (see wire.Reader.ReadMessageInto): a block is copied once,
+// from the socket, and once more into the page cache.
+//
+// The torrent loop calls write and take; put and waitRoom are safe from
+// any goroutine.
 type assembler struct {
-	pieceLen int
-	max      int
-	pool     sync.Pool
-	bufs     map[int][]byte
-	direct   map[int]bool
+	blocksPerPiece int
+	maxAssembling  int64 // blocks
+	maxPending     int64 // blocks
+
+	// Owned by the torrent loop.
+	pieces     map[int]*assembly
+	direct     map[int]bool // pieces written through to disk
+	assembling int64        // blocks held in pieces
+
+	// pending counts the blocks of pieces handed to verification and not
+	// yet put back; mu guards room, which is closed (and replaced) when
+	// pending falls back within maxPending.
+	pending atomic.Int64
+	mu      sync.Mutex
+	room    chan struct{}
+	pool    sync.Pool // *assembly
+	// writing serialises the writes of verified pieces: the filesystem
+	// takes the file's lock for each write anyway, and a second writer
+	// would spin on it in the kernel (rwsem_spin_on_owner) instead of
+	// sleeping here.
+	writing sync.Mutex
 }
 
+// assembly is one piece being put together in memory.
+type assembly struct {
+	piece  int
+	size   int64
+	blocks []*[]byte // by block index (Begin / BlockSize); nil until received
+	have   int
+	vec    [][]byte  // scratch for the vectored write
+	hash   hash.Hash // SHA-1, reused
+	sum    [sha1.Size]byte
+}
+
+// newAssembler returns the assembler of a torrent with pieces of pieceLen
+// bytes. Each budget admits at least two pieces.
 func newAssembler(pieceLen int64) *assembler {
-	a := &assembler{
-		pieceLen: int(pieceLen),
-		max:      max(4, assemblyBudget/int(pieceLen)),
-		bufs:     make(map[int][]byte),
-		direct:   make(map[int]bool),
+	per := int((pieceLen + wire.BlockSize - 1) / wire.BlockSize)
+	return &assembler{
+		blocksPerPiece: per,
+		maxAssembling:  max(assemblyBudget/wire.BlockSize, 2*int64(per)),
+		maxPending:     max(verifyBudget/wire.BlockSize, 2*int64(per)),
+		pieces:         make(map[int]*assembly),
+		direct:         make(map[int]bool),
+		room:           make(chan struct{}),
 	}
-	a.pool.New = func() any { b := make([]byte, a.pieceLen); return &b }
-	return a
 }
 
-// buffer returns the in-memory buffer for piece, allocating one if the
-// budget allows; ok is false when the piece is written through to disk.
-func (a *assembler) buffer(piece int) (buf []byte, ok bool) {
-	if a.direct[piece] {
-		return nil, false
+// writeBlock takes the block just received into its piece (the core's
+// WriteBlock action). buf holds the block; the assembler keeps its buffer
+// and leaves an empty pooled one in its place, so the caller returns buf to
+// blockPool as it would have. A block off the 16 KiB grid, or one past the
+// assembly budget, is written through to disk with the rest of its piece.
+func (t *Torrent) writeBlock(b swarm.BlockSpec, buf *[]byte) error {
+	piece := int(b.Piece)
+	size := t.mi.Info.PieceSize(piece)
+	switch {
+	case buf == nil || int(b.Length) > len(*buf):
+		return errors.New("no block buffer for write")
+	case size == 0 || int64(b.Begin)+int64(b.Length) > size:
+		return fmt.Errorf("block %d:%d+%d outside its piece", b.Piece, b.Begin, b.Length)
 	}
-	if b, ok := a.bufs[piece]; ok {
-		return b, true
+	a := t.asm
+	if !a.direct[piece] {
+		if a.hold(piece, size, b, buf) {
+			return nil
+		}
+		if err := a.spill(t, piece); err != nil {
+			return err
+		}
 	}
-	if len(a.bufs) >= a.max {
-		a.direct[piece] = true
-		return nil, false
-	}
-	b := *a.pool.Get().(*[]byte)
-	a.bufs[piece] = b
-	return b, true
+	return t.st.WriteBlock(piece, int64(b.Begin), (*buf)[:b.Length])
 }
 
-// take hands the piece's buffer to the caller (to hash and write it) and
-// forgets the piece; buf is nil if the piece was written through to disk.
-func (a *assembler) take(piece int) []byte {
-	b := a.bufs[piece]
-	delete(a.bufs, piece)
+// hold keeps b's buffer in its piece's assembly if the piece is (or may
+// start) in memory; false means the block must go to disk.
+func (a *assembler) hold(piece int, size int64, b swarm.BlockSpec, buf *[]byte) bool {
+	if b.Begin%wire.BlockSize != 0 || int64(b.Length) != min(wire.BlockSize, size-int64(b.Begin)) {
+		return false
+	}
+	idx := int(b.Begin / wire.BlockSize)
+	p := a.pieces[piece]
+	if (p == nil || p.blocks[idx] == nil) && a.assembling >= a.maxAssembling {
+		return false
+	}
+	if p == nil {
+		p = a.newAssembly(piece, size)
+		a.pieces[piece] = p
+	}
+	// Swap buffers: the assembly keeps the received one, the caller gets a
+	// spare to put back in the pool. No allocation either way.
+	box := blockPool.Get().(*[]byte)
+	*box, *buf = *buf, *box
+	if old := p.blocks[idx]; old != nil {
+		blockPool.Put(old) // the same block twice (endgame): keep the newer
+	} else {
+		p.have++
+		a.assembling++
+	}
+	p.blocks[idx] = box
+	return true
+}
+
+// newAssembly returns an empty, possibly recycled, assembly for piece.
+func (a *assembler) newAssembly(piece int, size int64) *assembly {
+	p, _ := a.pool.Get().(*assembly)
+	if p == nil {
+		p = &assembly{hash: sha1.New()}
+	}
+	n := int((size + wire.BlockSize - 1) / wire.BlockSize)
+	if cap(p.blocks) < n {
+		p.blocks = make([]*[]byte, n)
+	}
+	p.piece, p.size, p.blocks, p.have = piece, size, p.blocks[:n], 0
+	return p
+}
+
+// spill writes the blocks of piece held so far to disk, releases them and
+// marks the piece as written through: it will be verified from disk.
+func (a *assembler) spill(t *Torrent, piece int) error {
+	a.direct[piece] = true
+	p := a.pieces[piece]
+	if p == nil {
+		return nil
+	}
+	delete(a.pieces, piece)
+	a.assembling -= int64(p.have)
+	defer a.recycle(p)
+	for i, box := range p.blocks {
+		if box == nil {
+			continue
+		}
+		if err := t.st.WriteBlock(piece, int64(i)*wire.BlockSize, (*box)[:p.blockLen(i)]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// take hands piece's assembly to the caller to verify and write, and
+// forgets the piece; nil means the piece was written through to disk. The
+// blocks count as pending until put.
+func (a *assembler) take(piece int) *assembly {
+	p := a.pieces[piece]
+	delete(a.pieces, piece)
 	delete(a.direct, piece)
-	return b
+	if p != nil {
+		a.assembling -= int64(p.have)
+		a.pending.Add(int64(p.have))
+	}
+	return p
 }
 
-// put returns a buffer obtained from take to the pool.
-func (a *assembler) put(b []byte) {
-	if cap(b) >= a.pieceLen {
-		b = b[:a.pieceLen]
-		a.pool.Put(&b)
+// put releases an assembly obtained from take. Safe from any goroutine.
+func (a *assembler) put(p *assembly) {
+	n := int64(p.have)
+	a.recycle(p)
+	if left := a.pending.Add(-n); left <= a.maxPending && left+n > a.maxPending {
+		a.mu.Lock()
+		close(a.room)
+		a.room = make(chan struct{})
+		a.mu.Unlock()
 	}
+}
+
+// recycle returns p's block buffers to blockPool and p to the assembler's
+// pool.
+func (a *assembler) recycle(p *assembly) {
+	for i, box := range p.blocks {
+		if box != nil {
+			blockPool.Put(box)
+			p.blocks[i] = nil
+		}
+	}
+	clear(p.vec)
+	p.vec = p.vec[:0]
+	a.pool.Put(p)
+}
+
+// waitRoom blocks while more blocks wait for verification than the budget
+// allows; false if done closed first. Connection readers call it before
+// each message.
+func (a *assembler) waitRoom(done <-chan struct{}) bool {
+	for {
+		a.mu.Lock()
+		room, over := a.room, a.pending.Load() > a.maxPending
+		a.mu.Unlock()
+		if !over {
+			return true
+		}
+		select {
+		case <-room:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// blockLen is the length of block i of the piece.
+func (p *assembly) blockLen(i int) int {
+	return int(min(wire.BlockSize, p.size-int64(i)*wire.BlockSize))
+}
+
+// verify checks a piece's SHA-1. A piece assembled in memory is hashed
+// there, block by block, and written to disk with one vectored write only
+// if it matched, then handed to the kernel's write-back at once (so the
+// sync at completion waits for little). A piece written through is read
+// back from disk.
+func (t *Torrent) verify(piece int, p *assembly) (bool, error) {
+	if p == nil {
+		return t.st.VerifyPiece(piece)
+	}
+	if p.have != len(p.blocks) {
+		return false, nil // cannot happen: the core verifies only complete pieces
+	}
+	p.hash.Reset()
+	p.vec = p.vec[:0]
+	for i, box := range p.blocks {
+		b := (*box)[:p.blockLen(i)]
+		p.hash.Write(b)
+		p.vec = append(p.vec, b)
+	}
+	if [sha1.Size]byte(p.hash.Sum(p.sum[:0])) != t.mi.Info.PieceHash(piece) {
+		return false, nil
+	}
+	off := int64(piece) * t.mi.Info.PieceLength
+	t.asm.writing.Lock()
+	_, err := t.st.WritevAt(p.vec, off)
+	t.asm.writing.Unlock()
+	if err != nil {
+		return false, err
+	}
+	t.st.StartWriteback(off, p.size) // advisory: an error only means a longer final sync
+	return true, nil
 }

@@ -1,11 +1,8 @@
 package client
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -174,139 +171,23 @@ func (c *peerConn) closeReason() string {
 	return c.reason
 }
 
-// next waits for the next stretch of the queue (see sendQueue.take),
-// appending its block sends to blocks. It returns ok=false when the
-// connection closed, and keepAlive when nothing was sent for a while.
-// Buffered bytes are flushed before it waits. msgs stays valid until the
-// next call.
-func (c *peerConn) next(w *bufio.Writer, idle *time.Timer, blocks []queuedBlock) (msgs []byte, _ []queuedBlock, keepAlive, ok bool) {
-	for {
-		c.mu.Lock()
-		if c.reason != "" {
-			c.mu.Unlock()
-			return nil, blocks, false, false
-		}
-		if !c.q.empty() {
-			msgs, blocks = c.q.take(1, blocks)
-			c.mu.Unlock()
-			return msgs, blocks, false, true
-		}
-		c.q.compact()
-		c.mu.Unlock()
-		if w.Buffered() > 0 {
-			if err := w.Flush(); err != nil { // deadlineWriter sets the deadline
-				c.close(fmt.Sprintf("write: %v", err))
-				return nil, blocks, false, false
-			}
-		}
-		idle.Reset(keepAliveEvery)
-		select {
-		case <-c.wake:
-			idle.Stop()
-		case <-c.closed:
-			idle.Stop()
-			return nil, blocks, false, false
-		case <-idle.C:
-			return nil, blocks, true, true
-		}
-	}
-}
-
-// writeLoop sends queued messages and blocks until the connection closes.
-func (c *peerConn) writeLoop(ctx context.Context) {
-	w := bufio.NewWriterSize(deadlineWriter{c.nc}, 64*1024)
-	idle := time.NewTimer(keepAliveEvery)
-	defer idle.Stop()
-	var (
-		msgs          []byte
-		blocks        []queuedBlock
-		keepAlive, ok bool
-	)
-	for {
-		msgs, blocks, keepAlive, ok = c.next(w, idle, blocks[:0])
-		if !ok {
-			return
-		}
-		if keepAlive {
-			msgs = []byte{0, 0, 0, 0}
-		}
-		if _, err := w.Write(msgs); err != nil {
-			c.close(fmt.Sprintf("write: %v", err))
-			return
-		}
-		for i, b := range blocks {
-			if b.shared != nil {
-				_, err := w.Write(b.shared)
-				b.done()
-				if err != nil {
-					for _, rest := range blocks[i+1:] {
-						rest.done()
-					}
-					c.close(fmt.Sprintf("write: %v", err))
-					return
-				}
-				continue
-			}
-			if err := c.sendBlock(ctx, w, b.spec); err != nil {
-				for _, rest := range blocks[i+1:] {
-					rest.done()
-				}
-				c.close(fmt.Sprintf("send block: %v", err))
-				return
-			}
-		}
-	}
-}
-
-// deadlineWriter gives every socket write a deadline, so a peer that stops
-// reading can't hold our writer (and its upload slot) forever.
-type deadlineWriter struct{ nc net.Conn }
-
-func (d deadlineWriter) Write(p []byte) (int, error) {
-	d.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return d.nc.Write(p)
-}
-
-// sendBlock reads one block from storage and writes it as a Piece message,
-// paced by the upload limits.
-func (c *peerConn) sendBlock(ctx context.Context, w *bufio.Writer, spec swarm.BlockSpec) error {
-	if spec.Length > wire.BlockSize {
-		return fmt.Errorf("block %d:%d+%d larger than %d", spec.Piece, spec.Begin, spec.Length, wire.BlockSize)
-	}
-	bp := blockPool.Get().(*[]byte)
-	defer blockPool.Put(bp)
-	buf := (*bp)[:spec.Length]
-	if err := c.t.st.ReadBlock(int(spec.Piece), int64(spec.Begin), buf); err != nil {
-		return fmt.Errorf("read piece %d: %w", spec.Piece, err)
-	}
-	if err := c.t.upLimits.wait(ctx, len(buf)+13); err != nil {
-		return err
-	}
-	var hdr [13]byte
-	binary.BigEndian.PutUint32(hdr[0:], uint32(9+len(buf)))
-	hdr[4] = byte(wire.Piece)
-	binary.BigEndian.PutUint32(hdr[5:], spec.Piece)
-	binary.BigEndian.PutUint32(hdr[9:], spec.Begin)
-	if _, err := w.Write(hdr[:]); err != nil {
-		return err
-	}
-	if _, err := w.Write(buf); err != nil {
-		return err
-	}
-	c.t.uploaded.Add(int64(len(buf)))
-	c.t.post(blockSentEvent{conn: c, spec: spec})
-	return nil
-}
-
 // readLoop turns incoming messages into torrent events until the
 // connection fails, then reports it closed.
 func (c *peerConn) readLoop(ctx context.Context) {
 	r := wire.NewReader(c.nc, maxMessageLength)
 	var err error
+	// spare is the pooled buffer the next Piece block is read into; the
+	// event hands it to the loop, whose assembler keeps it.
+	spare := blockPool.Get().(*[]byte)
+	defer func() { blockPool.Put(spare) }()
 	for {
+		if !c.t.asm.waitRoom(c.closed) {
+			err = errors.New("closed")
+			break
+		}
 		c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
 		var m wire.Message
-		m, err = r.ReadMessage()
+		m, err = r.ReadMessageInto(*spare)
 		if err != nil {
 			if errors.Is(err, wire.ErrUnknownMessage) {
 				continue // BEP 3: ignore messages we don't know
@@ -323,9 +204,12 @@ func (c *peerConn) readLoop(ctx context.Context) {
 		var ev event
 		switch m.Type {
 		case wire.Piece: // wire.ParseMessage bounds the block to BlockSize
-			bp := blockPool.Get().(*[]byte)
-			n := copy((*bp)[:len(m.Block)], m.Block)
-			ev = blockEvent{conn: c, spec: swarm.BlockSpec{Piece: m.Index, Begin: m.Begin, Length: uint32(n)}, buf: bp}
+			if len(m.Block) > 0 && &m.Block[0] != &(*spare)[0] {
+				copy(*spare, m.Block) // cannot happen: every block fits in spare
+			}
+			n := len(m.Block)
+			ev = blockEvent{conn: c, spec: swarm.BlockSpec{Piece: m.Index, Begin: m.Begin, Length: uint32(n)}, buf: spare}
+			spare = blockPool.Get().(*[]byte)
 			c.t.downloaded.Add(int64(n))
 		case wire.Bitfield:
 			m.Bitfield = append([]byte(nil), m.Bitfield...)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/shoal-p2p/shoal/wire"
 )
 
 // newLimiter returns a byte-rate limiter for bytesPerSec, or nil for no
@@ -44,4 +46,19 @@ func (ls limiters) wait(ctx context.Context, n int) error {
 		}
 	}
 	return nil
+}
+
+// batchBlocks is how many block sends the writer may take at once under
+// these limits: up to maxBatchBlocks, but no more than about 5 ms of the
+// tightest limit, so a batch waiting for its tokens delays its first block
+// by little.
+func (ls limiters) batchBlocks() int {
+	n := maxBatchBlocks
+	for _, l := range ls {
+		if l == nil {
+			continue
+		}
+		n = min(n, max(1, int(float64(l.Limit())*0.005)/(pieceHeaderLen+wire.BlockSize)))
+	}
+	return n
 }

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"crypto/sha1"
 	"fmt"
 	"time"
 
@@ -237,23 +236,11 @@ func (t *Torrent) do(now time.Time, a swarm.Action) {
 // errNoBuffer reports a WriteBlock the runtime has no payload for.
 var errNoBuffer = fmt.Errorf("no block buffer for write")
 
-// write copies a received block into its piece's assembly buffer, or
-// writes it to disk when the piece has none, and keeps the result as a
-// later BlockWritten.
+// write hands a received block to the assembler (or the disk, when its
+// piece is not assembled in memory) and keeps the result as a later
+// BlockWritten.
 func (t *Torrent) write(b swarm.BlockSpec, buf *[]byte) {
-	var err error
-	switch {
-	case int(b.Length) > len(*buf):
-		err = errNoBuffer
-	case int(b.Begin)+int(b.Length) > t.asm.pieceLen:
-		err = fmt.Errorf("block %d:%d+%d outside its piece", b.Piece, b.Begin, b.Length)
-	default:
-		if pb, ok := t.asm.buffer(int(b.Piece)); ok {
-			copy(pb[b.Begin:], (*buf)[:b.Length])
-		} else {
-			err = t.st.WriteBlock(int(b.Piece), int64(b.Begin), (*buf)[:b.Length])
-		}
-	}
+	err := t.writeBlock(b, buf)
 	if err != nil {
 		t.fail(fmt.Errorf("write piece %d: %w", b.Piece, err))
 	}
@@ -283,21 +270,4 @@ func (t *Torrent) verifyAsync(piece int) {
 		}
 		t.post(verifiedEvent{piece: piece, ok: ok})
 	}()
-}
-
-// verify checks a piece's SHA-1. A piece assembled in memory is hashed
-// there and written to disk only if it matched; otherwise the piece is
-// read back from disk.
-func (t *Torrent) verify(piece int, buf []byte) (bool, error) {
-	if buf == nil {
-		return t.st.VerifyPiece(piece)
-	}
-	data := buf[:t.mi.Info.PieceSize(piece)]
-	if sha1.Sum(data) != t.mi.Info.PieceHash(piece) {
-		return false, nil
-	}
-	if _, err := t.st.WriteAt(data, int64(piece)*t.mi.Info.PieceLength); err != nil {
-		return false, err
-	}
-	return true, nil
 }

@@ -73,6 +73,7 @@ func (s *simulation) startUpload(h *host) {
 			h.rr.push(c)
 		}
 		dur := int64(float64(it.spec.Length) / h.up)
+		s.trace.upload(h, s.now, s.now+dur)
 		s.schedule(event{at: s.now + dur, kind: evUpDone, h: h})
 		return
 	}
@@ -99,6 +100,7 @@ func (s *simulation) upDone(h *host) {
 			}
 			at = max(at, r.h.downFree+int64(size/r.h.down))
 			r.h.downFree, r.lastArrive = at, at
+			s.trace.arrival(r.h, at-int64(size/r.h.down), at)
 			s.schedule(event{at: at, kind: evArrive, c: r, spec: spec})
 		}
 		h.core.BlockSent(timeOf(s.now), c.id, spec)
@@ -124,6 +126,7 @@ func (s *simulation) originSentBlock(spec swarm.BlockSpec) {
 	s.originSent[spec.Piece] += int64(spec.Length)
 	if before < plen && s.originSent[spec.Piece] >= plen {
 		s.originOut++
+		s.trace.pieceLeft(s, int(spec.Piece), s.originOut == s.lay.numPieces)
 		if s.originOut == s.lay.numPieces && s.cfg.OriginLeaves {
 			s.hosts[0].leaving = true
 		}
@@ -161,8 +164,10 @@ func (s *simulation) process(h *host) {
 					dropQueued(c, a.Block)
 				}
 			case swarm.WriteBlock:
+				s.trace.wrote(h, s.now, int64(a.Block.Length))
 				h.core.BlockWritten(now, a.Block, nil)
 			case swarm.VerifyPiece:
+				s.trace.verified(h, s.now, a.Piece)
 				h.core.PieceVerified(now, a.Piece, true)
 			case swarm.Disconnect, swarm.Ban:
 				if c := h.lookup(a.Conn); c != nil {

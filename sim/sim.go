@@ -46,6 +46,8 @@ type simulation struct {
 	finished      int
 	churned       int
 	deliveries    int64
+
+	trace *trace // where the time goes, for the report's Diagnosis
 }
 
 // Run simulates the distribution described by cfg and returns its report.
@@ -162,6 +164,8 @@ func (s *simulation) build() error {
 	for _, h := range s.hosts {
 		s.schedule(event{at: s.rng.Int63n(int64(time.Second)), kind: evTick, h: h})
 	}
+	s.trace = newTrace(s)
+	s.schedule(event{at: 0, kind: evSample})
 	return nil
 }
 
@@ -239,6 +243,9 @@ func (s *simulation) handle(e event) {
 		s.dialMore(h)
 	case evFin:
 		s.deliver(ctrl{kind: ctrlFin, to: e.c})
+	case evSample:
+		s.trace.sample(s)
+		s.schedule(event{at: s.now + s.trace.bin, kind: evSample})
 	case evHandshake:
 		s.accept(h, e.c)
 	case evUpDone:

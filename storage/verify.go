@@ -56,7 +56,10 @@ func (s *Storage) verify(ctx context.Context, piece int) (bool, error) {
 // resuming a download. A piece that includes bytes past the end a file had
 // before Open (a file that did not exist, was empty or was short), in a file
 // not written since, cannot hold downloaded data and is reported missing
-// without hashing. The rest are hashed in parallel on up to runtime.NumCPU()
+// without hashing. A piece lying wholly in holes of its files (a sparse
+// file, or space preallocated and never written) reads as zeros: it is
+// compared with the SHA-1 of zeros without being read. The rest are hashed
+// in parallel on up to runtime.NumCPU()
 // goroutines. progress, if not nil, is called from the calling goroutine
 // after each piece with the number of pieces done so far and the total.
 // Cancelling ctx stops the check and returns its error; so does the first
@@ -81,7 +84,11 @@ func (s *Storage) Check(ctx context.Context, progress func(done, total int)) ([]
 					return
 				}
 				var err error
-				if !s.neverWritten(p) {
+				switch {
+				case s.neverWritten(p):
+				case s.holePiece(p): // reads as zeros: no need to read it
+					good[p] = s.layout.PieceHashes[p] == zeroSum(s.pieceSize(p))
+				default:
 					good[p], err = s.verify(ctx, p)
 				}
 				select {

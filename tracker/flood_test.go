@@ -96,7 +96,7 @@ func TestFloodOfFakeSeeders(t *testing.T) {
 	if _, peers := store.Len(); peers > maxPeers {
 		t.Fatalf("swarm holds %d peers, bound %d", peers, maxPeers)
 	}
-	for a, n := range store.AddrCounts(testHash) {
+	for a, n := range store.addrCounts(testHash) {
 		if n > DefaultAddrLimit.Max {
 			t.Fatalf("%v holds %d peers, bound %d", a, n, DefaultAddrLimit.Max)
 		}

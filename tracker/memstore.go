@@ -77,6 +77,9 @@ type memGroup struct {
 	// taken counts the peers at the front of peers a sample in progress
 	// has drawn; zero between samples.
 	taken int
+	// one backs peers while the group has one peer (most groups), so a
+	// draw does not fetch a separate array.
+	one [1]*memPeer
 }
 
 // memAddr is one address's count in one swarm.
@@ -328,10 +331,9 @@ func (m *MemoryStore) Len() (torrents, peers int) {
 	return len(m.swarms), peers
 }
 
-// AddrCounts returns how many peers each address the AddrLimit applies
-// to holds in the swarm of infoHash, expired or not (for tests and
-// debugging).
-func (m *MemoryStore) AddrCounts(infoHash [20]byte) map[netip.Addr]int {
+// addrCounts returns how many peers each address the AddrLimit applies
+// to holds in the swarm of infoHash, expired or not (for tests).
+func (m *MemoryStore) addrCounts(infoHash [20]byte) map[netip.Addr]int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := map[netip.Addr]int{}
@@ -496,6 +498,7 @@ func (s *memSwarm) enpool(mp *memPeer, key addrKey, limited bool) {
 			pl.byKey = make(map[addrKey]*memGroup)
 		}
 		g = &memGroup{key: key, pos: len(pl.groups)}
+		g.peers = g.one[:0]
 		pl.byKey[key] = g
 		pl.groups = append(pl.groups, g)
 	}

@@ -64,6 +64,7 @@ type Store interface {
 	// says, appending them to dst, and counts the swarm's live seeders and
 	// leechers (the Downloaded count is left zero). Its cost grows with
 	// the number drawn, not with the swarm: this is what an announce uses.
+	// The draw is fair to addresses (see [Draw]).
 	Sample(ctx context.Context, infoHash [20]byte, d Draw, now time.Time, dst []Peer) ([]Peer, SwarmStats, error)
 	// Peers returns every live peer of the swarm of infoHash at now, in no
 	// particular order. The slice is the caller's. It costs a read of the
@@ -80,7 +81,9 @@ type Store interface {
 
 // Draw says which random peers [Store.Sample] draws from a swarm. Peers
 // are drawn without replacement, so no peer is drawn twice, and fewer are
-// drawn when the swarm has fewer.
+// drawn when the swarm has fewer. Draws are fair to addresses (as the
+// store's [AddrLimit] groups them): each part takes one peer from each of
+// as many addresses as it can, at random, before a second from any.
 type Draw struct {
 	// Seeders and Leechers are how many seeders and leechers to draw.
 	Seeders, Leechers int

@@ -115,9 +115,10 @@ func (s *Server) HandleUDP(ctx context.Context, pkt []byte, src netip.AddrPort, 
 		s.metrics.fail(ref.metric)
 		return trackerclient.AppendUDPError(out, req.TransactionID, ref.reason)
 	}
-	addrs := make([]netip.AddrPort, len(rep.Peers))
-	for i, p := range rep.Peers {
-		addrs[i] = p.Addr
+	var room [64]netip.AddrPort // on the stack for any usual numwant
+	addrs := room[:0]
+	for _, p := range rep.Peers {
+		addrs = append(addrs, p.Addr)
 	}
 	return trackerclient.AppendUDPAnnounceResponse(out, req.TransactionID, rep.Interval, rep.Incomplete, rep.Complete, addrs, src.Addr().Is6())
 }

@@ -50,9 +50,16 @@ func FuzzReadMessage(f *testing.F) {
 			limit = MaxMessageLength
 		}
 		r := NewReader(bytes.NewReader(stream), maxLen)
+		// into reads the same stream with ReadMessageInto: it must agree.
+		into := NewReader(bytes.NewReader(stream), maxLen)
+		block := make([]byte, BlockSize)
 		var again []byte
 		for {
 			m, err := r.ReadMessage()
+			m2, err2 := into.ReadMessageInto(block)
+			if (err == nil) != (err2 == nil) || (err == nil && !reflect.DeepEqual(cloneMessage(m), cloneMessage(m2))) {
+				t.Fatalf("ReadMessage gave %+v, %v; ReadMessageInto %+v, %v", m, err, m2, err2)
+			}
 			if err == io.EOF {
 				if !bytes.Equal(again, stream) {
 					t.Fatalf("messages re-encode to %x, stream was %x", again, stream)

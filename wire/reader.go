@@ -10,7 +10,7 @@ import (
 
 // readBufferSize is the bufio buffer a Reader puts in front of its source so
 // that runs of small messages cost one read call, not two each.
-const readBufferSize = 4096
+const readBufferSize = 64 << 10
 
 // keptBufferSize is the largest payload buffer a Reader keeps between calls:
 // enough for a Piece message of one BlockSize block. Rarer, larger messages
@@ -56,6 +56,16 @@ func NewReader(r io.Reader, maxLen uint32) *Reader {
 // ErrUnknownMessage or ErrMalformed error the whole message has been
 // consumed, so the stream is still in step; after any other error it is not.
 func (r *Reader) ReadMessage() (Message, error) {
+	return r.ReadMessageInto(nil)
+}
+
+// ReadMessageInto is ReadMessage, except that the block of a Piece message
+// that fits in block is read from the stream straight into block, and the
+// returned Block aliases it, so a caller that keeps blocks needs no copy.
+// Other messages, and a Piece whose block is longer than block (ParseMessage
+// then refuses one above BlockSize), alias the Reader's buffer as with
+// ReadMessage and leave block untouched.
+func (r *Reader) ReadMessageInto(block []byte) (Message, error) {
 	if _, err := io.ReadFull(r.src, r.prefix[:]); err != nil {
 		if errors.Is(err, io.EOF) {
 			return Message{}, io.EOF
@@ -66,6 +76,11 @@ func (r *Reader) ReadMessage() (Message, error) {
 	if n > r.maxLen {
 		return Message{}, fmt.Errorf("%w: length prefix %d exceeds %d", ErrMessageTooLarge, n, r.maxLen)
 	}
+	if n > lenPieceHead && int(n-lenPieceHead) <= len(block) {
+		if t, err := r.src.Peek(1); err == nil && MessageType(t[0]) == Piece {
+			return r.readPieceInto(block[:n-lenPieceHead])
+		}
+	}
 	var payload []byte
 	if int(n) <= cap(r.buf) {
 		payload = r.buf[:n]
@@ -73,10 +88,36 @@ func (r *Reader) ReadMessage() (Message, error) {
 		payload = make([]byte, n)
 	}
 	if _, err := io.ReadFull(r.src, payload); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return Message{}, fmt.Errorf("read %d-byte message: %w", n, err)
+		return Message{}, unexpectedEOF(n, err)
 	}
 	return ParseMessage(payload)
+}
+
+// readPieceInto reads a Piece message's head into the Reader's buffer and
+// its block into block.
+func (r *Reader) readPieceInto(block []byte) (Message, error) {
+	n := uint32(lenPieceHead + len(block))
+	head := r.buf[:lenPieceHead]
+	if _, err := io.ReadFull(r.src, head); err != nil {
+		return Message{}, unexpectedEOF(n, err)
+	}
+	if _, err := io.ReadFull(r.src, block); err != nil {
+		return Message{}, unexpectedEOF(n, err)
+	}
+	return Message{
+		Type:   Piece,
+		Index:  binary.BigEndian.Uint32(head[1:]),
+		Begin:  binary.BigEndian.Uint32(head[5:]),
+		Length: uint32(len(block)),
+		Block:  block,
+	}, nil
+}
+
+// unexpectedEOF wraps a read error inside an n-byte message; the stream
+// ending there is io.ErrUnexpectedEOF.
+func unexpectedEOF(n uint32, err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("read %d-byte message: %w", n, err)
 }

@@ -191,6 +191,57 @@ func TestReaderPieceDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestReadMessageInto checks that a Piece block lands in the caller's
+// buffer, that other messages and oversized blocks leave it alone, and that
+// reading pieces this way does not allocate.
+func TestReadMessageInto(t *testing.T) {
+	msgs := []Message{
+		{Type: Piece, Index: 3, Begin: BlockSize, Block: bytes.Repeat([]byte{7}, BlockSize)},
+		{Type: Have, Index: 9},
+		{Type: Piece, Index: 4, Block: []byte("short")},
+		{Type: Piece, Index: 5, Block: bytes.Repeat([]byte{1}, 100)},
+	}
+	stream := encodeAll(t, msgs)
+	for name, src := range map[string]io.Reader{
+		"whole":    bytes.NewReader(stream),
+		"one byte": oneByteReader{bytes.NewReader(stream)},
+	} {
+		r := NewReader(src, 0)
+		block := make([]byte, BlockSize)
+		for i, want := range msgs {
+			in := block
+			if i == 3 {
+				in = block[:99] // too small: read into the Reader's buffer
+			}
+			got, err := r.ReadMessageInto(in)
+			if err != nil {
+				t.Fatalf("%s: message %d: %v", name, i, err)
+			}
+			if want.Type == Piece {
+				want.Length = uint32(len(want.Block))
+			}
+			if !reflect.DeepEqual(cloneMessage(got), want) {
+				t.Fatalf("%s: message %d = %+v, want %+v", name, i, got, want)
+			}
+			aliases := len(got.Block) > 0 && &got.Block[0] == &block[0]
+			if wantAlias := want.Type == Piece && i != 3; aliases != wantAlias {
+				t.Fatalf("%s: message %d: block aliases the caller's buffer: %v, want %v", name, i, aliases, wantAlias)
+			}
+		}
+	}
+
+	msg := encodeAll(t, []Message{{Type: Piece, Index: 1, Block: make([]byte, BlockSize)}})
+	r := NewReader(&repeatReader{data: msg}, 0)
+	block := make([]byte, BlockSize)
+	if allocs := testing.AllocsPerRun(100, func() {
+		if _, err := r.ReadMessageInto(block); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Fatalf("ReadMessageInto of a piece allocates %.1f times", allocs)
+	}
+}
+
 // repeatReader yields data over and over.
 type repeatReader struct {
 	data []byte

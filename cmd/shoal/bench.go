@@ -44,6 +44,8 @@ func runBench(ctx context.Context, args []string) error {
 	jsonOut := fs.String("json", "", "write one JSON object per system per run to `file`")
 	svgOut := fs.String("svg", "", "draw the completion CDF of every system to `file`")
 	dirFlag := fs.String("dir", "", "working `folder` (default: a new temporary folder, removed afterwards)")
+	diskProbe := rateFlag(256 << 20)
+	fs.Var(&diskProbe, "disk-probe", "`SIZE` written and synced in the work folder to measure the disk every host shares (0: skip)")
 	netns := fs.Bool("netns", false, "run every host in its own network namespace joined by a bridge, links shaped with tc tbf (needs root)")
 	fromJSON := fs.String("from-json", "", "run nothing: print the table and write --svg from the results in `file` (a --json output)")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
@@ -69,6 +71,10 @@ func runBench(ctx context.Context, args []string) error {
 	cfg := bench.Config{
 		Shoal: self, Dir: work, Peers: *peers, Size: int64(size), Link: float64(link),
 		OriginLink: float64(originLink), PieceLength: int64(pieceLen), Runs: *runs, Log: os.Stderr, Netns: *netns,
+		DiskProbe: int64(diskProbe),
+	}
+	if diskProbe == 0 {
+		cfg.DiskProbe = -1
 	}
 	for _, s := range strings.Split(*compare, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -112,17 +118,25 @@ func redrawBench(in, jsonOut, svgOut string) error {
 	return writeBenchOutputs(results, jsonOut, svgOut)
 }
 
-// printBenchTable prints the per-system medians.
+// printBenchTable prints the per-system medians, then what bound the runs.
 func printBenchTable(results []bench.Result) {
 	r0 := results[0]
 	fmt.Printf("\nN=%d receivers, F=%s, links %s/s (origin %s/s), floor T_min %.2fs, single source %.2fs\n",
 		r0.Peers, formatBytes(float64(r0.SizeBytes)), formatBytes(r0.LinkBytesPerS), formatBytes(r0.OriginBytesPerS),
 		r0.FloorS, r0.SingleSourceS)
-	fmt.Printf("%-11s %4s %8s %8s %8s %6s %8s %9s %10s\n", "system", "runs", "T_last", "p50", "p90", "eff", "egress/F", "CPU s/GB", "peak RSS")
-	for _, m := range bench.Medians(results) {
-		fmt.Printf("%-11s %4d %7.2fs %7.2fs %7.2fs %6.3f %8.2f %9.1f %10s\n", m.System, m.Runs, m.TLastS, m.P50S, m.P90S,
-			m.Efficiency, m.OriginEgressRatio, m.CPUSPerGB, formatBytes(float64(m.PeakRSSBytes)))
+	if r0.DiskBytesPerS > 0 {
+		fmt.Printf("disk: all %d hosts write to one disk (%s), %s/s synced in the probe: the %d copies need %.2fs there (machine floor %.2fs)\n",
+			r0.Peers+1, r0.Machine.Disk, formatBytes(r0.DiskBytesPerS), r0.Peers, r0.DiskFloorS, r0.MachineFloorS)
 	}
+	fmt.Printf("%-11s %4s %8s %8s %8s %6s %8s %8s %9s %10s %6s %6s  %s\n", "system", "runs", "T_last", "p50", "p90", "eff",
+		"mach.eff", "egress/F", "CPU s/GB", "peak RSS", "cores", "disk", "bound")
+	for _, m := range bench.Medians(results) {
+		fmt.Printf("%-11s %4d %7.2fs %7.2fs %7.2fs %6.3f %8.3f %8.2f %9.1f %10s %5.0f%% %5.0f%%  %s\n", m.System, m.Runs, m.TLastS, m.P50S, m.P90S,
+			m.Efficiency, m.MachineEfficiency, m.OriginEgressRatio, m.CPUSPerGB, formatBytes(float64(m.PeakRSSBytes)),
+			100*m.CPUBusy, 100*m.DiskBusy, m.Typical.Bound)
+	}
+	fmt.Println("(eff: T_min/T_last against the Kumar-Ross floor; mach.eff: against the larger of it and the disk floor;")
+	fmt.Println(" cores, disk: how busy the machine's cores (every process) and its disk were; bound: what set the time)")
 }
 
 // writeBenchOutputs writes the JSON results and the CDF chart if asked.

@@ -20,7 +20,12 @@ import (
 
 // runDemo distributes a generated file from one origin to N receivers on
 // loopback, all in this process, and compares the time with the physical
-// floor.
+// floor and with what the machine allows: all hosts share its cores and its
+// disk. The defaults (20 receivers, 64 MB, 10 MB/s links) are a job a
+// 2-core machine carries with room to spare, so the links, not the
+// machine, set the time: the Kumar-Ross floor is 6.4 s, writing the 20
+// copies takes a disk of 400 MB/s 3.2 s, and the data path needs about 2
+// CPU seconds per GB delivered.
 func runDemo(ctx context.Context, args []string) error {
 	single, args := cutSingle(args)
 	if !single {
@@ -28,15 +33,17 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	peers := fs.Int("peers", 20, "number of receivers")
-	size := rateFlag(256e6)
+	size := rateFlag(64e6)
 	fs.Var(&size, "size", "`SIZE` of the generated file, e.g. 256MB or 1GiB")
-	link := rateFlag(50e6)
+	link := rateFlag(10e6)
 	fs.Var(&link, "link", "upload and download limit `RATE` of every host, per second")
 	initial := fs.Bool("initial-seeding", true, "origin sends every piece once before any twice")
 	keep := fs.Bool("keep", false, "keep the working folder instead of deleting it")
 	dirFlag := fs.String("dir", "", "working `folder` (default: a new temporary folder)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
 	traceFile := fs.String("trace", "", "write an execution trace of the run to `file` (go tool trace)")
+	diskProbe := rateFlag(256 << 20)
+	fs.Var(&diskProbe, "disk-probe", "`SIZE` written and synced in the working folder to measure the disk the hosts share (0: skip)")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
@@ -111,6 +118,14 @@ func runDemo(ctx context.Context, args []string) error {
 		return fmt.Errorf("origin: %w", err)
 	}
 
+	// The disk every host writes its copy to.
+	var diskRate float64
+	if diskProbe > 0 {
+		if diskRate, err = bench.ProbeDisk(work, int64(diskProbe)); err != nil {
+			return err
+		}
+	}
+
 	// Receivers.
 	fmt.Printf("%d receivers, every host limited to %s/s up and down\n", *peers, formatBytes(u))
 	clients := make([]*client.Client, *peers)
@@ -125,6 +140,8 @@ func runDemo(ctx context.Context, args []string) error {
 		clients[i] = c
 		dirs[i] = filepath.Join(work, fmt.Sprintf("peer%02d", i+1))
 	}
+	m0, merr := bench.SampleMachine(work)
+	cpu0 := bench.ProcessCPU()
 	start := time.Now()
 	for i, c := range clients {
 		t, err := c.AddTorrent(mi, client.TorrentOptions{Dir: dirs[i]})
@@ -167,6 +184,11 @@ func runDemo(ctx context.Context, args []string) error {
 		}
 	}
 	last := time.Since(start)
+	cpu := bench.ProcessCPU() - cpu0
+	var usage bench.MachineUsage
+	if m1, err := bench.SampleMachine(work); err == nil && merr == nil {
+		usage = m0.Until(m1)
+	}
 	originSent := ot.Stats().Uploaded
 
 	fmt.Printf("verifying %d copies against the source's SHA-256\n", *peers)
@@ -194,7 +216,72 @@ func runDemo(ctx context.Context, args []string) error {
 	fmt.Printf("efficiency T_min/T_last  %.3f\n", r.floor()/last.Seconds())
 	fmt.Printf("origin egress            %s = %.2f copies of the file\n", formatBytes(float64(originSent)), float64(originSent)/F)
 	fmt.Printf("origin alone (N*F/u_s)   %.2fs (%.1fx slower than this swarm)\n", r.singleSource(), r.singleSource()/last.Seconds())
+	fmt.Println()
+	printMachine(machineReport{
+		Usage: usage, CPU: cpu, TLast: last, DiskRate: diskRate,
+		DiskBytes: N * F, Floor: r.floor(), Hosts: *peers + 1,
+	})
 	return nil
+}
+
+// machineReport is what a demo measured of the machine its hosts share.
+// Usage is the machine over the run (bench.SampleMachine), CPU the time
+// this process used (bench.ProcessCPU: the demo's hosts all run in it),
+// DiskRate the probed synced write rate (bench.ProbeDisk; 0: not probed)
+// and DiskBytes what the hosts had to write and sync: the copies.
+type machineReport struct {
+	Usage     bench.MachineUsage
+	CPU       time.Duration
+	TLast     time.Duration
+	DiskRate  float64
+	DiskBytes float64
+	Floor     float64 // the Kumar-Ross floor, seconds
+	Hosts     int
+}
+
+// printMachine prints the CPU the run used, the floor the machine's disk
+// imposes beside the Kumar-Ross floor, and what bound the run. The fleet
+// demo can print the same lines.
+func printMachine(m machineReport) {
+	cores := max(m.Usage.Cores, 1)
+	avail := float64(cores) * m.TLast.Seconds()
+	fmt.Printf("CPU used                 %.2fs of %.2fs (%d cores x T_last): %.0f%%; %.2f CPU s per GB delivered\n",
+		m.CPU.Seconds(), avail, cores, 100*m.CPU.Seconds()/avail, m.CPU.Seconds()/(m.DiskBytes/1e9))
+	if m.Usage.WallS > 0 {
+		fmt.Printf("machine                  cores %.0f%% busy (every process, this one's share %.0f%%), iowait %.0f%%, disk %s %.0f%% busy, %s written\n",
+			100*m.Usage.CPUBusy, 100*m.CPU.Seconds()/avail, 100*m.Usage.IOWait, m.Usage.Disk, 100*m.Usage.DiskBusy,
+			formatBytes(float64(m.Usage.DiskWriteBytes)))
+	}
+	machineFloor := m.Floor
+	if m.DiskRate > 0 {
+		diskFloor := m.DiskBytes / m.DiskRate
+		machineFloor = max(machineFloor, diskFloor)
+		fmt.Printf("disk floor               %.2fs: all %d hosts write to this one disk, %s of copies at the %s/s it synced in a probe\n",
+			diskFloor, m.Hosts, formatBytes(m.DiskBytes), formatBytes(m.DiskRate))
+	}
+	fmt.Printf("machine floor            %.2fs (the larger of the Kumar-Ross and disk floors): efficiency %.3f\n",
+		machineFloor, machineFloor/m.TLast.Seconds())
+	eff := m.Floor / m.TLast.Seconds()
+	fmt.Printf("bound by                 %s\n", boundReading(m.Usage.Bound(eff), eff, m.CPU.Seconds()/avail))
+}
+
+// boundReading says in words what bound a run (see bench.MachineUsage.Bound);
+// ours is the share of all cores' time the run itself used.
+func boundReading(bound string, eff, ours float64) string {
+	switch bound {
+	case "disk":
+		return "the disk: it had writes in flight most of the time (all hosts share it)"
+	case "CPU":
+		if ours < 0.5 {
+			return fmt.Sprintf("the CPUs, busy with other work: this run used %.0f%% of them; run again on a quiet machine", 100*ours)
+		}
+		return "the CPUs: the cores were busy most of the time (all hosts share them)"
+	case "links":
+		return fmt.Sprintf("the links: efficiency %.2f with the machine not saturated", eff)
+	case "waits":
+		return "neither the machine nor the links: time lost between hosts (requests, scheduling)"
+	}
+	return "unknown (no /proc)"
 }
 
 // report holds the parameters of the Kumar-Ross bound (F bytes, upload

@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"os"
+	"testing"
+)
+
+func TestMachineUsage(t *testing.T) {
+	dir := t.TempDir()
+	m0, err := SampleMachine(dir)
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	rate, err := ProbeDisk(dir, 4<<20)
+	if err != nil || rate <= 0 {
+		t.Fatalf("ProbeDisk: %v, %v", rate, err)
+	}
+	x := 0
+	for i := range 20_000_000 { // some CPU for the counters to see
+		x += i ^ x
+	}
+	m1, err := SampleMachine(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := m0.Until(m1)
+	if u.WallS <= 0 || u.Cores < 1 || u.CPUBusy <= 0 || u.CPUBusy > 1 || u.IOWait < 0 || u.DiskBusy < 0 || u.DiskBusy > 1 {
+		t.Fatalf("implausible usage %+v (x %d)", u, x)
+	}
+	if m0.Disk != "" && u.DiskWriteBytes < 4<<20 {
+		t.Errorf("the probe synced 4 MiB to %s but the disk counters show %d bytes written", m0.Disk, u.DiskWriteBytes)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Errorf("the probe left %d files behind", len(entries))
+	}
+	if rss := RSSOf(os.Getpid()); rss <= 0 {
+		t.Errorf("RSSOf(self) = %d", rss)
+	}
+	if RSSOf(1<<30) != 0 {
+		t.Error("RSSOf(a pid that cannot exist) is not 0")
+	}
+}
+
+func TestBound(t *testing.T) {
+	for _, c := range []struct {
+		u    MachineUsage
+		eff  float64
+		want string
+	}{
+		{MachineUsage{WallS: 1, DiskBusy: 0.95, CPUBusy: 0.99}, 0.2, "disk"},
+		{MachineUsage{WallS: 1, DiskBusy: 0.1, CPUBusy: 0.97}, 0.2, "CPU"},
+		{MachineUsage{WallS: 1, DiskBusy: 0.1, CPUBusy: 0.5}, 0.9, "links"},
+		{MachineUsage{WallS: 1, DiskBusy: 0.1, CPUBusy: 0.5}, 0.3, "waits"},
+		{MachineUsage{}, 0.9, "unknown"},
+	} {
+		if got := c.u.Bound(c.eff); got != c.want {
+			t.Errorf("%+v eff %.1f: bound %q, want %q", c.u, c.eff, got, c.want)
+		}
+	}
+}

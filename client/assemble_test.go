@@ -1,0 +1,225 @@
+package client
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/storage"
+	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// assemblyRig is a torrent reduced to what the assembler uses: its
+// metainfo, an empty download and the assembler.
+type assemblyRig struct {
+	t    *Torrent
+	data []byte
+	out  string
+}
+
+func newAssemblyRig(t *testing.T, size int, pieceLen int64) *assemblyRig {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "f.bin")
+	data := writeRandomFile(t, src, size, 11)
+	mi := createTorrent(t, src, pieceLen)
+	out := t.TempDir()
+	layout := storage.Layout{PieceLength: pieceLen, Files: []storage.File{{Path: "f.bin", Length: int64(size)}}}
+	for i := range mi.Info.NumPieces() {
+		layout.PieceHashes = append(layout.PieceHashes, mi.Info.PieceHash(i))
+	}
+	st, err := storage.Open(out, layout, storage.ReadWrite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &assemblyRig{t: &Torrent{mi: mi, st: st, asm: newAssembler(pieceLen)}, data: data, out: filepath.Join(out, "f.bin")}
+}
+
+// deliver hands one block of piece to the assembler as the loop would,
+// with a pooled buffer holding payload, and checks the buffer swap.
+func (r *assemblyRig) deliver(t *testing.T, b swarm.BlockSpec, payload []byte) {
+	t.Helper()
+	box := blockPool.Get().(*[]byte)
+	copy(*box, payload)
+	if err := r.t.writeBlock(b, box); err != nil {
+		t.Fatalf("write block %v: %v", b, err)
+	}
+	if len(*box) != wire.BlockSize {
+		t.Fatalf("the loop got back a %d-byte buffer", len(*box))
+	}
+	blockPool.Put(box)
+}
+
+// blocksOf lists the blocks of piece on the 16 KiB grid.
+func blocksOf(mi *metainfo.MetaInfo, piece int) []swarm.BlockSpec {
+	size := mi.Info.PieceSize(piece)
+	var out []swarm.BlockSpec
+	for begin := int64(0); begin < size; begin += wire.BlockSize {
+		out = append(out, swarm.BlockSpec{Piece: uint32(piece), Begin: uint32(begin), Length: uint32(min(wire.BlockSize, size-begin))})
+	}
+	return out
+}
+
+// finish takes piece and verifies it as the loop's VerifyPiece does.
+func (r *assemblyRig) finish(t *testing.T, piece int) bool {
+	t.Helper()
+	p := r.t.asm.take(piece)
+	if p != nil {
+		defer r.t.asm.put(p)
+	}
+	ok, err := r.t.verify(piece, p)
+	if err != nil {
+		t.Fatalf("verify piece %d: %v", piece, err)
+	}
+	return ok
+}
+
+func (r *assemblyRig) onDisk(t *testing.T, piece int) []byte {
+	t.Helper()
+	f, err := os.ReadFile(r.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := int64(piece) * r.t.mi.Info.PieceLength
+	return f[off : off+r.t.mi.Info.PieceSize(piece)]
+}
+
+// TestAssemblerInMemory delivers every block of every piece in random
+// order (the last piece short, its last block short): each piece stays off
+// the disk until it verifies, and a corrupt piece never reaches it.
+func TestAssemblerInMemory(t *testing.T) {
+	t.Parallel()
+	const pieceLen = 64 << 10
+	r := newAssemblyRig(t, 5*pieceLen+20_000, pieceLen)
+	mi := r.t.mi
+	rng := rand.New(rand.NewPCG(1, 2))
+	for piece := range mi.Info.NumPieces() {
+		blocks := blocksOf(mi, piece)
+		rng.Shuffle(len(blocks), func(i, j int) { blocks[i], blocks[j] = blocks[j], blocks[i] })
+		off := int64(piece) * pieceLen
+		corrupt := piece == 2
+		for _, b := range blocks {
+			payload := r.data[off+int64(b.Begin) : off+int64(b.Begin)+int64(b.Length)]
+			if corrupt {
+				payload = bytes.Repeat([]byte{0xEE}, len(payload))
+			}
+			r.deliver(t, b, payload)
+		}
+		if got := r.onDisk(t, piece); !bytes.Equal(got, make([]byte, len(got))) {
+			t.Fatalf("piece %d reached the disk before it was verified", piece)
+		}
+		if ok := r.finish(t, piece); ok == corrupt {
+			t.Fatalf("piece %d verified %v, corrupt %v", piece, ok, corrupt)
+		}
+		want := r.data[off : off+mi.Info.PieceSize(piece)]
+		if corrupt {
+			want = make([]byte, len(want))
+		}
+		if !bytes.Equal(r.onDisk(t, piece), want) {
+			t.Fatalf("piece %d on disk differs from what was expected (corrupt %v)", piece, corrupt)
+		}
+	}
+	if a := r.t.asm; a.assembling != 0 || a.pending.Load() != 0 || len(a.pieces) != 0 {
+		t.Errorf("assembler still holds blocks: %d assembling, %d pending, %d pieces", a.assembling, a.pending.Load(), len(a.pieces))
+	}
+}
+
+// TestAssemblerSpills fills the assembly budget: the piece that does not
+// fit goes to disk with the blocks it already had, verifies from there, and
+// a later piece is back in memory.
+func TestAssemblerSpills(t *testing.T) {
+	t.Parallel()
+	const pieceLen = 64 << 10 // 4 blocks
+	r := newAssemblyRig(t, 4*pieceLen, pieceLen)
+	r.t.asm.maxAssembling = 6
+	mi := r.t.mi
+	block := func(piece int, b swarm.BlockSpec) []byte {
+		off := int64(piece)*pieceLen + int64(b.Begin)
+		return r.data[off : off+int64(b.Length)]
+	}
+	p0, p1 := blocksOf(mi, 0), blocksOf(mi, 1)
+	for _, b := range p0[:3] { // 3 held
+		r.deliver(t, b, block(0, b))
+	}
+	for _, b := range p1[:3] { // 6 held: the budget
+		r.deliver(t, b, block(1, b))
+	}
+	r.deliver(t, p1[3], block(1, p1[3])) // over: piece 1 spills
+	if !r.t.asm.direct[1] || r.t.asm.pieces[1] != nil {
+		t.Fatal("piece 1 did not spill to disk")
+	}
+	if got := r.onDisk(t, 1); !bytes.Equal(got, r.data[pieceLen:2*pieceLen]) {
+		t.Fatal("piece 1's spilled blocks are not on disk")
+	}
+	r.deliver(t, p0[3], block(0, p0[3])) // piece 0 completes in memory
+	if r.t.asm.pieces[0] == nil || r.t.asm.pieces[0].have != 4 {
+		t.Fatal("piece 0 left memory")
+	}
+	for piece := range 2 {
+		if !r.finish(t, piece) {
+			t.Fatalf("piece %d did not verify", piece)
+		}
+	}
+	for _, b := range blocksOf(mi, 2) {
+		r.deliver(t, b, block(2, b))
+	}
+	if r.t.asm.pieces[2] == nil {
+		t.Fatal("piece 2 is not assembled in memory after the budget freed up")
+	}
+	if !r.finish(t, 2) || !bytes.Equal(r.onDisk(t, 2), r.data[2*pieceLen:3*pieceLen]) {
+		t.Fatal("piece 2 did not verify and land on disk")
+	}
+	// A block off the 16 KiB grid is written through, with its piece.
+	r.deliver(t, swarm.BlockSpec{Piece: 3, Begin: 0, Length: wire.BlockSize}, block(3, swarm.BlockSpec{Length: wire.BlockSize}))
+	odd := swarm.BlockSpec{Piece: 3, Begin: wire.BlockSize, Length: 100}
+	r.deliver(t, odd, block(3, odd))
+	if !r.t.asm.direct[3] {
+		t.Fatal("an off-grid block did not send its piece to disk")
+	}
+}
+
+// TestAssemblerBackpressure checks that readers wait while more blocks
+// wait for verification than the budget allows, and resume when one piece
+// is put back.
+func TestAssemblerBackpressure(t *testing.T) {
+	t.Parallel()
+	const pieceLen = 64 << 10
+	r := newAssemblyRig(t, 4*pieceLen, pieceLen)
+	a := r.t.asm
+	a.maxPending = 4
+	var taken []*assembly
+	for piece := range 2 {
+		for _, b := range blocksOf(r.t.mi, piece) {
+			r.deliver(t, b, make([]byte, b.Length))
+		}
+		taken = append(taken, a.take(piece))
+	}
+	resumed := make(chan bool, 1)
+	go func() { resumed <- a.waitRoom(make(chan struct{})) }()
+	select {
+	case <-resumed:
+		t.Fatal("a reader went on with 8 blocks pending and a budget of 4")
+	case <-time.After(50 * time.Millisecond): // absence check: nothing to wait on
+	}
+	a.put(taken[0])
+	select {
+	case ok := <-resumed:
+		if !ok {
+			t.Fatal("waitRoom reported closed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader did not resume once pending blocks fell within the budget")
+	}
+	a.put(taken[1])
+	closed := make(chan struct{})
+	close(closed)
+	a.pending.Store(100)
+	if a.waitRoom(closed) {
+		t.Error("waitRoom on a closed connection returned true")
+	}
+}

@@ -1,0 +1,135 @@
+package client
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// cpuTime is the user plus system CPU this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkTransfer moves a 256 MiB file from one seeder to one receiver
+// in this process over loopback, unlimited, and reports the CPU (all
+// goroutines, kernel included) per GB delivered and the allocations per
+// 16 KiB block (SHOAL_BENCH_SIZE_MB sets another size). Every op is a fresh receiver; the seeder's file stays in
+// the page cache. Run with -cpuprofile to see where the time goes:
+//
+//	go test ./client -run '^$' -bench Transfer -benchtime 4x -cpuprofile cpu.out
+func BenchmarkTransfer(b *testing.B) {
+	size := 256 << 20
+	if s := os.Getenv("SHOAL_BENCH_SIZE_MB"); s != "" {
+		mb, err := strconv.Atoi(s)
+		if err != nil || mb < 1 {
+			b.Fatalf("SHOAL_BENCH_SIZE_MB=%q: want a positive number of MiB", s)
+		}
+		size = mb << 20
+	}
+	src := b.TempDir()
+	path := filepath.Join(src, "f.bin")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 1<<20)
+	for i := range chunk {
+		chunk[i] = byte(i*131 + i>>9)
+	}
+	for off := 0; off < size; off += len(chunk) {
+		chunk[0], chunk[1] = byte(off>>20), byte(off>>28)
+		if _, err := f.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f.Close()
+	mi, err := metainfo.Create(path, metainfo.CreateOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seeder, err := New(Config{ListenAddr: "127.0.0.1:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer seeder.Close()
+	if _, err := seeder.AddTorrent(mi, TorrentOptions{Dir: src, Seed: true, Trackers: []string{}}); err != nil {
+		b.Fatal(err)
+	}
+	var cpu time.Duration
+	var allocs, peakHeap uint64
+	var ms runtime.MemStats
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		out := filepath.Join(b.TempDir(), "out")
+		getter, err := New(Config{ListenAddr: "127.0.0.1:0"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.ReadMemStats(&ms)
+		a0, c0 := ms.Mallocs, cpuTime()
+		stopSampling := sampleHeap(&peakHeap)
+		b.StartTimer()
+		tor, err := getter.AddTorrent(mi, TorrentOptions{Dir: out, Peers: []string{seeder.Addr().String()}, Trackers: []string{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-tor.Done():
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("transfer not done: %+v", tor.Stats())
+		}
+		if err := tor.Err(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		stopSampling()
+		cpu += cpuTime() - c0
+		runtime.ReadMemStats(&ms)
+		allocs += ms.Mallocs - a0
+		getter.Close()
+		os.RemoveAll(out)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	gb := float64(b.N) * float64(size) / 1e9
+	b.ReportMetric(cpu.Seconds()/gb, "CPU-s/GB")
+	b.ReportMetric(float64(allocs)/(float64(b.N)*float64(size/wire.BlockSize)), "allocs/block")
+	b.ReportMetric(float64(peakHeap)/1e6, "peak-heap-MB")
+}
+
+// sampleHeap records the largest heap in use (seeder and receiver) into
+// peak every 20 ms until the returned function is called.
+func sampleHeap(peak *uint64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			*peak = max(*peak, ms.HeapInuse)
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

@@ -1,0 +1,89 @@
+package storage
+
+import (
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxIovecs is how many buffers one preadv(2) or pwritev(2) takes
+// (IOV_MAX on Linux).
+const maxIovecs = 1024
+
+// iovecPool recycles iovec arrays, so vectored I/O allocates nothing.
+var iovecPool = sync.Pool{New: func() any { v := make([]unix.Iovec, 0, 64); return &v }}
+
+// pwritev writes all of vec at off in f.
+func pwritev(f *os.File, vec [][]byte, off int64) (int, error) {
+	return vectored(f, unix.SYS_PWRITEV, vec, off)
+}
+
+// preadv fills all of vec from off in f; the file ending first is
+// io.ErrUnexpectedEOF.
+func preadv(f *os.File, vec [][]byte, off int64) (int, error) {
+	return vectored(f, unix.SYS_PREADV, vec, off)
+}
+
+// vectored runs preadv or pwritev (trap) until all of vec has moved,
+// resuming after short transfers, at most maxIovecs buffers per call. It
+// uses the descriptor directly (Fd) rather than through SyscallConn, whose
+// callback would allocate on every call: regular files are never in
+// non-blocking mode, and the Storage's files are not closed while in use.
+func vectored(f *os.File, trap uintptr, vec [][]byte, off int64) (int, error) {
+	fd := f.Fd()
+	ip := iovecPool.Get().(*[]unix.Iovec)
+	defer func() {
+		clear(*ip) // drop the references to the buffers
+		iovecPool.Put(ip)
+	}()
+	done := 0
+	skip := 0 // bytes of vec[0] already moved
+	for {
+		for len(vec) > 0 && len(vec[0]) == skip { // nothing (left) in vec[0]
+			vec, skip = vec[1:], 0
+		}
+		if len(vec) == 0 {
+			return done, nil
+		}
+		iov := (*ip)[:0]
+		for i, b := range vec[:min(len(vec), maxIovecs)] {
+			if i == 0 {
+				b = b[skip:]
+			}
+			var v unix.Iovec
+			if len(b) > 0 {
+				v.Base = &b[0]
+			}
+			v.SetLen(len(b))
+			iov = append(iov, v)
+		}
+		*ip = iov
+		lo, hi := uintptr(off), uintptr(uint64(off)>>(8*unsafe.Sizeof(uintptr(0))-1)>>1) // hi is 0 on 64-bit
+		r, _, e := syscall.Syscall6(trap, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), lo, hi, 0)
+		n := int(r)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e != 0:
+			return done, e
+		case n == 0 && trap == unix.SYS_PWRITEV:
+			return done, io.ErrShortWrite
+		case n == 0:
+			return done, io.ErrUnexpectedEOF
+		}
+		done, off = done+n, off+int64(n)
+		for n > 0 {
+			if rest := len(vec[0]) - skip; n >= rest {
+				n -= rest
+				vec, skip = vec[1:], 0
+			} else {
+				skip += n
+				n = 0
+			}
+		}
+	}
+}

@@ -73,9 +73,12 @@ type DefaultPolicy struct {
 //     expander (see docs/ARCHITECTURE.md);
 //   - the rack's peers (a newcomer: its seeders first), at random;
 //   - if that is fewer than Enough peers, the nearest peers outside the
-//     rack (same row before same data centre before anyone) up to Enough;
-//     a host does not need more links than that to fill its own, and
-//     every far link is traffic over the rack's uplink;
+//     rack that have data (seeders, or peers that announced bytes
+//     downloaded), same row before same data centre before anyone, up to
+//     Enough: a host does not need more links than that to fill its own,
+//     every far link is traffic over the rack's uplink, and at a fleet's
+//     start, when every rack is still announcing, nobody has data, so no
+//     early host of a rack is handed a crowd of far newcomers;
 //   - a newcomer whose rack has no seeder gets the nearest seeder too, so
 //     it has someone to fetch from at once.
 //
@@ -221,8 +224,12 @@ func (d *DefaultPolicy) near(self Peer, pool []Peer, n int) []Peer {
 			add(i)
 		}
 	}
+	// The nearest fill takes only peers with data: at a fleet's start
+	// nobody has any, the rack's other hosts are announcing that moment,
+	// and a far newcomer has nothing to give yet.
+	filler := func(i int) bool { return i < rack || pool[i].Seeder() || pool[i].Downloaded > 0 }
 	for i := rack; i < len(pool) && len(out) < target-q; i++ {
-		if fresh(i) {
+		if fresh(i) && filler(i) {
 			add(i)
 		}
 	}
@@ -233,14 +240,14 @@ func (d *DefaultPolicy) near(self Peer, pool []Peer, n int) []Peer {
 			cand = append(cand, i)
 		}
 	}
-	for j := 0; j < len(cand) && len(out) < target; j++ {
+	for j := 0; j < len(cand) && j < q; j++ {
 		k := j + d.rng.IntN(len(cand)-j)
 		cand[j], cand[k] = cand[k], cand[j]
 		add(cand[j])
 	}
 	// Short of the target only if addresses repeat: those last, nearest first.
 	for i := 0; i < len(pool) && len(out) < target; i++ {
-		if !taken[i] {
+		if !taken[i] && filler(i) {
 			add(i)
 		}
 	}

@@ -99,6 +99,31 @@ func TestLocalityHandout(t *testing.T) {
 	}
 }
 
+// TestLocalityNoFillFromNewcomers: at a fleet's start (nobody has data
+// yet) a small rack's handout is its rack and the uniform share, not a
+// crowd of far newcomers; a far seeder or a far peer with data still fills.
+func TestLocalityNoFillFromNewcomers(t *testing.T) {
+	swarm := rackSwarm(10, 10, 0)
+	for i := range swarm {
+		swarm[i].Downloaded = 0
+	}
+	swarm[95].Left = 0                                // a seeder in rack 9
+	swarm[15].Downloaded, swarm[25].Downloaded = 7, 7 // two far peers with data
+	self := zonedPeer(999, "dc1/row0/rack0", 5)
+	pol := NewDefaultPolicyWith(rand.New(rand.NewPCG(9, 9)), nil, Locality{Enough: 25})
+	got := pol.Handout(t0, self, slices.Clone(swarm), 50)
+	rack, _ := byNearness(self, got)
+	far := map[int]bool{}
+	for _, p := range got {
+		if p.Zone != self.Zone {
+			far[int(p.Addr.Addr().As4()[3])] = true
+		}
+	}
+	if rack != 10 || len(far) != 3 || !far[95] || !far[15] || !far[25] {
+		t.Fatalf("rack %d, far peers %v: want the rack's 10 and the 3 far peers with data", rack, far)
+	}
+}
+
 // TestLocalityFillOrder: peers outside the rack are added nearest first:
 // the row before the data centre before other data centres and the
 // unlabelled.

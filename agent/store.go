@@ -27,6 +27,9 @@ var (
 	ErrInUse = errors.New("in use")
 	// ErrIncomplete: the torrent's data is not verified yet.
 	ErrIncomplete = errors.New("not complete")
+	// ErrChanged: the store's copy of a file is not what was verified
+	// (replaced, resized, turned into a symlink).
+	ErrChanged = errors.New("changed on disk")
 )
 
 // Torrent states in TorrentStatus.State.
@@ -151,6 +154,9 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 		return fail(a.diskError(err))
 	}
 	t, err := a.openTorrent(mi, rec, nil)
+	if errors.Is(err, syscall.ENAMETOOLONG) {
+		return fail(requestError{fmt.Errorf("a name in torrent %s is too long for the filesystem of %s: %w", ih, a.cfg.Dir, err)})
+	}
 	if err != nil {
 		return fail(a.diskError(err))
 	}
@@ -192,11 +198,9 @@ func (a *Agent) addLocal(path string, pieceLength int64, o addOptions) (*entry, 
 	if !filepath.IsAbs(path) {
 		return nil, false, fmt.Errorf("path %q: want an absolute path", path)
 	}
-	path = filepath.Clean(path)
-	if fi, err := os.Stat(path); err != nil {
-		return nil, false, fmt.Errorf("path: %w", err)
-	} else if !fi.Mode().IsRegular() && !fi.IsDir() {
-		return nil, false, fmt.Errorf("path %s: not a regular file or folder", path)
+	path, err := a.checkSource(path)
+	if err != nil {
+		return nil, false, err
 	}
 	mi, err := metainfo.Create(path, metainfo.CreateOptions{Trackers: a.cfg.Trackers, PieceLength: pieceLength})
 	if err != nil {
@@ -204,6 +208,43 @@ func (a *Agent) addLocal(path string, pieceLength int64, o addOptions) (*entry, 
 	}
 	o.path = path
 	return a.addMeta(mi, o)
+}
+
+// checkSource checks a path the API gives as content to seed or publish:
+// absolute, an existing regular file or folder, readable, and neither in
+// the agent's data folder nor holding it (publishing the data folder would
+// copy it into itself until the disk is full). Errors are the caller's
+// (400), naming the cause.
+func (a *Agent) checkSource(path string) (string, error) {
+	if !filepath.IsAbs(path) {
+		return "", requestError{fmt.Errorf("path %q: want an absolute path", path)}
+	}
+	path = filepath.Clean(path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", requestError{fmt.Errorf("path: %w", err)}
+	}
+	if !fi.Mode().IsRegular() && !fi.IsDir() {
+		return "", requestError{fmt.Errorf("path %s: not a regular file or folder (%v)", path, fi.Mode().Type())}
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", requestError{fmt.Errorf("path: %w", err)}
+	}
+	dataDir, err := filepath.EvalSymlinks(a.cfg.Dir)
+	if err != nil {
+		dataDir = a.cfg.Dir
+	}
+	if within(real, dataDir) || within(dataDir, real) {
+		return "", requestError{fmt.Errorf("path %s: inside the agent's data folder %s or holding it; give content from elsewhere", path, a.cfg.Dir)}
+	}
+	return path, nil
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && filepath.IsLocal(rel) || rel == "."
 }
 
 func (a *Agent) newEntry(rec torrentRecord) *entry {

@@ -46,6 +46,11 @@ type Config struct {
 	// release, with SHOAL_CHANNEL, SHOAL_SEQ, SHOAL_RELEASE_PATH,
 	// SHOAL_CURRENT, SHOAL_INFOHASH and SHOAL_NAME in its environment.
 	OnComplete string
+	// SwitchGrace is how long the previous release outlives a switch
+	// before --keep may remove it, so a reader that resolved `current`
+	// just before the switch finishes reading the old release; default
+	// 30 s. Disk watermarks do not wait for it.
+	SwitchGrace time.Duration
 	// HookTimeout bounds one run of OnComplete; past it the hook and its
 	// children are killed and the run counts as failed. Default 10 min.
 	HookTimeout time.Duration
@@ -141,6 +146,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.GCEvery <= 0 {
 		cfg.GCEvery = 10 * time.Second
+	}
+	if cfg.SwitchGrace <= 0 {
+		cfg.SwitchGrace = 30 * time.Second
 	}
 	if cfg.HookTimeout <= 0 {
 		cfg.HookTimeout = 10 * time.Minute

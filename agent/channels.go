@@ -47,6 +47,10 @@ type subscriber struct {
 	hookRunning uint64
 	// uploadedGone is what removed releases of this channel had sent.
 	uploadedGone int64
+	// previous is the release current before the last switch, kept from
+	// --keep until SwitchGrace after switchedAt (monotonic clock).
+	previous   uint64
+	switchedAt time.Time
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -326,6 +330,9 @@ func (a *Agent) trimChannels() {
 func (s *subscriber) busyLocked(seq uint64) bool {
 	if seq == s.hookRunning {
 		return true
+	}
+	if seq == s.previous && time.Since(s.switchedAt) < s.a.cfg.SwitchGrace {
+		return true // readers of the old `current` finish first
 	}
 	for _, e := range s.a.entries {
 		if e.rec.Channel == s.name && e.rec.Seq == seq {
@@ -753,6 +760,9 @@ func (s *subscriber) switchTo(seq uint64) error {
 		d.Close()
 	}
 	a.mu.Lock()
+	if s.rec.Current != seq {
+		s.previous, s.switchedAt = s.rec.Current, time.Now()
+	}
 	s.rec.Current = seq
 	rec := s.rec
 	a.mu.Unlock()

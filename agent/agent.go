@@ -76,6 +76,10 @@ type Config struct {
 	// Disk reports the filesystem's size and use for the watermarks;
 	// default statfs of Dir. Tests replace it.
 	Disk func() (Disk, error)
+	// Now is the wall clock for the times the index records (added,
+	// completed); default time.Now. Nothing orders or times out by it:
+	// a clock that jumps changes only what those fields show.
+	Now func() time.Time
 	// ChannelTrackers, if set, replace the channel clients built from
 	// Trackers (tests use an in-memory tracker).
 	ChannelTrackers []ChannelTracker
@@ -108,6 +112,8 @@ type Agent struct {
 	// gone accumulates the counters of removed torrents so the metrics'
 	// totals never go backwards.
 	gone counters
+	// order is the highest torrentRecord.Order handed out.
+	order uint64
 	// crashed (tests only) makes Close skip the resume records a clean
 	// stop writes, as a kill -9 would.
 	crashed bool
@@ -149,6 +155,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.SwitchGrace <= 0 {
 		cfg.SwitchGrace = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.HookTimeout <= 0 {
 		cfg.HookTimeout = 10 * time.Minute

@@ -631,7 +631,9 @@ func (s *subscriber) fetch(ctx context.Context, h heard) {
 		e.busy = false
 		a.mu.Unlock()
 		if !rel.PublishedAt.IsZero() {
-			a.metrics.releaseLatency.WithLabelValues(s.name).Observe(time.Since(rel.PublishedAt).Seconds())
+			// The tracker's clock against ours: a skew or a jump must not
+			// record a negative latency.
+			a.metrics.releaseLatency.WithLabelValues(s.name).Observe(max(a.cfg.Now().Sub(rel.PublishedAt).Seconds(), 0))
 		}
 		s.fetchEnded(rel.Seq, true)
 	case <-ctx.Done():

@@ -107,7 +107,7 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 	ih := mi.InfoHash.String()
 	rec := torrentRecord{
 		InfoHash: ih, Name: mi.Info.Name, Info: mi.InfoBytes, Trackers: mi.Trackers(),
-		Path: o.path, Size: mi.Info.TotalLength(), Added: time.Now().UTC(), Pinned: o.pinned,
+		Path: o.path, Size: mi.Info.TotalLength(), Added: a.cfg.Now().UTC(), Pinned: o.pinned,
 		Channel: o.channel, Seq: o.seq, PublishedAt: o.publishedAt, Origin: o.origin,
 	}
 	a.mu.Lock()
@@ -131,6 +131,8 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 		}
 		return old, false, nil
 	}
+	a.order++
+	rec.Order = a.order
 	e = a.newEntry(rec)
 	e.busy = o.busy
 	a.entries[mi.InfoHash] = e
@@ -171,12 +173,14 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 func (a *Agent) addMagnet(m metainfo.Magnet, o addOptions) (*entry, bool, error) {
 	ih := m.InfoHash.String()
 	rec := torrentRecord{InfoHash: ih, Name: m.DisplayName, Magnet: m.String(), Trackers: m.Trackers,
-		Added: time.Now().UTC(), Pinned: o.pinned}
+		Added: a.cfg.Now().UTC(), Pinned: o.pinned}
 	a.mu.Lock()
 	if old := a.entries[m.InfoHash]; old != nil {
 		a.mu.Unlock()
 		return old, false, nil
 	}
+	a.order++
+	rec.Order = a.order
 	e := a.newEntry(rec)
 	a.entries[m.InfoHash] = e
 	a.mu.Unlock()
@@ -385,7 +389,7 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 	a.mu.Lock()
 	first := e.rec.Completed.IsZero()
 	if first {
-		e.rec.Completed = time.Now().UTC()
+		e.rec.Completed = a.cfg.Now().UTC()
 	}
 	rec := e.rec
 	a.mu.Unlock()
@@ -501,6 +505,7 @@ func (a *Agent) restore() error {
 		known[rec.InfoHash] = true
 		e := a.newEntry(rec)
 		a.mu.Lock()
+		a.order = max(a.order, rec.Order)
 		a.entries[ih] = e
 		a.mu.Unlock()
 		a.wg.Add(1)

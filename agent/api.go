@@ -332,7 +332,8 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, ErrDiskFull):
 		return http.StatusInsufficientStorage
-	case errors.Is(err, ErrInUse), errors.Is(err, ErrIncomplete), errors.Is(err, channel.ErrConflict), errors.Is(err, ErrChanged):
+	case errors.Is(err, ErrInUse), errors.Is(err, ErrIncomplete), errors.Is(err, channel.ErrConflict), errors.Is(err, ErrChanged),
+		errors.Is(err, ErrTooManyChannels):
 		return http.StatusConflict
 	case errors.Is(err, channel.ErrForbidden):
 		return http.StatusForbidden

@@ -26,6 +26,13 @@ type ChannelTracker interface {
 // ErrNoTracker: channels need at least one --tracker.
 var ErrNoTracker = errors.New("no tracker configured (give --tracker URL)")
 
+// MaxChannels bounds the channels one agent follows: each holds a long
+// poll open on every tracker and reports every few seconds.
+const MaxChannels = 256
+
+// ErrTooManyChannels: a subscribe past MaxChannels.
+var ErrTooManyChannels = fmt.Errorf("subscribed to %d channels, the limit", MaxChannels)
+
 // subscriber follows one channel. Its fields, and its Subscription, are
 // guarded by Agent.mu; its goroutines (one poller per tracker, a reporter,
 // a hook runner, one per fetch) take the lock to step the Subscription and
@@ -206,6 +213,18 @@ func (a *Agent) Subscribe(name string, pins []uint64) (ChannelStatus, error) {
 		return ChannelStatus{}, ErrNoTracker
 	}
 	a.mu.Lock()
+	if s := a.channels[name]; s == nil || !s.rec.Subscribed {
+		n := 0
+		for _, s := range a.channels {
+			if s.rec.Subscribed {
+				n++
+			}
+		}
+		if n >= MaxChannels {
+			a.mu.Unlock()
+			return ChannelStatus{}, fmt.Errorf("channel %q: %w; unsubscribe one first", name, ErrTooManyChannels)
+		}
+	}
 	s := a.subscriberLocked(name)
 	s.rec.Subscribed = true
 	for _, p := range pins {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -141,5 +142,36 @@ func TestDeletesWhileInUse(t *testing.T) {
 	st, _ := r.sub.Channel("build")
 	if st.Current != 2 || st.Error != "" {
 		t.Fatalf("channel after deleting an old release: %+v", st)
+	}
+}
+
+// TestSubscribingToHundredsOfChannels: subscriptions are bounded: past
+// MaxChannels a subscribe is 409 naming the limit, the agent's goroutines
+// stay proportional to the channels it follows, and an unsubscribe makes
+// room again.
+func TestSubscribingToHundredsOfChannels(t *testing.T) {
+	mt := newMemTracker("k")
+	a := startAgent(t, Config{ChannelTrackers: []ChannelTracker{mt}, Trackers: []string{"http://127.0.0.1:1/announce"}})
+	base := runtime.NumGoroutine()
+	codes := map[int]int{}
+	for i := range MaxChannels + 50 {
+		var eb ErrorBody
+		code := call(t, "PUT", fmt.Sprintf("%s/v1/channels/ch-%d", a.api, i), "", nil, &eb)
+		codes[code]++
+		if code == 409 && !strings.Contains(eb.Error, "limit") {
+			t.Fatalf("409 without naming the limit: %q", eb.Error)
+		}
+	}
+	if codes[200] != MaxChannels || codes[409] != 50 {
+		t.Fatalf("status codes %v: want %d 200s and 50 409s", codes, MaxChannels)
+	}
+	if n := runtime.NumGoroutine() - base; n > 4*MaxChannels {
+		t.Fatalf("%d goroutines for %d channels", n, MaxChannels)
+	}
+	if code := call(t, "DELETE", a.api+"/v1/channels/ch-0", "", nil, nil); code != 204 {
+		t.Fatalf("unsubscribe: %d", code)
+	}
+	if code := call(t, "PUT", a.api+"/v1/channels/another", "", nil, nil); code != 200 {
+		t.Fatalf("subscribe after making room: %d", code)
 	}
 }

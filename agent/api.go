@@ -330,7 +330,7 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrNotFound), errors.Is(err, channel.ErrUnknownChannel):
 		return http.StatusNotFound
-	case errors.Is(err, ErrDiskFull):
+	case errors.Is(err, ErrDiskFull), errors.Is(err, ErrReadOnly):
 		return http.StatusInsufficientStorage
 	case errors.Is(err, ErrInUse), errors.Is(err, ErrIncomplete), errors.Is(err, channel.ErrConflict), errors.Is(err, ErrChanged),
 		errors.Is(err, ErrTooManyChannels):

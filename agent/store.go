@@ -27,6 +27,9 @@ var (
 	ErrInUse = errors.New("in use")
 	// ErrIncomplete: the torrent's data is not verified yet.
 	ErrIncomplete = errors.New("not complete")
+	// ErrReadOnly: the store's filesystem refuses writes (mounted or
+	// remounted read-only).
+	ErrReadOnly = errors.New("store is read-only")
 	// ErrChanged: the store's copy of a file is not what was verified
 	// (replaced, resized, turned into a symlink).
 	ErrChanged = errors.New("changed on disk")
@@ -415,6 +418,12 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 // diskError turns a failure caused by a full filesystem into ErrDiskFull
 // with a clear message, and records it for the API and the metrics.
 func (a *Agent) diskError(err error) error {
+	if errors.Is(err, syscall.EROFS) {
+		err = fmt.Errorf("%w: %s is on a read-only filesystem (remount it read-write; verified content is still served): %w", ErrReadOnly, a.cfg.Dir, err)
+		a.setDiskErr(err.Error())
+		a.log.Error("store read-only", "err", err)
+		return err
+	}
 	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
 		return err
 	}

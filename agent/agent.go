@@ -189,6 +189,7 @@ func New(cfg Config) (*Agent, error) {
 	ccfg.ListenAddr = cfg.ListenAddr
 	ccfg.UploadLimit = cfg.UploadLimit
 	ccfg.DownloadLimit = cfg.DownloadLimit
+	ccfg.Zone = cfg.Zone // announced with every torrent, as in reports
 	if ccfg.Logger == nil {
 		ccfg.Logger = cfg.Logger
 	}

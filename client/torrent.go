@@ -112,7 +112,6 @@ type Torrent struct {
 	nextID    swarm.ConnID
 	verifying chan struct{}
 	asm       *assembler
-	acts      []swarm.Action   // the core's batch being performed
 	facts     []swarm.PeerFact // reused by tick
 	later     []event          // results of the batches being performed, stepped after them
 	meta      *metadataServer  // ut_metadata replies, built on first request (extension.go)

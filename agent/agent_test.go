@@ -132,7 +132,7 @@ func TestAddLocalSeedFetchAndServeRanges(t *testing.T) {
 		t.Fatalf("POST same path again: status %d created=%v, want 200 and not created", code, added.Created)
 	}
 	ih, _ := metainfo.ParseInfoHash(added.InfoHash)
-	waitUntil(t, 10*time.Second, "seeder seeding", func() bool {
+	waitUntil(t, 30*time.Second, "seeder seeding", func() bool {
 		st, _ := seeder.Torrent(ih)
 		return st.State == StateSeeding
 	})
@@ -189,6 +189,20 @@ func TestAddLocalSeedFetchAndServeRanges(t *testing.T) {
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-", len(data)+5))
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 416 {
 		t.Fatalf("range past the end: %v %v, want 416", resp.StatusCode, err)
+	}
+
+	// The agent's page and metrics show it.
+	page, _ := http.Get(fetcher.api + "/")
+	pb, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if !strings.Contains(string(pb), "payload.bin") || !strings.Contains(string(pb), ih.String()) {
+		t.Errorf("the agent's page does not list the torrent:\n%s", pb)
+	}
+	mresp, _ := http.Get(fetcher.api + "/metrics")
+	mb, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if want := fmt.Sprintf("shoal_agent_pieces_verified_total %d", st.Pieces); !strings.Contains(string(mb), want) {
+		t.Errorf("metrics lack %q", want)
 	}
 
 	// Files outside the torrent are not there, whatever the path says.
@@ -342,7 +356,7 @@ func TestRestartKeepsStore(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "content", strings.Repeat("ab", 20)), 0o755)
 	b := startAgent(t, Config{Dir: dir})
 	parsed, _ := metainfo.ParseInfoHash(ih)
-	waitUntil(t, 10*time.Second, "restored torrent seeding", func() bool {
+	waitUntil(t, 30*time.Second, "restored torrent seeding", func() bool {
 		st, ok := b.Torrent(parsed)
 		return ok && st.State == StateSeeding && st.Pinned && st.Local
 	})
@@ -404,30 +418,41 @@ func TestChannelReleasesReachSubscribers(t *testing.T) {
 		}
 	}
 	for _, s := range subs {
-		st, _ := s.Channel("build")
-		if len(st.Have) > 2 {
-			t.Errorf("%s holds releases %v, keep is 2", s.cfg.Name, st.Have)
-		}
-		var stored int
-		for _, ts := range s.Torrents() {
-			if ts.Channel == "build" {
-				stored++
+		// The release beyond keep goes just after the switch.
+		waitUntil(t, 30*time.Second, s.cfg.Name+" keeps 2 releases", func() bool {
+			st, _ := s.Channel("build")
+			stored := 0
+			for _, ts := range s.Torrents() {
+				if ts.Channel == "build" {
+					stored++
+				}
 			}
-		}
-		if stored > 2 {
-			t.Errorf("%s stores %d releases, keep is 2", s.cfg.Name, stored)
-		}
-		waitUntil(t, 5*time.Second, "host report of release 3", func() bool {
+			return len(st.Have) <= 2 && stored <= 2
+		})
+		waitUntil(t, 30*time.Second, "host report of release 3", func() bool {
 			r, ok := mt.report("build", s.cfg.Name)
 			return ok && r.Current == 3
 		})
+	}
+	for _, s := range subs {
+		resp, err := http.Get(s.api + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`shoal_agent_release_complete_seconds_count{channel="build"} 3`, `shoal_agent_channel_current_seq{channel="build"} 3`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s metrics lack %q", s.cfg.Name, want)
+			}
+		}
 	}
 	ost, _ := origin.Channel("build")
 	if ost.Current != 3 || len(ost.Published) != 1 || ost.Published[0] != 3 {
 		t.Fatalf("origin channel status %+v", ost)
 	}
 	// Each hook ran once per release, with the release's path.
-	waitUntil(t, 5*time.Second, "9 hook runs", func() bool {
+	waitUntil(t, 30*time.Second, "9 hook runs", func() bool {
 		b, _ := os.ReadFile(hookLog)
 		return strings.Count(string(b), "\n") >= 9
 	})
@@ -444,7 +469,7 @@ func TestChannelReleasesReachSubscribers(t *testing.T) {
 	// A tracker that forgets everything gets the release back from the
 	// origin.
 	mt.restart()
-	waitUntil(t, 10*time.Second, "origin re-registers release 3", func() bool {
+	waitUntil(t, 30*time.Second, "origin re-registers release 3", func() bool {
 		rels, err := mt.Releases(ctx, "build")
 		return err == nil && len(rels) == 1 && rels[0].Seq == 3
 	})
@@ -495,5 +520,84 @@ func TestDiskWatermarkCollectsOldestUnpinned(t *testing.T) {
 	if have[old] || have[mid] || !have[young] || !have[pinned] {
 		t.Fatalf("after collection: old=%v mid=%v young=%v pinned=%v; want old and mid gone (92-6-6 = 80 MiB), the rest kept",
 			have[old], have[mid], have[young], have[pinned])
+	}
+}
+
+func TestUnixSocketAPI(t *testing.T) {
+	a := startAgent(t, Config{})
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := Listen("unix:" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket %v mode %v, want 0660", err, fi.Mode())
+	}
+	c, err := NewAPIClient("unix:" + sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "u.bin")
+	writeRandom(t, src, 100<<10, 9)
+	added, err := c.Add(ctx, AddRequest{Path: src})
+	if err != nil || !added.Created {
+		t.Fatalf("add over the socket: %+v %v", added, err)
+	}
+	ts, err := c.Torrents(ctx)
+	if err != nil || len(ts) != 1 || ts[0].InfoHash != added.InfoHash {
+		t.Fatalf("list over the socket: %v %v", ts, err)
+	}
+	if _, err := c.AddTorrent(ctx, []byte("junk")); !IsStatus(err, 400) {
+		t.Fatalf("junk over the socket: %v, want a 400", err)
+	}
+}
+
+func TestNewestReleaseWinsMidDownload(t *testing.T) {
+	announce := testTracker(t)
+	mt := newMemTracker("k")
+	origin := startAgent(t, Config{Name: "origin", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt}})
+	hooks := filepath.Join(t.TempDir(), "hooks")
+	sub := startAgent(t, Config{Name: "slow", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt},
+		Subscribe: []string{"build"}, DownloadLimit: 1 << 20, OnComplete: `echo "$SHOAL_SEQ" >> ` + hooks})
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "build.bin")
+	writeRandom(t, src, 8<<20, 20) // 8 s at 1 MiB/s
+	if _, err := origin.Publish(ctx, "build", PublishRequest{Path: src, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "release 1 under way", func() bool {
+		st, _ := sub.Channel("build")
+		return len(st.Fetching) == 1 && st.Fetching[0] == 1 && st.Progress > 0
+	})
+	data2 := writeRandom(t, src, 1<<20, 21)
+	if _, err := origin.Publish(ctx, "build", PublishRequest{Path: src, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "release 2 current", func() bool {
+		st, _ := sub.Channel("build")
+		return st.Current == 2
+	})
+	if got, err := readCurrent(sub.Agent, "build", "build.bin"); err != nil || !bytes.Equal(got, data2) {
+		t.Fatalf("current is not release 2: %v", err)
+	}
+	for _, ts := range sub.Torrents() {
+		if ts.Seq == 1 {
+			t.Fatalf("the superseded release 1 is still in the store: %+v", ts)
+		}
+	}
+	waitUntil(t, 30*time.Second, "hook of release 2", func() bool {
+		b, _ := os.ReadFile(hooks)
+		return len(b) > 0
+	})
+	if b, _ := os.ReadFile(hooks); string(b) != "2\n" {
+		t.Fatalf("hooks ran for %q, want only release 2", b)
 	}
 }

@@ -87,8 +87,8 @@ func (a *Agent) Handler() http.Handler {
 		return writeJSON(w, http.StatusOK, a.Channels())
 	})
 	route("GET /v1/channels/{name}", func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		if err := parseChannelName(name); err != nil {
+		name, _, err := channelRequest(w, r, false)
+		if err != nil {
 			return err
 		}
 		st, ok := a.Channel(name)
@@ -98,11 +98,7 @@ func (a *Agent) Handler() http.Handler {
 		return writeJSON(w, http.StatusOK, st)
 	})
 	route("PUT /v1/channels/{name}", func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		if err := parseChannelName(name); err != nil {
-			return err
-		}
-		body, err := readBody(w, r, MaxJSONBody)
+		name, body, err := channelRequest(w, r, true)
 		if err != nil {
 			return err
 		}
@@ -117,8 +113,8 @@ func (a *Agent) Handler() http.Handler {
 		return writeJSON(w, http.StatusOK, st)
 	})
 	route("DELETE /v1/channels/{name}", func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		if err := parseChannelName(name); err != nil {
+		name, _, err := channelRequest(w, r, false)
+		if err != nil {
 			return err
 		}
 		if err := a.Unsubscribe(name); err != nil {
@@ -128,11 +124,7 @@ func (a *Agent) Handler() http.Handler {
 		return nil
 	})
 	route("POST /v1/channels/{name}/releases", func(w http.ResponseWriter, r *http.Request) error {
-		name := r.PathValue("name")
-		if err := parseChannelName(name); err != nil {
-			return err
-		}
-		body, err := readBody(w, r, MaxJSONBody)
+		name, body, err := channelRequest(w, r, true)
 		if err != nil {
 			return err
 		}
@@ -147,6 +139,20 @@ func (a *Agent) Handler() http.Handler {
 		return writeJSON(w, http.StatusCreated, rel)
 	})
 	return mux
+}
+
+// channelRequest checks the {name} of a channel route and reads its JSON
+// body if withBody.
+func channelRequest(w http.ResponseWriter, r *http.Request, withBody bool) (string, []byte, error) {
+	name := r.PathValue("name")
+	if err := parseChannelName(name); err != nil {
+		return "", nil, err
+	}
+	if !withBody {
+		return name, nil, nil
+	}
+	body, err := readBody(w, r, MaxJSONBody)
+	return name, body, err
 }
 
 // handleAdd is POST /v1/torrents.

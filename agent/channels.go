@@ -370,6 +370,14 @@ func (s *subscriber) subscribed() bool {
 // origin registered it anew.
 func (s *subscriber) pollLoop(tc ChannelTracker) {
 	defer s.a.wg.Done()
+	// Report first: a channel nobody published yet is known to the tracker
+	// once a host reports on it, and the long poll then waits for its
+	// first release instead of answering 404.
+	if r, _, ok := s.hostReport(); ok {
+		ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+		tc.Report(ctx, s.name, r)
+		cancel()
+	}
 	backoff := time.Second
 	synced := false
 	for s.subscribed() {
@@ -397,6 +405,16 @@ func (s *subscriber) pollLoop(tc ChannelTracker) {
 		rel, ok, err := tc.Next(s.ctx, s.name, after)
 		if err != nil {
 			synced = false
+			if !s.pollFailed(err, &backoff) {
+				return
+			}
+			continue
+		}
+		if ok && (rel.Channel != s.name || rel.Seq <= after) {
+			// A tracker that lies or lost track (a seq going backwards):
+			// answering at once with nothing new must not make us spin.
+			err := fmt.Errorf("tracker answered the long poll for releases of %q after %d with release %d of %q: not newer, ignored",
+				s.name, after, rel.Seq, rel.Channel)
 			if !s.pollFailed(err, &backoff) {
 				return
 			}
@@ -452,8 +470,22 @@ func (s *subscriber) heardOf(rel channel.Release, tc ChannelTracker) {
 		s.releases[rel.Seq] = heard{rel: rel, tc: tc}
 	}
 	s.sub.Offer(rel.Seq)
+	s.pruneHeardLocked()
 	s.a.mu.Unlock()
 	s.apply()
+}
+
+// pruneHeardLocked forgets releases heard of that can matter no more (at
+// or below current, neither fetched nor pinned), so the table stays
+// bounded however many releases a tracker announces; a.mu is held.
+func (s *subscriber) pruneHeardLocked() {
+	cur := s.sub.Current()
+	fetching := s.sub.Fetching()
+	for seq := range s.releases {
+		if seq < cur && !s.sub.Pinned(seq) && !slices.Contains(fetching, seq) {
+			delete(s.releases, seq)
+		}
+	}
 }
 
 // offer offers a release already heard of (a pin).
@@ -552,10 +584,22 @@ func (s *subscriber) fetch(ctx context.Context, h heard) {
 			return
 		}
 		if ih, ok := a.releaseHash(s.name, rel.Seq); ok {
-			e, _ = a.lookup(ih)
-			a.mu.Lock()
-			e.busy = true
-			a.mu.Unlock()
+			if found, ok := a.lookup(ih); ok {
+				a.mu.Lock()
+				found.busy = true
+				a.mu.Unlock()
+				e = found
+				break
+			}
+		}
+		if found, err := s.adoptHeld(rel); err != nil {
+			if !retry(err) {
+				s.fetchEnded(rel.Seq, false)
+				return
+			}
+			continue
+		} else if found != nil {
+			e = found
 			break
 		}
 		mi, err := s.metaInfo(ctx, h)
@@ -591,6 +635,45 @@ func (s *subscriber) fetch(ctx context.Context, h heard) {
 	}
 }
 
+// adoptHeld handles a release whose content the store already holds as
+// an earlier release of this channel (an operator rolling back publishes
+// an old build again, as a new seq): that torrent becomes the new release,
+// with nothing to fetch. Content held for another channel is an error (the
+// store keeps one copy of each content, as one release).
+func (s *subscriber) adoptHeld(rel channel.Release) (*entry, error) {
+	a := s.a
+	ih, err := metainfo.ParseInfoHash(rel.InfoHash)
+	if err != nil {
+		return nil, fmt.Errorf("release %d: %w", rel.Seq, err)
+	}
+	a.mu.Lock()
+	e := a.entries[ih]
+	if e == nil || e.rec.Channel == "" {
+		a.mu.Unlock()
+		return nil, nil // not held, or held by hand: addMeta adopts it
+	}
+	if e.rec.Channel != s.name {
+		ch, seq := e.rec.Channel, e.rec.Seq
+		a.mu.Unlock()
+		return nil, fmt.Errorf("release %d is the same content (%s) as release %d of channel %q, which this store holds; unsubscribe one of the channels or publish distinct content", rel.Seq, ih, seq, ch)
+	}
+	if e.rec.Seq >= rel.Seq {
+		a.mu.Unlock()
+		return nil, nil
+	}
+	old := e.rec.Seq
+	e.rec.Seq, e.rec.PublishedAt = rel.Seq, rel.PublishedAt
+	e.busy = true // until the switch: not collected while no seq names it current
+	s.sub.Removed(old)
+	rec := e.rec
+	a.mu.Unlock()
+	a.log.Info("release is content already held: adopted", "channel", s.name, "seq", rel.Seq, "was", old, "infohash", ih)
+	if err := a.ix.putTorrent(rec); err != nil {
+		a.log.Error("index", "err", err)
+	}
+	return e, nil
+}
+
 // metaInfo gets a release's info dictionary from the tracker that told of
 // it (or the first that has it) and builds its metainfo.
 func (s *subscriber) metaInfo(ctx context.Context, h heard) (*metainfo.MetaInfo, error) {
@@ -609,6 +692,16 @@ func (s *subscriber) metaInfo(ctx context.Context, h heard) (*metainfo.MetaInfo,
 		raw, err := tc.Info(ctx, s.name, h.rel.Seq, want)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		// The tracker's client checks these too; the agent trusts no
+		// ChannelTracker with them.
+		if len(raw) > channel.MaxInfoSize {
+			errs = append(errs, fmt.Errorf("release %d: info dictionary of %d bytes, limit %d: %w", h.rel.Seq, len(raw), channel.MaxInfoSize, channel.ErrTooLarge))
+			continue
+		}
+		if got := metainfo.InfoHash(sha1Sum(raw)); got != want {
+			errs = append(errs, fmt.Errorf("release %d: the tracker's info dictionary hashes to %s and does not match the release's info hash %s", h.rel.Seq, got, want))
 			continue
 		}
 		info, err := metainfo.ParseInfo(raw)

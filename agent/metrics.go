@@ -2,6 +2,7 @@ package agent
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // metrics are the agent's Prometheus metrics, on a registry of its own so
@@ -28,7 +29,7 @@ func newMetrics(a *Agent) *metrics {
 		}, []string{"reason"}),
 		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shoal_agent_hooks_total",
-			Help: "On-complete hook runs, by result.",
+			Help: "On-complete hook runs, by result (ok, failed, timeout).",
 		}, []string{"result"}),
 		releaseLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "shoal_agent_release_complete_seconds",
@@ -40,7 +41,8 @@ func newMetrics(a *Agent) *metrics {
 			Help: "API requests by route and status code.",
 		}, []string{"route", "code"}),
 	}
-	m.reg.MustRegister(m.diskFull, m.removed, m.hooks, m.releaseLatency, m.apiRequests, storeCollector{a})
+	m.reg.MustRegister(m.diskFull, m.removed, m.hooks, m.releaseLatency, m.apiRequests, storeCollector{a},
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	return m
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -135,16 +136,12 @@ func (c *Client) Publish(ctx context.Context, channel, publishKey string, info [
 	if seq > 0 {
 		q.Set("seq", strconv.FormatUint(seq, 10))
 	}
-	req, cancel, err := c.request(ctx, http.MethodPost, c.channelPath(channel, "releases"), q, bytes.NewReader(info), requestTimeout)
-	if err != nil {
-		return Release{}, fmt.Errorf("%s: %w", op, err)
-	}
-	defer cancel()
-	req.Header.Set("Content-Type", "application/x-bittorrent")
+	hdr := http.Header{"Content-Type": {"application/x-bittorrent"}}
 	if publishKey != "" {
-		req.Header.Set("Authorization", "Bearer "+publishKey)
+		hdr.Set("Authorization", "Bearer "+publishKey)
 	}
-	body, _, err := c.do(req, op, MaxReleaseSize, http.StatusOK, http.StatusCreated)
+	body, _, err := c.call(ctx, op, call{method: http.MethodPost, path: c.channelPath(channel, "releases"), query: q,
+		header: hdr, body: info, limit: MaxReleaseSize}, http.StatusOK, http.StatusCreated)
 	if err != nil {
 		return Release{}, err
 	}
@@ -160,18 +157,13 @@ func (c *Client) Publish(ctx context.Context, channel, publishKey string, info [
 }
 
 // Releases returns the releases the tracker keeps of channel, oldest
-// first; ErrUnknownChannel if it has never heard of it.
+// first; ErrUnknownChannel if nothing was published on it.
 func (c *Client) Releases(ctx context.Context, channel string) ([]Release, error) {
 	op := "releases of " + channel
 	if err := ValidName(channel); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
-	req, cancel, err := c.request(ctx, http.MethodGet, c.channelPath(channel, ""), c.keyQuery(), nil, requestTimeout)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer cancel()
-	body, _, err := c.do(req, op, MaxListSize, http.StatusOK)
+	body, _, err := c.call(ctx, op, call{path: c.channelPath(channel, ""), query: c.keyQuery(), limit: MaxListSize}, http.StatusOK)
 	if err != nil {
 		return nil, err
 	}
@@ -189,12 +181,7 @@ func (c *Client) Releases(ctx context.Context, channel string) ([]Release, error
 // subscriber count.
 func (c *Client) Channels(ctx context.Context) ([]Summary, error) {
 	op := "list channels"
-	req, cancel, err := c.request(ctx, http.MethodGet, "/v1/channels", c.keyQuery(), nil, requestTimeout)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer cancel()
-	body, _, err := c.do(req, op, MaxListSize, http.StatusOK)
+	body, _, err := c.call(ctx, op, call{path: "/v1/channels", query: c.keyQuery(), limit: MaxListSize}, http.StatusOK)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +196,7 @@ func (c *Client) Channels(ctx context.Context) ([]Summary, error) {
 // answers as soon as one exists, or after about LongPoll with none
 // (ok=false). When ctx's deadline is sooner than that, the tracker is
 // asked to answer before it, so a short ctx gives ok=false rather than an
-// error. ErrUnknownChannel if the tracker has never heard of channel.
+// error. ErrUnknownChannel if nothing was published on channel.
 func (c *Client) Next(ctx context.Context, channel string, after uint64) (Release, bool, error) {
 	op := "next release of " + channel
 	if err := ValidName(channel); err != nil {
@@ -225,12 +212,8 @@ func (c *Client) Next(ctx context.Context, channel string, after uint64) (Releas
 	if wait < LongPoll {
 		q.Set("wait", strconv.FormatInt(wait.Milliseconds(), 10)+"ms")
 	}
-	req, cancel, err := c.request(ctx, http.MethodGet, c.channelPath(channel, "next"), q, nil, wait+15*time.Second)
-	if err != nil {
-		return Release{}, false, fmt.Errorf("%s: %w", op, err)
-	}
-	defer cancel()
-	body, status, err := c.do(req, op, MaxReleaseSize, http.StatusOK, http.StatusNoContent)
+	body, status, err := c.call(ctx, op, call{path: c.channelPath(channel, "next"), query: q, limit: MaxReleaseSize,
+		timeout: wait + 15*time.Second}, http.StatusOK, http.StatusNoContent)
 	if err != nil {
 		return Release{}, false, err
 	}
@@ -255,12 +238,7 @@ func (c *Client) Info(ctx context.Context, channel string, seq uint64, want meta
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	p := c.channelPath(channel, "releases/"+strconv.FormatUint(seq, 10)+"/info")
-	req, cancel, err := c.request(ctx, http.MethodGet, p, c.keyQuery(), nil, requestTimeout)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer cancel()
-	body, _, err := c.do(req, op, MaxInfoSize, http.StatusOK)
+	body, _, err := c.call(ctx, op, call{path: p, query: c.keyQuery(), limit: MaxInfoSize}, http.StatusOK)
 	if err != nil {
 		return nil, err
 	}
@@ -271,8 +249,9 @@ func (c *Client) Info(ctx context.Context, channel string, seq uint64, want meta
 }
 
 // Report tells the tracker what this host holds of channel. Reports are
-// accepted for a channel nobody published yet (the host is listed as
-// subscribed to it).
+// accepted for a channel nobody published on yet: the fleet page lists
+// the host as waiting, and a restarted tracker learns from it which seqs
+// the fleet already holds.
 func (c *Client) Report(ctx context.Context, channel string, r HostReport) error {
 	op := "report on " + channel
 	if err := ValidName(channel); err != nil {
@@ -285,13 +264,8 @@ func (c *Client) Report(ctx context.Context, channel string, r HostReport) error
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	req, cancel, err := c.request(ctx, http.MethodPost, c.channelPath(channel, "hosts"), c.keyQuery(), bytes.NewReader(b), requestTimeout)
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	defer cancel()
-	req.Header.Set("Content-Type", "application/json")
-	_, _, err = c.do(req, op, 0, http.StatusNoContent, http.StatusOK)
+	_, _, err = c.call(ctx, op, call{method: http.MethodPost, path: c.channelPath(channel, "hosts"), query: c.keyQuery(),
+		header: http.Header{"Content-Type": {"application/json"}}, body: b}, http.StatusNoContent, http.StatusOK)
 	return err
 }
 
@@ -311,20 +285,45 @@ func (c *Client) keyQuery() url.Values {
 	return q
 }
 
-// request builds a request bounded by ctx and by timeout.
-func (c *Client) request(ctx context.Context, method, path string, q url.Values, body io.Reader, timeout time.Duration) (*http.Request, context.CancelFunc, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
+// call is one request of the client.
+type call struct {
+	method  string // default GET
+	path    string
+	query   url.Values
+	header  http.Header
+	body    []byte
+	limit   int           // most bytes of the reply read
+	timeout time.Duration // default requestTimeout
+}
+
+// call sends one request, bounded by ctx and by its timeout, and reads
+// its reply (see do).
+func (c *Client) call(ctx context.Context, op string, cl call, ok ...int) ([]byte, int, error) {
+	u := c.base + cl.path
+	if len(cl.query) > 0 {
+		u += "?" + cl.query.Encode()
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if cl.method == "" {
+		cl.method = http.MethodGet
+	}
+	if cl.timeout == 0 {
+		cl.timeout = requestTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, cl.timeout)
+	defer cancel()
+	var body io.Reader
+	if cl.body != nil {
+		body = bytes.NewReader(cl.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, u, body)
 	if err != nil {
-		cancel()
-		return nil, nil, err
+		return nil, 0, fmt.Errorf("%s: %w", op, err)
+	}
+	for k, v := range cl.header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Accept", "application/json")
-	return req, cancel, nil
+	return c.do(req, op, cl.limit, ok...)
 }
 
 // do sends req and reads a reply of at most limit bytes whose status is
@@ -332,6 +331,10 @@ func (c *Client) request(ctx context.Context, method, path string, q url.Values,
 func (c *Client) do(req *http.Request, op string, limit int, ok ...int) ([]byte, int, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if c.key != "" && errors.As(err, &ue) {
+			ue.URL = strings.ReplaceAll(ue.URL, url.QueryEscape(c.key), "REDACTED") // keep the key out of logs
+		}
 		return nil, 0, fmt.Errorf("%s: %w", op, err)
 	}
 	defer resp.Body.Close()

@@ -5,80 +5,65 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
-// announceLoop keeps one tracker informed and feeds the peers it hands out
-// to the torrent: "started" at once, then every interval (sooner while we
-// have few peers), "completed" when the download finishes and "stopped"
-// when the torrent closes.
-func (t *Torrent) announceLoop(url string) {
-	defer t.wg.Done()
-	ev := trackerclient.Event("started")
-	completed := t.completed
-	if t.Stats().Complete {
-		completed = nil // a seed never "completes"
+// startAnnounce performs a peer manager's Announce in the background and
+// reports it as an announcedEvent.
+func (t *Torrent) startAnnounce(a peers.Action) {
+	if a.Tracker < 0 || a.Tracker >= len(t.trackers) {
+		return
 	}
-	wait := time.Duration(0)
-	failures := 0
-	for {
-		timer := time.NewTimer(wait)
-		select {
-		case <-t.ctx.Done():
-			timer.Stop()
-			t.announceStopped(url)
+	url := t.trackers[a.Tracker]
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		resp, err := t.announce(t.ctx, url, trackerclient.Event(a.Event), a.NumWant)
+		if t.ctx.Err() != nil {
 			return
-		case <-completed:
-			timer.Stop()
-			completed = nil
-			ev = "completed"
-		case <-timer.C:
 		}
-		resp, err := t.announce(t.ctx, url, ev)
-		if err != nil {
-			if t.ctx.Err() != nil {
-				continue
-			}
-			failures++
-			t.log.Warn("announce failed", "tracker", url, "err", err)
-			t.mu.Lock()
-			t.stats.TrackerError = err.Error()
-			t.mu.Unlock()
-			wait = time.Duration(min(failures, 6)) * 5 * time.Second
-			continue
-		}
-		failures = 0
-		t.mu.Lock()
-		t.stats.TrackerError = ""
-		t.mu.Unlock()
-		ev = ""
-		if addrs := addrStrings(resp.Peers); len(addrs) > 0 {
-			t.post(event{kind: evPeers, addrs: addrs})
-		}
-		wait = resp.Interval
-		if wait <= 0 {
-			wait = 30 * time.Second
-		}
-		if st := t.Stats(); st.Peers < 5 && !st.Complete {
-			// Few peers: ask again at the tracker's minimum interval.
-			short := resp.MinInterval
-			if short <= 0 {
-				short = 5 * time.Second
-			}
-			wait = min(wait, short)
-		}
-	}
+		t.post(announcedEvent{tracker: a.Tracker, resp: resp, err: err})
+	}()
 }
 
-// announceStopped tells the tracker we left, with a short deadline.
-func (t *Torrent) announceStopped(url string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	t.announce(ctx, url, "stopped")
+// announceStopped tells a tracker we left, with a short deadline of its
+// own (the torrent's context is done by then).
+func (t *Torrent) announceStopped(a peers.Action) {
+	if a.Tracker < 0 || a.Tracker >= len(t.trackers) {
+		return
+	}
+	url := t.trackers[a.Tracker]
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		t.announce(ctx, url, trackerclient.Event(peers.EventStopped), 0)
+	}()
+}
+
+// onAnnounced hands an announce's result to the peer manager and keeps the
+// last error for Stats.
+func (t *Torrent) onAnnounced(now time.Time, e announcedEvent) {
+	res := peers.AnnounceResult{Err: e.err}
+	t.mu.Lock()
+	if e.err != nil {
+		t.stats.TrackerError = e.err.Error()
+	} else {
+		t.stats.TrackerError = ""
+	}
+	t.mu.Unlock()
+	if e.err != nil {
+		t.log.Warn("announce failed", "tracker", t.trackers[e.tracker], "err", e.err)
+	} else {
+		res.Interval, res.MinInterval, res.Peers = e.resp.Interval, e.resp.MinInterval, e.resp.Peers
+	}
+	t.mgr.AnnounceDone(now, e.tracker, res)
 }
 
 // announce sends one announce with our current counters.
-func (t *Torrent) announce(ctx context.Context, url string, ev trackerclient.Event) (*trackerclient.AnnounceResponse, error) {
+func (t *Torrent) announce(ctx context.Context, url string, ev trackerclient.Event, numWant int) (*trackerclient.AnnounceResponse, error) {
 	port := t.c.listenPort()
 	st := t.Stats()
 	req := trackerclient.AnnounceRequest{
@@ -89,8 +74,15 @@ func (t *Torrent) announce(ctx context.Context, url string, ev trackerclient.Eve
 		Downloaded: st.Downloaded,
 		Left:       st.BytesLeft,
 		Event:      ev,
-		NumWant:    50,
-		Key:        strconv.FormatUint(uint64(t.c.cfg.PeerID[19])<<8|uint64(t.c.cfg.PeerID[18]), 16),
+		NumWant:    numWant,
+		Key:        t.c.announceKey(),
+		Zone:       t.c.cfg.Zone,
 	}
 	return trackerclient.Announce(ctx, t.c.cfg.HTTPClient, url, req)
+}
+
+// announceKey is our tracker "key": stable for the Client, derived from its
+// peer id.
+func (c *Client) announceKey() string {
+	return strconv.FormatUint(uint64(c.cfg.PeerID[19])<<8|uint64(c.cfg.PeerID[18]), 16)
 }

@@ -15,7 +15,9 @@ import (
 
 	"github.com/shoal-p2p/shoal/dht"
 	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/wire"
+	"github.com/shoal-p2p/shoal/zone"
 	"golang.org/x/time/rate"
 )
 
@@ -37,6 +39,11 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
+	// Zone is this host's location label (package zone, e.g.
+	// "dc1/row4/rack12"), sent with every announce so the tracker can
+	// hand out near peers first; empty sends none. New refuses an invalid
+	// one.
+	Zone string
 
 	// DHT runs one Kademlia node (BEP 5) shared by every torrent: each
 	// non-private torrent is announced on it and looks up peers there.
@@ -84,6 +91,9 @@ type Client struct {
 
 // New starts a Client listening on cfg.ListenAddr.
 func New(cfg Config) (*Client, error) {
+	if err := zone.Check(cfg.Zone); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
 	if cfg.PeerID == ([20]byte{}) {
 		cfg.PeerID = NewPeerID()
 	}
@@ -114,7 +124,7 @@ func New(cfg Config) (*Client, error) {
 		cancel:   cancel,
 		torrents: make(map[metainfo.InfoHash]*Torrent),
 		banned:   newBanList(maxBans),
-		pexEvery: pexInterval,
+		pexEvery: peers.DefaultPEXInterval,
 		gate:     newHandshakeGate(maxPendingHandshakes, defaultPerIP),
 
 		hsStartTimeout: handshakeStartTimeout,
@@ -181,18 +191,6 @@ func (c *Client) Close() error {
 // DHT returns the Client's DHT node, nil unless Config.DHT is set.
 func (c *Client) DHT() *dht.Node { return c.dht }
 
-// ban records that a peer misbehaved, until until (the zero time: for
-// good). On loopback and private networks many honest peers share an IP,
-// so the ban is on the address and port the peer listens on and on its
-// peer id; elsewhere it is on the IP too.
-func (c *Client) ban(pc *peerConn, reason string, until time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range banKeys(pc) {
-		c.banned.add(k, reason, until, time.Now())
-	}
-}
-
 // isBanned reports whether any of keys is banned now.
 func (c *Client) isBanned(keys ...string) bool {
 	now := time.Now()
@@ -206,30 +204,14 @@ func (c *Client) isBanned(keys ...string) bool {
 	return false
 }
 
-func banKeys(pc *peerConn) []string {
-	keys := []string{"id:" + string(pc.peerID[:])}
-	if pc.dialAddr != "" {
-		keys = append(keys, "addr:"+pc.dialAddr)
-	}
-	if port := pc.listenPort.Load(); port > 0 {
-		// An incoming peer told us where it listens (BEP 10 "p"): ban that
-		// address too, so it can't come back under a fresh peer id.
-		keys = append(keys, "addr:"+netip.AddrPortFrom(pc.remote.Addr(), uint16(port)).String())
-	}
-	if a := pc.remote.Addr(); !a.IsLoopback() && !a.IsPrivate() {
-		keys = append(keys, "ip:"+a.String())
-	}
-	return keys
-}
-
+// addrBanKeys returns the ban keys that stop a dial of addr (the rule is
+// the peer manager's, peers.AddrKeys).
 func addrBanKeys(addr string) []string {
-	keys := []string{"addr:" + addr}
-	if ap, err := netip.ParseAddrPort(addr); err == nil {
-		if a := ap.Addr(); !a.IsLoopback() && !a.IsPrivate() {
-			keys = append(keys, "ip:"+a.Unmap().String())
-		}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return []string{"addr:" + addr}
 	}
-	return keys
+	return peers.AddrKeys(ap)
 }
 
 // acceptLoop accepts incoming peers and hands each to a goroutine doing

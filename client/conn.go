@@ -204,25 +204,24 @@ func (c *peerConn) readLoop(ctx context.Context) {
 			}
 			owed = 0
 		}
-		ev := event{kind: evMessage, conn: c}
+		var ev event
 		switch m.Type {
 		case wire.Piece: // wire.ParseMessage bounds the block to BlockSize
 			if len(m.Block) > 0 && &m.Block[0] != &(*spare)[0] {
 				copy(*spare, m.Block) // cannot happen: every block fits in spare
 			}
-			m.Length = uint32(len(m.Block))
-			m.Block = nil
-			ev.buf, spare = spare, blockPool.Get().(*[]byte)
-			c.t.downloaded.Add(int64(m.Length))
+			n := len(m.Block)
+			ev = blockEvent{conn: c, spec: swarm.BlockSpec{Piece: m.Index, Begin: m.Begin, Length: uint32(n)}, buf: spare}
+			spare = blockPool.Get().(*[]byte)
+			c.t.downloaded.Add(int64(n))
 		case wire.Bitfield:
 			m.Bitfield = append([]byte(nil), m.Bitfield...)
 		case wire.Extended:
 			m.ExtendedPayload = append([]byte(nil), m.ExtendedPayload...)
 		}
-		if err != nil {
-			break
+		if ev == nil {
+			ev = messageEvent{conn: c, msg: m}
 		}
-		ev.msg = m
 		if !c.t.post(ev) {
 			err = context.Canceled
 			break
@@ -237,5 +236,5 @@ func (c *peerConn) readLoop(ctx context.Context) {
 		}
 	}
 	c.close(reason)
-	c.t.post(event{kind: evClosed, conn: c})
+	c.t.post(closedEvent{conn: c})
 }

@@ -8,17 +8,16 @@ import (
 	"time"
 
 	"github.com/shoal-p2p/shoal/dht"
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
-// peerExt is what one peer told us in its extended handshake (BEP 10) and
-// the PEX state we keep for it. The torrent loop owns it.
+// peerExt is what one peer told us in its extended handshake (BEP 10).
+// The torrent loop owns it; the PEX rules are the peer manager's.
 type peerExt struct {
 	got        bool // its extended handshake arrived
 	pexID      int  // its id for ut_pex, 0 if it has none
 	metadataID int  // its id for ut_metadata, 0 if it has none
-	pex        *pexState
-	lastPEXIn  time.Time // when it last sent us ut_pex
 	// metaQueued counts our ut_metadata replies to it not yet written: the
 	// loop adds one per reply, the writer takes it off once written.
 	metaQueued atomic.Int32
@@ -28,17 +27,8 @@ type peerExt struct {
 // private torrent never does).
 func (t *Torrent) usesPEX() bool { return !t.mi.Info.Private && !t.opts.NoPEX }
 
-// pexAdded formats the peers a ut_pex message added, for the candidates.
-func pexAdded(pm wire.PEXMessage) []string {
-	addrs := make([]string, 0, len(pm.Added))
-	for _, p := range pm.Added {
-		addrs = append(addrs, p.Addr.String())
-	}
-	return addrs
-}
-
 // clientVersion is the "v" of our BEP 10 handshakes.
-const clientVersion = "Shoal 0.1"
+const clientVersion = peers.ClientName
 
 // sendExtendedHandshake sends our BEP 10 handshake: client name, request
 // queue size, listening port, the extensions we speak and the size of the
@@ -74,9 +64,8 @@ func (t *Torrent) onExtended(now time.Time, pc *peerConn, m wire.Message) bool {
 		pc.ext.got = true
 		pc.ext.pexID = eh.M[extPEX]
 		pc.ext.metadataID = eh.M[extMetadata]
-		if pc.ext.pexID != 0 && pc.ext.pex == nil {
-			pc.ext.pex = newPEXState()
-		}
+		t.mgr.Extended(now, pc.id, peers.ExtendedInfo{ListenPort: eh.Port, PEX: pc.ext.pexID > 0 && pc.ext.pexID < 256,
+			Metadata: pc.ext.metadataID != 0})
 		return true
 	case extMetadataID:
 		mm, err := wire.ParseMetadataMessage(m.ExtendedPayload)
@@ -88,17 +77,12 @@ func (t *Torrent) onExtended(now time.Time, pc *peerConn, m wire.Message) bool {
 		if !t.usesPEX() {
 			return false
 		}
-		// BEP 11 allows one message a minute; a peer that sends faster is
-		// ignored rather than letting it fill our candidate list.
-		if !pc.ext.lastPEXIn.IsZero() && now.Sub(pc.ext.lastPEXIn) < t.c.pexEvery/2 {
-			return false
-		}
-		pc.ext.lastPEXIn = now
 		pm, err := wire.ParsePEXMessage(m.ExtendedPayload)
 		if err != nil {
 			return false
 		}
-		t.addCandidates(now, pexAdded(pm))
+		// The peer manager bounds what PEX may add and how fast.
+		t.mgr.PEXReceived(now, pc.id, pm)
 	}
 	return false
 }
@@ -143,40 +127,6 @@ func (t *Torrent) sendExt(pc *peerConn, id int, marshal func() ([]byte, error)) 
 		return
 	}
 	pc.enqueue(outItem{msg: wire.Message{Type: wire.Extended, ExtendedID: uint8(id), ExtendedPayload: payload}})
-}
-
-// sendPEX tells every peer that speaks ut_pex which peers we connected to
-// and dropped since we last told it, within BEP 11's rate bounds.
-func (t *Torrent) sendPEX(now time.Time) {
-	if !t.usesPEX() {
-		return
-	}
-	current := make(map[netip.AddrPort]wire.PEXFlags, len(t.conns))
-	for _, pc := range t.conns {
-		if a, ok := pc.listenAddr(); ok {
-			var f wire.PEXFlags
-			if pc.dialAddr != "" {
-				f |= wire.PEXReachable
-			}
-			current[a] = f
-		}
-	}
-	for _, pc := range t.conns {
-		if !pc.ext.got || pc.ext.pex == nil {
-			continue
-		}
-		self, ok := pc.listenAddr()
-		f, had := current[self]
-		if ok {
-			delete(current, self) // never tell a peer about itself
-		}
-		if m, send := pc.ext.pex.next(now, current, t.c.pexEvery); send {
-			t.sendExt(pc, pc.ext.pexID, m.Marshal)
-		}
-		if ok && had {
-			current[self] = f
-		}
-	}
 }
 
 // onPort handles a BitTorrent PORT message (BEP 5): the peer runs a DHT

@@ -1,41 +1,118 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/swarm"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
-// loop is the only goroutine that touches the core.
+// loop is the only goroutine that touches the torrent's two machines, the
+// scheduling core and the peer manager. Each turn:
+//  1. it takes one event: a message, a dial or announce result, a verified
+//     piece, a tick (every second, and when the peer manager's Wake is due);
+//  2. it steps the machine the event concerns;
+//  3. it takes each machine's batch of actions (Ready) and performs it:
+//     queues sends, starts dials, announces and hashes, copies a block from
+//     the buffer its WriteBlock hands back, closes connections; what an
+//     action produces at once (a block written, a connection admitted, a
+//     ban) is kept as a later event;
+//  4. it acknowledges each batch (Advance);
+//  5. it steps the later events, and repeats 3-5 until neither machine has
+//     work; then it waits for the next event.
 func (t *Torrent) loop() {
 	defer t.wg.Done()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+	t.settle(time.Now())
 	for {
+		t.armWake(wake)
 		select {
 		case <-t.ctx.Done():
-			for _, pc := range t.conns {
-				pc.close("torrent stopped")
-			}
-			t.drain()
+			t.shutdown()
 			return
 		case now := <-tick.C:
 			t.core.Tick(now)
-			t.apply(nil)
-			t.dialMore(now)
-			t.sendPEX(now)
+			t.facts = t.core.AppendPeerFacts(t.facts[:0])
+			t.mgr.Facts(now, t.facts)
+			t.mgr.Tick(now)
 			t.recheckTick(now)
+			t.settle(now)
 			t.updateStats()
+		case now := <-wake.C:
+			t.mgr.Tick(now)
+			t.settle(now)
 		case ev := <-t.events:
-			t.handle(ev)
-			t.apply(ev.buf)
-			if ev.buf != nil {
-				blockPool.Put(ev.buf)
-			}
+			now := time.Now()
+			ev.apply(t, now)
+			t.settle(now)
 		}
 	}
+}
+
+// armWake resets the timer to the peer manager's next tracker or DHT
+// deadline.
+func (t *Torrent) armWake(wake *time.Timer) {
+	w := t.mgr.Wake()
+	if w.IsZero() {
+		wake.Reset(time.Hour)
+		return
+	}
+	wake.Reset(max(time.Until(w), time.Millisecond))
+}
+
+// settle performs both machines' batches and steps their later events
+// until neither has anything left to do.
+func (t *Torrent) settle(now time.Time) {
+	for {
+		worked := false
+		if acts := t.mgr.Ready(); acts != nil {
+			for _, a := range acts {
+				t.doPeers(now, a)
+			}
+			t.mgr.Advance()
+			worked = true
+		}
+		if t.runCore(now) {
+			worked = true
+		}
+		for i := 0; i < len(t.later); i++ { // apply may append
+			t.later[i].apply(t, now)
+			worked = true
+		}
+		clear(t.later)
+		t.later = t.later[:0]
+		if !worked {
+			return
+		}
+	}
+}
+
+// shutdown closes every connection, tells the trackers "stopped" and
+// releases what queued events hold.
+func (t *Torrent) shutdown() {
+	for _, pc := range t.conns {
+		pc.close("torrent stopped")
+	}
+	for id, h := range t.pending {
+		h.nc.Close()
+		delete(t.pending, id)
+	}
+	t.mgr.Stop(time.Now())
+	for _, a := range t.mgr.Ready() {
+		if a.Kind == peers.Announce {
+			t.announceStopped(a)
+		}
+	}
+	if t.mgr.HasReady() {
+		t.mgr.Advance()
+	}
+	t.drain()
 }
 
 // drain releases what events still queued after the loop stopped hold:
@@ -44,102 +121,87 @@ func (t *Torrent) drain() {
 	for {
 		select {
 		case ev := <-t.events:
-			if ev.nc != nil {
-				ev.nc.Close()
-			}
-			if ev.buf != nil {
-				blockPool.Put(ev.buf)
-			}
+			ev.release()
 		default:
 			return
 		}
 	}
 }
 
-// handle feeds one event to the core or the connection bookkeeping.
-func (t *Torrent) handle(ev event) {
-	now := time.Now()
-	switch ev.kind {
-	case evMessage:
-		if _, ok := t.conns[ev.conn.id]; ok {
-			switch ev.msg.Type {
-			case wire.Extended:
-				if !t.onExtended(now, ev.conn, ev.msg) {
-					return
-				}
-			case wire.Port:
-				t.onPort(ev.conn, ev.msg.Port)
-				return
+// onMessage feeds a wire message to the core, except the extension and
+// PORT messages the runtime and the peer manager handle.
+func (t *Torrent) onMessage(now time.Time, pc *peerConn, m wire.Message) {
+	if t.conns[pc.id] != pc {
+		return
+	}
+	switch m.Type {
+	case wire.Extended:
+		if !t.onExtended(now, pc, m) {
+			return
+		}
+	case wire.Port:
+		t.onPort(pc, m.Port)
+		return
+	}
+	t.core.Receive(now, pc.id, m)
+}
+
+// runCore performs the core's pending batch, if any, and acknowledges it.
+func (t *Torrent) runCore(now time.Time) bool {
+	acts := t.core.Ready()
+	if acts == nil {
+		return false
+	}
+	for _, a := range acts {
+		t.do(now, a)
+	}
+	t.core.Advance()
+	return true
+}
+
+// onBlock hands a received block to the core with its buffer as the
+// payload, and performs the core's answer at once: a WriteBlock takes the
+// buffer over (do returns it to the pool once copied); an unwanted block's
+// buffer goes back here.
+func (t *Torrent) onBlock(now time.Time, e blockEvent) {
+	if t.conns[e.conn.id] != e.conn {
+		blockPool.Put(e.buf)
+		return
+	}
+	t.core.ReceiveBlock(now, e.conn.id, e.spec, e.buf)
+	taken := false
+	if acts := t.core.Ready(); acts != nil {
+		for _, a := range acts {
+			if a.Kind == swarm.WriteBlock && a.Data == swarm.Payload(e.buf) {
+				taken = true
 			}
-			t.core.Receive(now, ev.conn.id, ev.msg)
+			t.do(now, a)
 		}
-	case evBlockSent:
-		if _, ok := t.conns[ev.conn.id]; ok {
-			t.core.BlockSent(now, ev.conn.id, ev.spec)
-			t.noteSent(now, ev.conn.id, ev.spec.Piece)
-		}
-	case evVerified:
-		t.mu.Lock()
-		if ev.ok {
-			t.stats.Verified++
-		} else {
-			t.stats.HashFails++
-		}
-		t.mu.Unlock()
-		if !ev.ok {
-			t.log.Warn("piece failed its hash", "piece", ev.piece)
-		}
-		t.core.PieceVerified(now, ev.piece, ev.ok)
-	case evConnected:
-		t.connected(now, ev)
-	case evDialFailed:
-		t.halfOpen--
-		if cd := t.cands[ev.addr]; cd != nil {
-			cd.connected = false
-			cd.failures++
-			cd.nextTry = now.Add(redialDelay(cd.failures))
-		}
-	case evClosed:
-		pc := ev.conn
-		if _, ok := t.conns[pc.id]; !ok {
-			return
-		}
-		delete(t.conns, pc.id)
-		if t.byPeerID[pc.peerID] == pc {
-			delete(t.byPeerID, pc.peerID)
-		}
-		if cd := t.cands[pc.dialAddr]; cd != nil {
-			// It may come back (a restart) or be gone for good; dialling
-			// again costs little, and failures back off from there.
-			cd.connected = false
-			cd.nextTry = now.Add(redialDelay(1))
-		}
-		t.log.Debug("peer gone", "peer", pc, "reason", pc.closeReason())
-		t.core.RemovePeer(now, pc.id)
-		t.peerGone(now, pc)
-	case evPeers:
-		t.addCandidates(now, ev.addrs)
-	case evRechecked:
-		t.onRechecked(now, ev)
+		t.core.Advance()
+	}
+	if !taken {
+		blockPool.Put(e.buf)
 	}
 }
 
-// apply carries out the core's actions. blockBuf holds the payload of the
-// Piece message just received, for a WriteBlock action.
-// It reuses one action buffer; do never calls apply, so it is not reentered.
-func (t *Torrent) apply(blockBuf *[]byte) {
-	for {
-		t.acts = t.core.AppendActions(t.acts[:0])
-		if len(t.acts) == 0 {
-			return
-		}
-		for _, a := range t.acts {
-			t.do(a, blockBuf)
-		}
+// onVerified reports a hash result to the core.
+func (t *Torrent) onVerified(now time.Time, piece int, ok bool) {
+	t.mu.Lock()
+	if ok {
+		t.stats.Verified++
+		t.verified[piece] = true
+	} else {
+		t.stats.HashFails++
 	}
+	t.mu.Unlock()
+	if !ok {
+		t.log.Warn("piece failed its hash", "piece", piece)
+	}
+	t.core.PieceVerified(now, piece, ok)
 }
 
-func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
+// do performs one action of the core.
+func (t *Torrent) do(now time.Time, a swarm.Action) {
 	pc := t.conns[a.Conn]
 	switch a.Kind {
 	case swarm.Send:
@@ -155,51 +217,34 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 			pc.drop(a.Block)
 		}
 	case swarm.WriteBlock:
-		err := t.writeBlock(a.Block, blockBuf)
-		if err != nil {
-			t.fail(fmt.Errorf("write piece %d: %w", a.Block.Piece, err))
+		buf, ok := a.Data.(*[]byte)
+		if !ok {
+			// The core hands back exactly what ReceiveBlock got: a bug.
+			t.fail(fmt.Errorf("write piece %d: %w", a.Block.Piece, errNoBuffer))
+			t.later = append(t.later, blockWrittenEvent{spec: a.Block, err: errNoBuffer})
+			return
 		}
-		t.core.BlockWritten(time.Now(), a.Block, err)
+		t.write(a.Block, buf)
+		blockPool.Put(buf)
 	case swarm.VerifyPiece:
-		piece := a.Piece
-		buf := t.asm.take(piece)
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			if buf != nil {
-				defer t.asm.put(buf)
-			}
-			select {
-			case t.verifying <- struct{}{}:
-			case <-t.ctx.Done():
-				return
-			}
-			ok, err := t.verify(piece, buf)
-			<-t.verifying
-			if err != nil {
-				t.fail(fmt.Errorf("verify piece %d: %w", piece, err))
-				return
-			}
-			t.post(event{kind: evVerified, piece: piece, ok: ok})
-		}()
+		t.verifyAsync(a.Piece)
 	case swarm.Disconnect:
 		if pc != nil {
 			t.log.Debug("disconnect", "peer", pc, "reason", a.Reason)
 			pc.close(a.Reason)
 		}
 	case swarm.Ban:
-		if pc != nil {
-			if a.Until.IsZero() {
-				t.log.Warn("banned peer", "peer", pc, "reason", a.Reason)
-			} else {
-				t.log.Warn("banned peer for a while: it was the only source of the piece", "peer", pc, "reason", a.Reason, "until", a.Until.Format(time.TimeOnly))
-			}
-			t.c.ban(pc, a.Reason, a.Until)
-			t.mu.Lock()
-			t.stats.Banned++
-			t.mu.Unlock()
-			pc.close("banned: " + a.Reason)
+		switch {
+		case pc == nil:
+		case a.Until.IsZero():
+			t.log.Warn("banned peer", "peer", pc, "reason", a.Reason)
+		default:
+			t.log.Warn("banned peer for a while: it was the only source of the piece", "peer", pc, "reason", a.Reason, "until", a.Until.Format(time.TimeOnly))
 		}
+		t.mu.Lock()
+		t.stats.Banned++
+		t.mu.Unlock()
+		t.later = append(t.later, coreBanEvent{conn: a.Conn, reason: a.Reason, until: a.Until})
 	case swarm.Completed:
 		t.updateStats()
 		if err := t.st.Sync(); err != nil {
@@ -207,13 +252,45 @@ func (t *Torrent) do(a swarm.Action, blockBuf *[]byte) {
 			return
 		}
 		t.markDone(nil)
-		t.completedOnce.Do(func() { close(t.completed) })
+		t.later = append(t.later, completedEvent{})
 	}
 }
 
-// redialDelay is how long to wait before dialling an address again after
-// its n-th consecutive failure: 1 s, doubling up to a minute, so a peer
-// that was briefly busy is back at once and a dead one costs little.
-func redialDelay(n int) time.Duration {
-	return min(time.Second<<min(n-1, 6), time.Minute)
+// errNoBuffer reports a WriteBlock whose payload is not a block buffer.
+var errNoBuffer = errors.New("no block buffer for write")
+
+// write hands a received block to the assembler (or the disk, when its
+// piece is not assembled in memory) and keeps the result as a later
+// BlockWritten.
+func (t *Torrent) write(b swarm.BlockSpec, buf *[]byte) {
+	err := t.writeBlock(b, buf)
+	if err != nil {
+		t.fail(fmt.Errorf("write piece %d: %w", b.Piece, err))
+	}
+	t.later = append(t.later, blockWrittenEvent{spec: b, err: err})
+}
+
+// verifyAsync hashes a piece on the hashing pool and reports the result as
+// a verifiedEvent.
+func (t *Torrent) verifyAsync(piece int) {
+	buf := t.asm.take(piece)
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		if buf != nil {
+			defer t.asm.put(buf)
+		}
+		select {
+		case t.verifying <- struct{}{}:
+		case <-t.ctx.Done():
+			return
+		}
+		ok, err := t.verify(piece, buf)
+		<-t.verifying
+		if err != nil {
+			t.fail(fmt.Errorf("verify piece %d: %w", piece, err))
+			return
+		}
+		t.post(verifiedEvent{piece: piece, ok: ok})
+	}()
 }

@@ -1,85 +1,199 @@
 package client
 
 import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
 	"time"
 
+	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/wire"
 )
 
-// addCandidates remembers addresses to dial, up to a bound, and dials.
-func (t *Torrent) addCandidates(now time.Time, addrs []string) {
-	for _, a := range addrs {
-		if _, ok := t.cands[a]; !ok && len(t.cands) < maxCandidates {
-			t.cands[a] = &candidate{}
-		}
-	}
-	t.dialMore(now)
+// handshaken is a connection whose handshake completed, waiting for the
+// peer manager's verdict (Accept or Close).
+type handshaken struct {
+	nc     net.Conn
+	hs     wire.Handshake
+	dialed netip.AddrPort
 }
 
-// maxCandidates bounds the addresses a torrent remembers.
-const maxCandidates = 4096
+// newManager returns a peer manager for one torrent of the Client, with
+// the Client's bounds and peer id and every ban it holds.
+func (c *Client) newManager(now time.Time, cfg peers.Config) (*peers.Manager, error) {
+	cfg.PeerID = c.cfg.PeerID
+	cfg.MaxPeers = c.cfg.MaxPeersPerTorrent
+	cfg.MaxHalfOpen = c.cfg.MaxHalfOpen
+	cfg.PEXInterval = c.pexEvery
+	cfg.Seed = rand.Int64()
+	m, err := peers.New(now, cfg)
+	if err != nil {
+		return nil, err
+	}
+	type entry struct {
+		key string
+		ban
+	}
+	c.mu.Lock()
+	bans := make([]entry, 0, len(c.banned.entries))
+	for k, b := range c.banned.entries {
+		if b.active(now) {
+			bans = append(bans, entry{k, b})
+		}
+	}
+	c.mu.Unlock()
+	for _, b := range bans {
+		m.BanKeys(now, []string{b.key}, b.until, b.reason)
+	}
+	return m, nil
+}
 
-// connected registers a connection whose handshake completed.
-func (t *Torrent) connected(now time.Time, ev event) {
-	if ev.addr != "" {
-		t.halfOpen--
-	}
-	cd := t.cands[ev.addr]
-	if ev.hs.PeerID == t.c.cfg.PeerID {
-		// A tracker handed us our own address: forget it, no ban.
-		if cd != nil {
-			cd.self = true
-		}
-		ev.nc.Close()
-		return
-	}
-	pc := newPeerConn(t, ev.nc, ev.hs, ev.addr)
-	if t.c.isBanned(banKeys(pc)...) {
-		ev.nc.Close()
-		return
-	}
-	if len(t.conns) >= t.c.cfg.MaxPeersPerTorrent {
-		if cd != nil {
-			cd.connected = false
-			cd.nextTry = now.Add(5 * time.Second)
-		}
-		ev.nc.Close()
-		return
-	}
-	if old := t.byPeerID[pc.peerID]; old != nil {
-		// Both sides dialed each other. Keep the connection opened by the
-		// peer with the lower id, so both ends keep the same one.
-		weDialedNew := ev.addr != ""
-		ourLower := string(t.c.cfg.PeerID[:]) < string(pc.peerID[:])
-		if weDialedNew != ourLower {
-			// Keep the old one; it now stands for this address too.
-			if cd != nil {
-				cd.connected = true
-				if old.dialAddr == "" {
-					old.dialAddr = ev.addr
-				}
-			}
-			ev.nc.Close()
+// startDial runs the dialling side of a connection in the background, for
+// the torrent loop and the metadata fetch alike: TCP, then the BitTorrent
+// handshake (Client.dial). The peer manager decides on the result (its ban,
+// self and duplicate checks), so both paths get the same rules.
+func (c *Client) startDial(ctx context.Context, wg *sync.WaitGroup, ih metainfo.InfoHash, addr netip.AddrPort,
+	connected func(net.Conn, wire.Handshake), failed func(error)) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		nc, hs, err := c.dial(ctx, addr.String(), ih)
+		if err != nil {
+			failed(err)
 			return
 		}
-		if pc.dialAddr == "" {
-			pc.dialAddr, old.dialAddr = old.dialAddr, ""
+		connected(nc, hs)
+	}()
+}
+
+// resolvePeers turns "host:port" strings into addresses: IP literals at
+// once, host names in the background; found gets them as they come.
+// Names that do not resolve are logged and skipped.
+func resolvePeers(ctx context.Context, wg *sync.WaitGroup, log *slog.Logger, addrs []string, found func([]netip.AddrPort)) {
+	var lits []netip.AddrPort
+	var names []string
+	for _, a := range addrs {
+		if ap, err := netip.ParseAddrPort(a); err == nil {
+			lits = append(lits, ap)
+		} else {
+			names = append(names, a)
 		}
-		old.close("duplicate connection")
 	}
-	if cd != nil {
-		cd.connected = true
-		cd.failures = 0
+	if len(lits) > 0 {
+		found(lits)
 	}
+	for _, name := range names {
+		host, port, err := net.SplitHostPort(name)
+		if err != nil {
+			log.Warn("bad peer address", "addr", name, "err", err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+			if err != nil {
+				log.Warn("resolve peer", "addr", name, "err", err)
+				return
+			}
+			p, err := net.LookupPort("tcp", port)
+			if err != nil || p <= 0 || p > 65535 {
+				log.Warn("bad peer port", "addr", name)
+				return
+			}
+			out := make([]netip.AddrPort, 0, len(ips))
+			for _, ip := range ips {
+				out = append(out, netip.AddrPortFrom(ip.Unmap(), uint16(p)))
+			}
+			found(out)
+		}()
+	}
+}
+
+// remoteAddr returns a connection's remote address, unmapped.
+func remoteAddr(nc net.Conn) netip.AddrPort {
+	ap, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// onConnected hands a completed handshake to the peer manager, which
+// answers with Accept or Close.
+func (t *Torrent) onConnected(now time.Time, e connectedEvent) {
 	t.nextID++
-	pc.id = t.nextID
-	t.conns[pc.id] = pc
-	t.byPeerID[pc.peerID] = pc
-	t.wg.Add(2)
-	go func() { defer t.wg.Done(); pc.readLoop(t.ctx) }()
-	go func() { defer t.wg.Done(); pc.writeLoop(t.ctx) }()
+	id := t.nextID
+	t.pending[id] = handshaken{nc: e.nc, hs: e.hs, dialed: e.dialed}
+	t.mgr.Connected(now, peers.Handshake{Conn: id, Dialed: e.dialed, Remote: remoteAddr(e.nc), Wire: e.hs})
+}
+
+// doPeers performs one action of the peer manager.
+func (t *Torrent) doPeers(now time.Time, a peers.Action) {
+	switch a.Kind {
+	case peers.Dial:
+		addr := a.Addr
+		t.c.startDial(t.ctx, &t.wg, t.mi.InfoHash, addr,
+			func(nc net.Conn, hs wire.Handshake) { t.post(connectedEvent{nc: nc, hs: hs, dialed: addr}) },
+			func(err error) {
+				t.log.Debug("dial failed", "addr", addr, "err", err)
+				t.post(dialFailedEvent{addr: addr})
+			})
+	case peers.Accept:
+		h, ok := t.pending[a.Conn]
+		if !ok {
+			return
+		}
+		delete(t.pending, a.Conn)
+		dialAddr := ""
+		if h.dialed.IsValid() {
+			dialAddr = h.dialed.String()
+		}
+		pc := newPeerConn(t, h.nc, h.hs, dialAddr)
+		pc.id = a.Conn
+		t.conns[pc.id] = pc
+		t.wg.Add(2)
+		go func() { defer t.wg.Done(); pc.readLoop(t.ctx) }()
+		go func() { defer t.wg.Done(); pc.writeLoop(t.ctx) }()
+		t.later = append(t.later, acceptedEvent{conn: pc})
+	case peers.Close:
+		if h, ok := t.pending[a.Conn]; ok {
+			delete(t.pending, a.Conn)
+			t.log.Debug("refused peer", "peer", h.nc.RemoteAddr(), "reason", a.Reason)
+			h.nc.Close()
+			return
+		}
+		if pc := t.conns[a.Conn]; pc != nil {
+			t.log.Debug("close", "peer", pc, "reason", a.Reason)
+			pc.close(a.Reason)
+		}
+	case peers.RecordBan:
+		t.c.recordBan(t, a.Keys, a.Until, a.Reason)
+	case peers.Announce:
+		t.startAnnounce(a)
+	case peers.Lookup:
+		t.startLookup()
+	case peers.AnnounceDHT:
+		t.startDHTAnnounce()
+	case peers.SendPEX:
+		if pc := t.conns[a.Conn]; pc != nil {
+			t.sendExt(pc, pc.ext.pexID, a.PEX.Marshal)
+		}
+	}
+}
+
+// onAccepted tells the core about an admitted connection and sends our
+// extension handshakes.
+func (t *Torrent) onAccepted(now time.Time, pc *peerConn) {
+	if t.conns[pc.id] != pc {
+		return
+	}
 	t.core.AddPeer(now, pc.id, swarm.PeerInfo{Fast: pc.hs.SupportsFast(), Extended: pc.hs.SupportsExtended()})
-	t.apply(nil)
+	// The core's opening message (Bitfield, HaveAll or HaveNone: BEP 6 wants
+	// it first) goes before our extension handshakes.
+	t.runCore(now)
 	if pc.hs.SupportsExtended() {
 		t.sendExtendedHandshake(pc)
 	}
@@ -91,36 +205,42 @@ func (t *Torrent) connected(now time.Time, ev event) {
 	t.mu.Unlock()
 }
 
-// dialMore dials candidates while below the peer and half-open bounds.
-func (t *Torrent) dialMore(now time.Time) {
-	if t.ctx.Err() != nil {
+// onClosed forgets a connection in both machines.
+func (t *Torrent) onClosed(now time.Time, pc *peerConn) {
+	if t.conns[pc.id] != pc {
 		return
 	}
-	for addr, cd := range t.cands {
-		if len(t.conns)+t.halfOpen >= t.c.cfg.MaxPeersPerTorrent || t.halfOpen >= t.c.cfg.MaxHalfOpen {
-			return
+	delete(t.conns, pc.id)
+	t.log.Debug("peer gone", "peer", pc, "reason", pc.closeReason())
+	t.core.RemovePeer(now, pc.id)
+	t.peerGone(now, pc)
+	t.mgr.Closed(now, pc.id)
+}
+
+// recordBan keeps a ban in the Client's table and tells its other
+// torrents, so a peer banned in one is refused in all.
+func (c *Client) recordBan(from *Torrent, keys []string, until time.Time, reason string) {
+	now := time.Now()
+	c.mu.Lock()
+	for _, k := range keys {
+		c.banned.add(k, reason, until, now)
+	}
+	others := make([]*Torrent, 0, len(c.torrents))
+	for _, t := range c.torrents {
+		if t != from {
+			others = append(others, t)
 		}
-		if cd.connected || cd.self || now.Before(cd.nextTry) || t.c.isBanned(addrBanKeys(addr)...) {
-			continue
+	}
+	c.mu.Unlock()
+	for _, t := range others {
+		ev := bannedEvent{keys: keys, until: until, reason: reason}
+		select {
+		case t.events <- ev:
+		default:
+			// Its queue is full: deliver without blocking this loop. Only
+			// loops call recordBan, and Close stops them before c.wg.Wait.
+			c.wg.Add(1)
+			go func() { defer c.wg.Done(); t.post(ev) }()
 		}
-		if t.core.Complete() && cd.failures > 0 {
-			continue
-		}
-		cd.connected = true // in flight; reset on failure
-		cd.nextTry = now.Add(30 * time.Second)
-		t.halfOpen++
-		t.wg.Add(1)
-		go func(addr string) {
-			defer t.wg.Done()
-			nc, hs, err := t.c.dial(t.ctx, addr, t.mi.InfoHash)
-			if err != nil {
-				t.log.Debug("dial failed", "addr", addr, "err", err)
-				t.post(event{kind: evDialFailed, addr: addr})
-				return
-			}
-			if !t.post(event{kind: evConnected, nc: nc, hs: hs, addr: addr}) {
-				nc.Close()
-			}
-		}(addr)
 	}
 }

@@ -177,7 +177,7 @@ func (t *Torrent) recheckTick(now time.Time) {
 }
 
 // startRecheck hashes the next batch of queued pieces on one goroutine, if
-// none is running; each result comes back as an evRechecked event and the
+// none is running; each result comes back as a recheckedEvent and the
 // end of the batch as one with piece -1.
 func (t *Torrent) startRecheck() {
 	r := t.rc
@@ -202,17 +202,17 @@ func (t *Torrent) startRecheck() {
 			}
 			ok, err := t.st.VerifyPiece(p)
 			<-t.verifying
-			if !t.post(event{kind: evRechecked, piece: p, ok: ok && err == nil, err: err}) {
+			if !t.post(recheckedEvent{piece: p, ok: ok && err == nil, err: err}) {
 				return
 			}
 		}
-		t.post(event{kind: evRechecked, piece: -1})
+		t.post(recheckedEvent{piece: -1})
 	}()
 }
 
 // onRechecked feeds one re-verification to the core and says loudly when a
 // piece stops or starts being served.
-func (t *Torrent) onRechecked(now time.Time, ev event) {
+func (t *Torrent) onRechecked(now time.Time, ev recheckedEvent) {
 	if ev.piece < 0 {
 		t.rc.running = false
 		t.startRecheck()
@@ -234,5 +234,6 @@ func (t *Torrent) onRechecked(now time.Time, ev event) {
 	}
 	t.mu.Lock()
 	t.stats.Withheld = after
+	t.verified[ev.piece] = ev.ok
 	t.mu.Unlock()
 }

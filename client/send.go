@@ -136,7 +136,7 @@ func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) (e
 	}
 	for _, b := range blocks {
 		if b.shared == nil {
-			c.t.post(event{kind: evBlockSent, conn: c, spec: b.spec})
+			c.t.post(blockSentEvent{conn: c, spec: b.spec})
 		}
 	}
 	return nil

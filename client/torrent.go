@@ -5,14 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/shoal-p2p/shoal/metainfo"
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/storage"
 	"github.com/shoal-p2p/shoal/swarm"
 	"github.com/shoal-p2p/shoal/wire"
@@ -42,6 +45,11 @@ type TorrentOptions struct {
 	Choker swarm.ChokerMode
 	// Progress is called while existing data is checked at start.
 	Progress func(done, total int)
+	// Resume, if set, holds the pieces the caller vouches for: verified in
+	// an earlier run (see Torrent.Checkpoint) and in files unchanged since.
+	// The start-up check trusts them instead of hashing them; every other
+	// piece is hashed as usual.
+	Resume []bool
 	// NoDHT keeps this torrent off the Client's DHT node, and NoPEX stops
 	// it exchanging peers (BEP 11). A private torrent (BEP 27) never uses
 	// either.
@@ -50,18 +58,21 @@ type TorrentOptions struct {
 
 // Stats is a snapshot of a torrent's progress.
 type Stats struct {
-	Pieces      int   // pieces in the torrent
-	Have        int   // verified pieces
-	HadAtStart  int   // verified pieces found on disk at start
-	Downloaded  int64 // payload bytes received
-	Uploaded    int64 // payload bytes sent
-	Verified    int   // pieces verified during this run
-	HashFails   int   // pieces that failed their hash during this run
-	Peers       int   // connected peers
-	BytesLeft   int64 // bytes still missing
-	TotalLength int64
-	Complete    bool
-	Banned      int // peers banned in this run
+	Pieces     int // pieces in the torrent
+	Have       int // verified pieces
+	HadAtStart int // verified pieces found on disk at start
+	// HashedAtStart counts the pieces the start-up check read and hashed
+	// (the rest were trusted from TorrentOptions.Resume, or were holes).
+	HashedAtStart int
+	Downloaded    int64 // payload bytes received
+	Uploaded      int64 // payload bytes sent
+	Verified      int   // pieces verified during this run
+	HashFails     int   // pieces that failed their hash during this run
+	Peers         int   // connected peers
+	BytesLeft     int64 // bytes still missing
+	TotalLength   int64
+	Complete      bool
+	Banned        int // peers banned in this run
 	// Withheld counts pieces we had verified that no longer match the
 	// torrent on disk (the file changed) and are not offered to peers.
 	Withheld int
@@ -74,35 +85,6 @@ type Stats struct {
 	// dictionary from peers (BEP 9); 0 for a torrent added from a file.
 	MetadataAfter time.Duration
 }
-
-// event is what goroutines tell the torrent loop.
-type event struct {
-	kind  eventKind
-	conn  *peerConn
-	msg   wire.Message
-	buf   *[]byte
-	spec  swarm.BlockSpec
-	piece int
-	ok    bool
-	err   error
-	addrs []string
-	addr  string
-	nc    net.Conn
-	hs    wire.Handshake
-}
-
-type eventKind int
-
-const (
-	evMessage eventKind = iota
-	evConnected
-	evDialFailed
-	evClosed
-	evBlockSent
-	evVerified
-	evPeers
-	evRechecked
-)
 
 // Torrent is one torrent being downloaded or served. Its loop goroutine
 // owns the swarm core.
@@ -117,51 +99,46 @@ type Torrent struct {
 	upLimits   limiters
 	downLimits limiters
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	events chan event
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	events   chan event
+	trackers []string // announce URLs, numbered as the peer manager numbers them
 
 	// Owned by the loop.
-	conns     map[swarm.ConnID]*peerConn
-	byPeerID  map[[20]byte]*peerConn
+	mgr       *peers.Manager
+	conns     map[swarm.ConnID]*peerConn  // accepted by the peer manager
+	pending   map[swarm.ConnID]handshaken // awaiting the peer manager's verdict
 	nextID    swarm.ConnID
-	cands     map[string]*candidate
-	halfOpen  int
 	verifying chan struct{}
 	asm       *assembler
-	acts      []swarm.Action  // apply's buffer
-	meta      *metadataServer // ut_metadata replies, built on first request (extension.go)
-	rc        *rechecker      // re-verification of pieces we have (recheck.go)
+	facts     []swarm.PeerFact // reused by tick
+	later     []event          // results of the batches being performed, stepped after them
+	meta      *metadataServer  // ut_metadata replies, built on first request (extension.go)
+	rc        *rechecker       // re-verification of pieces we have (recheck.go)
 
 	downloaded, uploaded atomic.Int64
 	done                 chan struct{}
 	doneOnce             sync.Once
-	completed            chan struct{} // closed when the download completes
-	completedOnce        sync.Once
 
 	mu    sync.Mutex
 	stats Stats
 	err   error
-}
-
-// candidate is an address we may dial.
-type candidate struct {
-	failures  int
-	nextTry   time.Time
-	connected bool
-	self      bool
+	// verified is which pieces are verified and not withheld, for
+	// Checkpoint and Verified.
+	verified []bool
 }
 
 // AddTorrent opens the torrent's storage, checks what is on disk and
 // starts serving and fetching it.
 func (c *Client) AddTorrent(mi *metainfo.MetaInfo, opts TorrentOptions) (*Torrent, error) {
-	return c.addTorrent(mi, opts, time.Now())
+	return c.addTorrent(mi, opts, time.Now(), nil)
 }
 
 // addTorrent is AddTorrent with the time discovery started, which is
-// earlier than now for a magnet.
-func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added time.Time) (*Torrent, error) {
+// earlier than now for a magnet, and the peer manager of a magnet's
+// metadata phase (nil: a new one), which keeps what it learnt.
+func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added time.Time, mgr *peers.Manager) (*Torrent, error) {
 	files, err := mi.Info.LocalFiles()
 	if err != nil {
 		return nil, err
@@ -195,7 +172,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		return nil, err
 	}
 	logTruncated(c.log, st)
-	have, err := st.Check(c.ctx, opts.Progress)
+	have, hashed, err := st.CheckTrusting(c.ctx, opts.Resume, opts.Progress)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("check existing data: %w", err)
@@ -226,6 +203,22 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		st.Close()
 		return nil, err
 	}
+	trackers := opts.Trackers
+	if trackers == nil {
+		trackers = mi.Trackers()
+	}
+	private := mi.Info.Private
+	now := time.Now()
+	if mgr == nil {
+		mgr, err = c.newManager(now, peers.Config{Trackers: len(trackers), DHT: !private && !opts.NoDHT && c.dht != nil,
+			PEX: !private && !opts.NoPEX, Complete: core.Complete()})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	} else {
+		mgr.MetadataDone(now, private, core.Complete())
+	}
 	ctx, cancel := context.WithCancel(c.ctx)
 	t := &Torrent{
 		c:          c,
@@ -240,16 +233,17 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		ctx:        ctx,
 		cancel:     cancel,
 		events:     make(chan event, 1024),
+		trackers:   trackers,
+		mgr:        mgr,
 		conns:      make(map[swarm.ConnID]*peerConn),
-		byPeerID:   make(map[[20]byte]*peerConn),
-		cands:      make(map[string]*candidate),
+		pending:    make(map[swarm.ConnID]handshaken),
 		verifying:  make(chan struct{}, runtime.NumCPU()),
 		asm:        newAssembler(mi.Info.PieceLength),
 		rc:         newRechecker(len(layout.Files)),
 		done:       make(chan struct{}),
-		completed:  make(chan struct{}),
 	}
-	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart,
+	t.verified = slices.Clone(have)
+	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart, HashedAtStart: hashed,
 		TotalLength: mi.Info.TotalLength(), BytesLeft: core.BytesLeft(), Complete: core.Complete()}
 	if core.Complete() {
 		t.markDone(nil)
@@ -273,21 +267,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 
 	t.wg.Add(1)
 	go t.loop()
-	trackers := opts.Trackers
-	if trackers == nil {
-		trackers = mi.Trackers()
-	}
-	for _, u := range trackers {
-		t.wg.Add(1)
-		go t.announceLoop(u)
-	}
-	if t.usesDHT() {
-		t.wg.Add(1)
-		go t.dhtLoop()
-	}
-	if len(opts.Peers) > 0 {
-		t.post(event{kind: evPeers, addrs: opts.Peers})
-	}
+	t.AddPeers(opts.Peers)
 	return t, nil
 }
 
@@ -315,11 +295,17 @@ func (t *Torrent) Stats() Stats {
 	return s
 }
 
-// AddPeers offers addresses to dial.
-func (t *Torrent) AddPeers(addrs []string) { t.post(event{kind: evPeers, addrs: addrs}) }
+// AddPeers offers addresses ("host:port") to dial; host names are
+// resolved in the background.
+func (t *Torrent) AddPeers(addrs []string) {
+	resolvePeers(t.ctx, &t.wg, t.log, addrs, func(as []netip.AddrPort) {
+		t.post(candidatesEvent{src: peers.FromUser, addrs: as})
+	})
+}
 
 // Close stops the torrent: connections close, announcers send "stopped",
-// storage is flushed. Verified pieces stay on disk for a later resume.
+// storage is flushed. Verified pieces stay on disk for a later resume
+// (Verified says which, once Close returned).
 func (t *Torrent) Close() error {
 	t.cancel()
 	t.wg.Wait()
@@ -329,7 +315,32 @@ func (t *Torrent) Close() error {
 	}
 	t.c.mu.Unlock()
 	t.markDone(nil)
-	return t.st.Close()
+	err := t.st.Sync()
+	if cerr := t.st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Verified returns which pieces are verified now (and not withheld for
+// failing a re-check). Pieces reported were written before they were
+// verified; after Close they are also synced.
+func (t *Torrent) Verified() []bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.verified)
+}
+
+// Checkpoint syncs the torrent's files and returns the pieces that were
+// verified before the sync began, which are therefore on stable storage: a
+// caller that records them as resume state never records a piece a crash
+// could lose. It may run while the torrent downloads.
+func (t *Torrent) Checkpoint() ([]bool, error) {
+	v := t.Verified()
+	if err := t.st.Sync(); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return v, nil
 }
 
 func (t *Torrent) markDone(err error) {
@@ -341,24 +352,22 @@ func (t *Torrent) markDone(err error) {
 	})
 }
 
-// post hands an event to the loop; false once the torrent is closed.
+// post hands an event to the loop; false once the torrent is closed, in
+// which case what the event holds is released.
 func (t *Torrent) post(ev event) bool {
 	select {
 	case t.events <- ev:
 		return true
 	case <-t.ctx.Done():
-		if ev.buf != nil {
-			blockPool.Put(ev.buf)
-		}
+		ev.release()
 		return false
 	}
 }
 
-// adopt takes over an incoming connection after its handshake.
+// adopt takes over an incoming connection after its handshake; dialAddr is
+// unused ("" for every incoming connection) and kept for the accept loop.
 func (t *Torrent) adopt(nc net.Conn, hs wire.Handshake, dialAddr string) {
-	if !t.post(event{kind: evConnected, nc: nc, hs: hs, addr: dialAddr}) {
-		nc.Close()
-	}
+	t.post(connectedEvent{nc: nc, hs: hs})
 }
 
 // fail stops the torrent with a fatal error.

@@ -1,7 +1,8 @@
 // Package e2e holds Shoal's end-to-end and interop tests. They build the
 // shoal binary once per run, start real processes on loopback (trackers,
-// seeders, getters, and libtorrent peers through testdata/lt_peer.py) and
-// check that every copy is byte-identical to its source.
+// seeders, getters, libtorrent peers through testdata/lt_peer.py, and the
+// Transmission, qBittorrent and rtorrent daemons) and check that every copy
+// is byte-identical to its source.
 //
 // It is not where protocol logic is tested: the pure core and the wire
 // formats carry their own scripted and fuzz tests. These tests are slow and

@@ -56,11 +56,12 @@ type conn struct {
 	asked     bool // asked for the metadata
 }
 
-// recentConn keeps the ban keys of a closed connection, for a Ban that
-// arrives after the close (a piece failing once its sender left).
+// recentConn keeps who a closed connection was, for a Ban that arrives
+// after the close (a piece failing once its sender left).
 type recentConn struct {
-	id   ConnID
-	keys []string
+	id                     ConnID
+	peerID                 [20]byte
+	dialed, listen, remote netip.AddrPort
 }
 
 // maxRecent bounds how many closed connections can still be banned.
@@ -163,12 +164,14 @@ func (cd *candidate) failuresOr(n int) int {
 }
 
 // newWins resolves two connections to one peer id: both ends keep the one
-// opened by the peer with the lower id. Of two opened the same way, the
-// older stays.
+// opened by the peer with the lower id. Of two opened the same way the new
+// one stays: the side that opened both has given up the old one (a
+// restart, a metadata connection handed over), which we may not have
+// noticed yet.
 func (m *Manager) newWins(old, c *conn) bool {
 	oldOurs, newOurs := old.dialed.IsValid(), c.dialed.IsValid()
 	if oldOurs == newOurs {
-		return false
+		return true
 	}
 	ourLower := string(m.cfg.PeerID[:]) < string(c.peerID[:])
 	return newOurs == ourLower
@@ -205,7 +208,7 @@ func (m *Manager) drop(c *conn) {
 		copy(m.recent, m.recent[1:])
 		m.recent = m.recent[:maxRecent-1]
 	}
-	m.recent = append(m.recent, recentConn{id: c.id, keys: m.connKeys(c)})
+	m.recent = append(m.recent, recentConn{id: c.id, peerID: c.peerID, dialed: c.dialed, listen: c.listen, remote: c.remote})
 	delete(m.conns, c.id)
 	last := m.connList[len(m.connList)-1]
 	m.connList[c.idx] = last

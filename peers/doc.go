@@ -30,7 +30,8 @@
 //     MaxHalfOpen dials in flight; at most MaxCandidates remembered
 //     addresses.
 //   - Duplicates: of two connections with the same peer id, both ends keep
-//     the one opened by the peer with the lower id.
+//     the one opened by the peer with the lower id; of two opened the same
+//     way, the newer (the side that opened both gave up the older).
 //   - Self-connections: a handshake with our own peer id is closed without
 //     a ban, and its address is never dialled again.
 //   - Bans: by peer id, dialled and listen address, and IP off loopback and

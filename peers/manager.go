@@ -3,7 +3,7 @@ package peers
 import (
 	"errors"
 	"fmt"
-	"math/rand"
+	"math/rand/v2"
 	"net/netip"
 	"time"
 
@@ -99,7 +99,7 @@ type Manager struct {
 	connList []*conn
 	byPeerID map[[20]byte]*conn
 	byListen map[netip.AddrPort]*conn
-	recent   []recentConn // ban keys of the last closed connections
+	recent   []recentConn // the last closed connections, for a late Ban
 	asking   int          // metadata asks outstanding
 
 	bans     map[string]banEntry
@@ -137,7 +137,7 @@ func New(now time.Time, cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg:      cfg,
-		rng:      rand.New(rand.NewSource(cfg.Seed)),
+		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9ee25)),
 		start:    now,
 		cands:    make(map[netip.AddrPort]*candidate),
 		pexBySrc: make(map[netip.AddrPort]int),

@@ -5,7 +5,14 @@
 # when the tests build.
 set -euo pipefail
 
-PKGS=(python3-libtorrent aria2 opentracker redis-server chromium)
+# Interop peers: libtorrent (python3-libtorrent), aria2, Transmission
+# (transmission-daemon, transmission-cli), qBittorrent (qbittorrent-nox),
+# rtorrent; trackers and stores: opentracker, redis-server; the fleet
+# page's browser: chromium.
+PKGS=(
+	python3-libtorrent aria2 transmission-daemon transmission-cli qbittorrent-nox rtorrent
+	opentracker redis-server chromium
+)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -30,10 +30,11 @@ type Report struct {
 	FloorS float64 `json:"floor_s"`
 	// SingleSourceS is N·F/u_s: the origin sending every copy itself.
 	SingleSourceS float64 `json:"single_source_s"`
-	// TLastS, P50S and P90S summarize FinishS.
+	// TLastS, P50S, P90S and P99S summarize FinishS.
 	TLastS     float64 `json:"t_last_s"`
 	P50S       float64 `json:"p50_s"`
 	P90S       float64 `json:"p90_s"`
+	P99S       float64 `json:"p99_s"`
 	Efficiency float64 `json:"efficiency"` // FloorS / TLastS
 	// OriginEgressRatio is the bytes the origin uploaded divided by F.
 	OriginEgressRatio float64 `json:"origin_egress_ratio"`
@@ -48,6 +49,14 @@ type Report struct {
 	// the blocks delivered.
 	SimulatedS float64 `json:"simulated_s"`
 	Deliveries int64   `json:"block_deliveries"`
+
+	// Classes summarizes the receivers by link rate when they differ
+	// (slow hosts): each class against its own floor.
+	Classes []Class `json:"classes,omitempty"`
+	// Diagnosis says where the time went (see Breakdown).
+	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
+	// RackReport is set when the run modelled racks (racks.go).
+	*RackReport
 
 	// SimWallS and SimPeakHeapBytes are what the simulation cost; Run
 	// reads no clock, so the caller measures and fills them in.
@@ -81,6 +90,7 @@ func (s *simulation) report() *Report {
 		r.SlowLink = cfg.SlowLink
 	}
 	r.FloorS = floor(cfg, s.hosts)
+	s.rackReport(r) // with racks, the floor computed with the uplinks
 	r.SingleSourceS = float64(cfg.Peers) * float64(cfg.Size) / cfg.OriginLink
 	r.OriginEgressRatio = float64(s.hosts[0].core.Stats().Uploaded*s.lay.scale) / float64(cfg.Size)
 	r.FinishS = []float64{}
@@ -98,11 +108,71 @@ func (s *simulation) report() *Report {
 		r.TLastS = r.FinishS[n-1]
 		r.P50S = percentile(r.FinishS, 0.5)
 		r.P90S = percentile(r.FinishS, 0.9)
+		r.P99S = percentile(r.FinishS, 0.99)
 		if r.Incomplete == 0 && r.TLastS > 0 {
 			r.Efficiency = r.FloorS / r.TLastS
 		}
 	}
+	r.Classes = s.classes()
+	r.Diagnosis = s.trace.diagnose(s, r)
 	return r
+}
+
+// Class is the outcome for the receivers of one link rate.
+type Class struct {
+	Name          string  `json:"name"` // "fast" or "slow"
+	Hosts         int     `json:"hosts"`
+	LinkBytesPerS float64 `json:"link_bytes_per_s"`
+	// FloorS is the floor of this class alone: max(F/u_s, F/d,
+	// n·F/(u_s+Σu)) with n its receivers and Σu over every receiver.
+	FloorS     float64 `json:"floor_s"`
+	TLastS     float64 `json:"t_last_s"`
+	P50S       float64 `json:"p50_s"`
+	P99S       float64 `json:"p99_s"`
+	Efficiency float64 `json:"efficiency"` // FloorS / TLastS
+	// P99Ratio is P99S / FloorS.
+	P99Ratio   float64 `json:"p99_over_floor"`
+	Incomplete int     `json:"incomplete"`
+}
+
+// classes summarizes fast and slow receivers apart when there are slow
+// ones (nil otherwise).
+func (s *simulation) classes() []Class {
+	if s.cfg.SlowFraction == 0 || s.cfg.SlowLink == s.cfg.Link {
+		return nil
+	}
+	floors := classFloors(s)
+	var out []Class
+	for _, c := range []struct {
+		name string
+		rate float64
+	}{{"fast", s.cfg.Link}, {"slow", s.cfg.SlowLink}} {
+		cl := Class{Name: c.name, LinkBytesPerS: c.rate, FloorS: floors[c.rate]}
+		var fin []float64
+		for _, h := range s.hosts[1:] {
+			if h.downReal != c.rate || h.churnAt > 0 {
+				continue
+			}
+			cl.Hosts++
+			if h.done {
+				fin = append(fin, time.Duration(h.finishedAt).Seconds())
+			} else {
+				cl.Incomplete++
+			}
+		}
+		if len(fin) > 0 {
+			sort.Float64s(fin)
+			cl.TLastS, cl.P50S, cl.P99S = fin[len(fin)-1], percentile(fin, 0.5), percentile(fin, 0.99)
+			if cl.Incomplete == 0 {
+				cl.Efficiency = cl.FloorS / cl.TLastS
+			}
+			cl.P99Ratio = cl.P99S / cl.FloorS
+		}
+		if cl.Hosts > 0 {
+			out = append(out, cl)
+		}
+	}
+	return out
 }
 
 // percentile returns the nearest-rank p-quantile of sorted xs.

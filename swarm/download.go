@@ -252,7 +252,7 @@ func (s *Swarm) onPiece(now time.Time, p *peer, spec BlockSpec) {
 		// Remove without returning the block to the pool: it is arriving.
 		r := p.reqs[k]
 		p.reqs = append(p.reqs[:k], p.reqs[k+1:]...)
-		p.pipe.answered(now, r, p.reqs)
+		p.pipe.answered(now, r, p.reqs, s.stats.downloaded)
 	}
 	d, bl := s.lookupBlock(spec)
 	if bl == nil || bl.state != blockMissing || !s.mayFetch(d, p) {
@@ -305,6 +305,7 @@ func (s *Swarm) cancelDuplicates(from *peer, spec BlockSpec, bl *block) {
 // piece is on disk the core emits VerifyPiece. A failed write returns the
 // block to the pool.
 func (s *Swarm) BlockWritten(now time.Time, spec BlockSpec, err error) {
+	s.step()
 	d, bl := s.lookupBlock(spec)
 	if bl == nil || bl.state != blockReceived {
 		return

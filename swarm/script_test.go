@@ -82,12 +82,22 @@ func (r *scriptRunner) conn(name string) (ConnID, error) {
 	return c, nil
 }
 
-// drain formats the pending actions and remembers writes and uploads.
+// drain formats the pending batch, remembers writes and uploads, and
+// acknowledges it (Ready/Advance, as a runtime does).
 func (r *scriptRunner) drain() []string {
 	var out []string
-	for _, a := range r.s.Actions() {
+	acts := r.s.Ready()
+	defer func() {
+		if acts != nil {
+			r.s.Advance()
+		}
+	}()
+	for _, a := range acts {
 		switch a.Kind {
 		case WriteBlock:
+			if a.Data != payloadOf(a.Block) {
+				out = append(out, fmt.Sprintf("CONTRACT: write-block %s carries payload %v", a.Block, a.Data))
+			}
 			r.writes = append(r.writes, a.Block)
 		case SendBlock:
 			r.uploads[a.Conn] = append(r.uploads[a.Conn], a.Block)
@@ -153,7 +163,7 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.s.Receive(r.now, c, m)
+		r.receive(c, m)
 	case "written":
 		if err := r.cmdWritten(args); err != nil {
 			return nil, err
@@ -210,7 +220,7 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		}
 		var out []string
 		for _, b := range specs {
-			r.s.Receive(r.now, c, wire.Message{Type: wire.Piece, Index: b.Piece, Begin: b.Begin, Length: b.Length})
+			r.s.ReceiveBlock(r.now, c, b, payloadOf(b))
 			out = append(out, r.drain()...)
 		}
 		return out, nil
@@ -239,6 +249,21 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 	}
 	return r.drain(), nil
 }
+
+// receive steps the core with a message: a Piece goes through
+// ReceiveBlock with a payload naming the block, which drain checks comes
+// back in the block's WriteBlock.
+func (r *scriptRunner) receive(c ConnID, m wire.Message) {
+	if m.Type == wire.Piece {
+		spec := BlockSpec{m.Index, m.Begin, m.Length}
+		r.s.ReceiveBlock(r.now, c, spec, payloadOf(spec))
+		return
+	}
+	r.s.Receive(r.now, c, m)
+}
+
+// payloadOf is the payload the scripts hand in with a block.
+func payloadOf(b BlockSpec) Payload { return "payload of " + b.String() }
 
 // cmdStream runs "stream A N EVERY": A answers its oldest outstanding
 // request N times ("all": as many times as requests are outstanding now),
@@ -274,7 +299,7 @@ func (r *scriptRunner) cmdStream(args []string) ([]string, error) {
 			break
 		}
 		b := p.reqs[0].spec
-		r.s.Receive(r.now, c, wire.Message{Type: wire.Piece, Index: b.Piece, Begin: b.Begin, Length: b.Length})
+		r.s.ReceiveBlock(r.now, c, b, payloadOf(b))
 		answered++
 		for _, a := range r.s.Actions() {
 			switch {

@@ -12,6 +12,18 @@ import (
 // ErrInvalidConfig is wrapped by New when the Config is inconsistent.
 var ErrInvalidConfig = errors.New("swarm: invalid config")
 
+// ErrContract is wrapped by the panic raised when the runtime breaks the
+// Ready/Advance contract (see Ready). It is a bug in the caller, never
+// caused by what peers send.
+var ErrContract = errors.New("swarm: Ready/Advance contract broken")
+
+// Payload is the runtime's handle on the bytes of one received block: a
+// pooled buffer, a place in an assembly buffer, a token in a simulator.
+// The core never looks inside it: ReceiveBlock hands it in, and the
+// WriteBlock action for that block hands it back; a block the core does
+// not want is not written, and its payload stays the runtime's.
+type Payload any
+
 // ChokerMode selects how the core decides whom to upload to.
 type ChokerMode int
 
@@ -122,8 +134,9 @@ type Swarm struct {
 	peers []*peer // in a deterministic order
 	byID  map[ConnID]*peer
 
-	actions  []Action
-	needFill bool // some blocks went back to the pool: offer them to every peer
+	actions     []Action
+	outstanding bool // Ready handed out a batch not yet advanced
+	needFill    bool // some blocks went back to the pool: offer them to every peer
 
 	nextRechoke    time.Time
 	nextOptimistic time.Time
@@ -229,22 +242,61 @@ func New(cfg Config) (*Swarm, error) {
 // runtime advertises MaxQueuedUploads as our reqq.
 func (s *Swarm) Config() Config { return s.cfg }
 
-// Actions drains and returns the actions queued since the last call, in the
-// order they were decided. The returned slice is owned by the caller.
-func (s *Swarm) Actions() []Action {
-	a := s.actions
-	s.actions = nil
-	return a
+// Ready returns the batch of actions decided since the last Advance, in
+// the order they were decided, or nil if there is none. The runtime
+// performs every action of the batch (or starts it: a hash runs in the
+// background), then calls Advance; the slice is the core's and is valid
+// until then. While a batch is out the core must not be stepped: what the
+// actions produce (a block written, a piece verified) is reported with the
+// event methods after Advance. A WriteBlock carries the Payload that
+// ReceiveBlock handed in; the runtime takes it over.
+//
+// Breaking this contract (stepping the core or calling Ready while a batch
+// is out, Advance without one, a block without a payload) is a bug in the
+// runtime: the core panics with an error wrapping ErrContract.
+func (s *Swarm) Ready() []Action {
+	if s.outstanding {
+		panic(fmt.Errorf("%w: Ready called twice without Advance", ErrContract))
+	}
+	if len(s.actions) == 0 {
+		return nil
+	}
+	s.outstanding = true
+	return s.actions
 }
 
-// AppendActions appends the pending actions to dst and clears them,
-// keeping the core's buffer: the allocation-free form of Actions for a
-// runtime that drains the core after every event.
-func (s *Swarm) AppendActions(dst []Action) []Action {
-	dst = append(dst, s.actions...)
-	clear(s.actions) // drop references to message payloads
+// HasReady reports whether Ready would return a batch.
+func (s *Swarm) HasReady() bool { return len(s.actions) > 0 && !s.outstanding }
+
+// Advance acknowledges the batch Ready returned.
+func (s *Swarm) Advance() {
+	if !s.outstanding {
+		panic(fmt.Errorf("%w: Advance without a batch from Ready", ErrContract))
+	}
+	s.outstanding = false
+	clear(s.actions) // drop references to messages and payloads
 	s.actions = s.actions[:0]
-	return dst
+}
+
+// Actions is Ready, a copy, and Advance in one: it returns the pending
+// actions in a slice the caller owns. Tests and simple drivers use it; a
+// runtime uses Ready and Advance, which copy nothing.
+func (s *Swarm) Actions() []Action {
+	acts := s.Ready()
+	if acts == nil {
+		return nil
+	}
+	out := append([]Action(nil), acts...)
+	s.Advance()
+	return out
+}
+
+// step guards every event method: the core may not be stepped while a
+// batch from Ready is out.
+func (s *Swarm) step() {
+	if s.outstanding {
+		panic(fmt.Errorf("%w: event stepped while a batch from Ready is outstanding", ErrContract))
+	}
 }
 
 // Have reports whether piece is verified. Out-of-range pieces are not had.

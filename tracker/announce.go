@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-p2p/shoal/trackerclient"
+	"github.com/shoal-p2p/shoal/zone"
 )
 
 // refusal is a request the tracker turns down: reason is shown to the
@@ -59,35 +60,40 @@ func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusa
 	if ref != nil {
 		return reply{}, ref
 	}
+	// The label is the host's own claim: it orders the handout and
+	// nothing else (no key, tenant, bound or ban depends on it).
+	if err := zone.Check(q.Zone); err != nil {
+		return reply{}, &refusal{err.Error(), "bad_zone"}
+	}
 	ip := in.src
 	// Only a local caller (a proxy or a test harness) may name another IP.
 	if ip.IsLoopback() && q.IP.IsValid() {
 		ip = q.IP
 	}
-	self := Peer{ID: q.PeerID, Addr: netip.AddrPortFrom(ip, q.Port), Left: q.Left, Downloaded: q.Downloaded}
+	self := Peer{ID: q.PeerID, Addr: netip.AddrPortFrom(ip, q.Port), Left: q.Left, Downloaded: q.Downloaded, Key: q.Key, Zone: q.Zone}
+	if zi, ok := s.cfg.Store.(ZoneIndexer); !ok || !zi.IndexesZones() {
+		self.Zone = "" // the store cannot find its rack: a plain handout
+	}
 
 	now := s.cfg.Now()
 	var err error
 	var warning string
 	if q.Event == trackerclient.EventStopped {
 		// A stopped from a peer never seen (Transmission sends one) is fine.
-		err = s.cfg.Store.Remove(ctx, ih, q.PeerID, now)
+		err = s.cfg.Store.Remove(ctx, ih, self, now)
 	} else {
 		err = s.cfg.Store.Put(ctx, ih, self, now)
 		if err == nil && q.Event == trackerclient.EventCompleted {
 			err = s.cfg.Store.Completed(ctx, ih)
 		}
 	}
-	switch {
-	case errors.Is(err, ErrTooManyTorrents), errors.Is(err, ErrSwarmFull):
+	if reason, ok := notListed(err); ok {
 		// Still hand out peers; the peer just is not listed itself.
 		warning = "tracker: " + err.Error() + "; not listed"
-		if errors.Is(err, ErrSwarmFull) {
-			s.metrics.fail("swarm_full")
-		} else {
-			s.metrics.fail("too_many_torrents")
-		}
-	case err != nil:
+		s.metrics.fail(reason)
+		err = nil
+	}
+	if err != nil {
 		s.cfg.Logger.Error("tracker: store update", "err", err)
 		return reply{}, errInternal
 	}
@@ -155,6 +161,21 @@ func (s *Server) candidates(ctx context.Context, ih [20]byte, self Peer, n int, 
 		}
 	}
 	return s.cfg.Store.Sample(ctx, ih, d, now, dst)
+}
+
+// notListed says whether err is a store's refusal to list a peer that is
+// still served (a bound, a peer ID taken), and its metric label.
+func notListed(err error) (string, bool) {
+	for _, r := range [...]struct {
+		err    error
+		metric string
+	}{{ErrSwarmFull, "swarm_full"}, {ErrTooManyTorrents, "too_many_torrents"},
+		{ErrAddressFull, "address_full"}, {ErrPeerIDTaken, "peer_id_taken"}} {
+		if errors.Is(err, r.err) {
+			return r.metric, true
+		}
+	}
+	return "", false
 }
 
 // numWant is how many peers to hand out for q.

@@ -9,11 +9,11 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
-
-	"github.com/shoal-p2p/shoal/trackerclient"
 )
 
 // BenchmarkAnnounceSwarmSize measures what one announce costs the tracker
@@ -26,7 +26,9 @@ import (
 //
 //	go test ./tracker -run '^$' -bench AnnounceSwarmSize -benchmem
 //
-// It reports figures; it is not pass/fail. See docs/BENCHMARKS.md.
+// It reports figures (ns/op is wall time; cpu-us/op the process's CPU
+// time per announce, garbage collection included); it is not pass/fail.
+// See docs/BENCHMARKS.md.
 func BenchmarkAnnounceSwarmSize(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
 		for _, proto := range []string{"udp", "http", "redis-udp"} {
@@ -59,6 +61,9 @@ func benchAnnounce(b *testing.B, n int, proto string) {
 		cfg.Store = newRedisStore(b, startRedis(b), "bench:", time.Hour, 2*n)
 		proto = "udp"
 	}
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	srv := NewServer(cfg)
 	ih := id20("bench-torrent")
 	// Fill the swarm straight into the store (through announces it would
@@ -83,10 +88,20 @@ func benchAnnounce(b *testing.B, n int, proto string) {
 	if err := <-errs; err != nil {
 		b.Fatal(err)
 	}
-	out := make([]byte, 0, trackerclient.UDPMaxPacket)
+	var after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perPeer := float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+	if cfg.Store == nil {
+		// Reported after the loop: ResetTimer drops metrics reported before.
+		defer b.ReportMetric(perPeer, "heap-B/peer")
+	}
+	out := make([]byte, 0, 2048)
 	pkt := make([]byte, 0, 128)
 	rng := rand.New(rand.NewPCG(3, 4))
 	b.ReportAllocs()
+	cpu0 := cpuTime()
+	defer func() { b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op") }()
 	b.ResetTimer()
 	switch proto {
 	case "udp":
@@ -113,6 +128,15 @@ func benchAnnounce(b *testing.B, n int, proto string) {
 			}
 		}
 	}
+}
+
+// cpuTime is the CPU time this process has used, user and system (the
+// tracker's own work and the garbage collector's; not Redis's, which is
+// another process). Less disturbed by a busy machine than wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchUDPAnnounce writes a BEP 15 announce by hand (so the bench does not

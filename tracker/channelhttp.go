@@ -10,8 +10,10 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +53,19 @@ const (
 // errBusy refuses a long poll or an event stream past its bound.
 var errBusy = errors.New("too many requests held open; retry later")
 
+// errEnding refuses a long poll or an event stream once the server ends
+// them (see Server.EndStreams).
+var errEnding = errors.New("tracker shutting down; retry later")
+
+// EndStreams ends the requests the channel endpoints hold open: long
+// polls and fleet event streams answer or close now, and new ones are
+// refused with 503. An http.Server's Shutdown waits for every request to
+// end, so [Server.HTTPServer] registers EndStreams to run at Shutdown;
+// call it yourself when serving s another way.
+func (s *Server) EndStreams() {
+	s.channels.endOnce.Do(func() { close(s.channels.ending) })
+}
+
 // channelAPI serves the channel endpoints and the fleet page.
 type channelAPI struct {
 	srv     *Server
@@ -59,6 +74,10 @@ type channelAPI struct {
 	waiters atomic.Int64
 	viewers atomic.Int64
 	fleet   fleetCache
+	// ending is closed by EndStreams: held requests end, new ones are
+	// refused.
+	ending  chan struct{}
+	endOnce sync.Once
 
 	publishes *prometheus.CounterVec
 	reports   prometheus.Counter
@@ -84,7 +103,7 @@ func newChannelAPI(s *Server, cfg ChannelConfig) *channelAPI {
 	if cfg.MaxViewers <= 0 {
 		cfg.MaxViewers = DefaultMaxViewers
 	}
-	a := &channelAPI{srv: s, cfg: cfg, mux: http.NewServeMux()}
+	a := &channelAPI{srv: s, cfg: cfg, mux: http.NewServeMux(), ending: make(chan struct{})}
 	a.publishes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shoal_tracker_channel_publishes_total",
 		Help: "Channel publishes, by result (created, existing, refused).",
@@ -128,6 +147,7 @@ func (a *channelAPI) handle(pattern string, m methods) {
 	for k := range m {
 		allow = append(allow, k)
 	}
+	slices.Sort(allow)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		meth := r.Method
 		if meth == http.MethodHead {
@@ -250,13 +270,8 @@ func (a *channelAPI) getChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *channelAPI) getRelease(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.parse(w, r, false)
+	req, seq, ok := a.parseSeq(w, r)
 	if !ok {
-		return
-	}
-	seq, err := pathSeq(r)
-	if err != nil {
-		a.fail(w, err)
 		return
 	}
 	rels, err := a.cfg.Store.Releases(r.Context(), req.id, a.srv.cfg.Now())
@@ -274,13 +289,8 @@ func (a *channelAPI) getRelease(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *channelAPI) getInfo(w http.ResponseWriter, r *http.Request) {
-	req, ok := a.parse(w, r, false)
+	req, seq, ok := a.parseSeq(w, r)
 	if !ok {
-		return
-	}
-	seq, err := pathSeq(r)
-	if err != nil {
-		a.fail(w, err)
 		return
 	}
 	info, err := a.cfg.Store.Info(r.Context(), req.id, seq)
@@ -294,13 +304,19 @@ func (a *channelAPI) getInfo(w http.ResponseWriter, r *http.Request) {
 	w.Write(info)
 }
 
-func pathSeq(r *http.Request) (uint64, error) {
+// parseSeq is parse for a read of one release: also the {seq} of the path.
+func (a *channelAPI) parseSeq(w http.ResponseWriter, r *http.Request) (request, uint64, bool) {
+	req, ok := a.parse(w, r, false)
+	if !ok {
+		return req, 0, false
+	}
 	s := r.PathValue("seq")
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 || n > channel.MaxSeq {
-		return 0, fmt.Errorf("%w: release %q: want an integer in 1..%d", channel.ErrInvalid, clipString(s), uint64(channel.MaxSeq))
+		a.fail(w, fmt.Errorf("%w: release %q: want an integer in 1..%d", channel.ErrInvalid, clipString(s), uint64(channel.MaxSeq)))
+		return req, 0, false
 	}
-	return n, nil
+	return req, n, true
 }
 
 // publish registers the info dictionary in the body as a release.
@@ -366,10 +382,7 @@ func (a *channelAPI) next(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if n := a.waiters.Add(1); n > int64(a.cfg.MaxWaiters) {
-		a.waiters.Add(-1)
-		w.Header().Set("Retry-After", "5")
-		writeJSONError(w, http.StatusServiceUnavailable, errBusy.Error())
+	if !a.hold(w, &a.waiters, a.cfg.MaxWaiters) {
 		return
 	}
 	defer a.waiters.Add(-1)
@@ -406,9 +419,33 @@ func (a *channelAPI) next(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			done()
 			return
+		case <-a.ending:
+			done()
+			w.Header().Set("Retry-After", "1")
+			writeJSONError(w, http.StatusServiceUnavailable, errEnding.Error())
+			return
 		}
 		done()
 	}
+}
+
+// hold counts one more request held open in n, or answers 503 when that
+// would pass limit or the server is ending its streams.
+func (a *channelAPI) hold(w http.ResponseWriter, n *atomic.Int64, limit int) bool {
+	select {
+	case <-a.ending:
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusServiceUnavailable, errEnding.Error())
+		return false
+	default:
+	}
+	if n.Add(1) > int64(limit) {
+		n.Add(-1)
+		w.Header().Set("Retry-After", "5")
+		writeJSONError(w, http.StatusServiceUnavailable, errBusy.Error())
+		return false
+	}
+	return true
 }
 
 // newest returns the newest release of id if its seq is above after.

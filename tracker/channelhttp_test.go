@@ -1,13 +1,16 @@
 package tracker
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +88,18 @@ func TestChannelPublishAndFetch(t *testing.T) {
 	var one channel.Release
 	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&one) != nil || one != want {
 		t.Fatalf("GET release 1: %d %+v", resp.StatusCode, one)
+	}
+	// The publishes are counted by result.
+	b, _ := io.ReadAll(get(t, tt, "/metrics").Body)
+	for _, line := range []string{
+		`shoal_tracker_channel_publishes_total{result="created"} 2`,
+		`shoal_tracker_channel_publishes_total{result="existing"} 2`,
+		`shoal_tracker_channel_publishes_total{result="refused"} 1`,
+		`shoal_tracker_channel_waiters 0`,
+	} {
+		if !strings.Contains(string(b), line+"\n") {
+			t.Errorf("metrics lack %s", line)
+		}
 	}
 }
 
@@ -197,6 +212,17 @@ func TestPrivateTrackerChannels(t *testing.T) {
 	if _, err := reader.Info(ctx, "build", 1, hashOf(info)); err != nil {
 		t.Fatalf("info with the key: %v", err)
 	}
+	// The fleet data: the tenant's channels with its key, a 403 without.
+	var snap FleetSnapshot
+	if resp := get(t, tt, "/v1/fleet?key=reader"); resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&snap) != nil || len(snap.Channels) != 1 {
+		t.Fatalf("fleet with the key: %d %+v", resp.StatusCode, snap)
+	}
+	if resp := get(t, tt, "/v1/fleet?key=other"); json.NewDecoder(resp.Body).Decode(&snap) != nil || len(snap.Channels) != 0 {
+		t.Fatalf("fleet of another tenant: %+v", snap)
+	}
+	if resp := get(t, tt, "/v1/fleet/events"); resp.StatusCode != 403 {
+		t.Fatalf("fleet events without a key: %d", resp.StatusCode)
+	}
 }
 
 func TestNextLongPoll(t *testing.T) {
@@ -206,9 +232,20 @@ func TestNextLongPoll(t *testing.T) {
 	if _, _, err := c.Next(ctx, "build", 0); !errors.Is(err, channel.ErrUnknownChannel) {
 		t.Fatalf("next on an unknown channel: %v", err)
 	}
-	// A host subscribes (reports) before anything is published: its long
-	// poll waits, and ends when the release is published.
+	// A host subscribed (reporting) before anything is published still
+	// gets a 404 (saying hosts wait), never an empty success.
 	if err := c.Report(ctx, "build", channel.HostReport{Host: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Next(ctx, "build", 0); !errors.Is(err, channel.ErrUnknownChannel) || !strings.Contains(err.Error(), "nothing published yet; 1 hosts subscribed") {
+		t.Fatalf("next on a channel nothing was published on: %v", err)
+	}
+	if _, err := c.Releases(ctx, "build"); !errors.Is(err, channel.ErrUnknownChannel) {
+		t.Fatalf("releases of a channel nothing was published on: %v", err)
+	}
+	// Once there is a release, a long poll for a newer one waits, and
+	// ends when it is published.
+	if _, err := c.Publish(ctx, "build", testPublishKey, infoDict("b1", 100), 0); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
@@ -218,35 +255,39 @@ func TestNextLongPoll(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		r, ok, err := c.Next(ctx, "build", 0)
+		r, ok, err := c.Next(ctx, "build", 1)
 		res <- result{r, ok, err}
 	}()
 	awaitHook(t, waiting)
-	info := infoDict("b1", 100)
+	info := infoDict("b2", 100)
 	start := time.Now()
 	if _, err := c.Publish(ctx, "build", testPublishKey, info, 0); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case r := <-res:
-		if r.err != nil || !r.ok || r.rel.Seq != 1 || r.rel.InfoHash != hashOf(info).String() {
+		if r.err != nil || !r.ok || r.rel.Seq != 2 || r.rel.InfoHash != hashOf(info).String() {
 			t.Fatalf("next: %+v", r)
 		}
 		t.Logf("long poll answered %v after the publish", time.Since(start))
 	case <-time.After(10 * time.Second):
 		t.Fatal("the long poll did not end on the publish")
 	}
-	// Already newer: at once. Nothing newer: 204 after the wait asked.
-	if r, ok, err := c.Next(ctx, "build", 0); err != nil || !ok || r.Seq != 1 {
+	// Already newer: the newest at once. Nothing newer: 204 after the
+	// wait asked.
+	if r, ok, err := c.Next(ctx, "build", 0); err != nil || !ok || r.Seq != 2 {
 		t.Fatalf("next after=0: %+v %v %v", r, ok, err)
 	}
 	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	defer cancel()
-	if _, ok, err := c.Next(short, "build", 1); err != nil || ok {
+	if _, ok, err := c.Next(short, "build", 2); err != nil || ok {
 		t.Fatalf("next with nothing newer: ok=%v err=%v", ok, err)
 	}
 	if n := tt.srv.channels.waiters.Load(); n != 0 {
 		t.Fatalf("%d waiters left", n)
+	}
+	if n := tt.srv.channels.cfg.Store.(*MemoryChannelStore).notify.waiting(); n != 0 {
+		t.Fatalf("the notifier holds %d channels with nobody waiting", n)
 	}
 }
 
@@ -257,16 +298,16 @@ func TestNextWaitersBounded(t *testing.T) {
 	waiting := hookWaiting(tt)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := c.Report(ctx, "build", channel.HostReport{Host: "h1"}); err != nil {
+	if _, err := c.Publish(ctx, "build", testPublishKey, infoDict("b1", 100), 0); err != nil {
 		t.Fatal(err)
 	}
 	errs := make(chan error, 2)
 	for range 2 {
-		go func() { _, _, err := c.Next(ctx, "build", 0); errs <- err }()
+		go func() { _, _, err := c.Next(ctx, "build", 1); errs <- err }()
 	}
 	awaitHook(t, waiting)
 	awaitHook(t, waiting)
-	resp := get(t, tt, "/v1/channels/build/next")
+	resp := get(t, tt, "/v1/channels/build/next?after=1")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("third long poll: %d", resp.StatusCode)
 	}
@@ -281,14 +322,13 @@ func TestNextWaitersBounded(t *testing.T) {
 // seqs, and the origin re-registers its release idempotently.
 func TestNumberingSurvivesRestart(t *testing.T) {
 	ctx := context.Background()
-	tt, c := channelTracker(t, ServerConfig{})
+	_, c := channelTracker(t, ServerConfig{})
 	infos := [][]byte{infoDict("r1", 10), infoDict("r2", 20), infoDict("r3", 30)}
 	for _, info := range infos[:2] {
 		if _, err := c.Publish(ctx, "build", testPublishKey, info, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_ = tt
 	// The restart: a fresh server, nothing kept.
 	_, c2 := channelTracker(t, ServerConfig{})
 	if err := c2.Report(ctx, "build", channel.HostReport{Host: "h1", Current: 2, Have: []uint64{1, 2}}); err != nil {
@@ -377,5 +417,48 @@ func awaitHook(t testing.TB, ch <-chan struct{}) {
 	case <-ch:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no long poll started waiting")
+	}
+}
+
+// TestShutdownEndsStreams: an http.Server from HTTPServer shuts down at
+// once although a long poll and a fleet event stream are open: both end
+// (the poll with a 503 saying why), and later ones are refused.
+func TestShutdownEndsStreams(t *testing.T) {
+	srv := NewServer(ServerConfig{Logger: discard(), Channels: ChannelConfig{PublishKeys: NewPublishKeys(map[string]string{testPublishKey: ""})}})
+	waiting := make(chan struct{}, 4)
+	srv.channels.testHookWaiting = func() { waiting <- struct{}{} }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := srv.HTTPServer()
+	go hs.Serve(ln)
+	base := "http://" + ln.Addr().String()
+	c, _ := channel.NewClient(base+"/announce", nil)
+	ctx := context.Background()
+	if _, err := c.Publish(ctx, "build", testPublishKey, infoDict("b1", 100), 0); err != nil {
+		t.Fatal(err)
+	}
+	polled := make(chan error, 1)
+	go func() { _, _, err := c.Next(ctx, "build", 1); polled <- err }()
+	awaitHook(t, waiting)
+	stream, err := http.Get(base + "/v1/fleet/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	bufio.NewReader(stream.Body).ReadString('\n')
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		t.Fatalf("shutdown with streams open: %v", err)
+	}
+	if err := <-polled; err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Fatalf("the waiting poll: %v", err)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/channels/build/next?after=1", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("a poll after the end: %d", rec.Code)
 	}
 }

@@ -34,7 +34,7 @@ const (
 // HTTPWriteTimeout on purpose (a long poll) extends its own deadline with
 // http.ResponseController's SetWriteDeadline.
 func (s *Server) HTTPServer() *http.Server {
-	return &http.Server{
+	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: HTTPReadHeaderTimeout,
 		ReadTimeout:       HTTPReadTimeout,
@@ -43,4 +43,6 @@ func (s *Server) HTTPServer() *http.Server {
 		MaxHeaderBytes:    HTTPMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Logger.Handler(), slog.LevelDebug),
 	}
+	hs.RegisterOnShutdown(s.EndStreams) // long polls and fleet event streams would hold Shutdown
+	return hs
 }

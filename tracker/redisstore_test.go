@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -18,16 +19,25 @@ import (
 // test and returns its URL. The test is skipped if Redis is not installed.
 func startRedis(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (Debian package redis-server); skipping")
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	url, _ := startRedisOn(t, port)
+	return url
+}
+
+// startRedisOn runs redis-server on the loopback port for the test, waits
+// until it answers, and returns its URL and a function that kills it
+// (also called when the test ends).
+func startRedisOn(t testing.TB, port int) (string, func()) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed (Debian package redis-server); skipping")
+	}
 	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", t.TempDir())
 	var out strings.Builder
@@ -35,7 +45,9 @@ func startRedis(t testing.TB) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	t.Cleanup(stop)
 	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
 	rs, err := NewRedisStore(url, "", time.Minute, 0)
 	if err != nil {
@@ -48,7 +60,7 @@ func startRedis(t testing.TB) string {
 		err := rs.Ping(ctx)
 		cancel()
 		if err == nil {
-			return url
+			return url, stop
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("redis-server did not answer: %v\n%s", err, out.String())
@@ -108,8 +120,8 @@ func TestStoreConformance(t *testing.T) {
 			if err != nil || tot != (StoreStats{Torrents: 1, Peers: 2, Seeders: 1}) {
 				t.Fatalf("stats: %+v %v", tot, err)
 			}
-			must(s.Remove(ctx, ih, id20("c"), t0.Add(12*time.Second)))
-			must(s.Remove(ctx, ih, id20("never"), t0.Add(12*time.Second)))
+			must(s.Remove(ctx, ih, storePeer("c", 0), t0.Add(12*time.Second)))
+			must(s.Remove(ctx, ih, storePeer("never", 0), t0.Add(12*time.Second)))
 			if got := peerNames(t, s, ih, t0.Add(12*time.Second)); !slices.Equal(got, []string{"e"}) {
 				t.Fatalf("after remove: %v", got)
 			}
@@ -143,12 +155,14 @@ func TestRedisStoreIndexStaysDense(t *testing.T) {
 		now = now.Add(50 * time.Millisecond)
 		id := id20(fmt.Sprint("q", rng.IntN(60)))
 		if rng.IntN(6) == 0 {
-			if err := rs.Remove(ctx, ih, id, now); err != nil {
+			if err := rs.Remove(ctx, ih, Peer{ID: id, Key: "k" + string(id[:3])}, now); err != nil {
 				t.Fatal(err)
 			}
 			continue
 		}
-		p := Peer{ID: id, Addr: loop(uint16(1 + rng.IntN(80))), Left: int64(rng.IntN(2))}
+		// Keyed, so a peer may move between addresses.
+		p := Peer{ID: id, Key: "k" + string(id[:3]), Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(rng.IntN(5))}), uint16(1+rng.IntN(80))),
+			Left: int64(rng.IntN(2))}
 		if rng.IntN(4) == 0 {
 			p.Addr = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::7"), p.Addr.Port())
 		}
@@ -179,6 +193,43 @@ func TestRedisStoreIndexStaysDense(t *testing.T) {
 			}
 		}
 		total += len(at)
+		// The pool's groups are dense too, and each has members.
+		gat, _ := rs.rdb.HGetAll(ctx, keys[rkGroupAt+p]).Result()
+		gpos, _ := rs.rdb.HGetAll(ctx, keys[rkGroupPos+p]).Result()
+		members, _ := rs.rdb.ZRange(ctx, keys[rkMembers+p], 0, -1).Result()
+		if len(gat) != len(gpos) || len(members) != len(at) {
+			t.Fatalf("pool %d: %d group positions, %d groups, %d members for %d peers", p, len(gat), len(gpos), len(members), len(at))
+		}
+		inGroup := map[string]int{}
+		for _, m := range members {
+			inGroup[m[:len(m)-20]]++
+		}
+		if len(inGroup) != len(gat) {
+			t.Fatalf("pool %d: members in %d groups, index of %d", p, len(inGroup), len(gat))
+		}
+		for i := range len(gat) {
+			if g, ok := gat[fmt.Sprint(i)]; !ok || gpos[g] != fmt.Sprint(i) || inGroup[g] == 0 {
+				t.Fatalf("pool %d: group position %d holds %q (%d members)", p, i, g, inGroup[g])
+			}
+		}
+	}
+	// Address counts agree with the members.
+	counts, _ := rs.rdb.HGetAll(ctx, keys[rkAddrCount]).Result()
+	perAddr := map[string]int{}
+	groupOf, _ := rs.rdb.HGetAll(ctx, keys[rkGroupOf]).Result()
+	for _, g := range groupOf {
+		perAddr[g[1:]]++
+	}
+	for g, n := range perAddr {
+		if counts[g] != fmt.Sprint(n) {
+			t.Fatalf("address %x: count %q, %d peers", g, counts[g], n)
+		}
+		if sc := rs.rdb.ZScore(ctx, keys[rkHeavy], g).Val(); int(sc)/2 != n {
+			t.Fatalf("address %x: heavy score %v, %d peers", g, sc, n)
+		}
+	}
+	if len(counts) != len(perAddr) || len(groupOf) != total {
+		t.Fatalf("%d counted addresses for %d; %d group entries for %d peers", len(counts), len(perAddr), len(groupOf), total)
 	}
 	if n := rs.rdb.HLen(ctx, keys[rkPeers]).Val(); int(n) != total {
 		t.Fatalf("%d peers, %d in the pools", n, total)

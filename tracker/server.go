@@ -32,6 +32,17 @@ type ServerConfig struct {
 	MaxTorrents int
 	// MaxPeersPerTorrent bounds each swarm; default 20,000.
 	MaxPeersPerTorrent int
+	// MaxPeersPerAddr bounds the peers one address (an IPv4 address, an
+	// IPv6 /64) holds in one swarm; default 16 ([DefaultAddrLimit]),
+	// negative for no bound. Ignored when Store is set (the store's own
+	// AddrLimit applies).
+	MaxPeersPerAddr int
+	// AddrLimitExempt are prefixes the per-address bound spares (their
+	// peers are neither bounded nor displaced); nil means the loopback
+	// addresses 127.0.0.1 and ::1, where tests, the demo and the bench run
+	// every peer; an empty, non-nil slice spares nothing. Ignored when
+	// Store is set.
+	AddrLimitExempt []netip.Prefix
 	// HandoutBudget is how many times one peer may be handed out per
 	// Interval by the default policy; default 4*MaxNumWant, negative for
 	// no bound. Ignored when Policy is set.
@@ -69,6 +80,18 @@ const (
 	DefaultMaxTorrents        = 100_000
 	DefaultMaxPeersPerTorrent = 20_000
 )
+
+// addrLimit is the per-address bound cfg asks for.
+func (cfg ServerConfig) addrLimit() AddrLimit {
+	l := DefaultAddrLimit
+	if cfg.MaxPeersPerAddr != 0 {
+		l.Max = cfg.MaxPeersPerAddr
+	}
+	if cfg.AddrLimitExempt != nil {
+		l.Exempt = cfg.AddrLimitExempt
+	}
+	return l
+}
 
 // Server is a BitTorrent tracker. As an http.Handler it serves announce
 // (BEP 3, BEP 23, BEP 7) and scrape (BEP 48) at /announce and /scrape, or
@@ -125,7 +148,8 @@ func NewServer(cfg ServerConfig) *Server {
 		// The store draws from a generator of its own, seeded from rng so
 		// a test's seed fixes both.
 		cfg.Store = NewMemoryStoreWith(MemoryStoreConfig{TTL: cfg.PeerTTL, MaxTorrents: cfg.MaxTorrents,
-			MaxPeersPerTorrent: cfg.MaxPeersPerTorrent, Rand: mrand.New(mrand.NewPCG(rng.Uint64(), rng.Uint64()))})
+			MaxPeersPerTorrent: cfg.MaxPeersPerTorrent, AddrLimit: cfg.addrLimit(),
+			Rand: mrand.New(mrand.NewPCG(rng.Uint64(), rng.Uint64()))})
 	}
 	if cfg.Policy == nil {
 		cfg.Policy = NewDefaultPolicy(rng, NewHandoutBudget(cfg.HandoutBudget, cfg.Interval, 0))

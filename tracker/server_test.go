@@ -3,6 +3,7 @@ package tracker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -287,5 +288,33 @@ func TestConcurrentAnnounces(t *testing.T) {
 	got := tt.announce(t, peerReq("last", 9999, 1))
 	if got.Complete+got.Incomplete != 161 {
 		t.Fatalf("swarm size %d, want 161", got.Complete+got.Incomplete)
+	}
+}
+
+// TestHandoutBudgetThroughSamples: with announces served from samples of
+// a swarm much larger than the sample, the budget still holds the one
+// seeder to its count per interval, and newcomers then get leechers.
+func TestHandoutBudgetThroughSamples(t *testing.T) {
+	tt := newTestTracker(t, ServerConfig{MaxNumWant: 5, HandoutBudget: 3})
+	store := tt.srv.cfg.Store
+	for i := range 300 {
+		p := Peer{ID: id20(fmt.Sprint("leech", i)), Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 6881), Left: 1}
+		if err := store.Put(context.Background(), testHash, p, tt.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tt.announce(t, peerReq("seed", 4000, 0))
+	handed := 0
+	for i := range 10 {
+		got := tt.announce(t, peerReq(fmt.Sprint("new", i), uint16(5000+i), 100))
+		if len(got.Peers) != 5 {
+			t.Fatalf("newcomer %d got %d peers", i, len(got.Peers))
+		}
+		if slices.Contains(got.Peers, loop(4000)) {
+			handed++
+		}
+	}
+	if handed != 3 {
+		t.Fatalf("the seeder was handed out %d times in one interval, budget 3", handed)
 	}
 }

@@ -48,8 +48,8 @@ func TestMemoryStorePutRemoveExpire(t *testing.T) {
 	if got := peerNames(t, s, ih, t0.Add(11*time.Second)); !slices.Equal(got, []string{"b"}) {
 		t.Fatalf("after a's ttl: %v", got)
 	}
-	must(s.Remove(ctx, ih, id20("b"), t0.Add(11*time.Second)))
-	must(s.Remove(ctx, ih, id20("never"), t0.Add(11*time.Second)))
+	must(s.Remove(ctx, ih, storePeer("b", 0), t0.Add(11*time.Second)))
+	must(s.Remove(ctx, ih, storePeer("never", 0), t0.Add(11*time.Second)))
 	if got := peerNames(t, s, ih, t0.Add(11*time.Second)); len(got) != 0 {
 		t.Fatalf("after remove: %v", got)
 	}
@@ -134,14 +134,15 @@ func TestStoreSample(t *testing.T) {
 			ctx, now := context.Background(), time.Unix(1000, 0)
 			s := mk(t, time.Minute, 0)
 			ih := id20("sample")
-			// 10 IPv4 seeders, 30 IPv4 leechers, 5 IPv6 leechers.
+			// 10 IPv4 seeders, 30 IPv4 leechers, 5 IPv6 leechers, each at
+			// an address of its own.
 			for i := range 45 {
-				p := Peer{ID: id20(fmt.Sprint("p", i)), Addr: loop(uint16(1000 + i)), Left: 0}
+				p := Peer{ID: id20(fmt.Sprint("p", i)), Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), 6881)}
 				if i >= 10 {
 					p.Left = 5
 				}
 				if i >= 40 {
-					p.Addr = netip.AddrPortFrom(netip.MustParseAddr("2001:db8::1"), uint16(1000+i))
+					p.Addr = netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i), 15: 1}), 6881)
 				}
 				if err := s.Put(ctx, ih, p, now); err != nil {
 					t.Fatal(err)
@@ -242,5 +243,158 @@ func TestAnnounceDoesNotCopyTheSwarm(t *testing.T) {
 	small, large := allocs(20), allocs(5000)
 	if large > small+2 {
 		t.Fatalf("announce allocates %.0f times in a swarm of 5,000, %.0f in one of 20", large, small)
+	}
+}
+
+// TestStoreSampleFairToAddresses: in a swarm where one address holds 100
+// seeders and 9 others hold one each, a draw of 10 seeders takes one from
+// each address, and a draw of 30 takes every lone seeder; peers at an
+// exempt address count one by one.
+func TestStoreSampleFairToAddresses(t *testing.T) {
+	for name, mk := range storeMakers {
+		t.Run(name, func(t *testing.T) {
+			ctx, now := context.Background(), time.Unix(1000, 0)
+			s := mk(t, time.Minute, 0)
+			ih := id20("fair")
+			crowd := netip.MustParseAddr("192.0.2.66")
+			for i := range 100 {
+				p := Peer{ID: id20(fmt.Sprint("crowd", i)), Addr: netip.AddrPortFrom(crowd, uint16(2000+i))}
+				if err := s.Put(ctx, ih, p, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 9 {
+				p := Peer{ID: id20(fmt.Sprint("lone", i)), Addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), 6881)}
+				if err := s.Put(ctx, ih, p, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 20 {
+				ps, _, err := s.Sample(ctx, ih, Draw{Seeders: 10}, now, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				addrs := map[netip.Addr]int{}
+				for _, p := range ps {
+					addrs[p.Addr.Addr()]++
+				}
+				if len(ps) != 10 || len(addrs) != 10 {
+					t.Fatalf("10 seeders from %d addresses: %v", len(addrs), addrs)
+				}
+				ps, _, _ = s.Sample(ctx, ih, Draw{Seeders: 30}, now, nil)
+				lone := 0
+				for _, p := range ps {
+					if p.Addr.Addr() != crowd {
+						lone++
+					}
+				}
+				if len(ps) != 30 || lone != 9 {
+					t.Fatalf("30 seeders held %d of the 9 lone ones", lone)
+				}
+			}
+		})
+	}
+}
+
+// limitedStores builds each Store with a per-address bound and a swarm
+// bound, for the shared tests of both.
+var limitedStores = map[string]func(t *testing.T, maxPeers int, l AddrLimit) Store{
+	"memory": func(t *testing.T, maxPeers int, l AddrLimit) Store {
+		return NewMemoryStoreWith(MemoryStoreConfig{TTL: time.Minute, MaxPeersPerTorrent: maxPeers, AddrLimit: l})
+	},
+	"redis": func(t *testing.T, maxPeers int, l AddrLimit) Store {
+		rs, err := NewRedisStoreWith(RedisStoreConfig{URL: startRedis(t), Prefix: "test:" + t.Name() + ":", TTL: time.Minute,
+			MaxPeersPerTorrent: maxPeers, AddrLimit: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rs.Close() })
+		return rs
+	},
+}
+
+// TestStoreAddrLimitAndEviction checks, in both stores: the per-address
+// bound; a newcomer to a full swarm displacing a peer of the heaviest
+// address only while that address holds two more than the newcomer's;
+// the victim being its address's least worth keeping (not the keyed
+// peer, not the one seen to complete); exempt peers neither bounded nor
+// displaced; and a listed peer ID not moved or stopped from another IP
+// without its key.
+func TestStoreAddrLimitAndEviction(t *testing.T) {
+	for name, mk := range limitedStores {
+		t.Run(name, func(t *testing.T) {
+			ctx, now := context.Background(), time.Unix(1000, 0)
+			s := mk(t, 5, AddrLimit{Max: 3, Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+			ih := id20("limit")
+			at := func(host byte, port uint16) netip.AddrPort {
+				return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, host}), port)
+			}
+			put := func(name string, addr netip.AddrPort, left, downloaded int64, key string) error {
+				now = now.Add(time.Second)
+				return s.Put(ctx, ih, Peer{ID: id20(name), Addr: addr, Left: left, Downloaded: downloaded, Key: key}, now)
+			}
+			must := func(err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			listed := func() []string {
+				t.Helper()
+				return peerNames(t, s, ih, now)
+			}
+			// A holds three (one keyed, one seen to complete, one plain and
+			// oldest), B two.
+			must(put("p", at(1, 3), 5, 0, ""))
+			must(put("k", at(1, 1), 5, 0, "k1"))
+			must(put("c", at(1, 2), 5, 0, ""))
+			must(put("c", at(1, 2), 0, 9, "")) // c completed, with progress
+			if err := put("x", at(1, 4), 5, 0, ""); !errors.Is(err, ErrAddressFull) {
+				t.Fatalf("4th peer of one address: %v", err)
+			}
+			must(put("b", at(2, 1), 5, 0, ""))
+			must(put("e", at(2, 2), 5, 0, ""))
+			// Full at 5. A newcomer from D displaces A's plain peer.
+			must(put("d", at(4, 1), 5, 0, ""))
+			if got := listed(); !slices.Equal(got, []string{"b", "c", "d", "e", "k"}) {
+				t.Fatalf("after the first newcomer: %v, want p displaced", got)
+			}
+			// Now A, B hold 2 each and D 1: D's second peer may not push a
+			// peer out (2 < 1+2), nor may B's third.
+			if err := put("d2", at(4, 2), 5, 0, ""); !errors.Is(err, ErrSwarmFull) {
+				t.Fatalf("newcomer from an address as heavy as the rest: %v", err)
+			}
+			// A newcomer from a fifth address may (2 >= 0+2).
+			must(put("f", at(5, 1), 5, 0, ""))
+			if got := listed(); len(got) != 5 || !slices.Contains(got, "f") || !slices.Contains(got, "k") {
+				t.Fatalf("after the fifth address: %v", got)
+			}
+
+			// The keyed peer, from another IP: without its key neither a
+			// refresh nor a stop takes; with it, both do.
+			if err := put("k", at(9, 1), 5, 0, "guess"); !errors.Is(err, ErrPeerIDTaken) {
+				t.Fatalf("forged refresh: %v", err)
+			}
+			must(s.Remove(ctx, ih, Peer{ID: id20("k"), Addr: at(9, 1)}, now))
+			if !slices.Contains(listed(), "k") {
+				t.Fatal("forged stop removed the keyed peer")
+			}
+			must(s.Remove(ctx, ih, Peer{ID: id20("k"), Addr: at(9, 1), Key: "k1"}, now))
+			if slices.Contains(listed(), "k") {
+				t.Fatal("stop with the key did not remove the peer")
+			}
+
+			// Exempt peers: any number, and never displaced.
+			ex := id20("exempt")
+			s2 := mk(t, 4, AddrLimit{Max: 1, Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}})
+			for i := range 4 {
+				if err := s2.Put(ctx, ex, Peer{ID: id20(fmt.Sprint("l", i)), Addr: loop(uint16(100 + i))}, now); err != nil {
+					t.Fatalf("exempt peer %d: %v", i, err)
+				}
+			}
+			if err := s2.Put(ctx, ex, Peer{ID: id20("out"), Addr: at(7, 1)}, now); !errors.Is(err, ErrSwarmFull) {
+				t.Fatalf("newcomer to a swarm of exempt peers: %v", err)
+			}
+		})
 	}
 }

@@ -136,7 +136,9 @@ func parseUDPAnnounce(b []byte, r *UDPRequest) error {
 	if ip := [4]byte(b[84:88]); ip != [4]byte{} {
 		r.IP = netip.AddrFrom4(ip)
 	}
-	a.Key = fmt.Sprintf("%08x", binary.BigEndian.Uint32(b[88:92]))
+	if key := binary.BigEndian.Uint32(b[88:92]); key != 0 {
+		a.Key = fmt.Sprintf("%08x", key) // zero: the client sent none
+	}
 	r.NumWant = int32(binary.BigEndian.Uint32(b[92:96]))
 	a.Port = binary.BigEndian.Uint16(b[96:98])
 	if r.NumWant >= 0 {

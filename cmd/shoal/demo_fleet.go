@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -86,7 +85,7 @@ func runFleetDemo(ctx context.Context, args []string) error {
 	}
 	tsrv := tracker.NewServer(tracker.ServerConfig{Interval: 10 * time.Second, Logger: log,
 		Channels: tracker.ChannelConfig{PublishKeys: tracker.NewPublishKeys(map[string]string{key: ""})}})
-	srv := &http.Server{Handler: tsrv}
+	srv := tsrv.HTTPServer()
 	go srv.Serve(ln)
 	defer srv.Close()
 	announce := fmt.Sprintf("http://%s/announce", ln.Addr())
@@ -159,9 +158,21 @@ func runFleetDemo(ctx context.Context, args []string) error {
 	for _, r := range results {
 		fmt.Printf("%7d  %10.2fs  %12.2fs  %6.2fs  %10.3f  %11.2f F\n", r.seq, r.first, r.last, floor, floor/r.last, r.originEgress)
 	}
+	// The keep bound deletes the oldest release right after the switch;
+	// give those deletions a moment to finish before measuring.
 	var held []int64
-	for _, a := range agents {
-		held = append(held, dirSize(filepath.Join(a.Dir(), "content")))
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		held = held[:0]
+		over := false
+		for _, a := range agents {
+			n := dirSize(filepath.Join(a.Dir(), "content"))
+			held = append(held, n)
+			over = over || n > int64(*keep)*int64(F)
+		}
+		if !over || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	slices.Sort(held)
 	fmt.Printf("\ndisk held per agent after GC: median %s, max %s (keep x size = %s)\n",

@@ -34,9 +34,13 @@ func runGet(ctx context.Context, args []string) error {
 	noPEX := fs.Bool("no-pex", false, "do not exchange peers with peers (BEP 11)")
 	df := addDHTFlags(fs)
 	agentURL := agentFlag(fs)
+	zoneLabel := addZoneFlag(fs)
 	pos, err := parseFlags(fs, args, 1, 1, "TORRENT|MAGNET")
 	if err != nil {
 		return err
+	}
+	if *agentURL != "" && *zoneLabel != "" {
+		return errZoneWithAgent
 	}
 	if *agentURL != "" {
 		return getViaAgent(ctx, *agentURL, pos[0], *outDir)
@@ -70,6 +74,7 @@ func runGet(ctx context.Context, args []string) error {
 		UploadLimit:   float64(upLimit),
 		DownloadLimit: float64(downLimit),
 		Logger:        newLogger(*verbose),
+		Zone:          string(*zoneLabel),
 	}
 	df.apply(&cfg, useDHT)
 	c, err := client.New(cfg)
@@ -103,7 +108,7 @@ func runGet(ctx context.Context, args []string) error {
 	st := t.Stats()
 	fmt.Fprintf(os.Stderr, "getting %s (%s, %d pieces, %d already verified on disk)\n",
 		printable(mi.Info.Name), formatBytes(float64(mi.Info.TotalLength())), st.Pieces, st.HadAtStart)
-	if err := watchDownload(ctx, t, start, *stall, len(peers) > 0 || useDHT); err != nil {
+	if err := watchDownload(ctx, t, *stall); err != nil {
 		return err
 	}
 	st = t.Stats()
@@ -155,8 +160,9 @@ func addMagnet(ctx context.Context, c *client.Client, m metainfo.Magnet, opts cl
 }
 
 // watchDownload shows progress until the torrent completes, fails, stalls
-// or the user interrupts.
-func watchDownload(ctx context.Context, t *client.Torrent, start time.Time, stall time.Duration, directPeers bool) error {
+// or the user interrupts. It gives up only after stall without a peer: a
+// tracker that is down at start is retried (with backoff) until then.
+func watchDownload(ctx context.Context, t *client.Torrent, stall time.Duration) error {
 	tty := isTerminal(os.Stderr)
 	every := 2 * time.Second
 	if tty {
@@ -165,7 +171,6 @@ func watchDownload(ctx context.Context, t *client.Torrent, start time.Time, stal
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	lastPeerSeen := time.Now()
-	everHadPeer := false
 	var rate float64
 	lastDown, lastAt := t.Stats().Downloaded, time.Now()
 	for {
@@ -194,15 +199,10 @@ func watchDownload(ctx context.Context, t *client.Torrent, start time.Time, stal
 			lastDown, lastAt = st.Downloaded, now
 			if st.Peers > 0 {
 				lastPeerSeen = now
-				everHadPeer = true
 			}
 			printProgress(st, rate, tty)
 			if !tty && st.TrackerError != "" && st.Peers == 0 {
 				fmt.Fprintln(os.Stderr, st.TrackerError) // it starts "tracker: "
-			}
-			if !directPeers && !everHadPeer && st.TrackerError != "" && now.Sub(start) > 20*time.Second {
-				// The only way to find peers has failed for a while.
-				return fmt.Errorf("no peers: %s", st.TrackerError)
 			}
 			if now.Sub(lastPeerSeen) > stall {
 				if st.TrackerError != "" {

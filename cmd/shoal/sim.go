@@ -37,7 +37,9 @@ func runSim(ctx context.Context, args []string) error {
 	joinSpread := fs.Duration("join-spread", 0, "spread the receivers' starts over this span")
 	maxTime := fs.Duration("max-time", 0, "give up after this much simulated time (default: 120s + 100 × floor)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	timeline := fs.Bool("timeline", false, "print the run's timeline: link use and queue depths per bin")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	extra := addSimExtraFlags(fs) // racks, policy, comparators: simcompare.go
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
@@ -61,6 +63,18 @@ func runSim(ctx context.Context, args []string) error {
 				now.Seconds(), done, total, time.Since(start).Seconds())
 		}
 	}
+	if *extra.fromJSON != "" {
+		return redrawSimCompare(*extra.fromJSON, *svgOut)
+	}
+	systems, policies, err := extra.apply(&cfg)
+	if err != nil {
+		return err
+	}
+	if len(systems) > 1 || len(policies) > 1 || systems[0].Kind != sim.SystemShoal {
+		return runSimCompare(ctx, cfg, extra, systems, policies, *jsonOut, *svgOut)
+	}
+	cfg.RandomPeers = policies[0] == "random"
+	extra.setPolicy(&cfg)
 	peak := newHeapPeak()
 	rep, err := sim.Run(ctx, cfg)
 	wall := time.Since(start)
@@ -72,7 +86,8 @@ func runSim(ctx context.Context, args []string) error {
 		return err
 	}
 	rep.SimWallS, rep.SimPeakHeapBytes = wall.Seconds(), heap
-	printSimReport(rep)
+	printSimReport(rep, *timeline)
+	printRackReport(rep)
 	if *jsonOut != "" {
 		if werr := appendJSON(*jsonOut, rep); werr != nil {
 			return werr
@@ -94,12 +109,12 @@ func runSim(ctx context.Context, args []string) error {
 	return err
 }
 
-func printSimReport(r *sim.Report) {
+func printSimReport(r *sim.Report, timeline bool) {
 	fmt.Printf("shoal sim: %d receivers, %s file in %d pieces of %s (simulated blocks of %s), links %s/s (origin %s/s), latency %v, seed %d\n",
 		r.Peers, formatBytes(float64(r.SizeBytes)), r.Pieces, formatBytes(float64(r.PieceLength)),
 		formatBytes(float64(r.BlockBytes)), formatBytes(r.LinkBytesPerS), formatBytes(r.OriginLinkBytesPerS),
 		time.Duration(r.LatencyS*1e9), r.Seed)
-	fmt.Printf("  T_last %.3fs  p50 %.3fs  p90 %.3fs\n", r.TLastS, r.P50S, r.P90S)
+	fmt.Printf("  T_last %.3fs  p50 %.3fs  p90 %.3fs  p99 %.3fs\n", r.TLastS, r.P50S, r.P90S, r.P99S)
 	fmt.Printf("  floor T_min %.3fs  efficiency %.3f  single source N*F/u_s %.3fs\n", r.FloorS, r.Efficiency, r.SingleSourceS)
 	fmt.Printf("  origin egress %.2f copies of F", r.OriginEgressRatio)
 	if r.Churned > 0 {
@@ -109,6 +124,31 @@ func printSimReport(r *sim.Report) {
 		fmt.Printf("  INCOMPLETE %d", r.Incomplete)
 	}
 	fmt.Println()
+	for _, c := range r.Classes {
+		fmt.Printf("  %s receivers (%d, %s/s): floor %.3fs  T_last %.3fs  p50 %.3fs  p99 %.3fs (%.3f x floor)  efficiency %.3f",
+			c.Name, c.Hosts, formatBytes(c.LinkBytesPerS), c.FloorS, c.TLastS, c.P50S, c.P99S, c.P99Ratio, c.Efficiency)
+		if c.Incomplete > 0 {
+			fmt.Printf("  INCOMPLETE %d", c.Incomplete)
+		}
+		fmt.Println()
+	}
+	if d := r.Diagnosis; d != nil {
+		lb, mb := d.LastBreakdown, d.MeanBreakdown
+		fmt.Printf("  time beyond the floor: last receiver %.3fs = start-up %.3fs + steady %.3fs + tail %.3fs; mean %.3fs = %.3f + %.3f + %.3f\n",
+			lb.StartupS+lb.SteadyS+lb.TailS, lb.StartupS, lb.SteadyS, lb.TailS,
+			mb.StartupS+mb.SteadyS+mb.TailS, mb.StartupS, mb.SteadyS, mb.TailS)
+		fmt.Printf("  first block p50 %.4fs max %.4fs; first piece p50 %.4fs max %.4fs; origin's first copy done %.3fs (its link idle %.3fs before); piece spread p50 %.4fs p99 %.4fs max %.4fs\n",
+			d.FirstByte.P50, d.FirstByte.Max, d.FirstPiece.P50, d.FirstPiece.Max, d.OriginFirstCopyS, d.OriginIdleS,
+			d.PieceSpread.P50, d.PieceSpread.P99, d.PieceSpread.Max)
+		if timeline {
+			fmt.Printf("  %8s %6s %6s %6s %6s %6s %8s %8s %7s %6s %6s %6s\n", "t(s)", "o_up", "r_up", "r_down", "useful", "done",
+				"reqs", "queued", "maxq", "conns", "dl", "pieces")
+			for _, b := range d.Timeline {
+				fmt.Printf("  %8.4f %6.3f %6.3f %6.3f %6.3f %6.3f %8.1f %8.1f %7d %6.1f %6.3f %6.1f\n", b.StartS, b.OriginUp, b.RecvUp, b.RecvDown,
+					b.UsefulDown, b.Done, b.Requests, b.Queued, b.MaxQueued, b.Conns, b.Active, b.Pieces)
+			}
+		}
+	}
 	fmt.Printf("  simulation: wall %.1fs, peak heap %s, %d block deliveries\n",
 		r.SimWallS, formatBytes(float64(r.SimPeakHeapBytes)), r.Deliveries)
 }

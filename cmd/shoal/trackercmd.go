@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -19,10 +20,11 @@ import (
 //	shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT]
 //	              [--keys FILE] [--interval D] [--expire-after N] [--max-numwant N]
 //	              [--handout-budget N] [--rate R] [--burst N] [--max-torrents N] [--max-peers N]
+//	              [--max-peers-per-ip N] [--ip-limit-exempt PREFIXES]
 //	              [--publish-key KEY]... [--channel-releases N]
 func runTracker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tracker", flag.ContinueOnError)
-	listen := fs.String("listen", ":6969", "TCP `address` for HTTP (/announce, /scrape, /metrics, /healthz); UDP listens on the same address and port unless --udp-listen says otherwise")
+	listen := fs.String("listen", ":6969", "TCP `address` for HTTP (/announce, /scrape, /v1/channels, the fleet page at /, /metrics, /healthz); UDP listens on the same address and port unless --udp-listen says otherwise")
 	udpListen := fs.String("udp-listen", "", "UDP `address` for BEP 15 announces; empty: the --listen address and port; \"off\": no UDP")
 	store := fs.String("store", "memory", "peer and channel store: \"memory\" or redis://HOST:PORT[/DB] to share swarms and release channels between tracker processes")
 	keysFile := fs.String("keys", "", "`file` of keys (\"TOKEN [TENANT] [publish]\" per line): makes the tracker private; \"publish\" lets a key publish channel releases too")
@@ -37,12 +39,21 @@ func runTracker(ctx context.Context, args []string) error {
 	burst := fs.Int("burst", 200, "burst of requests allowed per source IP")
 	maxTorrents := fs.Int("max-torrents", tracker.DefaultMaxTorrents, "most swarms held (memory store)")
 	maxPeers := fs.Int("max-peers", tracker.DefaultMaxPeersPerTorrent, "most peers held per swarm")
+	maxPerIP := fs.Int("max-peers-per-ip", tracker.DefaultAddrLimit.Max, "most peers one IP address (an IPv6 /64) holds in one swarm (-1: unbounded); a fleet behind one NAT address needs more, or --ip-limit-exempt")
+	exemptFlag := fs.String("ip-limit-exempt", "127.0.0.1/32,::1/128", "comma-separated `prefixes` whose peers --max-peers-per-ip spares and never displaces (\"\": none); by default the loopback addresses, where tests, the demo and the bench run every peer")
 	secretFile := fs.String("udp-secret-file", "", "`file` with the hex secret keying UDP connection IDs; trackers behind one address must share it (default: random)")
 	verbose := fs.Bool("verbose", false, "log every request")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
+	if *maxPerIP == 0 {
+		return fmt.Errorf("--max-peers-per-ip 0 would list nobody; use -1 for no bound")
+	}
 
+	exempt, err := parsePrefixes(*exemptFlag)
+	if err != nil {
+		return fmt.Errorf("--ip-limit-exempt: %w", err)
+	}
 	cfg := tracker.ServerConfig{
 		Interval:           *interval,
 		PeerTTL:            time.Duration(max(*expireAfter, 1)) * *interval,
@@ -50,6 +61,8 @@ func runTracker(ctx context.Context, args []string) error {
 		MaxTorrents:        *maxTorrents,
 		MaxPeersPerTorrent: *maxPeers,
 		HandoutBudget:      *budget,
+		MaxPeersPerAddr:    *maxPerIP,
+		AddrLimitExempt:    exempt,
 		Logger:             newLogger(*verbose),
 	}
 	if *rate > 0 {
@@ -90,7 +103,8 @@ func runTracker(ctx context.Context, args []string) error {
 	switch {
 	case *store == "memory":
 	case strings.HasPrefix(*store, "redis://"), strings.HasPrefix(*store, "rediss://"):
-		rs, err := tracker.NewRedisStore(*store, "", cfg.PeerTTL, *maxPeers)
+		rs, err := tracker.NewRedisStoreWith(tracker.RedisStoreConfig{URL: *store, TTL: cfg.PeerTTL, MaxPeersPerTorrent: *maxPeers,
+			AddrLimit: tracker.AddrLimit{Max: *maxPerIP, Exempt: exempt}})
 		if err != nil {
 			return err
 		}
@@ -156,4 +170,26 @@ func runTracker(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// parsePrefixes reads a comma-separated list of IP prefixes; a bare
+// address is its own /32 or /128. An empty list is empty, not nil.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	out := []netip.Prefix{}
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not an IP prefix (like 10.0.0.0/8) or address", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

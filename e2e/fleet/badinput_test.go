@@ -38,6 +38,22 @@ func request(t *testing.T, method, url string, body []byte) (int, string) {
 	return resp.StatusCode, eb.Error
 }
 
+// checkServed fails the test unless GET url answers 200 with the bytes of
+// the file at want.
+func checkServed(t *testing.T, url, want string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	w, _ := os.ReadFile(want)
+	if resp.StatusCode != 200 || !bytes.Equal(got, w) {
+		t.Fatalf("GET %s: %d, %d bytes; want 200 and the %d bytes of %s", url, resp.StatusCode, len(got), len(w), want)
+	}
+}
+
 // TestFleetBadInput: each bad input gets a clear error and the agent keeps
 // what it stored: publish without a key (403), a garbage torrent body (400
 // naming the parse error), a file path outside the store, an oversized
@@ -118,16 +134,7 @@ func TestFleetBadInput(t *testing.T) {
 	}
 
 	// What was stored is still there and served.
-	resp, err := http.Get(a.url + "/v1/torrents/" + ih + "/files/keep.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	want, _ := os.ReadFile(src)
-	if resp.StatusCode != 200 || !bytes.Equal(got, want) {
-		t.Fatalf("stored content after bad input: %d, %d bytes", resp.StatusCode, len(got))
-	}
+	checkServed(t, a.url+"/v1/torrents/"+ih+"/files/keep.bin", src)
 	if a.p.Exited() {
 		t.Fatalf("agent exited: %v", a.p.Err())
 	}
@@ -191,16 +198,7 @@ func TestFleetFullDisk(t *testing.T) {
 		t.Errorf("the agent's log does not mention the full disk")
 	}
 	// The agent still runs and still serves the verified small file.
-	resp, err := http.Get(a.url + "/v1/torrents/" + mi.InfoHash.String() + "/files/small.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	want, _ := os.ReadFile(small)
-	if resp.StatusCode != 200 || !bytes.Equal(got, want) {
-		t.Fatalf("small file after the full disk: %d, %d bytes", resp.StatusCode, len(got))
-	}
+	checkServed(t, a.url+"/v1/torrents/"+mi.InfoHash.String()+"/files/small.bin", small)
 	if code, _ := request(t, "GET", a.url+"/healthz", nil); code != 200 {
 		t.Fatalf("healthz %d", code)
 	}

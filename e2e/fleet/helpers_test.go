@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { os.Exit(shoal.Main(m)) }
 const publishKey = "fleet-test-key"
 
 // freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,7 +37,7 @@ func freePort(t *testing.T) int {
 
 // startTracker runs `shoal tracker` on 127.0.0.1:port (0: any) and returns
 // it with its announce URL.
-func startTracker(ctx context.Context, t *testing.T, name string, port int, extra ...string) (*harness.Proc, string) {
+func startTracker(ctx context.Context, t testing.TB, name string, port int, extra ...string) (*harness.Proc, string) {
 	t.Helper()
 	args := append([]string{"tracker", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--udp-listen", "off",
 		"--publish-key", publishKey, "--rate", "0"}, extra...)
@@ -57,7 +57,7 @@ var apiRE = regexp.MustCompile(`api on (\S+)`)
 // startAgent runs `shoal agent` with its data in dir, subscribed to channel
 // "build" unless extra says otherwise, its hook appending the release's
 // sequence number to dir/../NAME.hooks.
-func startAgent(ctx context.Context, t *testing.T, name, dir string, trackers []string, extra ...string) *agentProc {
+func startAgent(ctx context.Context, t testing.TB, name, dir string, trackers []string, extra ...string) *agentProc {
 	t.Helper()
 	args := []string{"agent", "--data", dir, "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--name", name,
 		"--on-complete", `echo "$SHOAL_SEQ $SHOAL_CHANNEL" >> "` + hookLog(dir) + `"`}
@@ -106,7 +106,7 @@ func (a *agentProc) releaseTorrent(ctx context.Context, seq uint64) (agent.Torre
 
 // waitFor polls cond every 50 ms until it holds, failing the test when ctx
 // ends first.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
+func waitFor(ctx context.Context, t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -120,7 +120,7 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() bool) {
 }
 
 // waitCurrent waits until every agent's current release of "build" is seq.
-func waitCurrent(ctx context.Context, t *testing.T, agents []*agentProc, seq uint64) {
+func waitCurrent(ctx context.Context, t testing.TB, agents []*agentProc, seq uint64) {
 	t.Helper()
 	for _, a := range agents {
 		waitFor(ctx, t, fmt.Sprintf("%s on release %d", a.name, seq), func() bool {
@@ -135,7 +135,7 @@ func waitCurrent(ctx context.Context, t *testing.T, agents []*agentProc, seq uin
 
 // publish runs `shoal publish --agent` of path as the next release of
 // "build" through the origin agent and returns the release it printed.
-func publish(ctx context.Context, t *testing.T, origin *agentProc, path string, extra ...string) uint64 {
+func publish(ctx context.Context, t testing.TB, origin *agentProc, path string, extra ...string) uint64 {
 	t.Helper()
 	args := append([]string{"publish", "--channel", "build", "--agent", origin.url, "--key", publishKey}, extra...)
 	out := shoal.Run(ctx, t, append(args, path)...)
@@ -147,7 +147,7 @@ func publish(ctx context.Context, t *testing.T, origin *agentProc, path string, 
 }
 
 // storedReleases counts the content folders of an agent's store.
-func storedReleases(t *testing.T, dir string) int {
+func storedReleases(t testing.TB, dir string) int {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Join(dir, "content"))
 	if err != nil {
@@ -163,7 +163,7 @@ func storedReleases(t *testing.T, dir string) int {
 }
 
 // hookRuns returns the lines an agent's hook wrote.
-func hookRuns(t *testing.T, dir string) []string {
+func hookRuns(t testing.TB, dir string) []string {
 	t.Helper()
 	b, err := os.ReadFile(hookLog(dir))
 	if err != nil && !os.IsNotExist(err) {
@@ -175,7 +175,7 @@ func hookRuns(t *testing.T, dir string) []string {
 // checkAgent checks an agent's end state: current is release last with
 // the content of want, at most keep releases stored, and its hook ran once
 // for each release in hooks.
-func checkAgent(t *testing.T, a *agentProc, last uint64, want string, keep int, hooks []uint64) {
+func checkAgent(ctx context.Context, t testing.TB, a *agentProc, last uint64, want string, keep int, hooks []uint64) {
 	t.Helper()
 	if err := harness.CompareTrees(want, filepath.Join(a.dir, "channels", "build", "current", filepath.Base(want))); err != nil {
 		t.Errorf("%s: current release differs from release %d: %v", a.name, last, err)

@@ -3,102 +3,46 @@ package fleetpage
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/shoal-p2p/shoal/channel"
 	"github.com/shoal-p2p/shoal/e2e/harness"
-	"github.com/shoal-p2p/shoal/metainfo"
 )
 
 const publishKey = "fleetpage-publish-key"
 
-// hostState is what the test's reporter tells the tracker about one host.
-type hostState struct {
-	fetching bool
-	done     bool
+var (
+	apiRE       = regexp.MustCompile(`api on (\S+)`)
+	publishedRE = regexp.MustCompile(`published build release (\d+):`)
+)
+
+// startAgent runs `shoal agent` named name with its data under dir and
+// returns it with its API URL.
+func startAgent(ctx context.Context, t *testing.T, name, dir, announce string, extra ...string) (*harness.Proc, string) {
+	t.Helper()
+	args := []string{"agent", "--data", filepath.Join(dir, name), "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0",
+		"--name", name, "--tracker", announce}
+	p := shoal.Start(ctx, t, name, append(args, extra...)...)
+	return p, p.WaitMatch(ctx, t, apiRE)[1]
 }
 
-// reporter reports every host's state to the tracker every 300 ms (as an
-// agent does every few seconds), and at once on a change.
-type reporter struct {
-	cl      *channel.Client
-	channel string
-	kick    chan struct{}
-
-	mu    sync.Mutex
-	hosts map[string]hostState
-	order []string
-}
-
-func (r *reporter) set(host string, s hostState) {
-	r.mu.Lock()
-	if _, ok := r.hosts[host]; !ok {
-		r.order = append(r.order, host)
-	}
-	r.hosts[host] = s
-	r.mu.Unlock()
-	select {
-	case r.kick <- struct{}{}:
-	default:
-	}
-}
-
-// reportAll sends one report per host; seq is the release being spread.
-func (r *reporter) reportAll(ctx context.Context, seq uint64) error {
-	r.mu.Lock()
-	reps := make([]channel.HostReport, 0, len(r.order))
-	for _, h := range r.order {
-		s := r.hosts[h]
-		rep := channel.HostReport{Host: h, Zone: "rack-" + h[len(h)-1:]}
-		switch {
-		case h == "origin":
-			rep.Origin, rep.Current, rep.Have = true, seq, []uint64{seq}
-		case s.done:
-			rep.Current, rep.Have = seq, []uint64{seq}
-		case s.fetching:
-			rep.Fetching = seq
-		}
-		reps = append(reps, rep)
-	}
-	r.mu.Unlock()
-	for _, rep := range reps {
-		if err := r.cl.Report(ctx, r.channel, rep); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *reporter) run(ctx context.Context, t *testing.T, seq uint64) {
-	tick := time.NewTicker(300 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if err := r.reportAll(ctx, seq); err != nil && ctx.Err() == nil {
-			t.Errorf("report: %v", err)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		case <-r.kick:
-		}
-	}
-}
-
-// TestFleetPageFollowsARelease: a tracker, an origin seeding release 1
-// of channel "build", and five hosts fetching it with real `shoal get`
-// processes in two waves. The page, opened once in headless Chromium
-// before anything is fetched, shows 0/5 with all five missing, then 3/5
-// naming the two left, then 5/5 with none missing, a time to the last
-// host and a completion curve of five steps: it follows the spread live.
-func TestFleetPageFollowsARelease(t *testing.T) {
+// TestFleetPageFollowsAgents: a tracker, an origin agent and five agents
+// subscribed to channel "build" (real `shoal agent` processes, downloads
+// limited to 1 MB/s so an 8 MiB release takes seconds to spread). The
+// page, opened once in headless Chromium before anything is published,
+// shows three hosts waiting for a first release; after `shoal publish`
+// hosts fetching it, then 3/3; two more agents join and it shows 3/5
+// naming them as missing (and rack-b 0/2), then 5/5 with none missing, a time to the last
+// host, a completion curve of five steps and an origin egress of at least
+// one copy; a second release then reaches all five and is listed first:
+// the page follows the spread live, without a reload.
+func TestFleetPageFollowsAgents(t *testing.T) {
 	ctx := harness.Context(t, 3*time.Minute)
 	b := startBrowser(t)
 	dir := t.TempDir()
@@ -106,81 +50,91 @@ func TestFleetPageFollowsARelease(t *testing.T) {
 		"--publish-key", publishKey, "--rate", "0")
 	addr := tr.ListenAddr(ctx, t)
 	announce := "http://" + addr + "/announce"
-
-	content := filepath.Join(dir, "origin", "build-1.bin")
+	content := filepath.Join(dir, "release", "build-1.bin")
 	harness.WriteRandomFile(t, content, 8<<20, 1)
-	torrent := filepath.Join(dir, "build-1.torrent")
-	shoal.CreateTorrent(ctx, t, content, torrent, 256<<10, announce)
-	mi, err := metainfo.Load(torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := channel.NewClient(announce, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel, err := cl.Publish(ctx, "build", publishKey, mi.InfoBytes, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	shoal.StartSeeder(ctx, t, "origin", torrent, content, "--tracker", announce)
 
-	rep := &reporter{cl: cl, channel: "build", kick: make(chan struct{}, 1), hosts: map[string]hostState{}}
-	hosts := []string{"host-1", "host-2", "host-3", "host-4", "host-5"}
-	rep.set("origin", hostState{})
-	for _, h := range hosts {
-		rep.set(h, hostState{})
+	_, originAPI := startAgent(ctx, t, "origin", dir, announce)
+	subscriber := func(name, zone string) *harness.Proc {
+		p, _ := startAgent(ctx, t, name, dir, announce, "--subscribe", "build", "--down-limit", "1MB", "--zone", zone)
+		return p
 	}
-	rctx, stopReports := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); rep.run(rctx, t, rel.Seq) }()
-	defer func() { stopReports(); wg.Wait() }()
+	var agents []*harness.Proc
+	for _, name := range []string{"host-1", "host-2", "host-3"} {
+		agents = append(agents, subscriber(name, "rack-a"))
+	}
 
 	b.open(ctx, "http://"+addr+"/")
-	row := `document.querySelector('section[data-channel="build"] tr[data-seq="1"]')`
+	card := `document.querySelector('section[data-channel="build"]')`
+	subs := card + `.querySelector('[data-k="subscribers"]').textContent`
+	b.wait(ctx, "three hosts waiting for a first release", subs+` === "3" && `+card+`.querySelector("p.empty") !== null`)
+
+	out := shoal.Run(ctx, t, "publish", "--channel", "build", "--agent", originAPI, "--key", publishKey, content)
+	m := publishedRE.FindStringSubmatch(out)
+	if m == nil || m[1] != "1" {
+		t.Fatalf("publish printed %q", out)
+	}
+	row := card + `.querySelector('tr[data-seq="1"]')`
 	done := row + `.querySelector("td.done")`
 	missing := row + `.querySelector("td.missing")`
-	b.wait(ctx, "0/5 done", done+`.dataset.done === "0" && `+done+`.dataset.of === "5"`)
-	checkText(ctx, t, b, missing+".textContent", "host-1, host-2, host-3, host-4, host-5")
-	checkText(ctx, t, b, `document.querySelector('section[data-channel="build"] [data-k="origins"]').textContent`, "origin")
+	b.wait(ctx, "hosts fetching release 1", done+`.querySelector(".fetching") !== null && `+done+`.dataset.done !== "3"`)
+	b.wait(ctx, "3/3 done", done+`.dataset.done === "3" && `+done+`.dataset.of === "3"`)
+	checkText(ctx, t, b, card+`.querySelector('[data-k="origins"]').textContent`, "origin")
 
-	fetch := func(wave []string) {
-		var procs []*harness.Proc
-		for _, h := range wave {
-			rep.set(h, hostState{fetching: true})
-			procs = append(procs, shoal.StartGetter(ctx, t, h, torrent, filepath.Join(dir, h), "--down-limit", "2MB"))
-		}
-		for i, p := range procs {
-			p.MustFinish(ctx, t)
-			harness.SameTree(t, content, filepath.Join(dir, wave[i], "build-1.bin"))
-			rep.set(wave[i], hostState{done: true})
-		}
+	for _, name := range []string{"host-4", "host-5"} {
+		agents = append(agents, subscriber(name, "rack-b"))
 	}
-	fetch(hosts[:3])
-	b.wait(ctx, "3/5 done", done+`.dataset.done === "3"`)
+	b.wait(ctx, "3/5 done", done+`.dataset.done === "3" && `+done+`.dataset.of === "5"`)
 	checkText(ctx, t, b, missing+".textContent", "host-4, host-5")
-
-	fetch(hosts[3:])
+	checkText(ctx, t, b, done+`.querySelector(".zones").textContent`, "rack-a 3/3rack-b 0/2")
 	b.wait(ctx, "5/5 done", done+`.dataset.done === "5" && `+missing+`.dataset.count === "0"`)
 	checkText(ctx, t, b, missing+".textContent", "none")
-	checkText(ctx, t, b, `document.querySelector('section[data-channel="build"] .legend').textContent`, "#1: 5/5")
+	checkText(ctx, t, b, card+`.querySelector(".legend").textContent`, "#1: 5/5")
+	b.wait(ctx, "an origin egress of at least one copy", `Number(`+row+`.querySelector("td.egress").dataset.copies) >= 1`)
 	var tlast string
 	b.eval(ctx, row+`.querySelector("td.tlast").textContent`, &tlast)
 	if !strings.HasSuffix(tlast, " s") && !strings.Contains(tlast, "min") {
 		t.Errorf("time to the last host shows %q", tlast)
 	}
-	var steps int
-	b.eval(ctx, `(document.querySelector('section[data-channel="build"] path.curve[data-seq="1"]').getAttribute("d").match(/V/g) || []).length`, &steps)
+	var steps, hostRows int
+	b.eval(ctx, `(`+card+`.querySelector('path.curve[data-seq="1"]').getAttribute("d").match(/V/g) || []).length`, &steps)
 	if steps != 5 {
 		t.Errorf("completion curve has %d steps, want 5", steps)
+	}
+	b.eval(ctx, card+`.querySelectorAll("details.hosts tbody tr").length`, &hostRows)
+	if hostRows != 6 {
+		t.Errorf("host table lists %d hosts, want 6 (five and the origin)", hostRows)
+	}
+	for i := range agents {
+		name := fmt.Sprint("host-", i+1)
+		harness.SameTree(t, content, filepath.Join(dir, name, "channels", "build", "current", "build-1.bin"))
+	}
+
+	// Release 2 (smaller) spreads to all five; the page lists it first and
+	// keeps release 1's count (the agents keep it, --keep 3).
+	content2 := filepath.Join(dir, "release", "build-2.bin")
+	harness.WriteRandomFile(t, content2, 2<<20, 2)
+	out = shoal.Run(ctx, t, "publish", "--channel", "build", "--agent", originAPI, "--key", publishKey, content2)
+	if m := publishedRE.FindStringSubmatch(out); m == nil || m[1] != "2" {
+		t.Fatalf("second publish printed %q", out)
+	}
+	row2 := card + `.querySelector('tr[data-seq="2"]')`
+	b.wait(ctx, "release 2 5/5 done", row2+` !== null && `+row2+`.querySelector("td.done").dataset.done === "5"`)
+	checkText(ctx, t, b, `[...`+card+`.querySelectorAll("table.releases tbody tr")].map((r) => r.dataset.seq).join(",")`, "2,1")
+	checkText(ctx, t, b, done+`.dataset.done`, "5")
+	checkText(ctx, t, b, card+`.querySelector('[data-k="latest"]').textContent`, "#2")
+	checkText(ctx, t, b, card+`.querySelector(".legend").textContent`, "#2: 5/5#1: 5/5")
+	b.wait(ctx, "an origin egress of at least one copy of release 2", `Number(`+row2+`.querySelector("td.egress").dataset.copies) >= 1`)
+	for i := range agents {
+		harness.SameTree(t, content2, filepath.Join(dir, fmt.Sprint("host-", i+1), "channels", "build", "current", "build-2.bin"))
 	}
 	// The page shows what the tracker's snapshot says.
 	var snap struct {
 		Channels []struct {
 			Subscribers int `json:"subscribers"`
 			Releases    []struct {
-				Done int `json:"done"`
+				Seq          int     `json:"seq"`
+				Done         int     `json:"done"`
+				EgressCopies float64 `json:"egress_copies"`
 			} `json:"releases"`
 		} `json:"channels"`
 	}
@@ -190,8 +144,12 @@ func TestFleetPageFollowsARelease(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&snap)
 	resp.Body.Close()
-	if len(snap.Channels) != 1 || snap.Channels[0].Subscribers != 5 || snap.Channels[0].Releases[0].Done != 5 {
-		t.Errorf("snapshot %+v", snap)
+	if len(snap.Channels) != 1 || snap.Channels[0].Subscribers != 5 || len(snap.Channels[0].Releases) != 2 ||
+		snap.Channels[0].Releases[0].Done != 5 || snap.Channels[0].Releases[1].Done != 5 {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	for _, r := range snap.Channels[0].Releases {
+		t.Logf("origin egress of release %d: %.2f copies", r.Seq, r.EgressCopies)
 	}
 	shot := filepath.Join(t.TempDir(), "fleet.png")
 	if p := os.Getenv("SHOAL_FLEETPAGE_SCREENSHOT"); p != "" {

@@ -171,7 +171,8 @@ func TestShoalSwarmViaOpentracker(t *testing.T) {
 
 // TestTwoTrackersShareRedis: two `shoal tracker` processes on one
 // redis-server; a peer announced to one is handed out by the other, over
-// either protocol.
+// either protocol, and the per-IP bound (here 2, with loopback not
+// exempt) holds across both.
 func TestTwoTrackersShareRedis(t *testing.T) {
 	redis := harness.NeedProgram(t, "redis-server", "redis-server")
 	ctx := harness.Context(t, time.Minute)
@@ -179,10 +180,11 @@ func TestTwoTrackersShareRedis(t *testing.T) {
 	harness.Start(ctx, t, "redis-server", redis, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "",
 		"--appendonly", "no", "--dir", t.TempDir())
 	store := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+	limit := []string{"--max-peers-per-ip", "2", "--ip-limit-exempt", ""}
 	var a, b string
 	for {
 		// The tracker pings Redis at start and exits if it is not up yet.
-		p := shoal.Start(ctx, t, "shoal tracker A", "tracker", "--listen", "127.0.0.1:0", "--store", store)
+		p := shoal.Start(ctx, t, "shoal tracker A", "tracker", "--listen", "127.0.0.1:0", "--store", store, limit[0], limit[1], limit[2], limit[3])
 		select {
 		case <-p.Done():
 			if ctx.Err() != nil {
@@ -194,7 +196,7 @@ func TestTwoTrackersShareRedis(t *testing.T) {
 		a = p.ListenAddr(ctx, t)
 		break
 	}
-	b = startTracker(ctx, t, "shoal tracker B", "--store", store)
+	b = startTracker(ctx, t, "shoal tracker B", append([]string{"--store", store}, limit...)...)
 	var ih [20]byte
 	copy(ih[:], "shared-swarm-hash-01")
 	seed := trackerclient.AnnounceRequest{InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-seedseedseed")), Port: 41000, Event: trackerclient.EventStarted}
@@ -211,5 +213,37 @@ func TestTwoTrackersShareRedis(t *testing.T) {
 		if !slices.Contains(got.Peers, want) {
 			t.Fatalf("%s handed out %v, want the peer announced to A", u, got.Peers)
 		}
+	}
+	third := trackerclient.AnnounceRequest{InfoHash: ih, PeerID: [20]byte([]byte("-XX0001-thirdthird01")), Port: 43000, Left: 10, Event: trackerclient.EventStarted}
+	got, err := trackerclient.Announce(ctx, nil, "http://"+a+"/announce", third)
+	if err != nil || !strings.Contains(got.WarningMessage, "too many peers from this address") {
+		t.Fatalf("third peer from 127.0.0.1 with --max-peers-per-ip 2: %+v, %v", got, err)
+	}
+}
+
+// TestTrackerPerIPBoundFlags: `shoal tracker` spares 127.0.0.1 by default
+// and bounds it when told to exempt nothing.
+func TestTrackerPerIPBoundFlags(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	var ih [20]byte
+	copy(ih[:], "per-ip-bound-hash-01")
+	announce := func(addr string, n int) string {
+		var warning string
+		for i := range n {
+			req := trackerclient.AnnounceRequest{InfoHash: ih, PeerID: [20]byte([]byte(fmt.Sprintf("-XX0001-%012d", i))), Port: uint16(20000 + i),
+				Left: 1, Event: trackerclient.EventStarted}
+			got, err := trackerclient.Announce(ctx, nil, "http://"+addr+"/announce", req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warning = got.WarningMessage
+		}
+		return warning
+	}
+	if w := announce(startTracker(ctx, t, "shoal tracker default"), 20); w != "" {
+		t.Fatalf("20 peers on 127.0.0.1, default flags: %q", w)
+	}
+	if w := announce(startTracker(ctx, t, "shoal tracker bounded", "--max-peers-per-ip", "3", "--ip-limit-exempt", ""), 4); !strings.Contains(w, "too many peers") {
+		t.Fatalf("4th peer with --max-peers-per-ip 3 and nothing exempt: %q", w)
 	}
 }

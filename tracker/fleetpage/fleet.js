@@ -11,7 +11,7 @@
   const updated = document.getElementById("updated");
   document.getElementById("json-link").href = "/v1/fleet" + q;
   const history = new Map(); // channel -> [{t, down, up}], the throughput seen by this page
-  const HISTORY = 180;
+  const HISTORY = 600; // samples kept, about ten minutes
   const SVG = "http://www.w3.org/2000/svg";
 
   function el(tag, attrs, ...kids) {
@@ -78,25 +78,29 @@
     return box;
   }
 
-  // The aggregate download rate this page has seen for the channel.
+  // The aggregate download rate this page has seen for the channel, over
+  // the time it has been open (at least a minute wide).
   function throughputChart(ch) {
     const h = history.get(ch.channel) || [];
     const box = el("div", { class: "chart throughput-chart" }, el("h3", {}, "Aggregate throughput (down)"));
-    const W = 300, H = 150, B = 18, T = 6;
+    const W = 300, H = 150, B = 18, T = 18;
     const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "throughput" });
     const peak = Math.max(0, ...h.map((p) => p.down));
     const ymax = Math.max(peak, 1);
+    const t0 = h.length ? h[0].t : 0;
+    const span = h.length ? (h[h.length - 1].t - t0) / 1000 : 0;
+    const width = Math.max(span, 60);
     s.append(svg("line", { class: "axis", x1: 0, y1: H - B, x2: W, y2: H - B }));
     if (h.length > 1) {
-      const pts = h.map((p, i) => `${(W * i / (HISTORY - 1)).toFixed(1)},${(H - B - (H - B - T) * p.down / ymax).toFixed(1)}`);
+      const pts = h.map((p) => `${(W * (p.t - t0) / 1000 / width).toFixed(1)},${(H - B - (H - B - T) * p.down / ymax).toFixed(1)}`);
       s.append(svg("polyline", { class: "curve s0", points: pts.join(" ") }));
     }
-    const t = svg("text", { x: 2, y: T + 8 });
+    const t = svg("text", { x: 2, y: 11 });
     t.textContent = peak > 0 ? "peak " + rate(peak) + ", now " + rate(ch.down_rate) : "no transfer reported";
     s.append(t);
-    const span = svg("text", { x: W - 2, y: H - 4, "text-anchor": "end" });
-    span.textContent = "last " + secs(Math.max(0, (h[h.length - 1].t - h[0].t) / 1000));
-    s.append(span);
+    const lab = svg("text", { x: W - 2, y: H - 4, "text-anchor": "end" });
+    lab.textContent = "last " + secs(span);
+    s.append(lab);
     box.append(s);
     return box;
   }
@@ -107,6 +111,10 @@
     const fill = el("div", {}); fill.style.width = pct.toFixed(1) + "%";
     const done = el("td", { class: "done", "data-done": r.done, "data-of": of }, el("div", { class: "bar" }, fill), el("span", {}, `${r.done} / ${of}`));
     if (r.fetching > 0) done.append(el("span", { class: "fetching" }, ` (${r.fetching} fetching)`));
+    if (r.zones && r.zones.length) {
+      done.append(el("div", { class: "zones" }, ...r.zones.map((z) =>
+        el("span", { class: "zone" + (z.done === z.of ? " complete" : ""), "data-zone": z.zone }, `${z.zone} ${z.done}/${z.of}`))));
+    }
     let missing;
     if (r.missing_count === 0) {
       missing = el("td", { class: "missing none", "data-count": 0 }, of > 0 ? "none" : "no hosts");
@@ -169,8 +177,11 @@
     return sec;
   }
 
+  let lastNow = 0;
   function render(snap) {
     const now = Date.parse(snap.now);
+    if (now < lastNow) return; // an older snapshot arriving late
+    lastNow = now;
     const open = new Set([...main.querySelectorAll("section.channel")].filter((s) => s.querySelector("details.hosts[open]")).map((s) => s.dataset.channel));
     for (const ch of snap.channels) {
       const h = history.get(ch.channel) || [];
@@ -187,20 +198,33 @@
 
   function setStatus(state, text) { status.dataset.state = state; status.textContent = text; }
 
-  function poll() {
+  // poll fetches one snapshot; label is the status shown once it came.
+  function poll(label) {
     fetch("/v1/fleet" + q, { cache: "no-store" })
       .then((r) => r.ok ? r.json() : r.json().then((e) => Promise.reject(new Error(e.error || r.statusText))))
-      .then((s) => { render(s); setStatus("live", "polling"); })
+      .then((s) => {
+        render(s);
+        if (label && (label !== "loaded" || status.dataset.state === "connecting")) setStatus("live", label);
+      })
       .catch((e) => setStatus("down", "tracker unreachable: " + e.message));
   }
 
-  poll();
+  // Follow the event stream; if the browser has none, or the tracker
+  // refuses the stream (too many viewers, shutting down), poll instead.
+  let polling = null;
+  function startPolling() {
+    if (!polling) polling = setInterval(() => poll("polling every 2 s"), 2000);
+  }
+  poll("loaded");
   if (typeof EventSource === "function") {
     const es = new EventSource("/v1/fleet/events" + q);
     es.addEventListener("fleet", (e) => { render(JSON.parse(e.data)); setStatus("live", "live"); });
     es.addEventListener("problem", (e) => setStatus("down", JSON.parse(e.data)));
-    es.onerror = () => setStatus("down", "reconnecting");
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) { startPolling(); return; }
+      setStatus("down", "reconnecting");
+    };
   } else {
-    setInterval(poll, 2000);
+    startPolling();
   }
 })();

@@ -1,4 +1,4 @@
-package client
+package peers
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ func peersMap(from, to int) map[netip.AddrPort]wire.PEXFlags {
 func TestPEXStateAddedDroppedAndRate(t *testing.T) {
 	s := newPEXState()
 	t0 := time.Unix(1000, 0)
-	m, ok := s.next(t0, peersMap(0, 3), pexInterval)
+	m, ok := s.next(t0, peersMap(0, 3), DefaultPEXInterval)
 	if !ok || len(m.Added) != 3 || len(m.Dropped) != 0 {
 		t.Fatalf("first message: %+v, %v; want 3 added at once", m, ok)
 	}
@@ -28,10 +28,10 @@ func TestPEXStateAddedDroppedAndRate(t *testing.T) {
 		t.Errorf("flags %v, want reachable", m.Added[0].Flags)
 	}
 	// BEP 11: at most one message a minute.
-	if m, ok := s.next(t0.Add(59*time.Second), peersMap(1, 5), pexInterval); ok {
+	if m, ok := s.next(t0.Add(59*time.Second), peersMap(1, 5), DefaultPEXInterval); ok {
 		t.Fatalf("second message after 59 s: %+v", m)
 	}
-	m, ok = s.next(t0.Add(time.Minute), peersMap(1, 5), pexInterval)
+	m, ok = s.next(t0.Add(time.Minute), peersMap(1, 5), DefaultPEXInterval)
 	if !ok || len(m.Added) != 2 || len(m.Dropped) != 1 {
 		t.Fatalf("after a minute: %+v, %v; want 2 added (3, 4) and 1 dropped (0)", m, ok)
 	}
@@ -39,7 +39,7 @@ func TestPEXStateAddedDroppedAndRate(t *testing.T) {
 		t.Errorf("dropped %v, want %v", m.Dropped[0], want)
 	}
 	// Nothing changed: nothing to send, and no slot used up.
-	if m, ok := s.next(t0.Add(3*time.Minute), peersMap(1, 5), pexInterval); ok {
+	if m, ok := s.next(t0.Add(3*time.Minute), peersMap(1, 5), DefaultPEXInterval); ok {
 		t.Fatalf("unchanged peers sent %+v", m)
 	}
 }
@@ -47,20 +47,20 @@ func TestPEXStateAddedDroppedAndRate(t *testing.T) {
 func TestPEXStateBoundsEachList(t *testing.T) {
 	s := newPEXState()
 	t0 := time.Unix(1000, 0)
-	m, _ := s.next(t0, peersMap(0, 120), pexInterval)
+	m, _ := s.next(t0, peersMap(0, 120), DefaultPEXInterval)
 	if len(m.Added) != pexMaxAdded {
 		t.Fatalf("first message adds %d, want %d", len(m.Added), pexMaxAdded)
 	}
-	m, _ = s.next(t0.Add(time.Minute), peersMap(0, 120), pexInterval)
+	m, _ = s.next(t0.Add(time.Minute), peersMap(0, 120), DefaultPEXInterval)
 	if len(m.Added) != pexMaxAdded {
 		t.Fatalf("second message adds %d, want the next %d", len(m.Added), pexMaxAdded)
 	}
-	m, _ = s.next(t0.Add(2*time.Minute), peersMap(0, 120), pexInterval)
+	m, _ = s.next(t0.Add(2*time.Minute), peersMap(0, 120), DefaultPEXInterval)
 	if len(m.Added) != 20 {
 		t.Fatalf("third message adds %d, want the last 20", len(m.Added))
 	}
 	// All 120 gone: dropped in slices of 50.
-	m, _ = s.next(t0.Add(3*time.Minute), nil, pexInterval)
+	m, _ = s.next(t0.Add(3*time.Minute), nil, DefaultPEXInterval)
 	if len(m.Dropped) != pexMaxDropped || len(m.Added) != 0 {
 		t.Fatalf("drop message: %d dropped, %d added; want %d, 0", len(m.Dropped), len(m.Added), pexMaxDropped)
 	}

@@ -29,6 +29,11 @@ type Result struct {
 	PeakRSSBytes      int64     `json:"peak_rss_bytes"`
 	OriginRSSBytes    int64     `json:"origin_rss_bytes"`
 	FinishS           []float64 `json:"finish_s"`
+	// StartedS and FirstPeerS (shoal only) are when each receiver had
+	// loaded the torrent and opened its storage, and when it had its first
+	// peer: the start-up the simulator does not model.
+	StartedS   []float64 `json:"started_s,omitempty"`
+	FirstPeerS []float64 `json:"first_peer_s,omitempty"`
 	// The machine: every host of a run shares its cores and its disk.
 	// DiskBytesPerS is the disk's synced write rate (ProbeDisk, once per
 	// invocation; 0 if not probed) and DiskFloorS the time the N copies

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,10 +15,11 @@ import (
 //  1. it takes one event: a message, a dial or announce result, a verified
 //     piece, a tick (every second, and when the peer manager's Wake is due);
 //  2. it steps the machine the event concerns;
-//  3. it takes each machine's batch of actions and performs it: queues
-//     sends, starts dials, announces and hashes, copies blocks into their
-//     buffers, closes connections; what an action produces at once (a block
-//     written, a connection admitted, a ban) is kept as a later event;
+//  3. it takes each machine's batch of actions (Ready) and performs it:
+//     queues sends, starts dials, announces and hashes, copies a block from
+//     the buffer its WriteBlock hands back, closes connections; what an
+//     action produces at once (a block written, a connection admitted, a
+//     ban) is kept as a later event;
 //  4. it acknowledges each batch (Advance);
 //  5. it steps the later events, and repeats 3-5 until neither machine has
 //     work; then it waits for the next event.
@@ -76,18 +78,14 @@ func (t *Torrent) settle(now time.Time) {
 			t.mgr.Advance()
 			worked = true
 		}
-		t.acts = t.core.AppendActions(t.acts[:0])
-		for _, a := range t.acts {
-			t.do(now, a)
+		if t.runCore(now) {
 			worked = true
 		}
-		for len(t.later) > 0 {
-			ev := t.later[0]
-			t.later[0] = nil
-			t.later = t.later[1:]
-			ev.apply(t, now)
+		for i := 0; i < len(t.later); i++ { // apply may append
+			t.later[i].apply(t, now)
 			worked = true
 		}
+		clear(t.later)
 		t.later = t.later[:0]
 		if !worked {
 			return
@@ -148,24 +146,42 @@ func (t *Torrent) onMessage(now time.Time, pc *peerConn, m wire.Message) {
 	t.core.Receive(now, pc.id, m)
 }
 
-// onBlock feeds a received block to the core, which answers with a
-// WriteBlock action if it wants it; the buffer goes back to the pool
-// unless that write took it.
+// runCore performs the core's pending batch, if any, and acknowledges it.
+func (t *Torrent) runCore(now time.Time) bool {
+	acts := t.core.Ready()
+	if acts == nil {
+		return false
+	}
+	for _, a := range acts {
+		t.do(now, a)
+	}
+	t.core.Advance()
+	return true
+}
+
+// onBlock hands a received block to the core with its buffer as the
+// payload, and performs the core's answer at once: a WriteBlock takes the
+// buffer over (do returns it to the pool once copied); an unwanted block's
+// buffer goes back here.
 func (t *Torrent) onBlock(now time.Time, e blockEvent) {
 	if t.conns[e.conn.id] != e.conn {
 		blockPool.Put(e.buf)
 		return
 	}
-	t.core.Receive(now, e.conn.id, wire.Message{Type: wire.Piece, Index: e.spec.Piece, Begin: e.spec.Begin, Length: e.spec.Length})
-	t.acts = t.core.AppendActions(t.acts[:0])
-	for _, a := range t.acts {
-		if a.Kind == swarm.WriteBlock && a.Block == e.spec && a.Conn == e.conn.id {
-			t.write(a.Block, e.buf)
-			continue
+	t.core.ReceiveBlock(now, e.conn.id, e.spec, e.buf)
+	taken := false
+	if acts := t.core.Ready(); acts != nil {
+		for _, a := range acts {
+			if a.Kind == swarm.WriteBlock && a.Data == swarm.Payload(e.buf) {
+				taken = true
+			}
+			t.do(now, a)
 		}
-		t.do(now, a)
+		t.core.Advance()
 	}
-	blockPool.Put(e.buf)
+	if !taken {
+		blockPool.Put(e.buf)
+	}
 }
 
 // onVerified reports a hash result to the core.
@@ -173,6 +189,7 @@ func (t *Torrent) onVerified(now time.Time, piece int, ok bool) {
 	t.mu.Lock()
 	if ok {
 		t.stats.Verified++
+		t.verified[piece] = true
 	} else {
 		t.stats.HashFails++
 	}
@@ -200,9 +217,15 @@ func (t *Torrent) do(now time.Time, a swarm.Action) {
 			pc.drop(a.Block)
 		}
 	case swarm.WriteBlock:
-		// Only onBlock holds the payload of the block just received.
-		t.fail(fmt.Errorf("write piece %d: no block buffer for write", a.Block.Piece))
-		t.later = append(t.later, blockWrittenEvent{spec: a.Block, err: errNoBuffer})
+		buf, ok := a.Data.(*[]byte)
+		if !ok {
+			// The core hands back exactly what ReceiveBlock got: a bug.
+			t.fail(fmt.Errorf("write piece %d: %w", a.Block.Piece, errNoBuffer))
+			t.later = append(t.later, blockWrittenEvent{spec: a.Block, err: errNoBuffer})
+			return
+		}
+		t.write(a.Block, buf)
+		blockPool.Put(buf)
 	case swarm.VerifyPiece:
 		t.verifyAsync(a.Piece)
 	case swarm.Disconnect:
@@ -233,8 +256,8 @@ func (t *Torrent) do(now time.Time, a swarm.Action) {
 	}
 }
 
-// errNoBuffer reports a WriteBlock the runtime has no payload for.
-var errNoBuffer = fmt.Errorf("no block buffer for write")
+// errNoBuffer reports a WriteBlock whose payload is not a block buffer.
+var errNoBuffer = errors.New("no block buffer for write")
 
 // write hands a received block to the assembler (or the disk, when its
 // piece is not assembled in memory) and keeps the result as a later

@@ -191,6 +191,9 @@ func (t *Torrent) onAccepted(now time.Time, pc *peerConn) {
 		return
 	}
 	t.core.AddPeer(now, pc.id, swarm.PeerInfo{Fast: pc.hs.SupportsFast(), Extended: pc.hs.SupportsExtended()})
+	// The core's opening message (Bitfield, HaveAll or HaveNone: BEP 6 wants
+	// it first) goes before our extension handshakes.
+	t.runCore(now)
 	if pc.hs.SupportsExtended() {
 		t.sendExtendedHandshake(pc)
 	}

@@ -59,6 +59,9 @@ func (m *Manager) connKeys(c *conn) []string {
 
 // isBanned reports whether any of keys is banned at now.
 func (m *Manager) isBanned(now time.Time, keys ...string) bool {
+	if len(m.bans) == 0 {
+		return false
+	}
 	for _, k := range keys {
 		if b, ok := m.bans[k]; ok && (b.until.IsZero() || now.Before(b.until)) {
 			return true
@@ -82,8 +85,8 @@ func (m *Manager) Ban(now time.Time, id ConnID, reason string, until time.Time) 
 		keys = m.connKeys(c)
 	} else {
 		for i := len(m.recent) - 1; i >= 0; i-- {
-			if m.recent[i].id == id {
-				keys = m.recent[i].keys
+			if r := m.recent[i]; r.id == id {
+				keys = m.connKeys(&conn{peerID: r.peerID, dialed: r.dialed, listen: r.listen, remote: r.remote})
 				break
 			}
 		}

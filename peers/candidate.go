@@ -208,7 +208,7 @@ func (m *Manager) dialable(now time.Time, cd *candidate) bool {
 	case m.byListen[cd.addr] != nil:
 		return false // connected already, by its own dial
 	}
-	return !m.isBanned(now, addrKeys(cd.addr)...)
+	return len(m.bans) == 0 || !m.isBanned(now, addrKeys(cd.addr)...)
 }
 
 // dialMore dials due candidates, best first, while below the bounds on

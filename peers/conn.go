@@ -56,11 +56,12 @@ type conn struct {
 	asked     bool // asked for the metadata
 }
 
-// recentConn keeps the ban keys of a closed connection, for a Ban that
-// arrives after the close (a piece failing once its sender left).
+// recentConn keeps who a closed connection was, for a Ban that arrives
+// after the close (a piece failing once its sender left).
 type recentConn struct {
-	id   ConnID
-	keys []string
+	id                     ConnID
+	peerID                 [20]byte
+	dialed, listen, remote netip.AddrPort
 }
 
 // maxRecent bounds how many closed connections can still be banned.
@@ -207,7 +208,7 @@ func (m *Manager) drop(c *conn) {
 		copy(m.recent, m.recent[1:])
 		m.recent = m.recent[:maxRecent-1]
 	}
-	m.recent = append(m.recent, recentConn{id: c.id, keys: m.connKeys(c)})
+	m.recent = append(m.recent, recentConn{id: c.id, peerID: c.peerID, dialed: c.dialed, listen: c.listen, remote: c.remote})
 	delete(m.conns, c.id)
 	last := m.connList[len(m.connList)-1]
 	m.connList[c.idx] = last

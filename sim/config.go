@@ -14,21 +14,18 @@ import (
 // ErrInvalidConfig is wrapped by Run when the Config is inconsistent.
 var ErrInvalidConfig = errors.New("sim: invalid config")
 
-// Runtime constants the simulator copies from the real client and tracker
-// so that connections form the way they do in a real fleet.
+// The simulated tracker answers as a default `shoal tracker` does; every
+// host's peer rules are the client's own (package peers).
 const (
-	// NumWant is how many peers a host asks the tracker for (client).
-	NumWant = 50
-	// MaxPeers bounds the connections of one host (client default).
-	MaxPeers = 80
-	// MaxHalfOpen bounds a host's dials in flight (client default).
-	MaxHalfOpen = 16
 	// AnnounceInterval is the tracker's re-announce interval (tracker
-	// default); a host with fewer than 5 peers re-announces at half of it.
-	AnnounceInterval = 30 * time.Second
+	// default).
+	AnnounceInterval = tracker.DefaultInterval
+	// MinInterval is its min interval (tracker default: half the interval),
+	// the cadence of a starved host.
+	MinInterval = AnnounceInterval / 2
 	// HandoutBudget is how often the tracker hands one peer out per
-	// interval (tracker default: 4 × its 50-peer handout).
-	HandoutBudget = 4 * NumWant
+	// interval (tracker default: 4 × its handout of at most 50).
+	HandoutBudget = 4 * tracker.DefaultMaxNumWant
 	// DefaultMaxBlockEvents is the budget of block transfers (receivers ×
 	// blocks) under which blocks are simulated at their real 16 KiB size.
 	DefaultMaxBlockEvents = 1 << 24
@@ -83,6 +80,15 @@ type Config struct {
 	// Policy hands out peers at each announce (nil: the tracker's default
 	// policy, seeded from Seed, with the tracker's default handout budget).
 	Policy tracker.Policy
+	// RackSize, if positive, puts the receivers in racks of so many hosts
+	// (the origin in the first), each behind an uplink of RackUplink bytes
+	// per second each way, the uplinks joined by a core of CoreRate (0:
+	// unlimited); see racks.go. Racked hosts announce their rack as a
+	// location label, so the tracker's policy hands out its peers first,
+	// unless RandomPeers.
+	RackSize             int
+	RackUplink, CoreRate float64
+	RandomPeers          bool
 	// Progress, if set, is called every 100 ms of simulated time with the
 	// simulated time and the number of receivers done.
 	Progress func(now time.Duration, done, receivers int)
@@ -113,6 +119,9 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: fractions must be within [0, 1]", ErrInvalidConfig)
 	case c.SlowFraction > 0 && !(c.SlowLink > 0):
 		return fmt.Errorf("%w: --slow-fraction needs a positive slow link rate", ErrInvalidConfig)
+	}
+	if err := c.checkRacks(); err != nil {
+		return err
 	}
 	if c.OriginLink == 0 {
 		c.OriginLink = c.Link

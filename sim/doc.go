@@ -1,14 +1,17 @@
 // Package sim is a discrete-event simulator of one Shoal distribution: an
 // origin and N receivers with modelled upload and download links and a
-// fixed one-way latency, each running the real scheduling core of package
-// swarm, connected the way the runtime connects them (a tracker handout
-// from the same tracker.Policy the tracker uses, at most 50 peers per
-// announce, 80 connections and 16 dials in flight per host).
+// fixed one-way latency, each running the two pure machines of the real
+// client: the scheduling core of package swarm and the peer manager of
+// package peers (whom to dial and when, bounds of 80 connections and 16
+// dials in flight, duplicates, bans, eviction, announce timing), fed by a
+// tracker handout from the same tracker.Policy the tracker uses.
 //
 // The simulator models the network, not the logic: every decision (which
-// block to request from whom, whom to unchoke, initial seeding, endgame)
-// is taken by swarm.Swarm from real wire messages, exactly as in package
-// client. What is modelled: each host's upload link sends whole blocks one
+// block to request from whom, whom to unchoke, initial seeding, endgame,
+// which peer to dial, which connection to keep) is taken by swarm.Swarm and
+// peers.Manager from real wire messages and handshakes, driven through
+// Ready and Advance exactly as package client drives them, so a simulated
+// host and a real one differ only in the transport. What is modelled: each host's upload link sends whole blocks one
 // at a time, round-robin over its connections with queued blocks; a block
 // then takes the latency to reach the receiver, whose download link is a
 // FIFO server at its download rate (so the receiver caps the sum of its

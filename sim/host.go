@@ -1,27 +1,28 @@
 package sim
 
 import (
+	"net/netip"
+
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/swarm"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
-// host is one simulated machine: its core, links, connections and the
-// runtime state the real client keeps around the core (dial candidates,
-// half-open dials, announce schedule).
+// host is one simulated machine: its two machines (the scheduling core and
+// the peer manager, as in the client), its links and its connections.
 type host struct {
 	idx    int
 	core   *swarm.Swarm
-	acts   []swarm.Action // process's buffer
+	mgr    *peers.Manager // from the host's join on
+	later  []later        // process's queue of work between batches
+	facts  []swarm.PeerFact
+	busyP  bool // process is running for this host
 	origin bool
 	// Link rates in modelled bytes per nanosecond.
 	up, down         float64
 	upReal, downReal float64 // real bytes per second, for the floor
 
-	conns  []*conn         // established connections, by ConnID-1
-	peerOf map[int32]*conn // the connection (open or dialing) to each host
-	open   int             // established connections still open
-	half   int             // dials in flight
-	banned map[int32]bool
+	conns []*conn // connections that reached a handshake, by ConnID-1
 
 	// Upload link: connections with queued blocks, served round-robin.
 	rr      fifo[*conn]
@@ -31,12 +32,11 @@ type host struct {
 	// downFree is when the download link finishes its last queued block.
 	downFree int64
 
-	cands    []candidate
-	candIdx  map[int32]int
-	handouts fifo[[]int32] // tracker responses in flight, in order
+	handouts fifo[[]int32]    // tracker responses in flight, in order
+	addrBuf  []netip.AddrPort // trackerReply's buffer
+	nextTick int64            // when h's next tick is scheduled
+	wakeAt   int64            // when an evWake for h is scheduled, if after now
 
-	announced  bool
-	nextAnn    int64
 	done       bool
 	finishedAt int64
 	gone       bool
@@ -44,20 +44,12 @@ type host struct {
 	leaving    bool
 }
 
-// candidate is a tracker-provided address the host may dial, with the
-// client's retry bookkeeping.
-type candidate struct {
-	host      int32
-	failures  int
-	nextTry   int64
-	connected bool
-}
-
 // connState is the life cycle of one end of a connection.
 type connState uint8
 
 const (
-	dialing connState = iota
+	dialing     connState = iota // the dialer's end, before the verdict
+	handshaking                  // the handshake is done; the peer manager decides
 	open
 	closed
 )
@@ -67,7 +59,7 @@ type conn struct {
 	h, peer *host
 	id      swarm.ConnID // assigned when established on this end
 	state   connState
-	dialed  bool  // this end dialed (it has a candidate entry)
+	dialed  bool  // this end dialed
 	remote  *conn // the other end, once it exists
 	// q holds what this end sends: blocks, and control messages queued
 	// behind blocks (a control message with nothing ahead of it leaves at
@@ -138,29 +130,16 @@ type ctrl struct {
 
 // lookup returns h's open connection with id c, or nil.
 func (h *host) lookup(c swarm.ConnID) *conn {
-	if c == 0 || int(c) > len(h.conns) {
-		return nil
-	}
-	if cn := h.conns[c-1]; cn.state == open {
+	if cn := h.lookupAny(c); cn != nil && cn.state == open {
 		return cn
 	}
 	return nil
 }
 
-// addCandidate records a peer address from the tracker (the client keeps
-// at most 4096).
-func (h *host) addCandidate(p int32) {
-	if _, ok := h.candIdx[p]; ok || len(h.cands) >= 4096 {
-		return
+// lookupAny returns h's connection with id c in any state, or nil.
+func (h *host) lookupAny(c swarm.ConnID) *conn {
+	if c == 0 || int(c) > len(h.conns) {
+		return nil
 	}
-	h.candIdx[p] = len(h.cands)
-	h.cands = append(h.cands, candidate{host: p})
-}
-
-// candidate returns h's candidate entry for host p, or nil.
-func (h *host) candidate(p int32) *candidate {
-	if k, ok := h.candIdx[p]; ok {
-		return &h.cands[k]
-	}
-	return nil
+	return h.conns[c-1]
 }

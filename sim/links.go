@@ -93,12 +93,9 @@ func (s *simulation) upDone(h *host) {
 		if r.state == open {
 			size := float64(spec.Length)
 			// The last byte leaves now; the receiver's link takes at least
-			// size/down for the block, and serves blocks one after another.
-			at := s.now + s.lat
-			if extra := size/r.h.down - size/h.up; extra > 0 {
-				at += int64(extra)
-			}
-			at = max(at, r.h.downFree+int64(size/r.h.down))
+			// size/down for the block, and serves blocks one after another
+			// (racks.go: through the racks' uplinks if any).
+			at := s.blockArrival(h, r.h, size)
 			r.h.downFree, r.lastArrive = at, at
 			s.trace.arrival(r.h, at-int64(size/r.h.down), at)
 			s.schedule(event{at: at, kind: evArrive, c: r, spec: spec})
@@ -133,64 +130,150 @@ func (s *simulation) originSentBlock(spec swarm.BlockSpec) {
 	}
 }
 
-// process performs h's pending actions until the core has no more.
-// Writes and hashes are instant: BlockWritten and PieceVerified are
-// reported at once.
+// process performs the pending actions of h's two machines until neither
+// has any, as the client's loop does: it performs each batch, then steps
+// the machines with what the batch produced. Writes and hashes are
+// instant: BlockWritten and PieceVerified are reported at once.
 func (s *simulation) process(h *host) {
+	if h.busyP {
+		return // the outer call picks up whatever this one would do
+	}
+	h.busyP = true
+	defer func() { h.busyP = false }()
 	now := timeOf(s.now)
-	// h.acts is reused across calls; it is taken while in use, so a nested
-	// process of the same host gets a buffer of its own.
-	acts := h.acts
-	h.acts = nil
-	defer func() { h.acts = acts[:0] }()
 	for {
-		acts = h.core.AppendActions(acts[:0])
-		if len(acts) == 0 {
-			break
-		}
-		for i := range acts {
-			a := &acts[i]
-			switch a.Kind {
-			case swarm.Send:
-				if c := h.lookup(a.Conn); c != nil {
-					s.send(c, compact(a.Msg))
+		worked := false
+		if h.mgr != nil {
+			if macts := h.mgr.Ready(); macts != nil {
+				for i := range macts {
+					s.doPeers(h, macts[i])
 				}
-			case swarm.SendBlock:
-				if c := h.lookup(a.Conn); c != nil {
-					s.enqueueBlock(c, a.Block)
-				}
-			case swarm.DropBlock:
-				if c := h.lookup(a.Conn); c != nil {
-					dropQueued(c, a.Block)
-				}
-			case swarm.WriteBlock:
-				s.trace.wrote(h, s.now, int64(a.Block.Length))
-				h.core.BlockWritten(now, a.Block, nil)
-			case swarm.VerifyPiece:
-				s.trace.verified(h, s.now, a.Piece)
-				h.core.PieceVerified(now, a.Piece, true)
-			case swarm.Disconnect, swarm.Ban:
-				if c := h.lookup(a.Conn); c != nil {
-					if a.Kind == swarm.Ban {
-						h.banned[int32(c.peer.idx)] = true
-					}
-					s.closeConn(c, true)
-				}
-			case swarm.Completed:
-				if !h.origin && !h.done {
-					h.done, h.finishedAt = true, s.now
-					s.finished++
-					if h.churnAt == 0 {
-						s.receiversLeft--
-					}
-				}
+				h.mgr.Advance()
+				worked = true
 			}
+		}
+		if s.runCore(h, now) {
+			worked = true
+		}
+		for i := 0; i < len(h.later); i++ { // doLater may append
+			s.doLater(h, now, h.later[i])
+			worked = true
+		}
+		clear(h.later)
+		h.later = h.later[:0]
+		if !worked {
+			break
 		}
 	}
 	if h.churnAt > 0 && !h.leaving && h.core.NumHave() >= h.churnAt {
 		h.leaving = true
 		s.depart(h)
 	}
+	s.armWake(h)
+}
+
+// runCore performs h's core's pending batch, if any, and acknowledges it.
+func (s *simulation) runCore(h *host, now time.Time) bool {
+	acts := h.core.Ready()
+	if acts == nil {
+		return false
+	}
+	for i := range acts {
+		s.doCore(h, now, &acts[i])
+	}
+	h.core.Advance()
+	return true
+}
+
+// doCore performs one action of h's core. It steps no machine: results go
+// to h.later.
+func (s *simulation) doCore(h *host, now time.Time, a *swarm.Action) {
+	switch a.Kind {
+	case swarm.Send:
+		if c := h.lookup(a.Conn); c != nil {
+			s.send(c, compact(a.Msg))
+		}
+	case swarm.SendBlock:
+		if c := h.lookup(a.Conn); c != nil {
+			s.enqueueBlock(c, a.Block)
+		}
+	case swarm.DropBlock:
+		if c := h.lookup(a.Conn); c != nil {
+			dropQueued(c, a.Block)
+		}
+	case swarm.WriteBlock:
+		s.trace.wrote(h, s.now, int64(a.Block.Length))
+		h.later = append(h.later, later{kind: laterWritten, spec: a.Block})
+	case swarm.VerifyPiece:
+		s.trace.verified(h, s.now, a.Piece)
+		h.later = append(h.later, later{kind: laterVerified, piece: a.Piece})
+	case swarm.Disconnect:
+		if c := h.lookup(a.Conn); c != nil {
+			s.closeConn(c, true)
+			h.later = append(h.later, later{kind: laterClosed, c: c})
+		}
+	case swarm.Ban:
+		h.later = append(h.later, later{kind: laterBan, conn: a.Conn, reason: a.Reason, until: a.Until})
+	case swarm.Completed:
+		if !h.origin && !h.done {
+			h.done, h.finishedAt = true, s.now
+			s.finished++
+			if h.churnAt == 0 {
+				s.receiversLeft--
+			}
+		}
+		h.later = append(h.later, later{kind: laterCompleted})
+	}
+}
+
+// doLater steps a machine with what a batch produced.
+func (s *simulation) doLater(h *host, now time.Time, l later) {
+	switch l.kind {
+	case laterAddPeer:
+		if l.c.state == open {
+			s.addPeer(l.c)
+		}
+	case laterRemovePeer:
+		h.core.RemovePeer(now, l.c.id)
+	case laterClosed:
+		if h.mgr != nil {
+			h.mgr.Closed(now, l.c.id)
+		}
+	case laterBan:
+		if h.mgr != nil {
+			h.mgr.Ban(now, l.conn, l.reason, l.until)
+		}
+	case laterCompleted:
+		if h.mgr != nil {
+			h.mgr.Completed(now)
+		}
+	case laterDialFailed:
+		if h.mgr != nil {
+			h.mgr.DialFailed(now, l.addr)
+		}
+	case laterWritten:
+		h.core.BlockWritten(now, l.spec, nil)
+	case laterVerified:
+		h.core.PieceVerified(now, l.piece, true)
+	}
+}
+
+// armWake schedules a wake-up of h's peer manager when one of its timers
+// (an announce) falls before h's next tick, as the client arms a timer.
+func (s *simulation) armWake(h *host) {
+	if h.mgr == nil || h.gone {
+		return
+	}
+	w := h.mgr.Wake()
+	if w.IsZero() {
+		return
+	}
+	at := max(int64(w.Sub(epoch)), s.now)
+	if at >= h.nextTick || (h.wakeAt > s.now && h.wakeAt <= at) {
+		return
+	}
+	h.wakeAt = at
+	s.schedule(event{at: at, kind: evWake, h: h})
 }
 
 // dropQueued removes a block from c's queue if it has not started.
@@ -207,25 +290,13 @@ func dropQueued(c *conn, spec swarm.BlockSpec) {
 }
 
 // closeConn closes c on its host; notify sends the other end a FIN. The
-// caller tells the core if it does not know yet.
+// caller tells the machines if they do not know yet.
 func (s *simulation) closeConn(c *conn, notify bool) {
 	if c.state != open {
 		return
 	}
-	h := c.h
 	c.state = closed
 	c.q.reset()
-	h.open--
-	p := int32(c.peer.idx)
-	if h.peerOf[p] == c {
-		delete(h.peerOf, p)
-	}
-	if c.dialed {
-		if cd := h.candidate(p); cd != nil {
-			cd.connected = false
-			cd.nextTry = s.now + int64(5*time.Second)
-		}
-	}
 	if r := c.remote; notify && r != nil {
 		if r.lastArrive >= s.now+s.lat {
 			s.schedule(event{at: r.lastArrive, kind: evFin, c: r})

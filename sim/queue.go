@@ -46,6 +46,7 @@ const (
 	evHandshake                  // a dialer's handshake reaches the acceptor
 	evJoin                       // a host starts (announces for the first time)
 	evFin                        // a close reaches the other end after its last block
+	evWake                       // a host's peer manager has a timer due before its next tick
 	evSample                     // the trace samples queue depths (a timeline bin starts)
 )
 

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/swarm"
 	"github.com/shoal-p2p/shoal/tracker"
 	"github.com/shoal-p2p/shoal/wire"
@@ -37,6 +38,7 @@ type simulation struct {
 	ctrls  fifo[ctrl]
 	extHS  []byte // our BEP 10 handshake payload
 
+	racks      *racks         // nil unless Config.RackSize
 	registered []bool         // hosts the tracker knows
 	candBuf    []tracker.Peer // reused by trackerAnnounce
 	originSent []int64
@@ -94,7 +96,7 @@ func (s *simulation) build() error {
 	// below a few blocks.
 	maxReq := max(4, swarm.DefaultMaxRequestsPerPeer/int(lay.scale))
 	maxQueued := max(8, swarm.DefaultMaxQueuedUploads/int(lay.scale))
-	payload, err := wire.ExtendedHandshake{M: map[string]int{}, V: "Shoal 0.1", Reqq: maxQueued}.Marshal()
+	payload, err := wire.ExtendedHandshake{M: map[string]int{}, V: peers.ClientName, Reqq: maxQueued, Port: listenPort}.Marshal()
 	if err != nil {
 		return fmt.Errorf("encode extended handshake: %w", err)
 	}
@@ -112,8 +114,7 @@ func (s *simulation) build() error {
 	}
 	scale := float64(lay.scale)
 	for i := 0; i < n; i++ {
-		h := &host{idx: i, origin: i == 0, peerOf: map[int32]*conn{}, banned: map[int32]bool{},
-			candIdx: map[int32]int{}, churnAt: churnAt[i]}
+		h := &host{idx: i, origin: i == 0, churnAt: churnAt[i]}
 		up, down := cfg.Link, cfg.Link
 		switch {
 		case i == 0:
@@ -147,6 +148,7 @@ func (s *simulation) build() error {
 		h.core = core
 		s.hosts = append(s.hosts, h)
 	}
+	s.racks = newRacks(cfg, n, lay.scale)
 	s.registered = make([]bool, n)
 	s.originSent = make([]int64, lay.numPieces)
 	s.receiversLeft = cfg.Peers
@@ -162,7 +164,8 @@ func (s *simulation) build() error {
 	// Each host ticks once a second at its own phase, as independent
 	// processes would.
 	for _, h := range s.hosts {
-		s.schedule(event{at: s.rng.Int63n(int64(time.Second)), kind: evTick, h: h})
+		h.nextTick = s.rng.Int63n(int64(time.Second))
+		s.schedule(event{at: h.nextTick, kind: evTick, h: h})
 	}
 	s.trace = newTrace(s)
 	s.schedule(event{at: 0, kind: evSample})
@@ -221,26 +224,23 @@ func (s *simulation) handle(e event) {
 		if h.gone {
 			return
 		}
+		h.nextTick = s.now + int64(time.Second)
 		h.core.Tick(timeOf(s.now))
+		s.tickPeers(h)
 		s.process(h)
-		s.dialMore(h)
-		if h.announced && s.now >= h.nextAnn {
-			s.announce(h)
+		s.schedule(event{at: h.nextTick, kind: evTick, h: h})
+	case evWake:
+		if h.gone || h.mgr == nil || h.wakeAt != s.now {
+			return
 		}
-		s.schedule(event{at: s.now + int64(time.Second), kind: evTick, h: h})
+		h.mgr.Tick(timeOf(s.now))
+		s.process(h)
 	case evJoin:
-		h.announced = true
-		s.announce(h)
+		s.join(h)
 	case evAnnounce:
 		s.trackerAnnounce(h)
 	case evPeers:
-		if h.gone {
-			return
-		}
-		for _, p := range h.handouts.pop() {
-			h.addCandidate(p)
-		}
-		s.dialMore(h)
+		s.trackerReply(h)
 	case evFin:
 		s.deliver(ctrl{kind: ctrlFin, to: e.c})
 	case evSample:
@@ -256,8 +256,7 @@ func (s *simulation) handle(e event) {
 			return
 		}
 		s.deliveries++
-		c.h.core.Receive(timeOf(s.now), c.id, wire.Message{Type: wire.Piece, Index: e.spec.Piece,
-			Begin: e.spec.Begin, Length: e.spec.Length})
+		c.h.core.ReceiveBlock(timeOf(s.now), c.id, e.spec, blockPayload)
 		s.process(c.h)
 	}
 }
@@ -269,6 +268,9 @@ func (s *simulation) deliver(d ctrl) {
 	case ctrlMessage:
 		if c.state != open {
 			return
+		}
+		if d.msg.typ == extendedType && d.msg.index == wire.ExtendedHandshakeID {
+			s.extendedArrived(c)
 		}
 		c.h.core.Receive(timeOf(s.now), c.id, d.msg.message())
 		s.process(c.h)
@@ -282,13 +284,14 @@ func (s *simulation) deliver(d ctrl) {
 		}
 		s.closeConn(c, false)
 		c.h.core.RemovePeer(timeOf(s.now), c.id)
+		c.h.mgr.Closed(timeOf(s.now), c.id)
 		s.process(c.h)
 	}
 }
 
-// peerAddr is the tracker address standing for host i.
+// peerAddr is the address host i listens on, as the tracker hands it out.
 func peerAddr(i int) netip.AddrPort {
-	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 6881)
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), listenPort)
 }
 
 // hostOf is the host index behind a peerAddr.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/tracker"
 )
 
@@ -169,7 +170,7 @@ type countingPolicy struct {
 
 func (p *countingPolicy) Handout(now time.Time, self tracker.Peer, c []tracker.Peer, n int) []tracker.Peer {
 	p.calls.Add(1)
-	if n != NumWant {
+	if n != peers.NumWant {
 		panic("handout size is not the client's numwant")
 	}
 	return p.Policy.Handout(now, self, c, n)

@@ -37,8 +37,9 @@ const (
 	// DropBlock removes Block from Conn's send queue if it is still there
 	// (the peer cancelled it or we choked the peer).
 	DropBlock
-	// WriteBlock writes the block just received on Conn to disk; the runtime
-	// reports the result with BlockWritten.
+	// WriteBlock writes the block just received on Conn, whose bytes are
+	// Data (the Payload ReceiveBlock handed in); the runtime reports the
+	// result with BlockWritten.
 	WriteBlock
 	// VerifyPiece hashes Piece; the runtime reports the result with
 	// PieceVerified.
@@ -56,13 +57,15 @@ const (
 
 // Action is one thing the runtime must do. Only the fields that belong to
 // Kind are meaningful: Conn for everything but VerifyPiece and Completed, Msg
-// for Send, Block for SendBlock, DropBlock and WriteBlock, Piece for
-// VerifyPiece, Reason for Disconnect and Ban, Until for Ban.
+// for Send, Block for SendBlock, DropBlock and WriteBlock, Data for
+// WriteBlock, Piece for VerifyPiece, Reason for Disconnect and Ban, Until
+// for Ban.
 type Action struct {
 	Kind   ActionKind
 	Conn   ConnID
 	Msg    wire.Message
 	Block  BlockSpec
+	Data   Payload
 	Piece  int
 	Reason string
 	Until  time.Time

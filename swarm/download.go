@@ -305,6 +305,7 @@ func (s *Swarm) cancelDuplicates(from *peer, spec BlockSpec, bl *block) {
 // piece is on disk the core emits VerifyPiece. A failed write returns the
 // block to the pool.
 func (s *Swarm) BlockWritten(now time.Time, spec BlockSpec, err error) {
+	s.step()
 	d, bl := s.lookupBlock(spec)
 	if bl == nil || bl.state != blockReceived {
 		return

@@ -46,11 +46,18 @@ func FuzzReceive(f *testing.F) {
 					s.RemovePeer(now, c)
 					s.AddPeer(now, c, PeerInfo{Fast: c == 1})
 				default:
-					s.Receive(now, c, m)
+					if m.Type == wire.Piece {
+						s.ReceiveBlock(now, c, BlockSpec{m.Index, m.Begin, m.Length}, "payload")
+					} else {
+						s.Receive(now, c, m)
+					}
 				}
 				for _, a := range s.Actions() {
 					if a.Kind == SendBlock && !s.Have(int(a.Block.Piece)) {
 						t.Fatalf("serves unverified piece: %s", a)
+					}
+					if a.Kind == WriteBlock && a.Data != Payload("payload") {
+						t.Fatalf("write without its payload: %s", a)
 					}
 				}
 				if err := s.checkInvariants(); err != nil {

@@ -64,6 +64,7 @@ type request struct {
 // bitfield (BEP 3) or HaveAll/HaveNone (BEP 6) as its first message. An
 // already known c is ignored.
 func (s *Swarm) AddPeer(now time.Time, c ConnID, info PeerInfo) {
+	s.step()
 	if s.byID[c] != nil {
 		return
 	}
@@ -111,6 +112,7 @@ func (s *Swarm) bitfield() []byte {
 // RemovePeer forgets a connection: its requests go back to the pool and its
 // pieces no longer count towards availability. Unknown c is ignored.
 func (s *Swarm) RemovePeer(now time.Time, c ConnID) {
+	s.step()
 	p := s.byID[c]
 	if p == nil {
 		return

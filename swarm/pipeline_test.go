@@ -118,7 +118,7 @@ func runPipelineModel(t *testing.T, m uploaderModel, size int64, limit time.Dura
 				perSec = append(perSec, 0)
 			}
 			perSec[sec] += int64(e.spec.Length)
-			s.Receive(base.Add(e.at), seeder, wire.Message{Type: wire.Piece, Index: e.spec.Piece, Begin: e.spec.Begin, Length: e.spec.Length})
+			s.ReceiveBlock(base.Add(e.at), seeder, e.spec, e.spec)
 		case e.spec.Length == 0: // a pulse: send everything received so far
 			for _, spec := range waiting {
 				serve(e.at, spec)

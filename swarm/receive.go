@@ -10,12 +10,39 @@ import (
 // maxReqq bounds the reqq we believe from a peer's extended handshake.
 const maxReqq = 1 << 16
 
-// Receive handles one decoded message from c. For Piece messages only Index,
-// Begin and Length (or len(Block) when Length is 0) are used: the core never
-// reads or retains Block; it emits WriteBlock if the block is wanted.
-// Protocol violations disconnect the peer. Messages from unknown
-// connections are ignored.
+// Receive handles one decoded message from c, except Piece messages, which
+// carry a payload and go through ReceiveBlock (a Piece here breaks the
+// contract and panics with ErrContract). Protocol violations disconnect
+// the peer. Messages from unknown connections are ignored.
 func (s *Swarm) Receive(now time.Time, c ConnID, m wire.Message) {
+	s.step()
+	if m.Type == wire.Piece && !m.KeepAlive {
+		panic(s.out.Violation("a Piece message goes through ReceiveBlock with its payload"))
+	}
+	s.receiveMsg(now, c, m)
+}
+
+// ReceiveBlock handles a Piece message from c: the block spec, its bytes
+// being data, the runtime's handle on them. The core never reads data: if
+// it wants the block it hands data back in a WriteBlock action, and the
+// runtime writes it; otherwise data stays the runtime's to release. A nil
+// data breaks the contract and panics with ErrContract.
+func (s *Swarm) ReceiveBlock(now time.Time, c ConnID, spec BlockSpec, data Payload) {
+	s.step()
+	if data == nil {
+		panic(s.out.Violation("block " + spec.String() + " handed in without a payload"))
+	}
+	first := s.out.Len()
+	s.receiveMsg(now, c, wire.Message{Type: wire.Piece, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
+	for i := first; i < s.out.Len(); i++ {
+		if a := s.out.At(i); a.Kind == WriteBlock && a.Conn == c && a.Block == spec {
+			a.Data = data
+		}
+	}
+}
+
+// receiveMsg is Receive without the contract checks.
+func (s *Swarm) receiveMsg(now time.Time, c ConnID, m wire.Message) {
 	p := s.byID[c]
 	if p == nil || m.KeepAlive {
 		return

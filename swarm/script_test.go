@@ -4,56 +4,36 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/datadriven"
+	"github.com/shoal-p2p/shoal/internal/scripttest"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
-// TestScripts runs every testdata/*.txt scenario with datadriven. A
-// scenario is a sequence of blocks: one or more command lines (the first
-// line and the input lines), a "----" line, then the expected actions (one
-// per line, "(none)" for no action) up to a blank line. Lines starting with
-// '#' between blocks are comments. "go test ./swarm -rewrite" regenerates
-// the expectations.
+// TestScripts runs every testdata/*.txt scenario (see internal/scripttest):
+// a scenario is a sequence of blocks: one or more command lines, a "----"
+// line, then the expected actions (one per line, "(none)" for no action) up
+// to a blank line. Lines starting with '#' between blocks are comments.
+// "go test ./swarm -rewrite" regenerates the expectations.
 func TestScripts(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scripts: %v", err)
+	scripttest.Run(t, "testdata/*.txt", func() scripttest.Runner {
+		return &scriptRunner{now: time.Unix(1_000_000, 0).UTC(), ids: map[string]ConnID{}}
+	})
+}
+
+// Run runs one command line.
+func (r *scriptRunner) Run(line string) ([]string, error) { return r.run(line) }
+
+// Check verifies the core's invariants, once there is one.
+func (r *scriptRunner) Check() error {
+	if r.s == nil {
+		return nil
 	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			r := &scriptRunner{now: time.Unix(1_000_000, 0).UTC(), ids: map[string]ConnID{}}
-			datadriven.RunTest(t, f, func(t *testing.T, d *datadriven.TestData) string {
-				cmds := []string{d.FullCmd()}
-				if d.Input != "" {
-					cmds = append(cmds, strings.Split(d.Input, "\n")...)
-				}
-				var got []string
-				for _, c := range cmds {
-					lines, err := r.run(c)
-					if err != nil {
-						t.Fatalf("%s: %s: %v", d.Pos, c, err)
-					}
-					got = append(got, lines...)
-					if r.s != nil {
-						if err := r.s.checkInvariants(); err != nil {
-							t.Fatalf("%s: %s: invariant: %v", d.Pos, c, err)
-						}
-					}
-				}
-				if len(got) == 0 {
-					return "(none)\n"
-				}
-				return strings.Join(got, "\n") + "\n"
-			})
-		})
-	}
+	return r.s.checkInvariants()
 }
 
 // scriptRunner holds the state of one scenario.
@@ -82,12 +62,22 @@ func (r *scriptRunner) conn(name string) (ConnID, error) {
 	return c, nil
 }
 
-// drain formats the pending actions and remembers writes and uploads.
+// drain formats the pending batch, remembers writes and uploads, and
+// acknowledges it (Ready/Advance, as a runtime does).
 func (r *scriptRunner) drain() []string {
 	var out []string
-	for _, a := range r.s.Actions() {
+	acts := r.s.Ready()
+	defer func() {
+		if acts != nil {
+			r.s.Advance()
+		}
+	}()
+	for _, a := range acts {
 		switch a.Kind {
 		case WriteBlock:
+			if a.Data != payloadOf(a.Block) {
+				out = append(out, fmt.Sprintf("CONTRACT: write-block %s carries payload %v", a.Block, a.Data))
+			}
 			r.writes = append(r.writes, a.Block)
 		case SendBlock:
 			r.uploads[a.Conn] = append(r.uploads[a.Conn], a.Block)
@@ -153,7 +143,7 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.s.Receive(r.now, c, m)
+		r.receive(c, m)
 	case "written":
 		if err := r.cmdWritten(args); err != nil {
 			return nil, err
@@ -210,7 +200,7 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		}
 		var out []string
 		for _, b := range specs {
-			r.s.Receive(r.now, c, wire.Message{Type: wire.Piece, Index: b.Piece, Begin: b.Begin, Length: b.Length})
+			r.s.ReceiveBlock(r.now, c, b, payloadOf(b))
 			out = append(out, r.drain()...)
 		}
 		return out, nil
@@ -239,6 +229,21 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 	}
 	return r.drain(), nil
 }
+
+// receive steps the core with a message: a Piece goes through
+// ReceiveBlock with a payload naming the block, which drain checks comes
+// back in the block's WriteBlock.
+func (r *scriptRunner) receive(c ConnID, m wire.Message) {
+	if m.Type == wire.Piece {
+		spec := BlockSpec{m.Index, m.Begin, m.Length}
+		r.s.ReceiveBlock(r.now, c, spec, payloadOf(spec))
+		return
+	}
+	r.s.Receive(r.now, c, m)
+}
+
+// payloadOf is the payload the scripts hand in with a block.
+func payloadOf(b BlockSpec) Payload { return "payload of " + b.String() }
 
 // cmdStream runs "stream A N EVERY": A answers its oldest outstanding
 // request N times ("all": as many times as requests are outstanding now),
@@ -274,7 +279,7 @@ func (r *scriptRunner) cmdStream(args []string) ([]string, error) {
 			break
 		}
 		b := p.reqs[0].spec
-		r.s.Receive(r.now, c, wire.Message{Type: wire.Piece, Index: b.Piece, Begin: b.Begin, Length: b.Length})
+		r.s.ReceiveBlock(r.now, c, b, payloadOf(b))
 		answered++
 		for _, a := range r.s.Actions() {
 			switch {

@@ -33,12 +33,11 @@ type simLink struct {
 }
 
 type simNode struct {
-	s        *Swarm
-	corrupt  bool // sends bad data for every block it serves
-	disk     [][]int8
-	done     bool
-	banned   int // times other nodes banned it
-	incoming bool
+	s       *Swarm
+	corrupt bool // sends bad data for every block it serves
+	disk    [][]int8
+	done    bool
+	banned  int // times other nodes banned it
 }
 
 type simConfig struct {
@@ -181,8 +180,8 @@ func (sm *sim) process(i int) {
 				}
 			case WriteBlock:
 				v := int8(1)
-				if !node.incoming {
-					v = 2
+				if good, ok := a.Data.(bool); !ok || !good {
+					v = 2 // the payload says the sender corrupted it
 				}
 				node.disk[a.Block.Piece][a.Block.Begin/wire.BlockSize] = v
 				sm.events++
@@ -233,10 +232,8 @@ func (sm *sim) step() bool {
 			sm.events++
 			from.s.BlockSent(sm.now, ConnID(l.to+1), it.spec)
 			sm.process(l.from)
-			to.incoming = it.good
 			sm.events++
-			to.s.Receive(sm.now, ConnID(l.from+1), wire.Message{Type: wire.Piece, Index: it.spec.Piece,
-				Begin: it.spec.Begin, Length: it.spec.Length})
+			to.s.ReceiveBlock(sm.now, ConnID(l.from+1), it.spec, it.good)
 		} else {
 			sm.events++
 			to.s.Receive(sm.now, ConnID(l.from+1), it.msg)

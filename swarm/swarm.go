@@ -6,11 +6,24 @@ import (
 	"math/rand"
 	"time"
 
+	"github.com/shoal-p2p/shoal/handover"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
 // ErrInvalidConfig is wrapped by New when the Config is inconsistent.
 var ErrInvalidConfig = errors.New("swarm: invalid config")
+
+// ErrContract is wrapped by the panic raised when the runtime breaks the
+// Ready/Advance contract (see Ready). It is a bug in the caller, never
+// caused by what peers send. It is handover.ErrContract.
+var ErrContract = handover.ErrContract
+
+// Payload is the runtime's handle on the bytes of one received block: a
+// pooled buffer, a place in an assembly buffer, a token in a simulator.
+// The core never looks inside it: ReceiveBlock hands it in, and the
+// WriteBlock action for that block hands it back; a block the core does
+// not want is not written, and its payload stays the runtime's.
+type Payload any
 
 // ChokerMode selects how the core decides whom to upload to.
 type ChokerMode int
@@ -122,8 +135,8 @@ type Swarm struct {
 	peers []*peer // in a deterministic order
 	byID  map[ConnID]*peer
 
-	actions  []Action
-	needFill bool // some blocks went back to the pool: offer them to every peer
+	out      handover.Queue[Action] // actions decided, handed out by Ready
+	needFill bool                   // some blocks went back to the pool: offer them to every peer
 
 	nextRechoke    time.Time
 	nextOptimistic time.Time
@@ -197,6 +210,7 @@ func New(cfg Config) (*Swarm, error) {
 	}
 	s := &Swarm{
 		cfg:          cfg,
+		out:          handover.Queue[Action]{Name: "swarm"},
 		rng:          rand.New(rand.NewSource(cfg.Seed)),
 		blocksPerPc:  int((cfg.PieceLength + wire.BlockSize - 1) / wire.BlockSize),
 		lastPieceLen: cfg.TotalLength - int64(cfg.NumPieces-1)*cfg.PieceLength,
@@ -229,23 +243,34 @@ func New(cfg Config) (*Swarm, error) {
 // runtime advertises MaxQueuedUploads as our reqq.
 func (s *Swarm) Config() Config { return s.cfg }
 
-// Actions drains and returns the actions queued since the last call, in the
-// order they were decided. The returned slice is owned by the caller.
-func (s *Swarm) Actions() []Action {
-	a := s.actions
-	s.actions = nil
-	return a
-}
+// Ready returns the batch of actions decided since the last Advance, in
+// the order they were decided, or nil if there is none. The runtime
+// performs every action of the batch (or starts it: a hash runs in the
+// background), then calls Advance; the slice is the core's and is valid
+// until then. While a batch is out the core must not be stepped: what the
+// actions produce (a block written, a piece verified) is reported with the
+// event methods after Advance. A WriteBlock carries the Payload that
+// ReceiveBlock handed in; the runtime takes it over.
+//
+// Breaking this contract (stepping the core or calling Ready while a batch
+// is out, Advance without one, a block without a payload) is a bug in the
+// runtime: the core panics with an error wrapping ErrContract.
+func (s *Swarm) Ready() []Action { return s.out.Ready() }
 
-// AppendActions appends the pending actions to dst and clears them,
-// keeping the core's buffer: the allocation-free form of Actions for a
-// runtime that drains the core after every event.
-func (s *Swarm) AppendActions(dst []Action) []Action {
-	dst = append(dst, s.actions...)
-	clear(s.actions) // drop references to message payloads
-	s.actions = s.actions[:0]
-	return dst
-}
+// HasReady reports whether Ready would return a batch.
+func (s *Swarm) HasReady() bool { return s.out.HasReady() }
+
+// Advance acknowledges the batch Ready returned.
+func (s *Swarm) Advance() { s.out.Advance() }
+
+// Actions is Ready, a copy, and Advance in one: it returns the pending
+// actions in a slice the caller owns. Tests and simple drivers use it; a
+// runtime uses Ready and Advance, which copy nothing.
+func (s *Swarm) Actions() []Action { return s.out.Take() }
+
+// step guards every event method: the core may not be stepped while a
+// batch from Ready is out.
+func (s *Swarm) step() { s.out.Step() }
 
 // Have reports whether piece is verified. Out-of-range pieces are not had.
 func (s *Swarm) Have(piece int) bool {
@@ -354,11 +379,11 @@ func (s *Swarm) blockSpec(i, b int) BlockSpec {
 }
 
 // emit queues an action.
-func (s *Swarm) emit(a Action) { s.actions = append(s.actions, a) }
+func (s *Swarm) emit(a Action) { s.out.Push(a) }
 
 // send queues a message to p.
 func (s *Swarm) send(p *peer, m wire.Message) {
-	s.actions = append(s.actions, Action{Kind: Send, Conn: p.id, Msg: m})
+	s.out.Push(Action{Kind: Send, Conn: p.id, Msg: m})
 }
 
 // flush runs the work deferred to the end of an event: offering blocks that

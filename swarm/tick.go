@@ -9,6 +9,7 @@ const rateWeight = 0.5
 // updates transfer rates, cancels timed-out requests, runs the choker,
 // releases stalled initial-seeding reveals and refills every pipeline.
 func (s *Swarm) Tick(now time.Time) {
+	s.step()
 	for _, p := range s.peers {
 		s.maybeSample(now, p) // a peer that sent nothing decays here
 	}

@@ -118,6 +118,7 @@ func (s *Swarm) onCancel(p *peer, spec BlockSpec) {
 // BlockSent reports that a Piece message for spec was written to c. It feeds
 // upload rates and initial seeding, and frees the upload queue slot.
 func (s *Swarm) BlockSent(now time.Time, c ConnID, spec BlockSpec) {
+	s.step()
 	p := s.byID[c]
 	if p == nil {
 		return

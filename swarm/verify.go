@@ -22,6 +22,7 @@ import (
 // finds it fixed, or withholding the piece (see PieceChecked) and serving
 // the rest. A liar among several sources is banned for good.
 func (s *Swarm) PieceVerified(now time.Time, piece int, ok bool) {
+	s.step()
 	if piece < 0 || piece >= s.cfg.NumPieces {
 		return
 	}
@@ -137,6 +138,7 @@ func (s *Swarm) soleSource(c ConnID, piece int) bool {
 // that verifies again is served again and announced with Have. Reports for
 // pieces we do not have are ignored.
 func (s *Swarm) PieceChecked(now time.Time, piece int, ok bool) {
+	s.step()
 	if piece < 0 || piece >= s.cfg.NumPieces || !s.have.get(piece) {
 		return
 	}

@@ -150,10 +150,26 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		}
 	case "verify":
 		p, err := strconv.Atoi(args[0])
-		if err != nil || len(args) != 2 {
-			return nil, fmt.Errorf("verify PIECE ok|fail")
+		if err != nil || len(args) < 2 || len(args) > 3 {
+			return nil, fmt.Errorf("verify PIECE ok|fail [digests=LABEL,...]")
 		}
-		r.s.PieceVerified(r.now, p, args[1] == "ok")
+		if len(args) == 2 {
+			r.s.PieceVerified(r.now, p, args[1] == "ok")
+			break
+		}
+		labels, found := strings.CutPrefix(args[2], "digests=")
+		if !found {
+			return nil, fmt.Errorf("verify PIECE ok|fail [digests=LABEL,...]")
+		}
+		// Each label stands for the digest of one block's bytes: equal
+		// labels, equal bytes.
+		var digests []BlockDigest
+		for _, l := range strings.Split(labels, ",") {
+			var d BlockDigest
+			copy(d[:], l)
+			digests = append(digests, d)
+		}
+		r.s.PieceVerifiedBlocks(r.now, p, args[1] == "ok", digests)
 	case "checked":
 		p, err := strconv.Atoi(args[0])
 		if err != nil || len(args) != 2 {

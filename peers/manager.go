@@ -88,6 +88,7 @@ type Manager struct {
 
 	cands     map[netip.AddrPort]*candidate
 	candList  []*candidate // deterministic iteration order
+	seq       uint64       // candidates learnt so far
 	pexCands  int          // candidates known only from PEX
 	pexBySrc  map[netip.AddrPort]int
 	buckets   map[netip.AddrPort]*bucket

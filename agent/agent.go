@@ -46,6 +46,9 @@ type Config struct {
 	// release, with SHOAL_CHANNEL, SHOAL_SEQ, SHOAL_RELEASE_PATH,
 	// SHOAL_CURRENT, SHOAL_INFOHASH and SHOAL_NAME in its environment.
 	OnComplete string
+	// HookTimeout bounds one run of OnComplete; past it the hook and its
+	// children are killed and the run counts as failed. Default 10 min.
+	HookTimeout time.Duration
 	// UploadLimit and DownloadLimit are payload limits in bytes per
 	// second; 0 is none.
 	UploadLimit, DownloadLimit float64
@@ -61,6 +64,10 @@ type Config struct {
 	ReportEvery time.Duration
 	// GCEvery is the period of the disk-watermark check; default 10 s.
 	GCEvery time.Duration
+	// CheckpointEvery is how often a downloading torrent's verified pieces
+	// are synced and recorded as resume state; default 5 s. Pieces
+	// verified since the last checkpoint are hashed again after a crash.
+	CheckpointEvery time.Duration
 	// Disk reports the filesystem's size and use for the watermarks;
 	// default statfs of Dir. Tests replace it.
 	Disk func() (Disk, error)
@@ -96,6 +103,9 @@ type Agent struct {
 	// gone accumulates the counters of removed torrents so the metrics'
 	// totals never go backwards.
 	gone counters
+	// crashed (tests only) makes Close skip the resume records a clean
+	// stop writes, as a kill -9 would.
+	crashed bool
 }
 
 // New opens (or creates) the store under cfg.Dir, starts the BitTorrent
@@ -132,6 +142,12 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.GCEvery <= 0 {
 		cfg.GCEvery = 10 * time.Second
 	}
+	if cfg.HookTimeout <= 0 {
+		cfg.HookTimeout = 10 * time.Minute
+	}
+	if cfg.CheckpointEvery <= 0 {
+		cfg.CheckpointEvery = 5 * time.Second
+	}
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()
 	}
@@ -156,6 +172,7 @@ func New(cfg Config) (*Agent, error) {
 	ccfg.ListenAddr = cfg.ListenAddr
 	ccfg.UploadLimit = cfg.UploadLimit
 	ccfg.DownloadLimit = cfg.DownloadLimit
+	ccfg.Zone = cfg.Zone // announced with every torrent, as in reports
 	if ccfg.Logger == nil {
 		ccfg.Logger = cfg.Logger
 	}

@@ -410,6 +410,16 @@ func (s *subscriber) pollLoop(tc ChannelTracker) {
 			}
 			continue
 		}
+		if ok && (rel.Channel != s.name || rel.Seq <= after) {
+			// A tracker that lies or lost track (a seq going backwards):
+			// answering at once with nothing new must not make us spin.
+			err := fmt.Errorf("tracker answered the long poll for releases of %q after %d with release %d of %q: not newer, ignored",
+				s.name, after, rel.Seq, rel.Channel)
+			if !s.pollFailed(err, &backoff) {
+				return
+			}
+			continue
+		}
 		backoff = time.Second
 		s.setErr("")
 		if ok {
@@ -582,6 +592,16 @@ func (s *subscriber) fetch(ctx context.Context, h heard) {
 				break
 			}
 		}
+		if found, err := s.adoptHeld(rel); err != nil {
+			if !retry(err) {
+				s.fetchEnded(rel.Seq, false)
+				return
+			}
+			continue
+		} else if found != nil {
+			e = found
+			break
+		}
 		mi, err := s.metaInfo(ctx, h)
 		if err != nil {
 			if !retry(err) {
@@ -615,6 +635,45 @@ func (s *subscriber) fetch(ctx context.Context, h heard) {
 	}
 }
 
+// adoptHeld handles a release whose content the store already holds as
+// an earlier release of this channel (an operator rolling back publishes
+// an old build again, as a new seq): that torrent becomes the new release,
+// with nothing to fetch. Content held for another channel is an error (the
+// store keeps one copy of each content, as one release).
+func (s *subscriber) adoptHeld(rel channel.Release) (*entry, error) {
+	a := s.a
+	ih, err := metainfo.ParseInfoHash(rel.InfoHash)
+	if err != nil {
+		return nil, fmt.Errorf("release %d: %w", rel.Seq, err)
+	}
+	a.mu.Lock()
+	e := a.entries[ih]
+	if e == nil || e.rec.Channel == "" {
+		a.mu.Unlock()
+		return nil, nil // not held, or held by hand: addMeta adopts it
+	}
+	if e.rec.Channel != s.name {
+		ch, seq := e.rec.Channel, e.rec.Seq
+		a.mu.Unlock()
+		return nil, fmt.Errorf("release %d is the same content (%s) as release %d of channel %q, which this store holds; unsubscribe one of the channels or publish distinct content", rel.Seq, ih, seq, ch)
+	}
+	if e.rec.Seq >= rel.Seq {
+		a.mu.Unlock()
+		return nil, nil
+	}
+	old := e.rec.Seq
+	e.rec.Seq, e.rec.PublishedAt = rel.Seq, rel.PublishedAt
+	e.busy = true // until the switch: not collected while no seq names it current
+	s.sub.Removed(old)
+	rec := e.rec
+	a.mu.Unlock()
+	a.log.Info("release is content already held: adopted", "channel", s.name, "seq", rel.Seq, "was", old, "infohash", ih)
+	if err := a.ix.putTorrent(rec); err != nil {
+		a.log.Error("index", "err", err)
+	}
+	return e, nil
+}
+
 // metaInfo gets a release's info dictionary from the tracker that told of
 // it (or the first that has it) and builds its metainfo.
 func (s *subscriber) metaInfo(ctx context.Context, h heard) (*metainfo.MetaInfo, error) {
@@ -633,6 +692,16 @@ func (s *subscriber) metaInfo(ctx context.Context, h heard) (*metainfo.MetaInfo,
 		raw, err := tc.Info(ctx, s.name, h.rel.Seq, want)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		// The tracker's client checks these too; the agent trusts no
+		// ChannelTracker with them.
+		if len(raw) > channel.MaxInfoSize {
+			errs = append(errs, fmt.Errorf("release %d: info dictionary of %d bytes, limit %d: %w", h.rel.Seq, len(raw), channel.MaxInfoSize, channel.ErrTooLarge))
+			continue
+		}
+		if got := metainfo.InfoHash(sha1Sum(raw)); got != want {
+			errs = append(errs, fmt.Errorf("release %d: the tracker's info dictionary hashes to %s and does not match the release's info hash %s", h.rel.Seq, got, want))
 			continue
 		}
 		info, err := metainfo.ParseInfo(raw)

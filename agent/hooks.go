@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/shoal-p2p/shoal/channel"
@@ -53,7 +55,15 @@ func (s *subscriber) runHook(seq uint64) {
 		if e != nil {
 			name = e.rec.Name
 		}
-		cmd := exec.CommandContext(s.ctx, "/bin/sh", "-c", a.cfg.OnComplete)
+		ctx, cancel := context.WithTimeout(s.ctx, a.cfg.HookTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", a.cfg.OnComplete)
+		// Its own process group, killed whole on timeout or stop, so a
+		// hook's children go too; WaitDelay bounds the wait for an orphan
+		// that still holds the output pipe.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 2 * time.Second
 		cmd.Env = append(os.Environ(),
 			"SHOAL_CHANNEL="+s.name,
 			fmt.Sprintf("SHOAL_SEQ=%d", seq),
@@ -69,7 +79,13 @@ func (s *subscriber) runHook(seq uint64) {
 		if s.ctx.Err() != nil {
 			return // stopped: the hook runs again at the next start
 		}
-		if err != nil {
+		if ctx.Err() != nil {
+			// Recorded as ran: a hook that hangs is not run again at each
+			// start.
+			a.metrics.hooks.WithLabelValues("timeout").Inc()
+			a.log.Error("on-complete hook timed out: killed with its children", "channel", s.name, "seq", seq,
+				"timeout", a.cfg.HookTimeout, "output", out.String())
+		} else if err != nil {
 			a.metrics.hooks.WithLabelValues("failed").Inc()
 			a.log.Error("on-complete hook failed", "channel", s.name, "seq", seq, "err", err, "output", out.String())
 		} else {
@@ -86,20 +102,32 @@ func (s *subscriber) runHook(seq uint64) {
 	}
 }
 
-// boundedBuffer keeps the first max bytes written to it.
+// boundedBuffer keeps the first max bytes written to it and counts the
+// rest. It is written by the goroutines exec starts for stdout and stderr.
 type boundedBuffer struct {
-	buf bytes.Buffer
-	max int
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	max     int
+	dropped int64
 }
 
 func (b *boundedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	room := max(b.max-b.buf.Len(), 0)
+	b.buf.Write(p[:min(len(p), room)])
+	b.dropped += int64(len(p) - min(len(p), room))
 	return len(p), nil
 }
 
-func (b *boundedBuffer) String() string { return b.buf.String() }
+func (b *boundedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.dropped > 0 {
+		return fmt.Sprintf("%s... (%d more bytes not kept)", b.buf.String(), b.dropped)
+	}
+	return b.buf.String()
+}
 
 // reportLoop sends a HostReport to every tracker every ReportEvery and at
 // once on a change; for a channel we published it also checks that each

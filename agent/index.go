@@ -86,7 +86,7 @@ func openIndex(path string) (*index, error) {
 		return nil, fmt.Errorf("agent: open index %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketTorrents, bucketChannels, bucketPublished} {
+		for _, b := range [][]byte{bucketTorrents, bucketChannels, bucketPublished, bucketResume} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -138,7 +138,21 @@ func each[T any](ix *index, bucket []byte, fn func(T)) error {
 }
 
 func (ix *index) putTorrent(r torrentRecord) error { return ix.put(bucketTorrents, r.InfoHash, r) }
-func (ix *index) deleteTorrent(ih string) error    { return ix.delete(bucketTorrents, ih) }
+
+// deleteTorrent drops a torrent and its resume state in one transaction.
+func (ix *index) deleteTorrent(ih string) error {
+	err := ix.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketResume).Delete([]byte(ih)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketTorrents).Delete([]byte(ih))
+	})
+	if err != nil {
+		return fmt.Errorf("agent: index: delete torrent %s: %w", ih, err)
+	}
+	return nil
+}
+
 func (ix *index) putChannel(r channelRecord) error { return ix.put(bucketChannels, r.Name, r) }
 func (ix *index) deleteChannel(name string) error  { return ix.delete(bucketChannels, name) }
 

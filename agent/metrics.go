@@ -29,7 +29,7 @@ func newMetrics(a *Agent) *metrics {
 		}, []string{"reason"}),
 		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shoal_agent_hooks_total",
-			Help: "On-complete hook runs, by result.",
+			Help: "On-complete hook runs, by result (ok, failed, timeout).",
 		}, []string{"result"}),
 		releaseLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "shoal_agent_release_complete_seconds",

@@ -96,9 +96,15 @@ func (a *Agent) Publish(ctx context.Context, ch string, req PublishRequest) (cha
 		return rel, a.diskError(err)
 	}
 	a.mu.Lock()
+	s := a.subscriberLocked(ch)
+	if e.rec.Channel == ch && e.rec.Seq != 0 && e.rec.Seq < rel.Seq {
+		// An earlier release published again (a rollback): the content
+		// is now the new release.
+		s.sub.Removed(e.rec.Seq)
+		e.busy = true // until the switch
+	}
 	e.rec.Channel, e.rec.Seq, e.rec.PublishedAt, e.rec.Origin = ch, rel.Seq, rel.PublishedAt, true
 	rec := e.rec
-	s := a.subscriberLocked(ch)
 	if s.published == nil || pub.Seq >= s.published.Seq {
 		s.published = &pub
 	}

@@ -25,7 +25,13 @@ type TorrentStatus struct {
 	// HadAtStart counts pieces found verified on disk when the torrent
 	// started (a resume); VerifiedPieces those verified since, HashFailures
 	// those that failed their hash since.
-	HadAtStart     int   `json:"had_at_start"`
+	HadAtStart int `json:"had_at_start"`
+	// HashedAtStart counts the pieces the start-up check read and hashed;
+	// the others of HadAtStart were trusted from the resume state (files
+	// unchanged since they were recorded).
+	HashedAtStart int `json:"hashed_at_start"`
+	// TrustedAtStart counts the pieces the resume state vouched for.
+	TrustedAtStart int   `json:"trusted_at_start"`
 	VerifiedPieces int   `json:"verified_pieces"`
 	HashFailures   int   `json:"hash_failures"`
 	Downloaded     int64 `json:"downloaded"`
@@ -90,7 +96,7 @@ func (a *Agent) torrentStatusLocked(e *entry, withFiles bool) TorrentStatus {
 		InfoHash: e.rec.InfoHash, Name: e.rec.Name, State: e.state, Error: e.err, Size: e.rec.Size,
 		DownRate: e.downRate, UpRate: e.upRate, Pinned: e.rec.Pinned, Local: e.local(), Readers: e.readers,
 		Channel: e.rec.Channel, Seq: e.rec.Seq, Added: e.rec.Added, Magnet: e.rec.Magnet,
-		Path: a.contentDir(e.rec.InfoHash),
+		Path: a.contentDir(e.rec.InfoHash), TrustedAtStart: e.trusted,
 	}
 	if e.local() {
 		s.Path = filepath.Dir(e.rec.Path)
@@ -101,7 +107,7 @@ func (a *Agent) torrentStatusLocked(e *entry, withFiles bool) TorrentStatus {
 	}
 	if e.t != nil {
 		st := e.t.Stats()
-		s.Pieces, s.HavePieces, s.HadAtStart = st.Pieces, st.Have, st.HadAtStart
+		s.Pieces, s.HavePieces, s.HadAtStart, s.HashedAtStart = st.Pieces, st.Have, st.HadAtStart, st.HashedAtStart
 		s.VerifiedPieces, s.HashFailures = st.Verified, st.HashFails
 		s.Downloaded, s.Uploaded, s.Peers = st.Downloaded, st.Uploaded, st.Peers
 		s.FirstPeerSeconds = st.FirstPeerAfter.Seconds()

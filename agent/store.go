@@ -49,6 +49,7 @@ type entry struct {
 	state   string
 	err     string
 	readers int  // open reads through the API
+	trusted int  // pieces the resume state vouched for at start
 	busy    bool // a channel fetch waits on it
 	// complete is closed once every piece is verified.
 	complete chan struct{}
@@ -149,7 +150,7 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 	if err := a.ix.putTorrent(rec); err != nil {
 		return fail(a.diskError(err))
 	}
-	t, err := a.openTorrent(mi, rec)
+	t, err := a.openTorrent(mi, rec, nil)
 	if err != nil {
 		return fail(a.diskError(err))
 	}
@@ -227,13 +228,15 @@ func (a *Agent) trackersFor(rec torrentRecord) []string {
 }
 
 // openTorrent starts the torrent in the client: in the store folder, or
-// seeding the user's files in place.
-func (a *Agent) openTorrent(mi *metainfo.MetaInfo, rec torrentRecord) (*client.Torrent, error) {
+// seeding the user's files in place. The start-up check hashes every
+// piece but those in trusted (resume state).
+func (a *Agent) openTorrent(mi *metainfo.MetaInfo, rec torrentRecord, trusted []bool) (*client.Torrent, error) {
 	opts := client.TorrentOptions{Dir: a.contentDir(rec.InfoHash), Trackers: a.trackersFor(rec)}
 	if rec.Path != "" {
 		opts = client.TorrentOptions{Path: rec.Path, Seed: true, Trackers: opts.Trackers}
 	}
 	opts.InitialSeeding = rec.Origin
+	opts.Resume = trusted
 	return a.cl.AddTorrent(mi, opts)
 }
 
@@ -243,8 +246,17 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 	defer a.wg.Done()
 	defer close(e.exited)
 	defer func() {
-		if t != nil {
-			t.Close()
+		if t == nil {
+			return
+		}
+		t.Close()
+		a.mu.Lock()
+		crashed, rec := a.crashed, e.rec
+		a.mu.Unlock()
+		if !e.isComplete() && !crashed && mi != nil {
+			// A clean stop: Close synced what verified and nothing of
+			// ours writes any more.
+			a.recordResume(rec, &mi.Info, t.Verified(), nil, true)
 		}
 	}()
 	setState := func(state, errText string) {
@@ -273,6 +285,7 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 		a.mu.Unlock()
 		a.ix.putTorrent(rec)
 	}
+	resumed := t == nil
 	for t == nil {
 		// Resumed from the index: check what is on disk, then serve.
 		if mi == nil {
@@ -290,8 +303,21 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 		if !e.local() {
 			a.makeRoom(e.rec.Size, e.rec.InfoHash)
 		}
-		t, err = a.openTorrent(mi, e.rec)
+		trusted, stamps := a.resumeFor(e.rec, &mi.Info)
+		t, err = a.openTorrent(mi, e.rec, trusted)
 		if err == nil {
+			a.mu.Lock()
+			e.trusted = countTrue(trusted)
+			a.mu.Unlock()
+			st := t.Stats()
+			a.log.Info("resumed torrent", "torrent", e.rec.Name, "pieces", st.Pieces, "verified", st.HadAtStart,
+				"trusted", countTrue(trusted), "hashed", st.HashedAtStart)
+			if st.HashedAtStart > 0 || countTrue(trusted) != st.HadAtStart {
+				// The check learnt something: record it, with the stamps
+				// taken before it (a change made since shows as one). A
+				// complete torrent writes no more, so that is clean.
+				a.recordResume(e.rec, &mi.Info, t.Verified(), stamps, st.Complete)
+			}
 			break
 		}
 		err = a.diskError(err)
@@ -306,10 +332,8 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 	// Seeding is set below, together with e.complete, so that a status
 	// that says seeding always comes with files that can be read.
 	setState(StateDownloading, "")
-	select {
-	case <-e.ctx.Done():
+	if !a.followDownload(e, mi, t) {
 		return
-	case <-t.Done():
 	}
 	if err := t.Err(); err != nil {
 		err = a.diskError(err)
@@ -328,6 +352,12 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 		if err := a.ix.putTorrent(rec); err != nil {
 			a.log.Error("index", "err", err)
 		}
+	}
+	if st := t.Stats(); !resumed || st.HadAtStart != st.Pieces {
+		// Completed here, or added complete (a resume found complete has
+		// its record from the check already): the client synced at completion and nothing of ours
+		// writes any more, so the stamps taken now vouch for the data.
+		a.recordResume(rec, &mi.Info, t.Verified(), nil, true)
 	}
 	a.mu.Lock()
 	e.state = StateSeeding

@@ -121,11 +121,15 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	}
 	if cfg.Netns {
 		// Host 0 is the tracker, 1 the origin, 2.. the receivers.
-		n := cfg.Peers + 2
+		// Then the extra origins of replicated:K and sharded:K.
+		n := cfg.Peers + 2 + extraOrigins(cfg.Systems)
 		up, down := make([]float64, n), make([]float64, n)
 		up[1] = cfg.OriginLink
 		for i := 2; i < n; i++ {
 			up[i], down[i] = cfg.Link, cfg.Link
+		}
+		for i := cfg.Peers + 2; i < n; i++ {
+			up[i], down[i] = cfg.OriginLink, 0
 		}
 		fmt.Fprintf(cfg.Log, "creating %d network namespaces\n", n)
 		f, err := newFabric(ctx, n, up, down)
@@ -171,6 +175,11 @@ func (c Config) check() error {
 		return errors.New("bench: no system to run")
 	}
 	for _, s := range c.Systems {
+		if _, _, ok, err := parseOriginSystem(s); err != nil {
+			return err
+		} else if ok {
+			continue // http, single, replicated:K, sharded:K (origins.go)
+		}
 		if s != Shoal && s != Libtorrent && s != HTTP {
 			return fmt.Errorf("bench: %w %q (want shoal, libtorrent or http)", ErrUnknownSystem, s)
 		}
@@ -268,8 +277,11 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	// Discovery and the origin.
 	var tracker, origin *proc
 	var torrent, url string
-	var err error
-	if sys != HTTP {
+	plan, err := j.planOrigins(sys, dir) // nil but for http, single, replicated:K, sharded:K
+	if err != nil {
+		return res, err
+	}
+	if systemPath(sys) != HTTP {
 		if tracker, err = startProc("tracker", j.argv(trackerHost, cfg.Shoal, "tracker", "--listen", j.addr(trackerHost)+":0",
 			"--udp-listen", "off", "--rate", "0", "--interval", "10s"), "listening on "); err != nil {
 			return res, err
@@ -291,7 +303,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	}
 	originUp := j.limit("--up-limit", cfg.OriginLink)
 	var argv []string
-	switch sys {
+	switch systemPath(sys) {
 	case Shoal:
 		argv = concat([]string{cfg.Shoal, "seed", "--listen", j.addr(originHost) + ":0"}, originUp,
 			[]string{"--initial-seeding", "--stats-file", originStats, torrent, j.src})
@@ -299,11 +311,10 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		argv = concat([]string{cfg.Python, j.script, "seed", torrent, filepath.Dir(j.src), "--bind", j.addr(originHost)},
 			originUp, []string{"--stats-file", originStats})
 	case HTTP:
-		argv = concat([]string{cfg.Shoal, "bench", "http-origin", "--listen", j.addr(originHost) + ":0"}, originUp,
-			[]string{"--stats-file", originStats, j.src})
+		argv = j.originArgv(plan, 0, originStats)
 	}
 	ready := "seeding "
-	if sys == HTTP {
+	if systemPath(sys) == HTTP {
 		ready = "listening on "
 	}
 	origin, err = startProc("origin", j.argv(originHost, argv...), ready)
@@ -315,8 +326,11 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	if sys == HTTP {
-		url = "http://" + strings.TrimSpace(strings.TrimPrefix(line, "listening on ")) + "/payload.bin"
+	if systemPath(sys) == HTTP {
+		url = "http://" + strings.TrimSpace(strings.TrimPrefix(line, "listening on ")) + "/" + filepath.Base(plan.files[0])
+		if err := j.startOtherOrigins(ctx, plan, dir, &hosts, url, originStats); err != nil {
+			return res, err
+		}
 	}
 
 	// Receivers, all started at once.
@@ -330,7 +344,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		host := receiverHost + i
 		limits := concat(j.limit("--up-limit", cfg.Link), j.limit("--down-limit", cfg.Link))
 		var argv []string
-		switch sys {
+		switch systemPath(sys) {
 		case Shoal:
 			argv = concat([]string{cfg.Shoal, "get", "--listen", j.addr(host) + ":0", "-o", rdir}, limits,
 				[]string{"--seed-after", torrent})
@@ -341,7 +355,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 			if err := os.MkdirAll(rdir, 0o755); err != nil {
 				return res, err
 			}
-			argv = concat([]string{cfg.Shoal, "bench", "http-get"}, j.limit("--down-limit", cfg.Link), []string{url, outs[i]})
+			argv = j.receiverArgv(plan, i, outs[i])
 		}
 		marks := []string{"complete:"}
 		if sys == Shoal {
@@ -385,6 +399,9 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		}
 	}
 	egress, err := readUploaded(originStats)
+	if plan != nil {
+		egress, err = plan.egress() // every origin's
+	}
 	if err != nil {
 		return res, err
 	}
@@ -451,7 +468,8 @@ func Verify(path string, sum [32]byte) error {
 }
 
 // Generate writes size pseudo-random bytes (deterministic for seed) to
-// path and returns their SHA-256.
+// path, syncs them to disk (so their write-back does not run into the
+// measurement that follows) and returns their SHA-256.
 func Generate(path string, size int64, seed uint64) ([32]byte, error) {
 	var sum [32]byte
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -479,6 +497,10 @@ func Generate(path string, size int64, seed uint64) ([32]byte, error) {
 		left -= n
 	}
 	copy(sum[:], h.Sum(nil))
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return sum, fmt.Errorf("generate %s: %w", path, err)
+	}
 	if err := f.Close(); err != nil {
 		return sum, fmt.Errorf("generate %s: %w", path, err)
 	}

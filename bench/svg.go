@@ -105,7 +105,7 @@ func WriteSVG(w io.Writer, results []Result) error {
 
 	// One step curve per system, and the legend.
 	for i, m := range meds {
-		color, ok := systemColors[m.System]
+		color, ok := systemColor(m.System) // origins.go
 		if !ok {
 			color = "#777"
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -156,7 +157,7 @@ func (c *Client) Publish(ctx context.Context, channel, publishKey string, info [
 }
 
 // Releases returns the releases the tracker keeps of channel, oldest
-// first; ErrUnknownChannel if it has never heard of it.
+// first; ErrUnknownChannel if nothing was published on it.
 func (c *Client) Releases(ctx context.Context, channel string) ([]Release, error) {
 	op := "releases of " + channel
 	if err := ValidName(channel); err != nil {
@@ -195,7 +196,7 @@ func (c *Client) Channels(ctx context.Context) ([]Summary, error) {
 // answers as soon as one exists, or after about LongPoll with none
 // (ok=false). When ctx's deadline is sooner than that, the tracker is
 // asked to answer before it, so a short ctx gives ok=false rather than an
-// error. ErrUnknownChannel if the tracker has never heard of channel.
+// error. ErrUnknownChannel if nothing was published on channel.
 func (c *Client) Next(ctx context.Context, channel string, after uint64) (Release, bool, error) {
 	op := "next release of " + channel
 	if err := ValidName(channel); err != nil {
@@ -248,8 +249,9 @@ func (c *Client) Info(ctx context.Context, channel string, seq uint64, want meta
 }
 
 // Report tells the tracker what this host holds of channel. Reports are
-// accepted for a channel nobody published yet (the host is listed as
-// subscribed to it).
+// accepted for a channel nobody published on yet: the fleet page lists
+// the host as waiting, and a restarted tracker learns from it which seqs
+// the fleet already holds.
 func (c *Client) Report(ctx context.Context, channel string, r HostReport) error {
 	op := "report on " + channel
 	if err := ValidName(channel); err != nil {
@@ -329,6 +331,10 @@ func (c *Client) call(ctx context.Context, op string, cl call, ok ...int) ([]byt
 func (c *Client) do(req *http.Request, op string, limit int, ok ...int) ([]byte, int, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if c.key != "" && errors.As(err, &ue) {
+			ue.URL = strings.ReplaceAll(ue.URL, url.QueryEscape(c.key), "REDACTED") // keep the key out of logs
+		}
 		return nil, 0, fmt.Errorf("%s: %w", op, err)
 	}
 	defer resp.Body.Close()

@@ -162,3 +162,19 @@ func TestNoServerDependencies(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsHideTheKey: a transport error names the URL without the
+// announce key of a private tracker.
+func TestErrorsHideTheKey(t *testing.T) {
+	hs := httptest.NewServer(http.NotFoundHandler())
+	base := hs.URL
+	hs.Close() // nothing listens there now
+	c, err := NewClient(base+"/s3cr3t-key/announce", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Releases(context.Background(), "build")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "REDACTED") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -41,7 +41,7 @@ type HostReport struct {
 type Summary struct {
 	Channel string `json:"channel"`
 	// Latest is the newest release, nil while the channel has none (it is
-	// known because hosts subscribed to it).
+	// listed because hosts report on it, waiting for a first release).
 	Latest *Release `json:"latest,omitempty"`
 	// Releases counts the releases the tracker keeps.
 	Releases int `json:"releases"`

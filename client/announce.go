@@ -76,6 +76,7 @@ func (t *Torrent) announce(ctx context.Context, url string, ev trackerclient.Eve
 		Event:      ev,
 		NumWant:    numWant,
 		Key:        t.c.announceKey(),
+		Zone:       t.c.cfg.Zone,
 	}
 	return trackerclient.Announce(ctx, t.c.cfg.HTTPClient, url, req)
 }

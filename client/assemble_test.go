@@ -223,3 +223,30 @@ func TestAssemblerBackpressure(t *testing.T) {
 		t.Error("waitRoom on a closed connection returned true")
 	}
 }
+
+// TestBufferPool checks the free list: buffers come back most recent
+// first, at full size; up to max come from slabs and are always kept,
+// beyond that from the heap and kept while there is room.
+func TestBufferPool(t *testing.T) {
+	p := &bufferPool{size: 100, max: 2}
+	a, b, c := p.Get().(*[]byte), p.Get().(*[]byte), p.Get().(*[]byte)
+	if p.carved != 2 || len(*a) != 100 || len(*c) != 100 || cap(*a) != 100 {
+		t.Fatalf("carved %d buffers (want 2), sizes %d/%d, cap %d", p.carved, len(*a), len(*c), cap(*a))
+	}
+	*a = (*a)[:10]
+	p.Put(a)
+	p.Put(b)
+	p.Put(c) // over max: dropped
+	if len(p.free) != 2 {
+		t.Fatalf("pool keeps %d buffers, want 2", len(p.free))
+	}
+	if got := p.Get().(*[]byte); got != b {
+		t.Error("Get did not return the buffer put back last")
+	}
+	if got := p.Get().(*[]byte); got != a || len(*got) != 100 {
+		t.Errorf("Get returned %p of %d bytes, want %p of 100", got, len(*got), a)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { p.Put(p.Get()) }); allocs != 0 {
+		t.Errorf("Get and Put of a kept buffer allocate %.1f times", allocs)
+	}
+}

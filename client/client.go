@@ -17,6 +17,7 @@ import (
 	"github.com/shoal-p2p/shoal/metainfo"
 	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/wire"
+	"github.com/shoal-p2p/shoal/zone"
 	"golang.org/x/time/rate"
 )
 
@@ -38,6 +39,11 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives structured logs (default: discard).
 	Logger *slog.Logger
+	// Zone is this host's location label (package zone, e.g.
+	// "dc1/row4/rack12"), sent with every announce so the tracker can
+	// hand out near peers first; empty sends none. New refuses an invalid
+	// one.
+	Zone string
 
 	// DHT runs one Kademlia node (BEP 5) shared by every torrent: each
 	// non-private torrent is announced on it and looks up peers there.
@@ -85,6 +91,9 @@ type Client struct {
 
 // New starts a Client listening on cfg.ListenAddr.
 func New(cfg Config) (*Client, error) {
+	if err := zone.Check(cfg.Zone); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
 	if cfg.PeerID == ([20]byte{}) {
 		cfg.PeerID = NewPeerID()
 	}

@@ -32,9 +32,6 @@ const (
 	maxMessageLength = 1 << 20
 )
 
-// blockPool recycles block-sized buffers for the data path.
-var blockPool = sync.Pool{New: func() any { b := make([]byte, wire.BlockSize); return &b }}
-
 // outItem is one thing queued for the writer: a protocol message or a
 // block to read from storage and send as a Piece message.
 type outItem struct {
@@ -180,6 +177,7 @@ func (c *peerConn) readLoop(ctx context.Context) {
 	// event hands it to the loop, whose assembler keeps it.
 	spare := blockPool.Get().(*[]byte)
 	defer func() { blockPool.Put(spare) }()
+	owed := 0 // bytes read and not yet paid to the download limits
 	for {
 		if !c.t.asm.waitRoom(c.closed) {
 			err = errors.New("closed")
@@ -197,9 +195,14 @@ func (c *peerConn) readLoop(ctx context.Context) {
 		if m.KeepAlive {
 			continue
 		}
-		n := len(m.Block) + len(m.Bitfield) + len(m.ExtendedPayload) + 13
-		if err = c.t.downLimits.wait(ctx, n); err != nil {
-			break
+		// The download limits are paid in batches of limitBatch bytes: a
+		// limiter call (and the timer it may start) per 64 KiB, not per
+		// message.
+		if owed += len(m.Block) + len(m.Bitfield) + len(m.ExtendedPayload) + 13; owed >= limitBatch {
+			if err = c.t.downLimits.wait(ctx, owed); err != nil {
+				break
+			}
+			owed = 0
 		}
 		var ev event
 		switch m.Type {

@@ -27,6 +27,12 @@ func newLimiter(bytesPerSec float64) *rate.Limiter {
 	return l
 }
 
+// limitBatch is how many bytes a connection reader reads before it waits
+// on the download limits for them: one call per few blocks rather than per
+// message. It is the smallest burst newLimiter gives, so a batch never
+// exceeds what a limiter can grant at once.
+const limitBatch = 64 * 1024
+
 // limiters is a chain of limits that all apply to the same bytes (global
 // and per torrent). Nil entries mean "no limit".
 type limiters []*rate.Limiter

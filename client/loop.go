@@ -189,6 +189,7 @@ func (t *Torrent) onVerified(now time.Time, piece int, ok bool) {
 	t.mu.Lock()
 	if ok {
 		t.stats.Verified++
+		t.verified[piece] = true
 	} else {
 		t.stats.HashFails++
 	}

@@ -222,7 +222,7 @@ func (f *metadataFetch) do(now time.Time, a peers.Action) {
 		go func() {
 			defer f.wg.Done()
 			req := trackerclient.AnnounceRequest{InfoHash: f.ih, PeerID: f.c.cfg.PeerID, Port: uint16(f.c.listenPort()),
-				Left: 1, Event: trackerclient.Event(a.Event), NumWant: a.NumWant, Key: f.c.announceKey()}
+				Left: 1, Event: trackerclient.Event(a.Event), NumWant: a.NumWant, Key: f.c.announceKey(), Zone: f.c.cfg.Zone}
 			resp, err := trackerclient.Announce(f.ctx, f.c.cfg.HTTPClient, url, req)
 			if f.ctx.Err() == nil {
 				f.post(fetchAnnounced{tracker: tr, resp: resp, err: err})

@@ -234,5 +234,6 @@ func (t *Torrent) onRechecked(now time.Time, ev recheckedEvent) {
 	}
 	t.mu.Lock()
 	t.stats.Withheld = after
+	t.verified[ev.piece] = ev.ok
 	t.mu.Unlock()
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,11 @@ type TorrentOptions struct {
 	Choker swarm.ChokerMode
 	// Progress is called while existing data is checked at start.
 	Progress func(done, total int)
+	// Resume, if set, holds the pieces the caller vouches for: verified in
+	// an earlier run (see Torrent.Checkpoint) and in files unchanged since.
+	// The start-up check trusts them instead of hashing them; every other
+	// piece is hashed as usual.
+	Resume []bool
 	// NoDHT keeps this torrent off the Client's DHT node, and NoPEX stops
 	// it exchanging peers (BEP 11). A private torrent (BEP 27) never uses
 	// either.
@@ -52,18 +58,21 @@ type TorrentOptions struct {
 
 // Stats is a snapshot of a torrent's progress.
 type Stats struct {
-	Pieces      int   // pieces in the torrent
-	Have        int   // verified pieces
-	HadAtStart  int   // verified pieces found on disk at start
-	Downloaded  int64 // payload bytes received
-	Uploaded    int64 // payload bytes sent
-	Verified    int   // pieces verified during this run
-	HashFails   int   // pieces that failed their hash during this run
-	Peers       int   // connected peers
-	BytesLeft   int64 // bytes still missing
-	TotalLength int64
-	Complete    bool
-	Banned      int // peers banned in this run
+	Pieces     int // pieces in the torrent
+	Have       int // verified pieces
+	HadAtStart int // verified pieces found on disk at start
+	// HashedAtStart counts the pieces the start-up check read and hashed
+	// (the rest were trusted from TorrentOptions.Resume, or were holes).
+	HashedAtStart int
+	Downloaded    int64 // payload bytes received
+	Uploaded      int64 // payload bytes sent
+	Verified      int   // pieces verified during this run
+	HashFails     int   // pieces that failed their hash during this run
+	Peers         int   // connected peers
+	BytesLeft     int64 // bytes still missing
+	TotalLength   int64
+	Complete      bool
+	Banned        int // peers banned in this run
 	// Withheld counts pieces we had verified that no longer match the
 	// torrent on disk (the file changed) and are not offered to peers.
 	Withheld int
@@ -115,6 +124,9 @@ type Torrent struct {
 	mu    sync.Mutex
 	stats Stats
 	err   error
+	// verified is which pieces are verified and not withheld, for
+	// Checkpoint and Verified.
+	verified []bool
 }
 
 // AddTorrent opens the torrent's storage, checks what is on disk and
@@ -160,7 +172,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		return nil, err
 	}
 	logTruncated(c.log, st)
-	have, err := st.Check(c.ctx, opts.Progress)
+	have, hashed, err := st.CheckTrusting(c.ctx, opts.Resume, opts.Progress)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("check existing data: %w", err)
@@ -230,7 +242,8 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		rc:         newRechecker(len(layout.Files)),
 		done:       make(chan struct{}),
 	}
-	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart,
+	t.verified = slices.Clone(have)
+	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart, HashedAtStart: hashed,
 		TotalLength: mi.Info.TotalLength(), BytesLeft: core.BytesLeft(), Complete: core.Complete()}
 	if core.Complete() {
 		t.markDone(nil)
@@ -291,7 +304,8 @@ func (t *Torrent) AddPeers(addrs []string) {
 }
 
 // Close stops the torrent: connections close, announcers send "stopped",
-// storage is flushed. Verified pieces stay on disk for a later resume.
+// storage is flushed. Verified pieces stay on disk for a later resume
+// (Verified says which, once Close returned).
 func (t *Torrent) Close() error {
 	t.cancel()
 	t.wg.Wait()
@@ -301,7 +315,32 @@ func (t *Torrent) Close() error {
 	}
 	t.c.mu.Unlock()
 	t.markDone(nil)
-	return t.st.Close()
+	err := t.st.Sync()
+	if cerr := t.st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Verified returns which pieces are verified now (and not withheld for
+// failing a re-check). Pieces reported were written before they were
+// verified; after Close they are also synced.
+func (t *Torrent) Verified() []bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.verified)
+}
+
+// Checkpoint syncs the torrent's files and returns the pieces that were
+// verified before the sync began, which are therefore on stable storage: a
+// caller that records them as resume state never records a piece a crash
+// could lose. It may run while the torrent downloads.
+func (t *Torrent) Checkpoint() ([]bool, error) {
+	v := t.Verified()
+	if err := t.st.Sync(); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return v, nil
 }
 
 func (t *Torrent) markDone(err error) {

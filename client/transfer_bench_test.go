@@ -25,7 +25,8 @@ func cpuTime() time.Duration {
 // BenchmarkTransfer moves a 256 MiB file from one seeder to one receiver
 // in this process over loopback, unlimited, and reports the CPU (all
 // goroutines, kernel included) per GB delivered and the allocations per
-// 16 KiB block (SHOAL_BENCH_SIZE_MB sets another size). Every op is a fresh receiver; the seeder's file stays in
+// 16 KiB block (SHOAL_BENCH_SIZE_MB sets another size, SHOAL_BENCH_PIECE_KB a piece length,
+// SHOAL_BENCH_LIMIT_MB a download limit for the receiver). Every op is a fresh receiver; the seeder's file stays in
 // the page cache. Run with -cpuprofile to see where the time goes:
 //
 //	go test ./client -run '^$' -bench Transfer -benchtime 4x -cpuprofile cpu.out
@@ -55,7 +56,23 @@ func BenchmarkTransfer(b *testing.B) {
 		}
 	}
 	f.Close()
-	mi, err := metainfo.Create(path, metainfo.CreateOptions{})
+	var limit float64
+	if s := os.Getenv("SHOAL_BENCH_LIMIT_MB"); s != "" {
+		mb, err := strconv.Atoi(s)
+		if err != nil || mb < 1 {
+			b.Fatalf("SHOAL_BENCH_LIMIT_MB=%q: want a download limit in MB/s", s)
+		}
+		limit = float64(mb) * 1e6
+	}
+	var pieceLen int64
+	if s := os.Getenv("SHOAL_BENCH_PIECE_KB"); s != "" {
+		kb, err := strconv.Atoi(s)
+		if err != nil || kb < 16 {
+			b.Fatalf("SHOAL_BENCH_PIECE_KB=%q: want a piece length in KiB, at least 16", s)
+		}
+		pieceLen = int64(kb) << 10
+	}
+	mi, err := metainfo.Create(path, metainfo.CreateOptions{PieceLength: pieceLen})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,7 +92,7 @@ func BenchmarkTransfer(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		out := filepath.Join(b.TempDir(), "out")
-		getter, err := New(Config{ListenAddr: "127.0.0.1:0"})
+		getter, err := New(Config{ListenAddr: "127.0.0.1:0", DownloadLimit: limit})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -80,6 +80,15 @@ type Config struct {
 	// Policy hands out peers at each announce (nil: the tracker's default
 	// policy, seeded from Seed, with the tracker's default handout budget).
 	Policy tracker.Policy
+	// RackSize, if positive, puts the receivers in racks of so many hosts
+	// (the origin in the first), each behind an uplink of RackUplink bytes
+	// per second each way, the uplinks joined by a core of CoreRate (0:
+	// unlimited); see racks.go. Racked hosts announce their rack as a
+	// location label, so the tracker's policy hands out its peers first,
+	// unless RandomPeers.
+	RackSize             int
+	RackUplink, CoreRate float64
+	RandomPeers          bool
 	// Progress, if set, is called every 100 ms of simulated time with the
 	// simulated time and the number of receivers done.
 	Progress func(now time.Duration, done, receivers int)
@@ -110,6 +119,9 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: fractions must be within [0, 1]", ErrInvalidConfig)
 	case c.SlowFraction > 0 && !(c.SlowLink > 0):
 		return fmt.Errorf("%w: --slow-fraction needs a positive slow link rate", ErrInvalidConfig)
+	}
+	if err := c.checkRacks(); err != nil {
+		return err
 	}
 	if c.OriginLink == 0 {
 		c.OriginLink = c.Link

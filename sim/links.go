@@ -93,12 +93,9 @@ func (s *simulation) upDone(h *host) {
 		if r.state == open {
 			size := float64(spec.Length)
 			// The last byte leaves now; the receiver's link takes at least
-			// size/down for the block, and serves blocks one after another.
-			at := s.now + s.lat
-			if extra := size/r.h.down - size/h.up; extra > 0 {
-				at += int64(extra)
-			}
-			at = max(at, r.h.downFree+int64(size/r.h.down))
+			// size/down for the block, and serves blocks one after another
+			// (racks.go: through the racks' uplinks if any).
+			at := s.blockArrival(h, r.h, size)
 			r.h.downFree, r.lastArrive = at, at
 			s.trace.arrival(r.h, at-int64(size/r.h.down), at)
 			s.schedule(event{at: at, kind: evArrive, c: r, spec: spec})

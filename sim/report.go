@@ -55,6 +55,8 @@ type Report struct {
 	Classes []Class `json:"classes,omitempty"`
 	// Diagnosis says where the time went (see Breakdown).
 	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
+	// RackReport is set when the run modelled racks (racks.go).
+	*RackReport
 
 	// SimWallS and SimPeakHeapBytes are what the simulation cost; Run
 	// reads no clock, so the caller measures and fills them in.
@@ -88,6 +90,7 @@ func (s *simulation) report() *Report {
 		r.SlowLink = cfg.SlowLink
 	}
 	r.FloorS = floor(cfg, s.hosts)
+	s.rackReport(r) // with racks, the floor computed with the uplinks
 	r.SingleSourceS = float64(cfg.Peers) * float64(cfg.Size) / cfg.OriginLink
 	r.OriginEgressRatio = float64(s.hosts[0].core.Stats().Uploaded*s.lay.scale) / float64(cfg.Size)
 	r.FinishS = []float64{}

@@ -38,6 +38,7 @@ type simulation struct {
 	ctrls  fifo[ctrl]
 	extHS  []byte // our BEP 10 handshake payload
 
+	racks      *racks         // nil unless Config.RackSize
 	registered []bool         // hosts the tracker knows
 	candBuf    []tracker.Peer // reused by trackerAnnounce
 	originSent []int64
@@ -147,6 +148,7 @@ func (s *simulation) build() error {
 		h.core = core
 		s.hosts = append(s.hosts, h)
 	}
+	s.racks = newRacks(cfg, n, lay.scale)
 	s.registered = make([]bool, n)
 	s.originSent = make([]int64, lay.numPieces)
 	s.receiversLeft = cfg.Peers

@@ -53,6 +53,7 @@ func (s *simulation) trackerReply(h *host) {
 // counters of its last announce (approximated by its current ones).
 func (s *simulation) trackerPeer(h *host) tracker.Peer {
 	p := tracker.Peer{Addr: peerAddr(h.idx), ID: peerID(h.idx)}
+	p.Zone = s.rackZone(h) // racks.go
 	p.Left = h.core.BytesLeft() * s.lay.scale
 	if !h.origin {
 		p.Downloaded = (s.lay.modelTotal - h.core.BytesLeft()) * s.lay.scale

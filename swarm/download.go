@@ -252,7 +252,7 @@ func (s *Swarm) onPiece(now time.Time, p *peer, spec BlockSpec) {
 		// Remove without returning the block to the pool: it is arriving.
 		r := p.reqs[k]
 		p.reqs = append(p.reqs[:k], p.reqs[k+1:]...)
-		p.pipe.answered(now, r, p.reqs)
+		p.pipe.answered(now, r, p.reqs, s.stats.downloaded)
 	}
 	d, bl := s.lookupBlock(spec)
 	if bl == nil || bl.state != blockMissing || !s.mayFetch(d, p) {

@@ -29,16 +29,20 @@ const rttHeadroom = 1.5
 // show. Requests are grouped into rounds, as TCP groups segments: a round
 // starts with an arrival, takes in every request sent from then on, and
 // ends when the first of those is answered. A round that (a) answered
-// every request sent before it, (b) arrived as one burst, and (c) was
-// followed by a pause at least as long as a quarter of the burst and
-// several times its longest inner gap shows a peer that answers everything
-// at once and then waits for us: a Transmission seeder answering in 500 ms
-// pulses, or any peer at a long round trip. There, the time from a
-// request of the round to its answer is a round trip free of our own
+// every request sent before it, (b) arrived as one burst, (c) was followed
+// by a pause at least as long as a quarter of the burst and several times
+// its longest inner gap, (d) during which the other peers together
+// delivered no more than the burst, and (e) had all the blocks it could
+// ask for, shows a peer that answers everything at once and then waits
+// for us, while our own link waits too: a Transmission seeder answering
+// in 500 ms pulses, or a seeder at a long round trip. There, the time from
+// a request of the round to its answer is a round trip free of our own
 // queue at the peer, and the pipeline is the bottleneck: the next round
-// may ask twice what this one answered. A peer kept busy never pauses
-// like that; a round that spans several pauses (a peer serving others in
-// turns, or spending a per-pulse allowance) measures nothing.
+// may ask twice the pipeline. A peer kept busy never pauses like that; a
+// round that spans several pauses (a peer serving others in turns, or
+// spending a per-pulse allowance) measures nothing; and a pause that
+// other peers fill is our link (or the peer's) being shared, as in a
+// fleet, where deeper pipelines would only queue more at every uploader.
 //
 // Every field belongs to the core (single-threaded).
 type pipeline struct {
@@ -50,6 +54,8 @@ type pipeline struct {
 	drained    bool          // the last round ended drained (see answered)
 	rtt        time.Duration // round trip measured at an idle peer (0: none)
 	floor      int           // depth the last round earned by draining the pipeline (0: none)
+	blocks     int           // answers in the current round
+	totalAt    int64         // the torrent's downloaded bytes after the peer's last answer
 
 	// starvedNow and starvedLast say whether the pipeline fell short of
 	// its target for want of blocks to ask (the peer had nothing more we
@@ -66,8 +72,11 @@ func (pl *pipeline) sent() uint64 {
 
 // answered records that the answer to r, one of our requests, arrived at
 // now; outstanding are the requests still open to the peer, oldest first
-// (r removed).
-func (pl *pipeline) answered(now time.Time, r request, outstanding []request) {
+// (r removed), and total is the torrent's payload received so far, this
+// answer included.
+func (pl *pipeline) answered(now time.Time, r request, outstanding []request, total int64) {
+	others := total - pl.totalAt - int64(r.spec.Length) // what other peers delivered since the peer's last answer
+	pl.totalAt = total
 	if pl.roundStart.IsZero() {
 		pl.startRound(now)
 		return
@@ -76,13 +85,15 @@ func (pl *pipeline) answered(now time.Time, r request, outstanding []request) {
 	pl.lastArrive = now
 	if r.seq < pl.roundSeq {
 		pl.maxGap = max(pl.maxGap, gap) // still answering what was asked before the round
+		pl.blocks++
 		return
 	}
 	// The first answer to a request of this round: the round ends.
 	span := now.Sub(pl.roundStart) - gap
 	answeredAll := len(outstanding) == 0 || outstanding[0].seq >= pl.roundSeq
 	full := !pl.starvedNow && !pl.starvedLast
-	if answeredAll && full && gap > 0 && gap >= 4*pl.maxGap && 4*gap >= span {
+	idle := others <= int64(pl.blocks)*wire.BlockSize // the pause was ours, not shared
+	if answeredAll && full && idle && gap > 0 && gap >= 4*pl.maxGap && 4*gap >= span {
 		// A round trip longer than the one we know counts only from the
 		// second drained round in a row (a shorter one at once): a busy
 		// peer that stalls once, just at a round's end, must not deepen
@@ -101,7 +112,7 @@ func (pl *pipeline) answered(now time.Time, r request, outstanding []request) {
 // startRound starts a round with the answer that arrived at now: requests
 // sent from now on belong to it.
 func (pl *pipeline) startRound(now time.Time) {
-	pl.roundSeq, pl.roundStart, pl.lastArrive, pl.maxGap = pl.nextSeq, now, now, 0
+	pl.roundSeq, pl.roundStart, pl.lastArrive, pl.maxGap, pl.blocks = pl.nextSeq, now, now, 0, 1
 	pl.starvedLast, pl.starvedNow = pl.starvedNow, false
 }
 

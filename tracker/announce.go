@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shoal-p2p/shoal/trackerclient"
+	"github.com/shoal-p2p/shoal/zone"
 )
 
 // refusal is a request the tracker turns down: reason is shown to the
@@ -59,12 +60,20 @@ func (s *Server) announce(ctx context.Context, in announceInput) (reply, *refusa
 	if ref != nil {
 		return reply{}, ref
 	}
+	// The label is the host's own claim: it orders the handout and
+	// nothing else (no key, tenant, bound or ban depends on it).
+	if err := zone.Check(q.Zone); err != nil {
+		return reply{}, &refusal{err.Error(), "bad_zone"}
+	}
 	ip := in.src
 	// Only a local caller (a proxy or a test harness) may name another IP.
 	if ip.IsLoopback() && q.IP.IsValid() {
 		ip = q.IP
 	}
-	self := Peer{ID: q.PeerID, Addr: netip.AddrPortFrom(ip, q.Port), Left: q.Left, Downloaded: q.Downloaded, Key: q.Key}
+	self := Peer{ID: q.PeerID, Addr: netip.AddrPortFrom(ip, q.Port), Left: q.Left, Downloaded: q.Downloaded, Key: q.Key, Zone: q.Zone}
+	if zi, ok := s.cfg.Store.(ZoneIndexer); !ok || !zi.IndexesZones() {
+		self.Zone = "" // the store cannot find its rack: a plain handout
+	}
 
 	now := s.cfg.Now()
 	var err error

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,6 +147,7 @@ func (a *channelAPI) handle(pattern string, m methods) {
 	for k := range m {
 		allow = append(allow, k)
 	}
+	slices.Sort(allow)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		meth := r.Method
 		if meth == http.MethodHead {

@@ -89,6 +89,18 @@ func TestChannelPublishAndFetch(t *testing.T) {
 	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&one) != nil || one != want {
 		t.Fatalf("GET release 1: %d %+v", resp.StatusCode, one)
 	}
+	// The publishes are counted by result.
+	b, _ := io.ReadAll(get(t, tt, "/metrics").Body)
+	for _, line := range []string{
+		`shoal_tracker_channel_publishes_total{result="created"} 2`,
+		`shoal_tracker_channel_publishes_total{result="existing"} 2`,
+		`shoal_tracker_channel_publishes_total{result="refused"} 1`,
+		`shoal_tracker_channel_waiters 0`,
+	} {
+		if !strings.Contains(string(b), line+"\n") {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
 }
 
 func rawPublish(t *testing.T, tt *testTracker, ch, key string, body []byte, query string) (int, string) {
@@ -220,9 +232,20 @@ func TestNextLongPoll(t *testing.T) {
 	if _, _, err := c.Next(ctx, "build", 0); !errors.Is(err, channel.ErrUnknownChannel) {
 		t.Fatalf("next on an unknown channel: %v", err)
 	}
-	// A host subscribes (reports) before anything is published: its long
-	// poll waits, and ends when the release is published.
+	// A host subscribed (reporting) before anything is published still
+	// gets a 404 (saying hosts wait), never an empty success.
 	if err := c.Report(ctx, "build", channel.HostReport{Host: "h1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Next(ctx, "build", 0); !errors.Is(err, channel.ErrUnknownChannel) || !strings.Contains(err.Error(), "nothing published yet; 1 hosts subscribed") {
+		t.Fatalf("next on a channel nothing was published on: %v", err)
+	}
+	if _, err := c.Releases(ctx, "build"); !errors.Is(err, channel.ErrUnknownChannel) {
+		t.Fatalf("releases of a channel nothing was published on: %v", err)
+	}
+	// Once there is a release, a long poll for a newer one waits, and
+	// ends when it is published.
+	if _, err := c.Publish(ctx, "build", testPublishKey, infoDict("b1", 100), 0); err != nil {
 		t.Fatal(err)
 	}
 	type result struct {
@@ -232,31 +255,32 @@ func TestNextLongPoll(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		r, ok, err := c.Next(ctx, "build", 0)
+		r, ok, err := c.Next(ctx, "build", 1)
 		res <- result{r, ok, err}
 	}()
 	awaitHook(t, waiting)
-	info := infoDict("b1", 100)
+	info := infoDict("b2", 100)
 	start := time.Now()
 	if _, err := c.Publish(ctx, "build", testPublishKey, info, 0); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case r := <-res:
-		if r.err != nil || !r.ok || r.rel.Seq != 1 || r.rel.InfoHash != hashOf(info).String() {
+		if r.err != nil || !r.ok || r.rel.Seq != 2 || r.rel.InfoHash != hashOf(info).String() {
 			t.Fatalf("next: %+v", r)
 		}
 		t.Logf("long poll answered %v after the publish", time.Since(start))
 	case <-time.After(10 * time.Second):
 		t.Fatal("the long poll did not end on the publish")
 	}
-	// Already newer: at once. Nothing newer: 204 after the wait asked.
-	if r, ok, err := c.Next(ctx, "build", 0); err != nil || !ok || r.Seq != 1 {
+	// Already newer: the newest at once. Nothing newer: 204 after the
+	// wait asked.
+	if r, ok, err := c.Next(ctx, "build", 0); err != nil || !ok || r.Seq != 2 {
 		t.Fatalf("next after=0: %+v %v %v", r, ok, err)
 	}
 	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
 	defer cancel()
-	if _, ok, err := c.Next(short, "build", 1); err != nil || ok {
+	if _, ok, err := c.Next(short, "build", 2); err != nil || ok {
 		t.Fatalf("next with nothing newer: ok=%v err=%v", ok, err)
 	}
 	if n := tt.srv.channels.waiters.Load(); n != 0 {
@@ -274,16 +298,16 @@ func TestNextWaitersBounded(t *testing.T) {
 	waiting := hookWaiting(tt)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := c.Report(ctx, "build", channel.HostReport{Host: "h1"}); err != nil {
+	if _, err := c.Publish(ctx, "build", testPublishKey, infoDict("b1", 100), 0); err != nil {
 		t.Fatal(err)
 	}
 	errs := make(chan error, 2)
 	for range 2 {
-		go func() { _, _, err := c.Next(ctx, "build", 0); errs <- err }()
+		go func() { _, _, err := c.Next(ctx, "build", 1); errs <- err }()
 	}
 	awaitHook(t, waiting)
 	awaitHook(t, waiting)
-	resp := get(t, tt, "/v1/channels/build/next")
+	resp := get(t, tt, "/v1/channels/build/next?after=1")
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("third long poll: %d", resp.StatusCode)
 	}
@@ -412,11 +436,11 @@ func TestShutdownEndsStreams(t *testing.T) {
 	base := "http://" + ln.Addr().String()
 	c, _ := channel.NewClient(base+"/announce", nil)
 	ctx := context.Background()
-	if err := c.Report(ctx, "build", channel.HostReport{Host: "h"}); err != nil {
+	if _, err := c.Publish(ctx, "build", testPublishKey, infoDict("b1", 100), 0); err != nil {
 		t.Fatal(err)
 	}
 	polled := make(chan error, 1)
-	go func() { _, _, err := c.Next(ctx, "build", 0); polled <- err }()
+	go func() { _, _, err := c.Next(ctx, "build", 1); polled <- err }()
 	awaitHook(t, waiting)
 	stream, err := http.Get(base + "/v1/fleet/events")
 	if err != nil {
@@ -433,7 +457,7 @@ func TestShutdownEndsStreams(t *testing.T) {
 		t.Fatalf("the waiting poll: %v", err)
 	}
 	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/channels/build/next", nil))
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/channels/build/next?after=1", nil))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("a poll after the end: %d", rec.Code)
 	}

@@ -211,10 +211,29 @@ func (r *RedisChannelStore) Publish(ctx context.Context, id ChannelID, rel chann
 	return channel.Release{}, false, fmt.Errorf("redis channel store: publish %s: %d concurrent retries", id, redisPublishRetries)
 }
 
-// readHead reads the head of id with its floor folded in.
+// readHead reads the head of id with its floor folded in, in one round
+// trip.
 func (r *RedisChannelStore) readHead(ctx context.Context, c redis.Cmdable, id ChannelID) (channelHead, error) {
+	var hc, fc *redis.StringCmd
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		hc, fc = r.queueHead(ctx, p, id)
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return channelHead{}, err
+	}
+	return r.headFrom(id, hc, fc)
+}
+
+// queueHead queues the reads of id's head and floor on p.
+func (r *RedisChannelStore) queueHead(ctx context.Context, p redis.Pipeliner, id ChannelID) (head, floor *redis.StringCmd) {
+	return p.Get(ctx, r.key(id, "head")), p.Get(ctx, r.key(id, "floor"))
+}
+
+// headFrom decodes the replies of queueHead.
+func (r *RedisChannelStore) headFrom(id ChannelID, hc, fc *redis.StringCmd) (channelHead, error) {
 	var head channelHead
-	b, err := c.Get(ctx, r.key(id, "head")).Bytes()
+	b, err := hc.Bytes()
 	switch {
 	case err == redis.Nil:
 	case err != nil:
@@ -224,7 +243,7 @@ func (r *RedisChannelStore) readHead(ctx context.Context, c redis.Cmdable, id Ch
 			return head, fmt.Errorf("redis channel store: head of %s: %w", id, err)
 		}
 	}
-	floor, err := c.Get(ctx, r.key(id, "floor")).Uint64()
+	floor, err := fc.Uint64()
 	if err != nil && err != redis.Nil {
 		return head, err
 	}
@@ -262,9 +281,7 @@ func (r *RedisChannelStore) Releases(ctx context.Context, id ChannelID, now time
 		if err != nil {
 			return nil, wrapRedis("releases", err)
 		}
-		if len(live) == 0 {
-			return nil, fmt.Errorf("%w: %s", channel.ErrUnknownChannel, id.Name)
-		}
+		return nil, unknownChannel(id, len(live))
 	}
 	return head.publicReleases(), nil
 }
@@ -278,12 +295,12 @@ func (r *RedisChannelStore) Info(ctx context.Context, id ChannelID, seq uint64) 
 	if err != redis.Nil {
 		return nil, wrapRedis("info", err)
 	}
-	n, err := r.rdb.Exists(ctx, r.key(id, "head"), r.key(id, "hosts")).Result()
+	n, err := r.rdb.Exists(ctx, r.key(id, "head")).Result()
 	if err != nil {
 		return nil, wrapRedis("info", err)
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: %s", channel.ErrUnknownChannel, id.Name)
+		return nil, unknownChannel(id, 0)
 	}
 	return nil, fmt.Errorf("%w: %s keeps no release %d", ErrUnknownRelease, id.Name, seq)
 }
@@ -303,12 +320,11 @@ return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])`)
 // Report implements [ChannelStore].
 func (r *RedisChannelStore) Report(ctx context.Context, id ChannelID, rep channel.HostReport, now time.Time) error {
 	hostsKey := r.key(id, "hosts")
-	var head channelHead
-	var prevCmd *redis.StringCmd
+	var prevCmd, hc, fc *redis.StringCmd
 	var nHosts *redis.IntCmd
 	var isPub, isPending *redis.BoolCmd
-	var headErr error
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		hc, fc = r.queueHead(ctx, p, id)
 		prevCmd = p.HGet(ctx, hostsKey, rep.Host)
 		nHosts = p.HLen(ctx, hostsKey)
 		isPub = p.SIsMember(ctx, r.pubKey(), id.key())
@@ -318,8 +334,9 @@ func (r *RedisChannelStore) Report(ctx context.Context, id ChannelID, rep channe
 	if err != nil && err != redis.Nil {
 		return wrapRedis("report", err)
 	}
-	if head, headErr = r.readHead(ctx, r.rdb, id); headErr != nil {
-		return wrapRedis("report", headErr)
+	head, err := r.headFrom(id, hc, fc)
+	if err != nil {
+		return wrapRedis("report", err)
 	}
 	published := isPub.Val() || len(head.Releases) > 0
 	if !published && !isPending.Val() {
@@ -361,7 +378,7 @@ func (r *RedisChannelStore) Report(ctx context.Context, id ChannelID, rep channe
 		if delta > 0 {
 			p.IncrBy(ctx, r.key(id, "egress"), delta)
 		}
-		if hi := rep.Highest(); hi > head.Floor {
+		if hi := head.reported(rep); hi > head.Floor {
 			raiseFloorScript.Eval(ctx, p, []string{r.key(id, "floor")}, hi)
 		}
 		if !published {
@@ -381,7 +398,7 @@ func (r *RedisChannelStore) Report(ctx context.Context, id ChannelID, rep channe
 
 // View implements [ChannelStore]. It reads every channel of every tenant
 // listed, so it costs a scan of the store; the fleet page reads it at
-// most twice a second per tracker.
+// most once a second per tenant per tracker.
 func (r *RedisChannelStore) View(ctx context.Context, tenant string, now time.Time) ([]ChannelView, error) {
 	pub, err := r.rdb.SMembers(ctx, r.pubKey()).Result()
 	if err != nil {

@@ -3,6 +3,7 @@ package tracker
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"slices"
 	"sort"
@@ -43,10 +44,13 @@ func TestRedisChannelsAcrossTrackers(t *testing.T) {
 	if err := cb.Report(ctx, "build", channel.HostReport{Host: "h1"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ca.Publish(ctx, "build", testPublishKey, infoDict("first", 1000), 0); err != nil {
+		t.Fatal(err)
+	}
 	waiting := hookWaiting(b)
 	got := make(chan channel.Release, 1)
 	go func() {
-		r, ok, err := cb.Next(ctx, "build", 0)
+		r, ok, err := cb.Next(ctx, "build", 1)
 		if err != nil || !ok {
 			t.Errorf("next on B: %v %v", ok, err)
 		}
@@ -68,11 +72,11 @@ func TestRedisChannelsAcrossTrackers(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no answer on B")
 	}
-	if b, err := cb.Info(ctx, "build", 1, hashOf(info)); err != nil || string(b) != string(info) {
+	if b, err := cb.Info(ctx, "build", 2, hashOf(info)); err != nil || string(b) != string(info) {
 		t.Fatalf("info through B: %v", err)
 	}
 
-	// Concurrent publishes through both trackers: distinct seqs 2..21.
+	// Concurrent publishes through both trackers: distinct seqs 3..22.
 	seqs := make(chan uint64, 20)
 	for i := range 20 {
 		c := ca
@@ -94,16 +98,16 @@ func TestRedisChannelsAcrossTrackers(t *testing.T) {
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	want := make([]uint64, 20)
 	for i := range want {
-		want[i] = uint64(i + 2)
+		want[i] = uint64(i + 3)
 	}
 	if !slices.Equal(all, want) {
 		t.Fatalf("seqs %v", all)
 	}
-	if err := ca.Report(ctx, "build", channel.HostReport{Host: "h2", Current: 21}); err != nil {
+	if err := ca.Report(ctx, "build", channel.HostReport{Host: "h2", Current: 22}); err != nil {
 		t.Fatal(err)
 	}
 	sums, err := cb.Channels(ctx)
-	if err != nil || len(sums) != 1 || sums[0].Subscribers != 2 || sums[0].Latest.Seq != 21 || sums[0].Releases != DefaultMaxReleases {
+	if err != nil || len(sums) != 1 || sums[0].Subscribers != 2 || sums[0].Latest.Seq != 22 || sums[0].Releases != DefaultMaxReleases {
 		t.Fatalf("channels on B: %+v %v", sums, err)
 	}
 }
@@ -148,11 +152,11 @@ func benchPublishToNext(b *testing.B, srv *Server, pub, poller *channel.Client) 
 	waiting := make(chan struct{}, 16)
 	srv.channels.testHookWaiting = func() { waiting <- struct{}{} }
 	ctx := context.Background()
-	if err := poller.Report(ctx, "bench", channel.HostReport{Host: "h"}); err != nil {
+	if _, err := pub.Publish(ctx, "bench", testPublishKey, infoDict("bench-first", 100), 0); err != nil {
 		b.Fatal(err)
 	}
 	var took []time.Duration
-	for i := 0; b.Loop(); i++ {
+	for i := 1; b.Loop(); i++ {
 		got := make(chan error, 1)
 		go func() { _, _, err := poller.Next(ctx, "bench", uint64(i)); got <- err }()
 		awaitHook(b, waiting)
@@ -168,4 +172,41 @@ func benchPublishToNext(b *testing.B, srv *Server, pub, poller *channel.Client) 
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// TestRedisResubscribeWakesPolls: when a tracker's subscription to Redis
+// comes back after Redis went away, every long poll it holds is woken to
+// look at the store again, since publishes may have been missed.
+func TestRedisResubscribeWakesPolls(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	url, stop := startRedisOn(t, port)
+	a := newRedisChannelStore(t, url, "", ChannelLimits{})
+	b := newRedisChannelStore(t, url, "", ChannelLimits{})
+	ctx, id, t0 := context.Background(), ChannelID{Name: "build"}, time.Unix(1000, 0)
+	// B is subscribed: a publish on A reaches it.
+	changed, done := b.Watch(id)
+	info := infoDict("r1", 10)
+	if _, _, err := a.Publish(ctx, id, storeRelease("build", 0, info, t0), info); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("B never heard of A's publish")
+	}
+	done()
+	changed, done = b.Watch(id)
+	defer done()
+	stop()
+	startRedisOn(t, port)
+	select {
+	case <-changed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the poll was not woken after Redis came back")
+	}
 }

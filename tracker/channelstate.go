@@ -242,6 +242,18 @@ func nextHostRecord(prev *HostRecord, r channel.HostReport, now time.Time) (Host
 // host already holds.
 func (h *channelHead) raise(seq uint64) { h.Floor = max(h.Floor, min(seq, channel.MaxSeq)) }
 
+// maxReportJump bounds how far one host report lifts the floor: a
+// restarted tracker learns a fleet's numbering from its hosts (a release
+// every 15 minutes for 30 years is about a million), while a report on an
+// open tracker, which needs no key, cannot use up the numbering at once.
+const maxReportJump = 1 << 20
+
+// reported returns the floor that report r asks for: the highest seq it
+// names, at most maxReportJump above the floor now.
+func (h *channelHead) reported(r channel.HostReport) uint64 {
+	return min(r.Highest(), h.Floor+maxReportJump)
+}
+
 // completedSeqs returns the kept releases of h that r holds.
 func (h *channelHead) completedSeqs(r channel.HostReport) []uint64 {
 	var out []uint64

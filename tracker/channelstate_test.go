@@ -85,6 +85,10 @@ func TestFloorSurvivesForgetting(t *testing.T) {
 	if !slices.Equal(seqs(&h), []uint64{5, 6}) {
 		t.Fatalf("kept %v", seqs(&h))
 	}
+	// One report lifts the floor by at most maxReportJump.
+	if got := h.reported(channel.HostReport{Host: "liar", Current: channel.MaxSeq}); got != 6+maxReportJump {
+		t.Fatalf("a report of MaxSeq asks for %d", got)
+	}
 	h.raise(channel.MaxSeq + 10)
 	if _, _, _, err := h.publish(rel(0, "x"), 16, 0); !errors.Is(err, channel.ErrConflict) || !strings.Contains(err.Error(), "every sequence number") {
 		t.Fatalf("numbering exhausted: %v", err)

@@ -26,7 +26,8 @@ type ChannelStore interface {
 	// channel.ErrConflict, ErrTooManyChannels or ErrStoreFull.
 	Publish(ctx context.Context, id ChannelID, rel channel.Release, info []byte) (channel.Release, bool, error)
 	// Releases returns the kept releases of id, oldest first. A channel
-	// with no release and no live host is channel.ErrUnknownChannel.
+	// with no release is channel.ErrUnknownChannel (its message says how
+	// many hosts wait for a first release, if any).
 	Releases(ctx context.Context, id ChannelID, now time.Time) ([]channel.Release, error)
 	// Info returns the info dictionary of release seq of id
 	// (channel.ErrUnknownChannel, ErrUnknownRelease).
@@ -148,10 +149,23 @@ func (m *MemoryChannelStore) Releases(_ context.Context, id ChannelID, now time.
 	defer m.mu.Unlock()
 	m.maybeSweep(now)
 	c := m.chans[id]
-	if c == nil || len(c.head.Releases) == 0 && !m.anyLive(c, now) {
-		return nil, fmt.Errorf("%w: %s", channel.ErrUnknownChannel, id.Name)
+	if c == nil || len(c.head.Releases) == 0 {
+		live := 0
+		if c != nil {
+			live = m.liveCount(c, now)
+		}
+		return nil, unknownChannel(id, live)
 	}
 	return c.head.publicReleases(), nil
+}
+
+// unknownChannel is the error for a channel with no release, on which
+// live hosts wait.
+func unknownChannel(id ChannelID, live int) error {
+	if live == 0 {
+		return fmt.Errorf("%w: %s", channel.ErrUnknownChannel, id.Name)
+	}
+	return fmt.Errorf("%w: %s (nothing published yet; %d hosts subscribed)", channel.ErrUnknownChannel, id.Name, live)
 }
 
 // Info implements [ChannelStore].
@@ -159,8 +173,8 @@ func (m *MemoryChannelStore) Info(_ context.Context, id ChannelID, seq uint64) (
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.chans[id]
-	if c == nil {
-		return nil, fmt.Errorf("%w: %s", channel.ErrUnknownChannel, id.Name)
+	if c == nil || len(c.head.Releases) == 0 {
+		return nil, unknownChannel(id, 0)
 	}
 	b, ok := c.info[seq]
 	if !ok {
@@ -195,7 +209,7 @@ func (m *MemoryChannelStore) Report(_ context.Context, id ChannelID, r channel.H
 	rec, delta := nextHostRecord(prev, r, now)
 	c.hosts[r.Host] = &rec
 	c.egress += delta
-	c.head.raise(r.Highest())
+	c.head.raise(c.head.reported(r))
 	for _, s := range c.head.completedSeqs(r) {
 		d := c.done[s]
 		if d == nil {
@@ -219,7 +233,7 @@ func (m *MemoryChannelStore) View(_ context.Context, tenant string, now time.Tim
 		if id.Tenant != tenant {
 			continue
 		}
-		v := ChannelView{ID: id, Floor: c.head.Floor, Egress: c.egress}
+		v := ChannelView{ID: id, Floor: c.head.Floor, Egress: c.egress, Hosts: make([]HostRecord, 0, len(c.hosts))}
 		for _, h := range c.hosts {
 			if h.live(now, m.lim.HostTTL) {
 				v.Hosts = append(v.Hosts, *h)
@@ -229,6 +243,7 @@ func (m *MemoryChannelStore) View(_ context.Context, tenant string, now time.Tim
 			continue
 		}
 		slices.SortFunc(v.Hosts, func(a, b HostRecord) int { return strings.Compare(a.Report.Host, b.Report.Host) })
+		v.Releases = make([]ReleaseView, 0, len(c.head.Releases))
 		for _, r := range c.head.Releases {
 			v.Releases = append(v.Releases, ReleaseView{Release: r.Release, OriginBase: r.OriginBase, Completed: maps.Clone(c.done[r.Seq])})
 		}
@@ -249,13 +264,14 @@ func (m *MemoryChannelStore) Len() (channels int, infoBytes int64) {
 	return len(m.chans), m.infoBytes
 }
 
-func (m *MemoryChannelStore) anyLive(c *memChannel, now time.Time) bool {
+func (m *MemoryChannelStore) liveCount(c *memChannel, now time.Time) int {
+	n := 0
 	for _, h := range c.hosts {
 		if h.live(now, m.lim.HostTTL) {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // maybeSweep drops hosts no longer live, and pending channels left with

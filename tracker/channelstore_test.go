@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,10 +81,14 @@ func testChannelStore(t *testing.T, mk channelStoreMaker) {
 	t.Run("reports", func(t *testing.T) {
 		s := mk(t, ChannelLimits{HostTTL: 10 * time.Second})
 		// Hosts that report before anything is published make a pending
-		// channel, known but with no release, and lift its floor.
+		// channel: still unknown to release reads (saying hosts wait), on
+		// the fleet page, and its floor lifted.
 		must(s.Report(ctx, id, channel.HostReport{Host: "h1", Current: 4, Have: []uint64{3, 4}}, t0))
-		if rels, err := s.Releases(ctx, id, t0); err != nil || len(rels) != 0 {
+		if rels, err := s.Releases(ctx, id, t0); !errors.Is(err, channel.ErrUnknownChannel) || !strings.Contains(err.Error(), "1 hosts subscribed") {
 			t.Fatalf("pending channel: %v %v", rels, err)
+		}
+		if vs, err := s.View(ctx, "", t0); err != nil || len(vs) != 1 || len(vs[0].Hosts) != 1 || len(vs[0].Releases) != 0 {
+			t.Fatalf("pending channel's view: %+v %v", vs, err)
 		}
 		info := infoDict("five", 50)
 		out, _, err := s.Publish(ctx, id, storeRelease("build", 0, info, t0), info)
@@ -122,14 +127,22 @@ func testChannelStore(t *testing.T, mk channelStoreMaker) {
 		if vs, err := s.View(ctx, "", later); err != nil || len(vs) != 1 || len(vs[0].Hosts) != 0 || len(vs[0].Releases) != 1 {
 			t.Fatalf("view after the ttl: %+v %v", vs, err)
 		}
-		// A pending channel whose hosts all left is unknown again.
+		// A pending channel whose hosts all left is gone from the view.
 		other := ChannelID{Name: "typo"}
 		must(s.Report(ctx, other, channel.HostReport{Host: "h9"}, later))
-		if _, err := s.Releases(ctx, other, later.Add(5*time.Second)); err != nil {
-			t.Fatalf("pending channel within the ttl: %v", err)
+		names := func(at time.Time) (out []string) {
+			vs, err := s.View(ctx, "", at)
+			must(err)
+			for _, v := range vs {
+				out = append(out, v.ID.Name)
+			}
+			return out
 		}
-		if _, err := s.Releases(ctx, other, later.Add(11*time.Second)); !errors.Is(err, channel.ErrUnknownChannel) {
-			t.Fatalf("pending channel after the ttl: %v", err)
+		if got := names(later.Add(5 * time.Second)); !slices.Equal(got, []string{"build", "typo"}) {
+			t.Fatalf("pending channel within the ttl: %v", got)
+		}
+		if got := names(later.Add(11 * time.Second)); !slices.Equal(got, []string{"build"}) {
+			t.Fatalf("pending channel after the ttl: %v", got)
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ const (
 	maxFleetMissing = 50  // host names listed per release as missing
 	maxFleetHosts   = 500 // hosts listed per channel
 	maxCurvePoints  = 200 // points of a completion curve
+	maxFleetZones   = 64  // zones counted per release
 )
 
 // FleetSnapshot is the body of GET /v1/fleet.
@@ -70,6 +72,16 @@ type FleetRelease struct {
 	// of the release.
 	OriginEgress int64   `json:"origin_egress"`
 	EgressCopies float64 `json:"egress_copies"`
+	// Zones counts done and subscribed hosts per zone label, by name (at
+	// most maxFleetZones; empty when no subscriber has a zone).
+	Zones []ZoneCount `json:"zones"`
+}
+
+// ZoneCount is one zone's share of a release: Done of Of subscribers.
+type ZoneCount struct {
+	Zone string `json:"zone"`
+	Done int    `json:"done"`
+	Of   int    `json:"of"`
 }
 
 // CurvePoint is one step of a completion curve.
@@ -103,8 +115,9 @@ func buildFleet(views []ChannelView, now time.Time) FleetSnapshot {
 
 func buildFleetChannel(v ChannelView, now time.Time) FleetChannel {
 	fc := FleetChannel{Channel: v.ID.Name, Origins: []string{}, Releases: []FleetRelease{}, Hosts: []FleetHost{}, HostCount: len(v.Hosts)}
-	var subs []HostRecord
-	for _, h := range v.Hosts {
+	subs := make([]*HostRecord, 0, len(v.Hosts))
+	for i := range v.Hosts {
+		h := &v.Hosts[i]
 		r := h.Report
 		fc.DownRate += r.DownRate
 		fc.UpRate += r.UpRate
@@ -129,12 +142,27 @@ func buildFleetChannel(v ChannelView, now time.Time) FleetChannel {
 	return fc
 }
 
-func buildFleetRelease(rv ReleaseView, subs []HostRecord, egress int64) FleetRelease {
-	fr := FleetRelease{Release: rv.Release, Missing: []string{}, Curve: []CurvePoint{}, OriginEgress: egress}
+func buildFleetRelease(rv ReleaseView, subs []*HostRecord, egress int64) FleetRelease {
+	fr := FleetRelease{Release: rv.Release, Missing: []string{}, Curve: []CurvePoint{}, OriginEgress: egress, Zones: []ZoneCount{}}
 	fr.EgressCopies = float64(egress) / float64(rv.Size)
-	var times []float64
+	times := make([]float64, 0, len(subs))
+	zones := map[string]*ZoneCount{}
 	for _, h := range subs {
-		if at, ok := rv.Completed[h.Report.Host]; ok {
+		at, done := rv.Completed[h.Report.Host]
+		if z := h.Report.Zone; z != "" {
+			zc := zones[z]
+			if zc == nil && len(zones) < maxFleetZones {
+				zc = &ZoneCount{Zone: z}
+				zones[z] = zc
+			}
+			if zc != nil {
+				zc.Of++
+				if done {
+					zc.Done++
+				}
+			}
+		}
+		if done {
 			times = append(times, max(at.Sub(rv.PublishedAt).Seconds(), 0))
 			continue
 		}
@@ -146,6 +174,10 @@ func buildFleetRelease(rv ReleaseView, subs []HostRecord, egress int64) FleetRel
 			fr.Fetching++
 		}
 	}
+	for _, zc := range zones {
+		fr.Zones = append(fr.Zones, *zc)
+	}
+	slices.SortFunc(fr.Zones, func(a, b ZoneCount) int { return strings.Compare(a.Zone, b.Zone) })
 	fr.Done = len(times)
 	slices.Sort(times)
 	fr.Curve = curve(times)
@@ -183,7 +215,7 @@ type fleetEntry struct {
 }
 
 // fleetCacheFor is how long a snapshot is reused.
-const fleetCacheFor = 500 * time.Millisecond
+const fleetCacheFor = time.Second
 
 // snapshot returns the JSON snapshot of tenant, at most fleetCacheFor old.
 func (a *channelAPI) snapshot(ctx context.Context, tenant string) ([]byte, error) {

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,9 +27,9 @@ func TestBuildFleet(t *testing.T) {
 	v := ChannelView{
 		ID: ChannelID{Name: "build"},
 		Hosts: []HostRecord{
-			host("a", channel.HostReport{Current: 2, Have: []uint64{1, 2}, DownRate: 10, UpRate: 5}),
-			host("b", channel.HostReport{Current: 1, Fetching: 2, Progress: 0.5, DownRate: 20, UpRate: 5}),
-			host("c", channel.HostReport{Fetching: 1, DownRate: 30}),
+			host("a", channel.HostReport{Zone: "r1", Current: 2, Have: []uint64{1, 2}, DownRate: 10, UpRate: 5}),
+			host("b", channel.HostReport{Zone: "r2", Current: 1, Fetching: 2, Progress: 0.5, DownRate: 20, UpRate: 5}),
+			host("c", channel.HostReport{Zone: "r1", Fetching: 1, DownRate: 30}),
 			host("o", channel.HostReport{Origin: true, Current: 2, UpRate: 100}),
 		},
 		Releases: []ReleaseView{
@@ -55,6 +56,9 @@ func TestBuildFleet(t *testing.T) {
 	}
 	if r2.OriginEgress != 50 || r2.EgressCopies != 0.5 || len(r2.Curve) != 1 || r2.Curve[0] != (CurvePoint{T: 3, Done: 1}) {
 		t.Fatalf("release 2 egress/curve: %+v", r2)
+	}
+	if want := []ZoneCount{{"r1", 1, 2}, {"r2", 0, 1}}; !slices.Equal(r2.Zones, want) {
+		t.Fatalf("release 2 zones %+v, want %+v", r2.Zones, want)
 	}
 	// Release 1: a and b done (a host no longer subscribed is not counted).
 	if r1.Done != 2 || r1.MissingCount != 1 || r1.Missing[0] != "c" || r1.Fetching != 1 || r1.OriginEgress != 250 || r1.EgressCopies != 2.5 {
@@ -84,8 +88,14 @@ func TestBuildFleetBounded(t *testing.T) {
 			v.Releases[0].Completed[name] = t0.Add(time.Duration(i) * time.Millisecond)
 		}
 	}
+	for i := range v.Hosts {
+		v.Hosts[i].Report.Zone = fmt.Sprint("rack-", i%100) // more zones than are counted
+	}
 	c := buildFleet([]ChannelView{v}, t0).Channels[0]
 	fr := c.Releases[0]
+	if len(fr.Zones) != maxFleetZones {
+		t.Fatalf("%d zones counted", len(fr.Zones))
+	}
 	if fr.Done != 5000 || fr.MissingCount != 5000 || len(fr.Missing) != maxFleetMissing || len(c.Hosts) != maxFleetHosts || c.HostCount != 10_000 {
 		t.Fatalf("done %d missing %d/%d hosts %d/%d", fr.Done, len(fr.Missing), fr.MissingCount, len(c.Hosts), c.HostCount)
 	}

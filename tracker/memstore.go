@@ -58,7 +58,15 @@ type memSwarm struct {
 	// announced (memPeer.prev, memPeer.next), oldest first.
 	oldest, newest *memPeer
 	downloaded     int
+	// zones holds the labelled peers once more, by exact label, each in
+	// the pool of its kind and family (memPeer.zpos says where). A label
+	// is here only while it has a peer, so there are at most as many as
+	// peers.
+	zones map[string]*zonePools
 }
+
+// zonePools are one label's peers, an index slice per pool.
+type zonePools [numPools][]*memPeer
 
 // memPool is one pool's peers, grouped by address: groups[:visited] of
 // a sample in progress are the groups it has drawn from.
@@ -104,6 +112,7 @@ type memPeer struct {
 	pool       int
 	group      *memGroup
 	gpos       int // in group.peers
+	zpos       int // in zones[Zone][pool], if labelled
 	addr       *memAddr
 	prev, next *memPeer
 }
@@ -165,6 +174,9 @@ func (m *MemoryStore) Put(_ context.Context, infoHash [20]byte, p Peer, now time
 	return nil
 }
 
+// IndexesZones implements [ZoneIndexer]: the store indexes every label.
+func (m *MemoryStore) IndexesZones() bool { return true }
+
 // Remove implements [Store].
 func (m *MemoryStore) Remove(_ context.Context, infoHash [20]byte, p Peer, now time.Time) error {
 	m.mu.Lock()
@@ -219,6 +231,9 @@ func (m *MemoryStore) Sample(_ context.Context, infoHash [20]byte, d Draw, now t
 	}
 	rng := m.cfg.Rand
 	seeders, leechers, all := drawPools(d.Family)
+	if zp := s.zones[d.Zone]; d.Zone != "" && zp != nil {
+		dst = m.drawZone(s, zp, d, seeders, leechers, all, &groupsLeft, &peersLeft, dst)
+	}
 	for _, part := range [...]struct {
 		n  int
 		ps poolSet
@@ -250,6 +265,47 @@ func (m *MemoryStore) Sample(_ context.Context, infoHash [20]byte, d Draw, now t
 	clear(m.touched)
 	m.touched = m.touched[:0]
 	return dst, s.stats(), nil
+}
+
+// drawZone draws the Near part of d from zp, peer by peer (a partial
+// Fisher-Yates shuffle of the label's pools; AddrLimit bounds what one
+// address can put there, and the policy takes one peer per address while
+// others are left), appending to dst. Each peer drawn is marked taken in
+// its address group, and a group left with no peer counts as drawn from,
+// so the swarm's parts that follow never draw it again. m.mu must be held.
+func (m *MemoryStore) drawZone(s *memSwarm, zp *zonePools, d Draw, seeders, leechers, all poolSet,
+	groupsLeft, peersLeft *[numPools]int, dst []Peer) []Peer {
+	rng := m.cfg.Rand
+	var left [numPools]int
+	for p := range zp {
+		left[p] = len(zp[p])
+	}
+	for k, ps := range [3]poolSet{seeders, leechers, all} {
+		for range [3]int{d.Near.Seeders, d.Near.Leechers, d.Near.Any}[k] {
+			p, ok := pickPool(rng.IntN, &left, ps)
+			if !ok {
+				break
+			}
+			front := len(zp[p]) - left[p] - 1
+			zp.swap(p, front, front+rng.IntN(left[p]+1))
+			mp := zp[p][front]
+			dst = append(dst, mp.Peer)
+			g := mp.group
+			if g.taken == 0 {
+				m.touched = append(m.touched, g)
+			}
+			g.swapPeers(mp.gpos, g.taken)
+			g.taken++
+			peersLeft[p]--
+			if pl := &s.pools[p]; g.taken == len(g.peers) {
+				if drawn := len(pl.groups) - groupsLeft[p]; g.pos >= drawn {
+					pl.swapGroups(drawn, g.pos)
+					groupsLeft[p]--
+				}
+			}
+		}
+	}
+	return dst
 }
 
 // groupWithPeerLeft picks, among the groups of pl that have peers a
@@ -456,7 +512,7 @@ func (s *memSwarm) update(mp *memPeer, p Peer, key addrKey, limited bool, now ti
 		}
 		s.byAddr[p.Addr] = mp
 	}
-	moved := poolOf(p) != mp.pool || mp.group.key != key || (mp.addr != nil) != limited
+	moved := poolOf(p) != mp.pool || mp.group.key != key || (mp.addr != nil) != limited || p.Zone != mp.Zone
 	if moved {
 		s.unpool(mp)
 	}
@@ -505,6 +561,7 @@ func (s *memSwarm) enpool(mp *memPeer, key addrKey, limited bool) {
 	mp.group, mp.gpos = g, len(g.peers)
 	g.peers = append(g.peers, mp)
 	pl.peers++
+	s.enzone(mp)
 	mp.addr = nil
 	if !limited {
 		return
@@ -527,6 +584,7 @@ func (s *memSwarm) enpool(mp *memPeer, key addrKey, limited bool) {
 // unpool takes mp out of its group (and the group out of its pool when
 // it empties) by moving the last one into its place, and uncounts it.
 func (s *memSwarm) unpool(mp *memPeer) {
+	s.unzone(mp)
 	g, pl := mp.group, &s.pools[mp.pool]
 	last := len(g.peers) - 1
 	g.swapPeers(mp.gpos, last)
@@ -562,6 +620,48 @@ func (s *memSwarm) unpool(mp *memPeer) {
 func (pl *memPool) swapGroups(i, j int) {
 	pl.groups[i], pl.groups[j] = pl.groups[j], pl.groups[i]
 	pl.groups[i].pos, pl.groups[j].pos = i, j
+}
+
+// enzone adds a labelled mp to its label's pool of its kind.
+func (s *memSwarm) enzone(mp *memPeer) {
+	if mp.Zone == "" {
+		return
+	}
+	if s.zones == nil {
+		s.zones = make(map[string]*zonePools)
+	}
+	zp := s.zones[mp.Zone]
+	if zp == nil {
+		zp = new(zonePools)
+		s.zones[mp.Zone] = zp
+	}
+	mp.zpos = len(zp[mp.pool])
+	zp[mp.pool] = append(zp[mp.pool], mp)
+}
+
+// unzone takes a labelled mp out of its label's pool (swap-remove), and
+// forgets the label with its last peer.
+func (s *memSwarm) unzone(mp *memPeer) {
+	zp := s.zones[mp.Zone]
+	if mp.Zone == "" || zp == nil {
+		return
+	}
+	last := len(zp[mp.pool]) - 1
+	zp.swap(mp.pool, mp.zpos, last)
+	zp[mp.pool][last] = nil
+	zp[mp.pool] = zp[mp.pool][:last]
+	for _, ps := range zp {
+		if len(ps) > 0 {
+			return
+		}
+	}
+	delete(s.zones, mp.Zone)
+}
+
+func (zp *zonePools) swap(p, i, j int) {
+	ps := zp[p]
+	ps[i], ps[j] = ps[j], ps[i]
+	ps[i].zpos, ps[j].zpos = i, j
 }
 
 func (g *memGroup) swapPeers(i, j int) {

@@ -3,8 +3,11 @@ package tracker
 import (
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/shoal-p2p/shoal/zone"
 )
 
 // Policy decides which peers a tracker hands out for one announce.
@@ -45,9 +48,13 @@ type SamplingPolicy interface {
 //   - every choice is fair to addresses (an IPv4 address, an IPv6 /64): no
 //     address gets a second place in a handout while a candidate at an
 //     address not yet in it is left, so a host that registered a thousand
-//     fake seeders is handed out like any one honest seeder.
+//     fake seeders is handed out like any one honest seeder;
+//   - a peer that announced a location label (Peer.Zone) gets its rack
+//     first, then the nearest others, and a fixed share of peers drawn
+//     uniformly from outside its rack (see [Locality]).
 type DefaultPolicy struct {
 	budget *HandoutBudget
+	loc    Locality
 
 	mu      sync.Mutex // guards the fields below
 	rng     *rand.Rand
@@ -55,11 +62,55 @@ type DefaultPolicy struct {
 	scratch []Peer
 }
 
+// Locality says how a [DefaultPolicy] hands out peers to a peer with a
+// location label (package zone; a peer without one gets the plain
+// handout). Its rack is the peers with exactly its label; nearness is the
+// number of leading segments two labels share. A handout of n peers is:
+//
+//   - a share Outside × n (rounded at random, so that 0.01 of 50 is one
+//     peer every other handout) drawn uniformly from the peers outside the
+//     rack, whatever their label: these links keep the peer graph an
+//     expander (see docs/ARCHITECTURE.md);
+//   - the rack's peers (a newcomer: its seeders first), at random;
+//   - if that is fewer than Enough peers, the nearest peers outside the
+//     rack that have data (seeders, or peers that announced bytes
+//     downloaded), same row before same data centre before anyone, up to
+//     Enough: a host does not need more links than that to fill its own,
+//     every far link is traffic over the rack's uplink, and at a fleet's
+//     start, when every rack is still announcing, nobody has data, so no
+//     early host of a rack is handed a crowd of far newcomers;
+//   - a newcomer whose rack has no seeder gets the nearest seeder too, so
+//     it has someone to fetch from at once.
+//
+// So a rack larger than n gets n − Outside×n rack peers, and a handout is
+// shorter than n only when the rack and Enough are.
+type Locality struct {
+	// Outside is the share of each handout drawn uniformly from outside
+	// the rack, in [0, 1].
+	Outside float64
+	// Enough is the handout size up to which the nearest peers outside
+	// the rack are added when the rack has too few.
+	Enough int
+	// Off ignores labels: every peer gets the plain handout.
+	Off bool
+}
+
+// DefaultLocality is the [Locality] of [NewDefaultPolicy]: one uniform
+// outside peer in every handout of 50 (the default numwant), and handouts
+// of at least 25 peers when the rack is small.
+var DefaultLocality = Locality{Outside: 1.0 / 50, Enough: 25}
+
 // NewDefaultPolicy returns a DefaultPolicy drawing from rng, which it then
 // owns (the policy serialises access to it), and bounded by budget, which
-// may be nil for no bound.
+// may be nil for no bound, with [DefaultLocality].
 func NewDefaultPolicy(rng *rand.Rand, budget *HandoutBudget) *DefaultPolicy {
-	return &DefaultPolicy{rng: rng, budget: budget, seen: make(map[netip.Addr]bool)}
+	return NewDefaultPolicyWith(rng, budget, DefaultLocality)
+}
+
+// NewDefaultPolicyWith is [NewDefaultPolicy] with the given locality.
+func NewDefaultPolicyWith(rng *rand.Rand, budget *HandoutBudget, loc Locality) *DefaultPolicy {
+	loc.Outside = min(max(loc.Outside, 0), 1)
+	return &DefaultPolicy{rng: rng, budget: budget, loc: loc, seen: make(map[netip.Addr]bool)}
 }
 
 // Handout implements [Policy].
@@ -82,6 +133,12 @@ func (d *DefaultPolicy) Handout(now time.Time, self Peer, candidates []Peer, n i
 
 	d.mu.Lock()
 	clear(d.seen)
+	if d.local(self) {
+		out := d.near(self, pool, n)
+		d.mu.Unlock()
+		d.budget.Spend(out, now)
+		return out
+	}
 	if self.Downloaded == 0 && self.Left > 0 {
 		seeders := partition(pool, Peer.Seeder)
 		d.shuffle(pool[:seeders])
@@ -105,16 +162,150 @@ func (d *DefaultPolicy) Handout(now time.Time, self Peer, candidates []Peer, n i
 // has fresh peers to choose from where the swarm has them.
 func (d *DefaultPolicy) Plan(self Peer, n int) Draw {
 	k := 2*n + 2
+	var dr Draw
 	switch {
 	case n <= 0:
 		return Draw{}
 	case self.Seeder():
-		return Draw{Leechers: k}
+		dr = Draw{Leechers: k}
 	case self.Downloaded == 0:
-		return Draw{Seeders: k, Leechers: k}
+		dr = Draw{Seeders: k, Leechers: k}
 	default:
-		return Draw{Any: k}
+		dr = Draw{Any: k}
 	}
+	// A labelled peer's rack is drawn as much again, from the store's index
+	// of labels; the swarm's uniform part supplies the outside share and
+	// the nearest peers outside the rack.
+	if d.local(self) {
+		dr.Zone = self.Zone
+		dr.Near = NearDraw{Seeders: dr.Seeders, Leechers: dr.Leechers, Any: dr.Any}
+	}
+	return dr
+}
+
+// local reports whether self gets the locality handout.
+func (d *DefaultPolicy) local(self Peer) bool { return self.Zone != "" && !d.loc.Off }
+
+// near is the handout of at most n peers of pool to a labelled self, as
+// [Locality] describes, fair to addresses like the plain handout: a peer
+// at an address already in the handout is taken only when no other
+// candidate is left. It reorders pool; d.mu must be held, d.seen clear.
+func (d *DefaultPolicy) near(self Peer, pool []Peer, n int) []Peer {
+	newcomer := self.Downloaded == 0 && self.Left > 0
+	d.shuffle(pool)
+	rack := rankNearest(self, pool, newcomer) // pool[rack:] is outside, nearest first
+	taken := make([]bool, len(pool))
+	out := make([]Peer, 0, n)
+	add := func(i int) {
+		taken[i] = true
+		d.seen[handoutAddr(pool[i])] = true
+		out = append(out, pool[i])
+	}
+	fresh := func(i int) bool { return !taken[i] && !d.seen[handoutAddr(pool[i])] }
+	outside := len(pool) - rack
+	forced := 0
+	if newcomer && (rack == 0 || !pool[0].Seeder()) {
+		// No seeder in the rack: the nearest one outside it, if any.
+		if i := slices.IndexFunc(pool[rack:], Peer.Seeder); i >= 0 {
+			add(rack + i)
+			forced = 1
+		}
+	}
+	// How many of each part: the uniform share, the rack, the nearest.
+	q := min(d.quota(n), outside-forced, n-forced)
+	take := min(rack, n-forced-q)
+	fill := forced
+	if short := d.loc.Enough - (take + forced + q); short > 0 {
+		fill += min(short, n-forced-q-take, outside-forced-q)
+	}
+	target := take + fill + q
+	for i := 0; i < rack && len(out) < take+forced; i++ {
+		if fresh(i) {
+			add(i)
+		}
+	}
+	// The nearest fill takes only peers with data: at a fleet's start
+	// nobody has any, the rack's other hosts are announcing that moment,
+	// and a far newcomer has nothing to give yet.
+	filler := func(i int) bool { return i < rack || pool[i].Seeder() || pool[i].Downloaded > 0 }
+	for i := rack; i < len(pool) && len(out) < target-q; i++ {
+		if fresh(i) && filler(i) {
+			add(i)
+		}
+	}
+	// The uniform share, from the outside peers not taken.
+	var cand []int
+	for i := rack; i < len(pool); i++ {
+		if fresh(i) {
+			cand = append(cand, i)
+		}
+	}
+	for j := 0; j < len(cand) && j < q; j++ {
+		k := j + d.rng.IntN(len(cand)-j)
+		cand[j], cand[k] = cand[k], cand[j]
+		add(cand[j])
+	}
+	// Short of the target only if addresses repeat: those last, nearest first.
+	for i := 0; i < len(pool) && len(out) < target; i++ {
+		if !taken[i] && filler(i) {
+			add(i)
+		}
+	}
+	return out
+}
+
+// quota is the outside share of a handout of n: Outside × n, rounded up
+// with probability its fractional part. d.mu must be held.
+func (d *DefaultPolicy) quota(n int) int {
+	x := d.loc.Outside * float64(n)
+	q := int(x)
+	if frac := x - float64(q); frac > 0 && d.rng.Float64() < frac {
+		q++
+	}
+	return q
+}
+
+// rankNearest orders ps nearest to self first (its exact label, then by
+// the leading segments shared), a newcomer's seeders before the others at
+// each nearness, and returns how many peers have self's exact label. The
+// order within a rank depends only on the order of ps, so shuffled peers
+// stay in random order within each rank.
+func rankNearest(self Peer, ps []Peer, newcomer bool) (rack int) {
+	levels := zone.Levels(self.Zone)
+	top := 2 * (levels + 1) // the rank of the rack's non-seeders
+	keys := make([]uint8, len(ps))
+	var present uint32
+	for i, p := range ps {
+		k := 2 * zone.Common(self.Zone, p.Zone)
+		if p.Zone == self.Zone {
+			k = top
+		}
+		if newcomer && p.Seeder() {
+			k++
+		}
+		keys[i] = uint8(k)
+		present |= 1 << k
+	}
+	start := 0
+	for k := top + 1; k >= 0; k-- {
+		if present&(1<<k) == 0 {
+			continue
+		}
+		// Move rank k to the front of what is left, keeping its order.
+		j := start
+		for i := start; i < len(ps); i++ {
+			if int(keys[i]) == k {
+				ps[j], ps[i] = ps[i], ps[j]
+				keys[j], keys[i] = keys[i], keys[j]
+				j++
+			}
+		}
+		if k >= top {
+			rack = j
+		}
+		start = j
+	}
+	return rack
 }
 
 // sampleInto moves a random sample of k elements of ps to its front, fair

@@ -79,6 +79,9 @@ func parseAnnounceQuery(raw string) (announceQuery, error) {
 	}
 	q.Compact = vals.Get("compact") != "0"
 	q.Key = vals.Get("key")
+	// The location label (package zone), checked by Server.announce for
+	// both protocols.
+	q.Zone = vals.Get("zone")
 	if ip, err := netip.ParseAddr(vals.Get("ip")); err == nil {
 		q.IP = ip.Unmap().WithZone("")
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -18,16 +19,25 @@ import (
 // test and returns its URL. The test is skipped if Redis is not installed.
 func startRedis(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed (Debian package redis-server); skipping")
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	url, _ := startRedisOn(t, port)
+	return url
+}
+
+// startRedisOn runs redis-server on the loopback port for the test, waits
+// until it answers, and returns its URL and a function that kills it
+// (also called when the test ends).
+func startRedisOn(t testing.TB, port int) (string, func()) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed (Debian package redis-server); skipping")
+	}
 	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", t.TempDir())
 	var out strings.Builder
@@ -35,7 +45,9 @@ func startRedis(t testing.TB) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var once sync.Once
+	stop := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	t.Cleanup(stop)
 	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
 	rs, err := NewRedisStore(url, "", time.Minute, 0)
 	if err != nil {
@@ -48,7 +60,7 @@ func startRedis(t testing.TB) string {
 		err := rs.Ping(ctx)
 		cancel()
 		if err == nil {
-			return url
+			return url, stop
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("redis-server did not answer: %v\n%s", err, out.String())

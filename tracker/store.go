@@ -37,6 +37,10 @@ type Peer struct {
 	// any: a peer listed with a key may announce or stop from another IP
 	// only with the same key.
 	Key string
+	// Zone is the peer's location label as it announced it (package zone;
+	// empty: none), checked before it is stored. It orders handouts
+	// ([DefaultPolicy]) and is never handed out or trusted.
+	Zone string
 }
 
 // Seeder reports whether p has the whole torrent.
@@ -93,6 +97,29 @@ type Draw struct {
 	// Family, if not AnyFamily, restricts the whole draw to one IP family
 	// (a BEP 15 reply carries only the asker's).
 	Family Family
+	// Zone, if set, draws Near more: peers whose location label is
+	// exactly Zone (the announcing peer's rack), so many of each kind.
+	// They are drawn first, and no peer is drawn twice across the parts.
+	// A store that does not index labels may ignore Zone and Near.
+	Zone string
+	Near NearDraw
+}
+
+// A ZoneIndexer is a [Store] that keeps peers' location labels and draws
+// a Draw's Near part from them. The server hands out by location only
+// with such a store; with any other, labels are ignored (every peer gets
+// the plain handout), since a policy handed only a uniform sample could not
+// find a peer's rack in it.
+type ZoneIndexer interface {
+	Store
+	// IndexesZones reports whether the store indexes labels.
+	IndexesZones() bool
+}
+
+// NearDraw is the part of a [Draw] taken from one zone: so many seeders,
+// leechers, and more of either.
+type NearDraw struct {
+	Seeders, Leechers, Any int
 }
 
 // Family is an IP address family, for [Draw].

@@ -105,6 +105,7 @@ func (s *Server) HandleUDP(ctx context.Context, pkt []byte, src netip.AddrPort, 
 		return trackerclient.AppendUDPScrapeResponse(out, req.TransactionID, stats)
 	}
 	q := announceQuery{AnnounceRequest: req.Announce, Compact: true, IP: req.IP}
+	q.Zone = udpURLZone(req.URLData)
 	q.NumWantSet = req.NumWant >= 0
 	if q.Port == 0 {
 		s.metrics.fail("bad_request")
@@ -137,4 +138,17 @@ func udpURLKey(urlData string) string {
 		return key
 	}
 	return u.Query().Get("key")
+}
+
+// udpURLZone extracts the location label from BEP 41 URL data: the
+// "zone" parameter of its query (trackerclient puts it there).
+func udpURLZone(urlData string) string {
+	if urlData == "" {
+		return ""
+	}
+	u, err := url.Parse(urlData)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("zone")
 }

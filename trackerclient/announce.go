@@ -60,6 +60,11 @@ type AnnounceRequest struct {
 	// Key is an optional opaque token that identifies the peer across
 	// address changes; empty omits it.
 	Key string
+	// Zone is the peer's location label (package zone: "dc1/row4/rack12",
+	// broadest first), sent as the "zone" parameter (over UDP in the BEP 41
+	// URL data's query) so that a Shoal tracker can hand out near peers
+	// first; empty omits it. Other trackers ignore unknown parameters.
+	Zone string
 }
 
 // AnnounceResponse is a tracker's successful reply to an announce.
@@ -180,6 +185,9 @@ func AnnounceURL(announceURL string, req AnnounceRequest) (string, error) {
 	}
 	if req.Key != "" {
 		add("key", escapeBytes([]byte(req.Key)))
+	}
+	if req.Zone != "" {
+		add("zone", escapeBytes([]byte(req.Zone)))
 	}
 	u.RawQuery = q.String()
 	return u.String(), nil

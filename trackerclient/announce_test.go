@@ -35,6 +35,10 @@ func TestAnnounceRequestURL(t *testing.T) {
 	if got != want {
 		t.Fatalf("\n got %s\nwant %s", got, want)
 	}
+	req.Zone = "dc1/row4/rack12"
+	if got, err := AnnounceURL("http://t.example/announce", req); err != nil || !strings.HasSuffix(got, "&key=k&zone=dc1%2Frow4%2Frack12") {
+		t.Fatalf("with a zone: %s, %v", got, err)
+	}
 	if _, err := AnnounceURL("udp://t.example:6969/announce", req); !errors.Is(err, ErrUnsupportedScheme) {
 		t.Fatalf("udp: %v", err)
 	}

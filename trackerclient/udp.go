@@ -123,7 +123,8 @@ func (s *udpSession) awaitReply(tid uint32) (udpResponse, error) {
 
 // announceUDP announces req to the BEP 15 tracker at u. The URL's path
 // and query go along as BEP 41 URL data, so a private tracker's key in
-// udp://host:port/KEY/announce reaches it.
+// udp://host:port/KEY/announce reaches it; req.Zone is added to that
+// query as "zone".
 func announceUDP(ctx context.Context, u *url.URL, req AnnounceRequest) (*AnnounceResponse, error) {
 	s, connID, err := dialUDPTracker(ctx, u)
 	if err != nil {
@@ -135,8 +136,17 @@ func announceUDP(ctx context.Context, u *url.URL, req AnnounceRequest) (*Announc
 		key = key*31 + uint32(c)
 	}
 	urlData := u.EscapedPath()
-	if u.RawQuery != "" {
-		urlData += "?" + u.RawQuery
+	query := u.RawQuery
+	if req.Zone != "" {
+		// Not a BEP 41 field: a Shoal tracker reads it from the URL data's
+		// query, as it reads "zone" from an HTTP announce.
+		if query != "" {
+			query += "&"
+		}
+		query += "zone=" + escapeBytes([]byte(req.Zone))
+	}
+	if query != "" {
+		urlData += "?" + query
 	}
 	r, err := s.roundTrip(ctx, func(tid uint32) []byte {
 		return appendUDPAnnounceRequest(nil, connID, tid, req, key, urlData)

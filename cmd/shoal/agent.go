@@ -39,7 +39,9 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.Var(&upLimit, "up-limit", "upload limit `RATE` per second (default: none)")
 	fs.Var(&downLimit, "down-limit", "download limit `RATE` per second (default: none)")
 	name := fs.String("name", "", "host `name` in reports to the tracker (default: the host name)")
-	zone := fs.String("zone", "", "rack/row/dc `label` in reports")
+	zone := addZoneFlag(fs) // in reports and announces
+	hookTimeout := fs.Duration("hook-timeout", 10*time.Minute, "longest an --on-complete run may take; then it is killed with its children")
+	checkpoint := fs.Duration("checkpoint-every", 5*time.Second, "how often a download's verified pieces are synced and recorded, so a crash re-hashes at most this much")
 	verbose := fs.Bool("verbose", false, "log every connection and protocol event")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
@@ -57,7 +59,8 @@ func runAgent(ctx context.Context, args []string) error {
 	a, err := agent.New(agent.Config{
 		Dir: *data, ListenAddr: *listen, Trackers: trackers, Subscribe: subscribe, Keep: *keep,
 		DiskHigh: float64(high), DiskLow: float64(low), OnComplete: *onComplete,
-		UploadLimit: float64(upLimit), DownloadLimit: float64(downLimit), Name: *name, Zone: *zone, Logger: log,
+		UploadLimit: float64(upLimit), DownloadLimit: float64(downLimit), Name: *name, Zone: string(*zone), Logger: log,
+		CheckpointEvery: *checkpoint, HookTimeout: *hookTimeout,
 	})
 	if err != nil {
 		return err

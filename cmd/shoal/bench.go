@@ -27,6 +27,8 @@ func runBench(ctx context.Context, args []string) error {
 			return runBenchHTTPOrigin(ctx, args[1:])
 		case "http-get":
 			return runBenchHTTPGet(ctx, args[1:])
+		case "http-shards":
+			return runBenchHTTPShards(ctx, args[1:]) // benchorigins.go
 		}
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -40,7 +42,7 @@ func runBench(ctx context.Context, args []string) error {
 	pieceLen := rateFlag(0)
 	fs.Var(&pieceLen, "piece-length", "piece length in `bytes` (default: shoal create's choice)")
 	runs := fs.Int("runs", 1, "repetitions of every system, interleaved; medians are reported")
-	compare := fs.String("compare", "shoal,libtorrent,http", "comma-separated `systems` to run: shoal, libtorrent, http")
+	compare := fs.String("compare", "shoal,libtorrent,http", "comma-separated `systems` to run: shoal, libtorrent, http (= single), replicated:K, sharded:K")
 	jsonOut := fs.String("json", "", "write one JSON object per system per run to `file`")
 	svgOut := fs.String("svg", "", "draw the completion CDF of every system to `file`")
 	dirFlag := fs.String("dir", "", "working `folder` (default: a new temporary folder, removed afterwards)")
@@ -128,10 +130,10 @@ func printBenchTable(results []bench.Result) {
 		fmt.Printf("disk: all %d hosts write to one disk (%s), %s/s synced in the probe: the %d copies need %.2fs there (machine floor %.2fs)\n",
 			r0.Peers+1, r0.Machine.Disk, formatBytes(r0.DiskBytesPerS), r0.Peers, r0.DiskFloorS, r0.MachineFloorS)
 	}
-	fmt.Printf("%-11s %4s %8s %8s %8s %6s %8s %8s %9s %10s %6s %6s  %s\n", "system", "runs", "T_last", "p50", "p90", "eff",
+	fmt.Printf("%-13s %4s %8s %8s %8s %6s %8s %8s %9s %10s %6s %6s  %s\n", "system", "runs", "T_last", "p50", "p90", "eff",
 		"mach.eff", "egress/F", "CPU s/GB", "peak RSS", "cores", "disk", "bound")
 	for _, m := range bench.Medians(results) {
-		fmt.Printf("%-11s %4d %7.2fs %7.2fs %7.2fs %6.3f %8.3f %8.2f %9.1f %10s %5.0f%% %5.0f%%  %s\n", m.System, m.Runs, m.TLastS, m.P50S, m.P90S,
+		fmt.Printf("%-13s %4d %7.2fs %7.2fs %7.2fs %6.3f %8.3f %8.2f %9.1f %10s %5.0f%% %5.0f%%  %s\n", m.System, m.Runs, m.TLastS, m.P50S, m.P90S,
 			m.Efficiency, m.MachineEfficiency, m.OriginEgressRatio, m.CPUSPerGB, formatBytes(float64(m.PeakRSSBytes)),
 			100*m.CPUBusy, 100*m.DiskBusy, m.Typical.Bound)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"runtime/trace"
 	"sort"
 	"time"
@@ -41,6 +42,7 @@ func runDemo(ctx context.Context, args []string) error {
 	keep := fs.Bool("keep", false, "keep the working folder instead of deleting it")
 	dirFlag := fs.String("dir", "", "working `folder` (default: a new temporary folder)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	memProfile := fs.String("memprofile", "", "write a heap profile to `file` when the last receiver finishes (go tool pprof)")
 	traceFile := fs.String("trace", "", "write an execution trace of the run to `file` (go tool trace)")
 	diskProbe := rateFlag(256 << 20)
 	fs.Var(&diskProbe, "disk-probe", "`SIZE` written and synced in the working folder to measure the disk the hosts share (0: skip)")
@@ -185,6 +187,11 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	last := time.Since(start)
 	cpu := bench.ProcessCPU() - cpu0
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			return err
+		}
+	}
 	var usage bench.MachineUsage
 	if m1, err := bench.SampleMachine(work); err == nil && merr == nil {
 		usage = m0.Until(m1)
@@ -222,6 +229,20 @@ func runDemo(ctx context.Context, args []string) error {
 		DiskBytes: N * F, Floor: r.floor(), Hosts: *peers + 1,
 	})
 	return nil
+}
+
+// writeHeapProfile writes the live heap (and what was allocated so far) to
+// path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // machineReport is what a demo measured of the machine its hosts share.

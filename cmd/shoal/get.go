@@ -34,9 +34,13 @@ func runGet(ctx context.Context, args []string) error {
 	noPEX := fs.Bool("no-pex", false, "do not exchange peers with peers (BEP 11)")
 	df := addDHTFlags(fs)
 	agentURL := agentFlag(fs)
+	zoneLabel := addZoneFlag(fs)
 	pos, err := parseFlags(fs, args, 1, 1, "TORRENT|MAGNET")
 	if err != nil {
 		return err
+	}
+	if *agentURL != "" && *zoneLabel != "" {
+		return errZoneWithAgent
 	}
 	if *agentURL != "" {
 		return getViaAgent(ctx, *agentURL, pos[0], *outDir)
@@ -70,6 +74,7 @@ func runGet(ctx context.Context, args []string) error {
 		UploadLimit:   float64(upLimit),
 		DownloadLimit: float64(downLimit),
 		Logger:        newLogger(*verbose),
+		Zone:          string(*zoneLabel),
 	}
 	df.apply(&cfg, useDHT)
 	c, err := client.New(cfg)

@@ -3,7 +3,7 @@
 //	shoal create [-o OUT.torrent] [--tracker URL]... [--piece-length BYTES] PATH
 //	shoal seed [--listen ADDR] [--tracker URL] TORRENT PATH
 //	shoal get [--listen ADDR] [-o DIR] [--peer HOST:PORT]... [--up-limit RATE] [--down-limit RATE] [--seed-after] TORRENT|MAGNET
-//	shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT] [--keys FILE]
+//	shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT] [--keys FILE] [--publish-key KEY]...
 //	shoal demo [--peers N] [--size SIZE] [--link RATE]
 package main
 
@@ -27,7 +27,7 @@ Usage:
   shoal create [-o OUT.torrent] [--tracker URL]... [--piece-length BYTES] PATH
   shoal seed [--listen ADDR] [--tracker URL]... [--dht] [--dht-bootstrap HOST:PORT]... TORRENT PATH
   shoal get [--listen ADDR] [-o DIR] [--peer HOST:PORT]... [--dht] [--dht-bootstrap HOST:PORT]... [--up-limit RATE] [--down-limit RATE] [--seed-after] TORRENT|MAGNET
-  shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT] [--keys FILE]
+  shoal tracker [--listen ADDR] [--udp-listen ADDR|off] [--store memory|redis://HOST:PORT] [--keys FILE] [--publish-key KEY]...
   shoal demo [--releases K] [--every DUR] [--peers N] [--size SIZE] [--link RATE] [--keep N]   (--single: the one-torrent demo)
   shoal dht [--listen ADDR] [--dht-bootstrap HOST:PORT]... [--state FILE]
   shoal agent --data DIR [--listen ADDR] [--api ADDR] [--tracker URL]... [--subscribe NAME]... [--keep N] [--disk-high P] [--disk-low P] [--on-complete CMD] [--up-limit RATE] [--down-limit RATE]

@@ -29,9 +29,13 @@ func runSeed(ctx context.Context, args []string) error {
 	noPEX := fs.Bool("no-pex", false, "do not exchange peers with peers (BEP 11)")
 	df := addDHTFlags(fs)
 	agentURL := agentFlag(fs)
+	zoneLabel := addZoneFlag(fs)
 	pos, err := parseFlags(fs, args, 2, 2, "TORRENT PATH")
 	if err != nil {
 		return err
+	}
+	if *agentURL != "" && *zoneLabel != "" {
+		return errZoneWithAgent
 	}
 	if *agentURL != "" {
 		return seedViaAgent(ctx, *agentURL, pos[0], pos[1])
@@ -41,7 +45,7 @@ func runSeed(ctx context.Context, args []string) error {
 		return err
 	}
 	noTracker := len(trackers) == 0 && len(mi.Trackers()) == 0
-	cfg := client.Config{ListenAddr: *listen, UploadLimit: float64(upLimit), Logger: newLogger(*verbose)}
+	cfg := client.Config{ListenAddr: *listen, UploadLimit: float64(upLimit), Logger: newLogger(*verbose), Zone: string(*zoneLabel)}
 	useDHT := df.enabled(noTracker) && !mi.Info.Private
 	df.apply(&cfg, useDHT)
 	c, err := client.New(cfg)

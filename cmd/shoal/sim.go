@@ -39,6 +39,7 @@ func runSim(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	timeline := fs.Bool("timeline", false, "print the run's timeline: link use and queue depths per bin")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	extra := addSimExtraFlags(fs) // racks, policy, comparators: simcompare.go
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
@@ -62,6 +63,18 @@ func runSim(ctx context.Context, args []string) error {
 				now.Seconds(), done, total, time.Since(start).Seconds())
 		}
 	}
+	if *extra.fromJSON != "" {
+		return redrawSimCompare(*extra.fromJSON, *svgOut)
+	}
+	systems, policies, err := extra.apply(&cfg)
+	if err != nil {
+		return err
+	}
+	if len(systems) > 1 || len(policies) > 1 || systems[0].Kind != sim.SystemShoal {
+		return runSimCompare(ctx, cfg, extra, systems, policies, *jsonOut, *svgOut)
+	}
+	cfg.RandomPeers = policies[0] == "random"
+	extra.setPolicy(&cfg)
 	peak := newHeapPeak()
 	rep, err := sim.Run(ctx, cfg)
 	wall := time.Since(start)
@@ -74,6 +87,7 @@ func runSim(ctx context.Context, args []string) error {
 	}
 	rep.SimWallS, rep.SimPeakHeapBytes = wall.Seconds(), heap
 	printSimReport(rep, *timeline)
+	printRackReport(rep)
 	if *jsonOut != "" {
 		if werr := appendJSON(*jsonOut, rep); werr != nil {
 			return werr

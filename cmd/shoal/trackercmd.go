@@ -24,7 +24,7 @@ import (
 //	              [--publish-key KEY]... [--channel-releases N]
 func runTracker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tracker", flag.ContinueOnError)
-	listen := fs.String("listen", ":6969", "TCP `address` for HTTP (/announce, /scrape, /metrics, /healthz); UDP listens on the same address and port unless --udp-listen says otherwise")
+	listen := fs.String("listen", ":6969", "TCP `address` for HTTP (/announce, /scrape, /v1/channels, the fleet page at /, /metrics, /healthz); UDP listens on the same address and port unless --udp-listen says otherwise")
 	udpListen := fs.String("udp-listen", "", "UDP `address` for BEP 15 announces; empty: the --listen address and port; \"off\": no UDP")
 	store := fs.String("store", "memory", "peer and channel store: \"memory\" or redis://HOST:PORT[/DB] to share swarms and release channels between tracker processes")
 	keysFile := fs.String("keys", "", "`file` of keys (\"TOKEN [TENANT] [publish]\" per line): makes the tracker private; \"publish\" lets a key publish channel releases too")

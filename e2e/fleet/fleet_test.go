@@ -111,7 +111,7 @@ func TestFleetAgentKilledMidRelease(t *testing.T) {
 	_, announce := startTracker(ctx, t, "tracker", 0)
 	origin := startAgent(ctx, t, "origin", filepath.Join(work, "origin"), []string{announce})
 	dir := filepath.Join(work, "victim")
-	victim := startAgent(ctx, t, "victim", dir, []string{announce}, "--subscribe", "build", "--down-limit", "6MB")
+	victim := startAgent(ctx, t, "victim", dir, []string{announce}, "--subscribe", "build", "--down-limit", "6MB", "--checkpoint-every", "300ms")
 	v1 := writeRelease(t, work, 1, releaseSize)
 	publish(ctx, t, origin, v1, "--piece-length", "262144")
 	var before int
@@ -130,11 +130,18 @@ func TestFleetAgentKilledMidRelease(t *testing.T) {
 	if st.HadAtStart < before {
 		t.Errorf("restarted with %d pieces verified on disk, had %d before the kill", st.HadAtStart, before)
 	}
+	// Only what the last checkpoint recorded is trusted; everything else
+	// on disk (verified after it, or in flight) is hashed again.
+	if st.TrustedAtStart == 0 || st.TrustedAtStart > before || st.TrustedAtStart+st.HashedAtStart > st.Pieces {
+		t.Errorf("restart trusted %d pieces and hashed %d of %d (%d verified before the kill): want 0 < trusted <= %d, trusted+hashed <= pieces",
+			st.TrustedAtStart, st.HashedAtStart, st.Pieces, before, before)
+	}
 	if st.VerifiedPieces != st.Pieces-st.HadAtStart {
 		t.Errorf("restarted agent verified %d pieces, want only the %d it lacked (%d of %d on disk)",
 			st.VerifiedPieces, st.Pieces-st.HadAtStart, st.HadAtStart, st.Pieces)
 	}
-	t.Logf("resumed: %d of %d pieces on disk, fetched %d", st.HadAtStart, st.Pieces, st.VerifiedPieces)
+	t.Logf("resumed: %d of %d pieces on disk (%d trusted from the index, %d hashed), fetched %d",
+		st.HadAtStart, st.Pieces, st.TrustedAtStart, st.HashedAtStart, st.VerifiedPieces)
 	v2 := writeRelease(t, work, 2, 4<<20)
 	publish(ctx, t, origin, v2)
 	waitCurrent(ctx, t, []*agentProc{victim}, 2)

@@ -38,9 +38,10 @@ func startAgent(ctx context.Context, t *testing.T, name, dir, announce string, e
 // page, opened once in headless Chromium before anything is published,
 // shows three hosts waiting for a first release; after `shoal publish`
 // hosts fetching it, then 3/3; two more agents join and it shows 3/5
-// naming them as missing, then 5/5 with none missing, a time to the last
+// naming them as missing (and rack-b 0/2), then 5/5 with none missing, a time to the last
 // host, a completion curve of five steps and an origin egress of at least
-// one copy: it follows the spread live, without a reload.
+// one copy; a second release then reaches all five and is listed first:
+// the page follows the spread live, without a reload.
 func TestFleetPageFollowsAgents(t *testing.T) {
 	ctx := harness.Context(t, 3*time.Minute)
 	b := startBrowser(t)
@@ -53,13 +54,13 @@ func TestFleetPageFollowsAgents(t *testing.T) {
 	harness.WriteRandomFile(t, content, 8<<20, 1)
 
 	_, originAPI := startAgent(ctx, t, "origin", dir, announce)
-	subscriber := func(name string) *harness.Proc {
-		p, _ := startAgent(ctx, t, name, dir, announce, "--subscribe", "build", "--down-limit", "1MB")
+	subscriber := func(name, zone string) *harness.Proc {
+		p, _ := startAgent(ctx, t, name, dir, announce, "--subscribe", "build", "--down-limit", "1MB", "--zone", zone)
 		return p
 	}
 	var agents []*harness.Proc
 	for _, name := range []string{"host-1", "host-2", "host-3"} {
-		agents = append(agents, subscriber(name))
+		agents = append(agents, subscriber(name, "rack-a"))
 	}
 
 	b.open(ctx, "http://"+addr+"/")
@@ -80,10 +81,11 @@ func TestFleetPageFollowsAgents(t *testing.T) {
 	checkText(ctx, t, b, card+`.querySelector('[data-k="origins"]').textContent`, "origin")
 
 	for _, name := range []string{"host-4", "host-5"} {
-		agents = append(agents, subscriber(name))
+		agents = append(agents, subscriber(name, "rack-b"))
 	}
 	b.wait(ctx, "3/5 done", done+`.dataset.done === "3" && `+done+`.dataset.of === "5"`)
 	checkText(ctx, t, b, missing+".textContent", "host-4, host-5")
+	checkText(ctx, t, b, done+`.querySelector(".zones").textContent`, "rack-a 3/3rack-b 0/2")
 	b.wait(ctx, "5/5 done", done+`.dataset.done === "5" && `+missing+`.dataset.count === "0"`)
 	checkText(ctx, t, b, missing+".textContent", "none")
 	checkText(ctx, t, b, card+`.querySelector(".legend").textContent`, "#1: 5/5")
@@ -106,11 +108,31 @@ func TestFleetPageFollowsAgents(t *testing.T) {
 		name := fmt.Sprint("host-", i+1)
 		harness.SameTree(t, content, filepath.Join(dir, name, "channels", "build", "current", "build-1.bin"))
 	}
+
+	// Release 2 (smaller) spreads to all five; the page lists it first and
+	// keeps release 1's count (the agents keep it, --keep 3).
+	content2 := filepath.Join(dir, "release", "build-2.bin")
+	harness.WriteRandomFile(t, content2, 2<<20, 2)
+	out = shoal.Run(ctx, t, "publish", "--channel", "build", "--agent", originAPI, "--key", publishKey, content2)
+	if m := publishedRE.FindStringSubmatch(out); m == nil || m[1] != "2" {
+		t.Fatalf("second publish printed %q", out)
+	}
+	row2 := card + `.querySelector('tr[data-seq="2"]')`
+	b.wait(ctx, "release 2 5/5 done", row2+` !== null && `+row2+`.querySelector("td.done").dataset.done === "5"`)
+	checkText(ctx, t, b, `[...`+card+`.querySelectorAll("table.releases tbody tr")].map((r) => r.dataset.seq).join(",")`, "2,1")
+	checkText(ctx, t, b, done+`.dataset.done`, "5")
+	checkText(ctx, t, b, card+`.querySelector('[data-k="latest"]').textContent`, "#2")
+	checkText(ctx, t, b, card+`.querySelector(".legend").textContent`, "#2: 5/5#1: 5/5")
+	b.wait(ctx, "an origin egress of at least one copy of release 2", `Number(`+row2+`.querySelector("td.egress").dataset.copies) >= 1`)
+	for i := range agents {
+		harness.SameTree(t, content2, filepath.Join(dir, fmt.Sprint("host-", i+1), "channels", "build", "current", "build-2.bin"))
+	}
 	// The page shows what the tracker's snapshot says.
 	var snap struct {
 		Channels []struct {
 			Subscribers int `json:"subscribers"`
 			Releases    []struct {
+				Seq          int     `json:"seq"`
 				Done         int     `json:"done"`
 				EgressCopies float64 `json:"egress_copies"`
 			} `json:"releases"`
@@ -122,10 +144,13 @@ func TestFleetPageFollowsAgents(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&snap)
 	resp.Body.Close()
-	if len(snap.Channels) != 1 || snap.Channels[0].Subscribers != 5 || snap.Channels[0].Releases[0].Done != 5 {
-		t.Errorf("snapshot %+v", snap)
+	if len(snap.Channels) != 1 || snap.Channels[0].Subscribers != 5 || len(snap.Channels[0].Releases) != 2 ||
+		snap.Channels[0].Releases[0].Done != 5 || snap.Channels[0].Releases[1].Done != 5 {
+		t.Fatalf("snapshot %+v", snap)
 	}
-	t.Logf("origin egress: %.2f copies of the release", snap.Channels[0].Releases[0].EgressCopies)
+	for _, r := range snap.Channels[0].Releases {
+		t.Logf("origin egress of release %d: %.2f copies", r.Seq, r.EgressCopies)
+	}
 	shot := filepath.Join(t.TempDir(), "fleet.png")
 	if p := os.Getenv("SHOAL_FLEETPAGE_SCREENSHOT"); p != "" {
 		shot = p

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,9 +99,10 @@ func TestTrackerRestartKeepsNumbering(t *testing.T) {
 }
 
 // TestTrackersShareChannelsOnRedis: two `shoal tracker --store redis://`
-// processes on one real redis-server. A host long-polling tracker B
-// learns of a publish on tracker A (the delay is logged), B serves the
-// release's info, lists the host's report and refuses a conflicting seq.
+// processes on one real redis-server. A host subscribed through B gets a
+// 404 saying it waits until A publishes; then its long poll on B learns
+// of A's next publish (the delay is logged); B serves the release's info,
+// A lists the host's report, and B refuses a conflicting seq.
 func TestTrackersShareChannelsOnRedis(t *testing.T) {
 	redis := harness.NeedProgram(t, "redis-server", "redis-server")
 	ctx := harness.Context(t, time.Minute)
@@ -115,13 +118,19 @@ func TestTrackersShareChannelsOnRedis(t *testing.T) {
 	if err := b.Report(ctx, "build", channel.HostReport{Host: "web-1"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := b.Next(ctx, "build", 0); !errors.Is(err, channel.ErrUnknownChannel) || !strings.Contains(err.Error(), "1 hosts subscribed") {
+		t.Fatalf("next before any publish: %v", err)
+	}
+	if _, err := a.Publish(ctx, "build", publishKey, infoDict("first"), 0); err != nil {
+		t.Fatal(err)
+	}
 	type answer struct {
 		rel channel.Release
 		at  time.Time
 	}
 	got := make(chan answer, 1)
 	go func() {
-		r, ok, err := b.Next(ctx, "build", 0)
+		r, ok, err := b.Next(ctx, "build", 1)
 		if err != nil || !ok {
 			t.Errorf("long poll on B: %v %v", ok, err)
 		}
@@ -146,7 +155,7 @@ func TestTrackersShareChannelsOnRedis(t *testing.T) {
 		t.Fatalf("conflicting seq through B: %v", err)
 	}
 	sums, err := a.Channels(ctx)
-	if err != nil || len(sums) != 1 || sums[0].Subscribers != 1 || sums[0].Latest.Seq != 1 {
+	if err != nil || len(sums) != 1 || sums[0].Subscribers != 1 || sums[0].Latest.Seq != 2 {
 		t.Fatalf("channels on A: %+v %v", sums, err)
 	}
 }
@@ -170,5 +179,46 @@ func awaitWaiters(ctx context.Context, t *testing.T, base string, n int) {
 			t.Fatalf("the tracker never held %d long polls", n)
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// TestTrackerKeysFile: `shoal tracker --keys FILE` with a publish line.
+// The publish key publishes into its tenant, an announce key of the same
+// tenant is refused (403), reads need a key, and --publish-key next to
+// --keys is refused at start with a message saying what to do.
+func TestTrackerKeysFile(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	keys := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(keys, []byte("# fleet keys\nreader-key blue\norigin-key blue publish  # the origin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := shoal.Start(ctx, t, "tracker", "tracker", "--listen", "127.0.0.1:0", "--udp-listen", "off", "--keys", keys)
+	addr := p.ListenAddr(ctx, t)
+	client := func(key string) *channel.Client {
+		c, err := channel.NewClient("http://"+addr+"/"+key+"/announce", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	reader, origin := client("reader-key"), client("origin-key")
+	if _, err := reader.Publish(ctx, "build", "reader-key", infoDict("x"), 0); !errors.Is(err, channel.ErrForbidden) {
+		t.Fatalf("an announce key publishing: %v", err)
+	}
+	if _, err := origin.Publish(ctx, "build", "origin-key", infoDict("x"), 0); err != nil {
+		t.Fatalf("the publish key: %v", err)
+	}
+	if rels, err := reader.Releases(ctx, "build"); err != nil || len(rels) != 1 {
+		t.Fatalf("the tenant's reader: %v %v", rels, err)
+	}
+	anon, _ := channel.NewClient("http://"+addr+"/announce", nil)
+	if _, err := anon.Releases(ctx, "build"); !errors.Is(err, channel.ErrForbidden) {
+		t.Fatalf("a read without a key: %v", err)
+	}
+
+	bad := shoal.Start(ctx, t, "tracker (bad flags)", "tracker", "--listen", "127.0.0.1:0", "--udp-listen", "off",
+		"--keys", keys, "--publish-key", "k")
+	if err := bad.Wait(ctx); err == nil || !strings.Contains(bad.Stderr().String(), "give the publish right in the keys file") {
+		t.Fatalf("--publish-key with --keys: %v\n%s", err, bad.Stderr().String())
 	}
 }

@@ -89,9 +89,6 @@ PortForwardingEnabled=false
 	return q
 }
 
-// Proc is the daemon's process.
-func (q *QBittorrent) Proc() *Proc { return q.proc }
-
 // get sends GET api+path?query and returns the body of a 200 reply.
 func (q *QBittorrent) get(ctx context.Context, path string, query url.Values) ([]byte, error) {
 	u := q.api + path

@@ -73,9 +73,6 @@ func StartRTorrent(ctx context.Context, t testing.TB, name string) *RTorrent {
 	return r
 }
 
-// Proc is the daemon's process.
-func (r *RTorrent) Proc() *Proc { return r.proc }
-
 // Add loads and starts the .torrent file at torrent with its data in (or
 // to be downloaded into) dir, the folder that holds the torrent's name,
 // and returns its info hash. Existing data is hash-checked first.

@@ -70,9 +70,6 @@ func StartTransmission(ctx context.Context, t testing.TB, name string) *Transmis
 	return tr
 }
 
-// Proc is the daemon's process.
-func (tr *Transmission) Proc() *Proc { return tr.proc }
-
 // call runs one RPC method and decodes its arguments into out (may be nil).
 func (tr *Transmission) call(ctx context.Context, method string, args, out any) error {
 	body, err := json.Marshal(map[string]any{"method": method, "arguments": args})

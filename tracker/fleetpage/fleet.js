@@ -111,6 +111,10 @@
     const fill = el("div", {}); fill.style.width = pct.toFixed(1) + "%";
     const done = el("td", { class: "done", "data-done": r.done, "data-of": of }, el("div", { class: "bar" }, fill), el("span", {}, `${r.done} / ${of}`));
     if (r.fetching > 0) done.append(el("span", { class: "fetching" }, ` (${r.fetching} fetching)`));
+    if (r.zones && r.zones.length) {
+      done.append(el("div", { class: "zones" }, ...r.zones.map((z) =>
+        el("span", { class: "zone" + (z.done === z.of ? " complete" : ""), "data-zone": z.zone }, `${z.zone} ${z.done}/${z.of}`))));
+    }
     let missing;
     if (r.missing_count === 0) {
       missing = el("td", { class: "missing none", "data-count": 0 }, of > 0 ? "none" : "no hosts");
@@ -173,8 +177,11 @@
     return sec;
   }
 
+  let lastNow = 0;
   function render(snap) {
     const now = Date.parse(snap.now);
+    if (now < lastNow) return; // an older snapshot arriving late
+    lastNow = now;
     const open = new Set([...main.querySelectorAll("section.channel")].filter((s) => s.querySelector("details.hosts[open]")).map((s) => s.dataset.channel));
     for (const ch of snap.channels) {
       const h = history.get(ch.channel) || [];
@@ -191,20 +198,33 @@
 
   function setStatus(state, text) { status.dataset.state = state; status.textContent = text; }
 
-  function poll() {
+  // poll fetches one snapshot; label is the status shown once it came.
+  function poll(label) {
     fetch("/v1/fleet" + q, { cache: "no-store" })
       .then((r) => r.ok ? r.json() : r.json().then((e) => Promise.reject(new Error(e.error || r.statusText))))
-      .then((s) => { render(s); setStatus("live", "polling"); })
+      .then((s) => {
+        render(s);
+        if (label && (label !== "loaded" || status.dataset.state === "connecting")) setStatus("live", label);
+      })
       .catch((e) => setStatus("down", "tracker unreachable: " + e.message));
   }
 
-  poll();
+  // Follow the event stream; if the browser has none, or the tracker
+  // refuses the stream (too many viewers, shutting down), poll instead.
+  let polling = null;
+  function startPolling() {
+    if (!polling) polling = setInterval(() => poll("polling every 2 s"), 2000);
+  }
+  poll("loaded");
   if (typeof EventSource === "function") {
     const es = new EventSource("/v1/fleet/events" + q);
     es.addEventListener("fleet", (e) => { render(JSON.parse(e.data)); setStatus("live", "live"); });
     es.addEventListener("problem", (e) => setStatus("down", JSON.parse(e.data)));
-    es.onerror = () => setStatus("down", "reconnecting");
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) { startPolling(); return; }
+      setStatus("down", "reconnecting");
+    };
   } else {
-    setInterval(poll, 2000);
+    startPolling();
   }
 })();

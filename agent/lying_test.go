@@ -1,0 +1,167 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shoal-p2p/shoal/channel"
+	"github.com/shoal-p2p/shoal/metainfo"
+)
+
+// lyingTracker is a memTracker whose answers a test may replace.
+type lyingTracker struct {
+	*memTracker
+	nexts atomic.Int64
+	infos atomic.Int64
+	mu    sync.Mutex
+	next  func(after uint64) (channel.Release, bool, error)
+	info  func(seq uint64) ([]byte, bool)
+}
+
+func (l *lyingTracker) Next(ctx context.Context, ch string, after uint64) (channel.Release, bool, error) {
+	l.nexts.Add(1)
+	l.mu.Lock()
+	f := l.next
+	l.mu.Unlock()
+	if f != nil {
+		return f(after)
+	}
+	return l.memTracker.Next(ctx, ch, after)
+}
+
+func (l *lyingTracker) Info(ctx context.Context, ch string, seq uint64, want metainfo.InfoHash) ([]byte, error) {
+	l.infos.Add(1)
+	l.mu.Lock()
+	f := l.info
+	l.mu.Unlock()
+	if f != nil {
+		if b, ok := f(seq); ok {
+			return b, nil // no hash check: the lie reaches the agent
+		}
+	}
+	return l.memTracker.Info(ctx, ch, seq, want)
+}
+
+// TestTrackerAnsweringStaleReleases: a tracker whose long poll answers at
+// once with a release that is not newer than asked (a seq going backwards,
+// another channel's release) does not make the agent spin: it backs off as
+// from an error, and says why.
+func TestTrackerAnsweringStaleReleases(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		rel  channel.Release
+	}{
+		{"seq backwards", channel.Release{Channel: "build", Seq: 1, InfoHash: strings.Repeat("ab", 20)}},
+		{"other channel", channel.Release{Channel: "other", Seq: 99, InfoHash: strings.Repeat("ab", 20)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lt := &lyingTracker{memTracker: newMemTracker("k")}
+			lt.memTracker.releases["build"] = []channel.Release{{Channel: "build", Seq: 5, InfoHash: strings.Repeat("cd", 20)}}
+			lt.next = func(after uint64) (channel.Release, bool, error) { return c.rel, true, nil }
+			a := startAgent(t, Config{ChannelTrackers: []ChannelTracker{lt}, Trackers: []string{"http://127.0.0.1:1/announce"}})
+			// Seq 5 is being fetched (its info never comes), so polls ask
+			// after 5.
+			if _, err := a.Subscribe("build", nil); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, 10*time.Second, "the lie reported in the channel's status", func() bool {
+				st, _ := a.Channel("build")
+				return strings.Contains(st.Error, "not newer")
+			})
+			n0 := lt.nexts.Load()
+			time.Sleep(1500 * time.Millisecond) // a window to count polls in, not a wait for a condition
+			if n := lt.nexts.Load() - n0; n > 3 {
+				t.Fatalf("%d long polls in 1.5 s to a tracker answering stale releases: want a backoff (at most 3)", n)
+			}
+		})
+	}
+}
+
+// TestTrackerServingAWrongInfoDict: a release whose info dictionary does
+// not hash to its info hash is never added; the channel says so, and the
+// agent asks again with a backoff.
+func TestTrackerServingAWrongInfoDict(t *testing.T) {
+	lt := &lyingTracker{memTracker: newMemTracker("k")}
+	src := filepath.Join(t.TempDir(), "real.bin")
+	writeRandom(t, src, 64<<10, 31)
+	real, err := metainfo.Create(src, metainfo.CreateOptions{PieceLength: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lt.Publish(context.Background(), "build", "k", real.InfoBytes, 0); err != nil {
+		t.Fatal(err)
+	}
+	writeRandom(t, src, 64<<10, 32)
+	other, _ := metainfo.Create(src, metainfo.CreateOptions{PieceLength: 16 << 10})
+	lt.info = func(seq uint64) ([]byte, bool) { return other.InfoBytes, true }
+	a := startAgent(t, Config{ChannelTrackers: []ChannelTracker{lt}, Trackers: []string{"http://127.0.0.1:1/announce"}, Subscribe: []string{"build"}})
+	waitUntil(t, 10*time.Second, "the mismatch in the channel's status", func() bool {
+		st, _ := a.Channel("build")
+		return strings.Contains(st.Error, "does not match")
+	})
+	for _, ts := range a.Torrents() {
+		t.Fatalf("agent added %s (%s) from a lying info dictionary", ts.Name, ts.InfoHash)
+	}
+	n0 := lt.infos.Load()
+	time.Sleep(1500 * time.Millisecond) // a window to count requests in
+	if n := lt.infos.Load() - n0; n > 2 {
+		t.Fatalf("%d info requests in 1.5 s: want a backoff", n)
+	}
+}
+
+// TestRepublishedOldContentBecomesCurrent: an operator rolls back by
+// publishing an earlier build again as a new release (same info hash,
+// higher seq). Agents holding it switch to it at once, without fetching
+// anything, and run the hook for the new seq.
+func TestRepublishedOldContentBecomesCurrent(t *testing.T) {
+	announce := testTracker(t)
+	mt := newMemTracker("k")
+	work := t.TempDir()
+	origin := startAgent(t, Config{Name: "origin", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt}})
+	hookLog := filepath.Join(work, "hooks")
+	sub := startAgent(t, Config{Name: "sub", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt},
+		Subscribe: []string{"build"}, OnComplete: `echo "$SHOAL_SEQ" >> ` + hookLog})
+	ctx := context.Background()
+	v1 := filepath.Join(work, "v1", "build.bin")
+	v2 := filepath.Join(work, "v2", "build.bin")
+	d1 := writeRandom(t, v1, 200<<10, 41)
+	writeRandom(t, v2, 200<<10, 42)
+	for k, p := range []string{v1, v2, v1} {
+		rel, err := origin.Publish(ctx, "build", PublishRequest{Path: p, Key: "k", PieceLength: 16 << 10})
+		if err != nil || rel.Seq != uint64(k+1) {
+			t.Fatalf("publish %d: %+v %v", k+1, rel, err)
+		}
+		for _, a := range []*testAgent{origin, sub} {
+			waitUntil(t, 30*time.Second, a.cfg.Name+" on the release", func() bool {
+				st, _ := a.Channel("build")
+				return st.Current == uint64(k+1) && len(st.Fetching) == 0
+			})
+		}
+	}
+	got, err := readCurrent(sub.Agent, "build", "build.bin")
+	if err != nil || !bytes.Equal(got, d1) {
+		t.Fatalf("current after the rollback is not build 1: %v", err)
+	}
+	for _, a := range []*testAgent{origin, sub} {
+		st, _ := a.Channel("build")
+		if st.Current != 3 || st.Error != "" {
+			t.Fatalf("%s channel after the rollback: %+v", a.cfg.Name, st)
+		}
+	}
+	waitUntil(t, 10*time.Second, "hooks of 1, 2, 3", func() bool {
+		b, _ := readFile(hookLog)
+		return b == "1\n2\n3\n"
+	})
+}
+
+func readFile(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	return string(b), err
+}

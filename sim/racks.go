@@ -1,0 +1,253 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+)
+
+// Racks. With Config.RackSize the receivers sit in racks of RackSize hosts
+// (receiver i in rack (i-1)/RackSize; the origin in rack 0, beside its
+// first RackSize receivers), each rack behind an uplink of RackUplink
+// bytes per second in each direction, the uplinks joined by a core of
+// CoreRate. A block between two hosts of one rack goes as before (upload
+// link, latency, download link); a block between racks also passes its
+// rack's uplink out, the core and the other rack's uplink in, each a FIFO
+// server of its rate.
+//
+// The servers are fluid and cut-through: a block whose bytes reach a
+// server over [first, last] starts there at max(first, free), leaves it at
+// max(last, start + size/rate), and occupies it for size/rate, so a server
+// fed by many slower streams carries its full rate (40 hosts at u into an
+// uplink of 10u: the uplink moves 10u), and one fed by a single faster
+// stream delays it. Like the download link it has unbounded buffers: a
+// congested uplink delays blocks (the core's request pipelines, sized from
+// the rate each peer delivers, then ask less of far peers) rather than
+// dropping them. Control messages do not queue at the uplinks.
+
+// racks is the network between the hosts' own links when they sit in
+// racks.
+type racks struct {
+	size  int
+	of    []int32 // the rack of each host
+	count int
+	// out and in are each rack's uplink out of and into it; core joins
+	// them. Rates are in modelled bytes per nanosecond.
+	out, in []fifoServer
+	core    fifoServer
+	// inBytes and outBytes count the modelled bytes that entered and left
+	// each rack through its uplink.
+	inBytes, outBytes []int64
+}
+
+// fifoServer is one shared link: a FIFO server of a rate (+Inf: none).
+type fifoServer struct {
+	rate float64 // modelled bytes per ns
+	free int64   // when the work queued so far is done
+}
+
+// pass sends a block of size modelled bytes through the server, its bytes
+// arriving over [first, last]; it returns when they leave the server.
+func (f *fifoServer) pass(first, last int64, size float64) (int64, int64) {
+	if math.IsInf(f.rate, 1) {
+		return first, last
+	}
+	work := int64(size / f.rate)
+	start := max(first, f.free)
+	f.free = start + work
+	return start, max(last, start+work)
+}
+
+// checkRacks validates the rack fields of a Config.
+func (c *Config) checkRacks() error {
+	switch {
+	case c.RackSize < 0:
+		return fmt.Errorf("%w: negative rack size", ErrInvalidConfig)
+	case c.RackSize == 0 && (c.RackUplink != 0 || c.CoreRate != 0):
+		return fmt.Errorf("%w: a rack uplink or core rate needs a rack size", ErrInvalidConfig)
+	case c.RackUplink < 0 || c.CoreRate < 0 || math.IsNaN(c.RackUplink) || math.IsNaN(c.CoreRate):
+		return fmt.Errorf("%w: rack uplink and core rates must be positive (0: unlimited)", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// newRacks builds the racks of cfg for n hosts (host 0 the origin), or
+// nil when cfg models none; scale is the real bytes per modelled byte.
+func newRacks(cfg *Config, n int, scale int64) *racks {
+	if cfg.RackSize <= 0 {
+		return nil
+	}
+	rk := &racks{size: cfg.RackSize, of: make([]int32, n)}
+	for i := 1; i < n; i++ {
+		rk.of[i] = int32((i - 1) / cfg.RackSize)
+	}
+	rk.count = int(rk.of[n-1]) + 1
+	rate := func(r float64) float64 {
+		if r <= 0 {
+			return math.Inf(1)
+		}
+		return r / float64(scale) / 1e9
+	}
+	rk.out, rk.in = make([]fifoServer, rk.count), make([]fifoServer, rk.count)
+	for k := range rk.count {
+		rk.out[k].rate, rk.in[k].rate = rate(cfg.RackUplink), rate(cfg.RackUplink)
+	}
+	rk.core.rate = rate(cfg.CoreRate)
+	rk.inBytes, rk.outBytes = make([]int64, rk.count), make([]int64, rk.count)
+	return rk
+}
+
+// rackArrival is when a block of size modelled bytes, whose last byte
+// left from's upload link now, has reached to: through the uplinks and
+// the core when they are in different racks, then the latency and to's
+// download link, which serves blocks one after another.
+func (s *simulation) rackArrival(from, to *host, size float64) int64 {
+	rk := s.racks
+	first, last := s.now-int64(size/from.up), s.now
+	if a, b := rk.of[from.idx], rk.of[to.idx]; a != b {
+		first, last = rk.out[a].pass(first, last, size)
+		first, last = rk.core.pass(first, last, size)
+		first, last = rk.in[b].pass(first, last, size)
+		rk.outBytes[a] += int64(size)
+		rk.inBytes[b] += int64(size)
+	}
+	down := int64(size / to.down)
+	return max(last+s.lat, first+s.lat+down, to.downFree+down)
+}
+
+// rackZone is the location label host h announces: its rack's, in rows of
+// five racks, unless the run hands out peers at random.
+func (s *simulation) rackZone(h *host) string {
+	if s.racks == nil || s.cfg.RandomPeers {
+		return ""
+	}
+	k := s.racks.of[h.idx]
+	return fmt.Sprintf("dc1/row%d/rack%d", k/5, k)
+}
+
+// RackReport is what a run with racks adds to its [Report].
+type RackReport struct {
+	RackSize int `json:"rack_size"`
+	Racks    int `json:"racks"`
+	// RackUplinkBytesPerS and CoreBytesPerS are the rates modelled (0:
+	// unlimited).
+	RackUplinkBytesPerS float64 `json:"rack_uplink_bytes_per_s"`
+	CoreBytesPerS       float64 `json:"core_bytes_per_s"`
+	// Policy is "local" (hosts announce their rack, the tracker hands out
+	// its peers first) or "random" (no labels: uniform handouts).
+	Policy string `json:"policy"`
+	// RackUplinkInBytesMax is the most bytes that entered any one rack
+	// through its uplink; the ratio is over F. Mean is over the racks.
+	RackUplinkInBytesMax  int64   `json:"rack_uplink_in_bytes_max"`
+	RackUplinkInRatioMax  float64 `json:"rack_uplink_in_ratio_max"`
+	RackUplinkInRatioMean float64 `json:"rack_uplink_in_ratio_mean"`
+	// RackUplinkOutBytesMax is the most bytes that left any one rack.
+	RackUplinkOutBytesMax int64 `json:"rack_uplink_out_bytes_max"`
+	// FloorKumarRossS is the floor without the uplinks; the report's
+	// FloorS is the floor with them (rackFloor), which efficiency uses.
+	FloorKumarRossS float64 `json:"floor_kumar_ross_s"`
+	FloorUplinksS   float64 `json:"floor_uplinks_s"`
+}
+
+// rackReport fills in r's racks figures and raises its floor to the one
+// computed with the uplinks. It is called before efficiency is computed.
+func (s *simulation) rackReport(r *Report) {
+	rk := s.racks
+	if rk == nil {
+		return
+	}
+	policy := "local"
+	if s.cfg.RandomPeers {
+		policy = "random"
+	}
+	rr := rk.report(&s.cfg, s.lay.scale, policy)
+	rr.FloorKumarRossS = r.FloorS
+	rr.FloorUplinksS = rackFloor(&s.cfg, s.hosts, rk)
+	r.FloorS = max(r.FloorS, rr.FloorUplinksS)
+	r.RackReport = rr
+}
+
+// report summarizes the racks' traffic (scale: real bytes per modelled
+// byte) for a run of the given policy.
+func (rk *racks) report(cfg *Config, scale int64, policy string) *RackReport {
+	rr := &RackReport{RackSize: rk.size, Racks: rk.count, RackUplinkBytesPerS: cfg.RackUplink,
+		CoreBytesPerS: cfg.CoreRate, Policy: policy}
+	F := float64(cfg.Size)
+	var sum int64
+	for k := range rk.count {
+		in, out := rk.inBytes[k]*scale, rk.outBytes[k]*scale
+		rr.RackUplinkInBytesMax = max(rr.RackUplinkInBytesMax, in)
+		rr.RackUplinkOutBytesMax = max(rr.RackUplinkOutBytesMax, out)
+		sum += in
+	}
+	rr.RackUplinkInRatioMax = float64(rr.RackUplinkInBytesMax) / F
+	rr.RackUplinkInRatioMean = float64(sum) / float64(rk.count) / F
+	return rr
+}
+
+// blockArrival is when a block of size modelled bytes, whose last byte
+// left from's upload link now, has reached to: after the latency and to's
+// download link, which serves blocks one after another (a single flow
+// gets min(up, down)), and through the racks' uplinks when there are
+// racks (rackArrival).
+func (s *simulation) blockArrival(from, to *host, size float64) int64 {
+	if s.racks != nil {
+		return s.rackArrival(from, to, size)
+	}
+	at := s.now + s.lat
+	if extra := size/to.down - size/from.up; extra > 0 {
+		at += int64(extra)
+	}
+	return max(at, to.downFree+int64(size/to.down))
+}
+
+// rackFloor is a lower bound on T_last from the racks' uplinks and core,
+// on top of the Kumar-Ross bound (a cut argument for each): with F the
+// file, U the uplink rate each way, C the core's, rack 0 the origin's, N_r
+// the receivers of rack r and S_r the sum of their uploads,
+//
+//   - every other rack with a receiver takes in at least one copy through
+//     its uplink: T >= F/U;
+//   - its receivers need N_r·F bytes, from uploads inside the rack or over
+//     the uplink: T >= N_r·F / (S_r + U);
+//   - if any receiver is outside rack 0, a copy leaves rack 0 over its
+//     uplink: T >= F/U, and the receivers outside it need (N - N_0)·F
+//     bytes from their own uploads or rack 0's uplink:
+//     T >= (N - N_0)·F / (Σ_{r≠0} S_r + min(U, S_0 + u_s));
+//   - every copy that enters a rack other than 0 crosses the core:
+//     T >= K'·F/C, K' the other racks with a receiver.
+//
+// Each holds for any schedule, so their maximum does. For N = 1,000 in 25
+// racks of 40 at 5 GB/s and 4:1 (U = 50 GB/s) they give 0.1 s, below the
+// Kumar-Ross 1.0 s: oversubscription of 4:1 leaves room for a swarm to
+// reach the plain floor if no rack takes in more than ten copies.
+func rackFloor(cfg *Config, hosts []*host, rk *racks) float64 {
+	F := float64(cfg.Size)
+	U, C := cfg.RackUplink, cfg.CoreRate
+	if U <= 0 {
+		U = math.Inf(1)
+	}
+	if C <= 0 {
+		C = math.Inf(1)
+	}
+	recv := make([]int, rk.count)
+	up := make([]float64, rk.count)
+	for _, h := range hosts[1:] {
+		k := rk.of[h.idx]
+		recv[k]++
+		up[k] += h.upReal
+	}
+	floor, others, outsideRecv, outsideUp := 0.0, 0, 0, 0.0
+	for k := 1; k < rk.count; k++ {
+		if recv[k] == 0 {
+			continue
+		}
+		others++
+		outsideRecv += recv[k]
+		outsideUp += up[k]
+		floor = max(floor, F/U, float64(recv[k])*F/(up[k]+U))
+	}
+	if others > 0 {
+		floor = max(floor, F/U, float64(outsideRecv)*F/(outsideUp+min(U, up[0]+cfg.OriginLink)), float64(others)*F/C)
+	}
+	return floor
+}

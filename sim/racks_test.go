@@ -1,0 +1,134 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"math"
+	randv2 "math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/shoal-p2p/shoal/tracker"
+)
+
+// racked is 3 racks of 30 receivers (more than the policy's Enough, so
+// the rack alone fills a handout) on a 1 MB file at 20 MB/s, 4:1.
+func racked(seed int64) Config {
+	return Config{Peers: 90, Size: 1 << 20, Link: 20e6, Latency: time.Millisecond, PieceLength: 128 << 10, Seed: seed,
+		RackSize: 30, RackUplink: 30 * 20e6 / 4}
+}
+
+// TestRacksLocalBeatsRandom: with racks behind 4:1 uplinks, hosts that
+// announce their rack make the tracker keep most bytes inside racks; the
+// same fleet handed out at random sends far more over the uplinks. Both
+// complete, on or above the floor computed with the uplinks. (The policy
+// adds no nearest far peers to small racks here, so the start of the run,
+// when racks are still filling, does not blur the comparison.)
+func TestRacksLocalBeatsRandom(t *testing.T) {
+	cfg := racked(1)
+	cfg.Policy = tracker.NewDefaultPolicyWith(randv2.New(randv2.NewPCG(1, 1)), nil, tracker.Locality{Outside: 0.02})
+	local, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = racked(1)
+	cfg.RandomPeers = true
+	random, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*Report{local, random} {
+		checkReport(t, r, 90)
+		rr := r.RackReport
+		if rr == nil || rr.Racks != 3 || rr.RackSize != 30 || rr.RackUplinkBytesPerS != 150e6 {
+			t.Fatalf("rack report %+v", rr)
+		}
+		if r.FloorS < rr.FloorKumarRossS || r.FloorS < rr.FloorUplinksS {
+			t.Errorf("floor %v below its parts %+v", r.FloorS, rr)
+		}
+		if rr.RackUplinkInRatioMax < rr.RackUplinkInRatioMean || rr.RackUplinkInBytesMax <= 0 {
+			t.Errorf("rack ingress max %v mean %v", rr.RackUplinkInRatioMax, rr.RackUplinkInRatioMean)
+		}
+	}
+	if local.RackReport.Policy != "local" || random.RackReport.Policy != "random" {
+		t.Errorf("policies %q, %q", local.RackReport.Policy, random.RackReport.Policy)
+	}
+	// Each of the two racks without the origin must take in one copy at
+	// least; at random about 2/3 of every receiver's bytes cross.
+	l, r := local.RackReport.RackUplinkInRatioMean, random.RackReport.RackUplinkInRatioMean
+	t.Logf("mean bytes into a rack: local %.2f F (T_last %.3fs), random %.2f F (T_last %.3fs)", l, local.TLastS, r, random.TLastS)
+	if l >= r/3 || l < 2.0/3 {
+		t.Errorf("mean bytes into a rack: local %.2f F, random %.2f F; want local well below random, at least 2/3 F", l, r)
+	}
+}
+
+// TestRackFloor checks the uplink bounds against hand-computed cases.
+func TestRackFloor(t *testing.T) {
+	F, u := 1e9, 1e9
+	for _, tc := range []struct {
+		name               string
+		peers, rack        int
+		uplink, core, want float64
+	}{
+		// 4 racks of 10, uplink U = 10u/4: a rack's 10 receivers need
+		// 10F from 10u inside plus U: 10/(10+2.5) = 0.8 s, below F/u; the
+		// racks outside rack 0 need 30F from 30u + U: 30/32.5, still below.
+		{"4:1 leaves the plain floor", 40, 10, 2.5e9, 0, 1.0},
+		// A narrow uplink: each rack must take in F at U = u/2.
+		{"narrow uplink", 40, 10, 0.5e9, 0, 2.0},
+		// A core of 1.5u for 3 racks outside rack 0: 3F/1.5u.
+		{"narrow core", 40, 10, 0, 1.5e9, 2.0},
+		// Everyone in rack 0: no uplink is crossed.
+		{"one rack", 10, 10, 0.1e9, 0.1e9, 1.0},
+	} {
+		cfg := Config{Peers: tc.peers, Size: int64(F), Link: u, OriginLink: u, RackSize: tc.rack, RackUplink: tc.uplink, CoreRate: tc.core}
+		s := &simulation{cfg: cfg}
+		for i := 0; i <= tc.peers; i++ {
+			s.hosts = append(s.hosts, &host{idx: i, upReal: u, downReal: u})
+		}
+		rk := newRacks(&cfg, tc.peers+1, 1)
+		got := max(floor(&cfg, s.hosts), rackFloor(&cfg, s.hosts, rk))
+		if math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%s: floor %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestFIFOServerCarriesItsRate: a server fed by many slower streams at
+// once carries its own rate, one fed by a single stream passes it on.
+func TestFIFOServerCarriesItsRate(t *testing.T) {
+	f := fifoServer{rate: 10} // bytes per ns
+	const size, streams = 1000.0, 40
+	var last int64
+	for range streams {
+		// Every stream delivers a block over [0, 1000] (1 byte/ns).
+		_, end := f.pass(0, 1000, size)
+		last = max(last, end)
+	}
+	if want := int64(streams * size / 10); last != want {
+		t.Errorf("40 blocks of 1000 bytes through 10 bytes/ns ended at %d, want %d", last, want)
+	}
+	g := fifoServer{rate: 10}
+	if start, end := g.pass(500, 1500, size); start != 500 || end != 1500 {
+		t.Errorf("a slow stream through a fast server: [%d, %d], want [500, 1500]", start, end)
+	}
+	inf := fifoServer{rate: math.Inf(1)}
+	if start, end := inf.pass(3, 7, size); start != 3 || end != 7 {
+		t.Errorf("an unlimited server delayed a block to [%d, %d]", start, end)
+	}
+}
+
+func TestInvalidRackConfig(t *testing.T) {
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.RackSize = -1 },
+		func(c *Config) { c.RackSize, c.RackUplink = 0, 1e9 },
+		func(c *Config) { c.RackUplink = -1 },
+		func(c *Config) { c.CoreRate = math.NaN() },
+	} {
+		cfg := racked(1)
+		mod(&cfg)
+		if _, err := Run(context.Background(), cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v: err %v, want ErrInvalidConfig", cfg, err)
+		}
+	}
+}

@@ -46,6 +46,11 @@ type Config struct {
 	// release, with SHOAL_CHANNEL, SHOAL_SEQ, SHOAL_RELEASE_PATH,
 	// SHOAL_CURRENT, SHOAL_INFOHASH and SHOAL_NAME in its environment.
 	OnComplete string
+	// SwitchGrace is how long the previous release outlives a switch
+	// before --keep may remove it, so a reader that resolved `current`
+	// just before the switch finishes reading the old release; default
+	// 30 s. Disk watermarks do not wait for it.
+	SwitchGrace time.Duration
 	// HookTimeout bounds one run of OnComplete; past it the hook and its
 	// children are killed and the run counts as failed. Default 10 min.
 	HookTimeout time.Duration
@@ -71,6 +76,10 @@ type Config struct {
 	// Disk reports the filesystem's size and use for the watermarks;
 	// default statfs of Dir. Tests replace it.
 	Disk func() (Disk, error)
+	// Now is the wall clock for the times the index records (added,
+	// completed); default time.Now. Nothing orders or times out by it:
+	// a clock that jumps changes only what those fields show.
+	Now func() time.Time
 	// ChannelTrackers, if set, replace the channel clients built from
 	// Trackers (tests use an in-memory tracker).
 	ChannelTrackers []ChannelTracker
@@ -103,6 +112,8 @@ type Agent struct {
 	// gone accumulates the counters of removed torrents so the metrics'
 	// totals never go backwards.
 	gone counters
+	// order is the highest torrentRecord.Order handed out.
+	order uint64
 	// crashed (tests only) makes Close skip the resume records a clean
 	// stop writes, as a kill -9 would.
 	crashed bool
@@ -141,6 +152,12 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.GCEvery <= 0 {
 		cfg.GCEvery = 10 * time.Second
+	}
+	if cfg.SwitchGrace <= 0 {
+		cfg.SwitchGrace = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.HookTimeout <= 0 {
 		cfg.HookTimeout = 10 * time.Minute

@@ -601,3 +601,46 @@ func TestNewestReleaseWinsMidDownload(t *testing.T) {
 		t.Fatalf("hooks ran for %q, want only release 2", b)
 	}
 }
+
+// TestClockJumpDoesNotReorderCollection: the wall clock jumping back
+// between two adds does not make the collector delete the newer content
+// first: the index numbers adds with a counter.
+func TestClockJumpDoesNotReorderCollection(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	used := int64(0)
+	a := startAgent(t, Config{GCEvery: time.Hour,
+		Now:  func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		Disk: func() (Disk, error) { mu.Lock(); defer mu.Unlock(); return Disk{Total: 100 << 20, Used: used}, nil }})
+	add := func(seed uint64) string {
+		src := filepath.Join(t.TempDir(), fmt.Sprintf("c%d.bin", seed))
+		writeRandom(t, src, 64<<10, seed)
+		mi, _ := metainfo.Create(src, metainfo.CreateOptions{})
+		e, _, err := a.addMeta(mi, addOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.rec.InfoHash
+	}
+	older := add(91)
+	mu.Lock()
+	now = now.Add(-30 * 24 * time.Hour) // NTP fixes a clock that ran a month ahead
+	mu.Unlock()
+	newer := add(92)
+	mu.Lock()
+	used = 95 << 20
+	mu.Unlock()
+	a.mu.Lock()
+	for _, e := range a.entries {
+		e.rec.Size = 20 << 20 // deleting one is enough
+	}
+	a.mu.Unlock()
+	a.collect(0, "")
+	have := map[string]bool{}
+	for _, st := range a.Torrents() {
+		have[st.InfoHash] = true
+	}
+	if have[older] || !have[newer] {
+		t.Fatalf("after the clock jumped back: older kept=%v, newer kept=%v; want the older deleted", have[older], have[newer])
+	}
+}

@@ -217,8 +217,8 @@ func (a *Agent) handleFile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if fi.Size() != size {
-		return fmt.Errorf("file %s is %d bytes on disk, the torrent says %d", r.PathValue("path"), fi.Size(), size)
+	if fi.Size() != size || !fi.Mode().IsRegular() {
+		return fmt.Errorf("file %s is %d bytes on disk (%v), the torrent says %d: %w", r.PathValue("path"), fi.Size(), fi.Mode().Type(), size, ErrChanged)
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("ETag", `"`+ih.String()+`"`)
@@ -278,7 +278,9 @@ func (a *Agent) openFile(ih metainfo.InfoHash, path string) (f *os.File, size in
 		defer r.Close()
 		fh, err := r.Open(root + strings.TrimPrefix(lf.Path, info.Name))
 		if err != nil {
-			return fail(fmt.Errorf("open %s: %w", path, err))
+			// Verified once, not openable now through the torrent's
+			// folder: gone, or a symlink leading out of the store.
+			return fail(fmt.Errorf("open %s: %w: %w", path, ErrChanged, err))
 		}
 		return fh, lf.Length, done, nil
 	}
@@ -328,9 +330,10 @@ func statusOf(err error) int {
 		return http.StatusBadRequest
 	case errors.Is(err, ErrNotFound), errors.Is(err, channel.ErrUnknownChannel):
 		return http.StatusNotFound
-	case errors.Is(err, ErrDiskFull):
+	case errors.Is(err, ErrDiskFull), errors.Is(err, ErrReadOnly):
 		return http.StatusInsufficientStorage
-	case errors.Is(err, ErrInUse), errors.Is(err, ErrIncomplete), errors.Is(err, channel.ErrConflict):
+	case errors.Is(err, ErrInUse), errors.Is(err, ErrIncomplete), errors.Is(err, channel.ErrConflict), errors.Is(err, ErrChanged),
+		errors.Is(err, ErrTooManyChannels):
 		return http.StatusConflict
 	case errors.Is(err, channel.ErrForbidden):
 		return http.StatusForbidden

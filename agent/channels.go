@@ -26,6 +26,13 @@ type ChannelTracker interface {
 // ErrNoTracker: channels need at least one --tracker.
 var ErrNoTracker = errors.New("no tracker configured (give --tracker URL)")
 
+// MaxChannels bounds the channels one agent follows: each holds a long
+// poll open on every tracker and reports every few seconds.
+const MaxChannels = 256
+
+// ErrTooManyChannels: a subscribe past MaxChannels.
+var ErrTooManyChannels = fmt.Errorf("subscribed to %d channels, the limit", MaxChannels)
+
 // subscriber follows one channel. Its fields, and its Subscription, are
 // guarded by Agent.mu; its goroutines (one poller per tracker, a reporter,
 // a hook runner, one per fetch) take the lock to step the Subscription and
@@ -47,6 +54,10 @@ type subscriber struct {
 	hookRunning uint64
 	// uploadedGone is what removed releases of this channel had sent.
 	uploadedGone int64
+	// previous is the release current before the last switch, kept from
+	// --keep until SwitchGrace after switchedAt (monotonic clock).
+	previous   uint64
+	switchedAt time.Time
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -202,6 +213,18 @@ func (a *Agent) Subscribe(name string, pins []uint64) (ChannelStatus, error) {
 		return ChannelStatus{}, ErrNoTracker
 	}
 	a.mu.Lock()
+	if s := a.channels[name]; s == nil || !s.rec.Subscribed {
+		n := 0
+		for _, s := range a.channels {
+			if s.rec.Subscribed {
+				n++
+			}
+		}
+		if n >= MaxChannels {
+			a.mu.Unlock()
+			return ChannelStatus{}, fmt.Errorf("channel %q: %w; unsubscribe one first", name, ErrTooManyChannels)
+		}
+	}
 	s := a.subscriberLocked(name)
 	s.rec.Subscribed = true
 	for _, p := range pins {
@@ -326,6 +349,9 @@ func (a *Agent) trimChannels() {
 func (s *subscriber) busyLocked(seq uint64) bool {
 	if seq == s.hookRunning {
 		return true
+	}
+	if seq == s.previous && time.Since(s.switchedAt) < s.a.cfg.SwitchGrace {
+		return true // readers of the old `current` finish first
 	}
 	for _, e := range s.a.entries {
 		if e.rec.Channel == s.name && e.rec.Seq == seq {
@@ -624,7 +650,9 @@ func (s *subscriber) fetch(ctx context.Context, h heard) {
 		e.busy = false
 		a.mu.Unlock()
 		if !rel.PublishedAt.IsZero() {
-			a.metrics.releaseLatency.WithLabelValues(s.name).Observe(time.Since(rel.PublishedAt).Seconds())
+			// The tracker's clock against ours: a skew or a jump must not
+			// record a negative latency.
+			a.metrics.releaseLatency.WithLabelValues(s.name).Observe(max(a.cfg.Now().Sub(rel.PublishedAt).Seconds(), 0))
 		}
 		s.fetchEnded(rel.Seq, true)
 	case <-ctx.Done():
@@ -753,6 +781,9 @@ func (s *subscriber) switchTo(seq uint64) error {
 		d.Close()
 	}
 	a.mu.Lock()
+	if s.rec.Current != seq {
+		s.previous, s.switchedAt = s.rec.Current, time.Now()
+	}
 	s.rec.Current = seq
 	rec := s.rec
 	a.mu.Unlock()

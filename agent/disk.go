@@ -66,7 +66,7 @@ func (a *Agent) collect(need int64, adding string) {
 			continue
 		}
 		cs = append(cs, Content{
-			ID: id, Size: e.rec.Size, Added: e.rec.Added, Pinned: e.rec.Pinned,
+			ID: id, Size: e.rec.Size, Order: e.rec.Order, Added: e.rec.Added, Pinned: e.rec.Pinned,
 			Current: a.isCurrentLocked(e.rec.Channel, id),
 			Busy:    e.readers > 0 || e.busy || (!e.isComplete() && e.rec.Channel != ""),
 			Local:   e.local(),

@@ -13,7 +13,10 @@ type Content struct {
 	ID string
 	// Size is the bytes it holds on disk.
 	Size int64
-	// Added orders candidates: the oldest goes first.
+	// Order and then Added order candidates: the lowest goes first.
+	// Order is a counter, immune to clock jumps; Added (wall clock) only
+	// breaks ties among content recorded before Order existed (0).
+	Order uint64
 	Added time.Time
 	// Pinned content is never collected.
 	Pinned bool
@@ -67,6 +70,9 @@ func ChooseEvictions(cs []Content, d Disk, high, low float64) Evictions {
 		}
 	}
 	slices.SortStableFunc(cands, func(a, b Content) int {
+		if c := cmp.Compare(a.Order, b.Order); c != 0 {
+			return c
+		}
 		if c := a.Added.Compare(b.Added); c != 0 {
 			return c
 		}

@@ -36,9 +36,14 @@ type torrentRecord struct {
 	Trackers []string `json:"trackers,omitempty"`
 	// Path, when set, is local content seeded in place (never deleted by
 	// the agent); otherwise the files live in DIR/content/INFOHASH.
-	Path      string    `json:"path,omitempty"`
-	Size      int64     `json:"size"`
-	Added     time.Time `json:"added"`
+	Path  string    `json:"path,omitempty"`
+	Size  int64     `json:"size"`
+	Added time.Time `json:"added"`
+	// Order numbers torrents in the order they were added (a counter in
+	// the index, not a clock): the disk collector deletes the lowest
+	// first, whatever the wall clock did meanwhile. 0 in records written
+	// before it existed.
+	Order     uint64    `json:"order,omitempty"`
 	Completed time.Time `json:"completed,omitzero"`
 	Pinned    bool      `json:"pinned,omitempty"`
 	// Channel and Seq name the release this torrent is, if any.

@@ -63,11 +63,19 @@ func TestTrackerAnsweringStaleReleases(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			lt := &lyingTracker{memTracker: newMemTracker("k")}
-			lt.memTracker.releases["build"] = []channel.Release{{Channel: "build", Seq: 5, InfoHash: strings.Repeat("cd", 20)}}
+			// Release 5 exists (nobody seeds it: its fetch waits quietly),
+			// so polls ask for releases after 5.
+			src := filepath.Join(t.TempDir(), "r5.bin")
+			writeRandom(t, src, 32<<10, 30)
+			mi, err := metainfo.Create(src, metainfo.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := lt.Publish(context.Background(), "build", "k", mi.InfoBytes, 5); err != nil {
+				t.Fatal(err)
+			}
 			lt.next = func(after uint64) (channel.Release, bool, error) { return c.rel, true, nil }
 			a := startAgent(t, Config{ChannelTrackers: []ChannelTracker{lt}, Trackers: []string{"http://127.0.0.1:1/announce"}})
-			// Seq 5 is being fetched (its info never comes), so polls ask
-			// after 5.
 			if _, err := a.Subscribe("build", nil); err != nil {
 				t.Fatal(err)
 			}

@@ -47,10 +47,11 @@ func (a *Agent) Publish(ctx context.Context, ch string, req PublishRequest) (cha
 	if len(tcs) == 0 {
 		return channel.Release{}, ErrNoTracker
 	}
-	if !filepath.IsAbs(req.Path) {
-		return channel.Release{}, fmt.Errorf("path %q: want an absolute path", req.Path)
+	src, err := a.checkSource(req.Path)
+	if err != nil {
+		return channel.Release{}, err
 	}
-	mi, err := a.importContent(filepath.Clean(req.Path), req.PieceLength)
+	mi, err := a.importContent(src, req.PieceLength)
 	if err != nil {
 		return channel.Release{}, err
 	}
@@ -137,6 +138,10 @@ func (a *Agent) importContent(src string, pieceLength int64) (*metainfo.MetaInfo
 	defer os.RemoveAll(tmp)
 	dst := filepath.Join(tmp, filepath.Base(src))
 	if err := copyTree(src, dst); err != nil {
+		var se sourceError
+		if errors.As(err, &se) {
+			return nil, requestError{fmt.Errorf("read %s: %w", src, se.err)}
+		}
 		return nil, a.diskError(fmt.Errorf("copy %s into the store: %w", src, err))
 	}
 	mi, err := metainfo.Create(dst, metainfo.CreateOptions{Trackers: a.cfg.Trackers, PieceLength: pieceLength})
@@ -158,7 +163,7 @@ func (a *Agent) importContent(src string, pieceLength int64) (*metainfo.MetaInfo
 func copyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			return sourceError{err}
 		}
 		rel, err := filepath.Rel(src, p)
 		if err != nil {
@@ -175,10 +180,17 @@ func copyTree(src, dst string) error {
 	})
 }
 
+// sourceError is a failure to read the content being imported (the
+// caller's path), not to write the store.
+type sourceError struct{ err error }
+
+func (e sourceError) Error() string { return e.err.Error() }
+func (e sourceError) Unwrap() error { return e.err }
+
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return sourceError{err}
 	}
 	defer in.Close()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)

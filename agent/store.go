@@ -27,6 +27,12 @@ var (
 	ErrInUse = errors.New("in use")
 	// ErrIncomplete: the torrent's data is not verified yet.
 	ErrIncomplete = errors.New("not complete")
+	// ErrReadOnly: the store's filesystem refuses writes (mounted or
+	// remounted read-only).
+	ErrReadOnly = errors.New("store is read-only")
+	// ErrChanged: the store's copy of a file is not what was verified
+	// (replaced, resized, turned into a symlink).
+	ErrChanged = errors.New("changed on disk")
 )
 
 // Torrent states in TorrentStatus.State.
@@ -104,7 +110,7 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 	ih := mi.InfoHash.String()
 	rec := torrentRecord{
 		InfoHash: ih, Name: mi.Info.Name, Info: mi.InfoBytes, Trackers: mi.Trackers(),
-		Path: o.path, Size: mi.Info.TotalLength(), Added: time.Now().UTC(), Pinned: o.pinned,
+		Path: o.path, Size: mi.Info.TotalLength(), Added: a.cfg.Now().UTC(), Pinned: o.pinned,
 		Channel: o.channel, Seq: o.seq, PublishedAt: o.publishedAt, Origin: o.origin,
 	}
 	a.mu.Lock()
@@ -128,6 +134,8 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 		}
 		return old, false, nil
 	}
+	a.order++
+	rec.Order = a.order
 	e = a.newEntry(rec)
 	e.busy = o.busy
 	a.entries[mi.InfoHash] = e
@@ -151,6 +159,9 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 		return fail(a.diskError(err))
 	}
 	t, err := a.openTorrent(mi, rec, nil)
+	if errors.Is(err, syscall.ENAMETOOLONG) {
+		return fail(requestError{fmt.Errorf("a name in torrent %s is too long for the filesystem of %s: %w", ih, a.cfg.Dir, err)})
+	}
 	if err != nil {
 		return fail(a.diskError(err))
 	}
@@ -165,12 +176,14 @@ func (a *Agent) addMeta(mi *metainfo.MetaInfo, o addOptions) (e *entry, created 
 func (a *Agent) addMagnet(m metainfo.Magnet, o addOptions) (*entry, bool, error) {
 	ih := m.InfoHash.String()
 	rec := torrentRecord{InfoHash: ih, Name: m.DisplayName, Magnet: m.String(), Trackers: m.Trackers,
-		Added: time.Now().UTC(), Pinned: o.pinned}
+		Added: a.cfg.Now().UTC(), Pinned: o.pinned}
 	a.mu.Lock()
 	if old := a.entries[m.InfoHash]; old != nil {
 		a.mu.Unlock()
 		return old, false, nil
 	}
+	a.order++
+	rec.Order = a.order
 	e := a.newEntry(rec)
 	a.entries[m.InfoHash] = e
 	a.mu.Unlock()
@@ -192,11 +205,9 @@ func (a *Agent) addLocal(path string, pieceLength int64, o addOptions) (*entry, 
 	if !filepath.IsAbs(path) {
 		return nil, false, fmt.Errorf("path %q: want an absolute path", path)
 	}
-	path = filepath.Clean(path)
-	if fi, err := os.Stat(path); err != nil {
-		return nil, false, fmt.Errorf("path: %w", err)
-	} else if !fi.Mode().IsRegular() && !fi.IsDir() {
-		return nil, false, fmt.Errorf("path %s: not a regular file or folder", path)
+	path, err := a.checkSource(path)
+	if err != nil {
+		return nil, false, err
 	}
 	mi, err := metainfo.Create(path, metainfo.CreateOptions{Trackers: a.cfg.Trackers, PieceLength: pieceLength})
 	if err != nil {
@@ -204,6 +215,43 @@ func (a *Agent) addLocal(path string, pieceLength int64, o addOptions) (*entry, 
 	}
 	o.path = path
 	return a.addMeta(mi, o)
+}
+
+// checkSource checks a path the API gives as content to seed or publish:
+// absolute, an existing regular file or folder, readable, and neither in
+// the agent's data folder nor holding it (publishing the data folder would
+// copy it into itself until the disk is full). Errors are the caller's
+// (400), naming the cause.
+func (a *Agent) checkSource(path string) (string, error) {
+	if !filepath.IsAbs(path) {
+		return "", requestError{fmt.Errorf("path %q: want an absolute path", path)}
+	}
+	path = filepath.Clean(path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", requestError{fmt.Errorf("path: %w", err)}
+	}
+	if !fi.Mode().IsRegular() && !fi.IsDir() {
+		return "", requestError{fmt.Errorf("path %s: not a regular file or folder (%v)", path, fi.Mode().Type())}
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", requestError{fmt.Errorf("path: %w", err)}
+	}
+	dataDir, err := filepath.EvalSymlinks(a.cfg.Dir)
+	if err != nil {
+		dataDir = a.cfg.Dir
+	}
+	if within(real, dataDir) || within(dataDir, real) {
+		return "", requestError{fmt.Errorf("path %s: inside the agent's data folder %s or holding it; give content from elsewhere", path, a.cfg.Dir)}
+	}
+	return path, nil
+}
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && filepath.IsLocal(rel) || rel == "."
 }
 
 func (a *Agent) newEntry(rec torrentRecord) *entry {
@@ -344,7 +392,7 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 	a.mu.Lock()
 	first := e.rec.Completed.IsZero()
 	if first {
-		e.rec.Completed = time.Now().UTC()
+		e.rec.Completed = a.cfg.Now().UTC()
 	}
 	rec := e.rec
 	a.mu.Unlock()
@@ -370,6 +418,12 @@ func (a *Agent) run(e *entry, mi *metainfo.MetaInfo, t *client.Torrent) {
 // diskError turns a failure caused by a full filesystem into ErrDiskFull
 // with a clear message, and records it for the API and the metrics.
 func (a *Agent) diskError(err error) error {
+	if errors.Is(err, syscall.EROFS) {
+		err = fmt.Errorf("%w: %s is on a read-only filesystem (remount it read-write; verified content is still served): %w", ErrReadOnly, a.cfg.Dir, err)
+		a.setDiskErr(err.Error())
+		a.log.Error("store read-only", "err", err)
+		return err
+	}
 	if !errors.Is(err, syscall.ENOSPC) && !errors.Is(err, syscall.EDQUOT) {
 		return err
 	}
@@ -460,6 +514,7 @@ func (a *Agent) restore() error {
 		known[rec.InfoHash] = true
 		e := a.newEntry(rec)
 		a.mu.Lock()
+		a.order = max(a.order, rec.Order)
 		a.entries[ih] = e
 		a.mu.Unlock()
 		a.wg.Add(1)

@@ -40,6 +40,7 @@ func runAgent(ctx context.Context, args []string) error {
 	fs.Var(&downLimit, "down-limit", "download limit `RATE` per second (default: none)")
 	name := fs.String("name", "", "host `name` in reports to the tracker (default: the host name)")
 	zone := addZoneFlag(fs) // in reports and announces
+	switchGrace := fs.Duration("switch-grace", 30*time.Second, "how long the previous release outlives a switch before --keep may remove it (readers of the old current finish)")
 	hookTimeout := fs.Duration("hook-timeout", 10*time.Minute, "longest an --on-complete run may take; then it is killed with its children")
 	checkpoint := fs.Duration("checkpoint-every", 5*time.Second, "how often a download's verified pieces are synced and recorded, so a crash re-hashes at most this much")
 	verbose := fs.Bool("verbose", false, "log every connection and protocol event")
@@ -60,7 +61,7 @@ func runAgent(ctx context.Context, args []string) error {
 		Dir: *data, ListenAddr: *listen, Trackers: trackers, Subscribe: subscribe, Keep: *keep,
 		DiskHigh: float64(high), DiskLow: float64(low), OnComplete: *onComplete,
 		UploadLimit: float64(upLimit), DownloadLimit: float64(downLimit), Name: *name, Zone: string(*zone), Logger: log,
-		CheckpointEvery: *checkpoint, HookTimeout: *hookTimeout,
+		CheckpointEvery: *checkpoint, HookTimeout: *hookTimeout, SwitchGrace: *switchGrace,
 	})
 	if err != nil {
 		return err

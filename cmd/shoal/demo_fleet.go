@@ -96,6 +96,7 @@ func runFleetDemo(ctx context.Context, args []string) error {
 			Dir: filepath.Join(work, name), ListenAddr: "127.0.0.1:0", Trackers: []string{announce},
 			Subscribe: subscribe, Keep: *keep, UploadLimit: u, DownloadLimit: u, Name: name, Logger: log,
 			ReportEvery: 2 * time.Second,
+			SwitchGrace: time.Second, GCEvery: time.Second, // the disk held is measured right after the last release
 		})
 	}
 	origin, err := newAgent("origin", nil)

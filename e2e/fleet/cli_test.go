@@ -1,12 +1,14 @@
 package fleet
 
 import (
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/shoal-p2p/shoal/agent"
 	"github.com/shoal-p2p/shoal/e2e/harness"
 )
 
@@ -31,6 +33,23 @@ func TestFleetCLI(t *testing.T) {
 	g := harness.Start(ctx, t, "get via SHOAL_AGENT", "/usr/bin/env", "SHOAL_AGENT="+getter.url, shoal.Path(t), "get", "-o", dst, torrent)
 	g.MustFinish(ctx, t)
 	harness.SameTree(t, src, filepath.Join(dst, "tree"))
+
+	// A magnet link through the agent: the info dictionary comes from the
+	// seeder agent (BEP 9), then the pieces, then the copy out.
+	single := filepath.Join(work, "data", "m.bin")
+	harness.WriteRandomFile(t, single, 1<<20+5, 7)
+	madded, err := seeder.api.Add(ctx, agent.AddRequest{Path: single})
+	if err != nil {
+		t.Fatal(err)
+	}
+	magnet := "magnet:?xt=urn:btih:" + madded.InfoHash + "&dn=m.bin&tr=" + url.QueryEscape(announce)
+	mdst := filepath.Join(work, "out-magnet")
+	mg := shoal.Start(ctx, t, "get --agent magnet", "get", "--agent", getter.url, "-o", mdst, magnet)
+	mg.MustFinish(ctx, t)
+	harness.SameTree(t, single, filepath.Join(mdst, "m.bin"))
+	if !strings.Contains(mg.Stderr().String(), "complete: m.bin verified by the agent") {
+		t.Errorf("get --agent of a magnet does not say it completed:\n%s", mg.Stderr())
+	}
 
 	// Foreground publish: seeds until interrupted; the subscribed agent
 	// gets the release from it.

@@ -60,6 +60,7 @@ var apiRE = regexp.MustCompile(`api on (\S+)`)
 func startAgent(ctx context.Context, t testing.TB, name, dir string, trackers []string, extra ...string) *agentProc {
 	t.Helper()
 	args := []string{"agent", "--data", dir, "--listen", "127.0.0.1:0", "--api", "127.0.0.1:0", "--name", name,
+		"--switch-grace", "200ms", // keep's bound settles at once for the checks
 		"--on-complete", `echo "$SHOAL_SEQ $SHOAL_CHANNEL" >> "` + hookLog(dir) + `"`}
 	for _, u := range trackers {
 		args = append(args, "--tracker", u)

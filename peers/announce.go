@@ -167,7 +167,7 @@ func (m *Manager) Completed(now time.Time) {
 	if m.cfg.Complete {
 		return
 	}
-	m.cfg.Complete, m.completed = true, true
+	m.cfg.Complete = true
 	for i := range m.trackers {
 		tr := &m.trackers[i]
 		if tr.started {

@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"time"
@@ -51,7 +52,8 @@ type candidate struct {
 	idx      int // in Manager.candList
 	sources  uint8
 	pexFrom  netip.AddrPort // the first PEX source, if learnt by PEX
-	rank     uint64         // random tie-break among equals
+	seq      uint64         // order learnt: the tie-break among equals
+	rank     uint64         // random: the tie-break among PEX-only ones
 	state    candState
 	conn     ConnID // while connected
 	failures int    // consecutive failures
@@ -124,7 +126,8 @@ func (m *Manager) addCandidate(now time.Time, src Source, from, a netip.AddrPort
 	if len(m.cands) >= m.cfg.MaxCandidates && !m.makeRoom(src) {
 		return
 	}
-	cd := &candidate{addr: a, idx: len(m.candList), sources: 1 << src, rank: m.rng.Uint64()}
+	m.seq++
+	cd := &candidate{addr: a, idx: len(m.candList), sources: 1 << src, seq: m.seq, rank: m.rng.Uint64()}
 	if src == FromPEX {
 		cd.pexFrom = from
 		m.pexCands++
@@ -234,13 +237,13 @@ func (m *Manager) dialMore(now time.Time) {
 		if d := a.failures - b.failures; d != 0 {
 			return d
 		}
-		switch {
-		case a.rank < b.rank:
-			return -1
-		case a.rank > b.rank:
-			return 1
+		if a.class() == 2 {
+			// PEX lists come sorted by address: every peer told by one
+			// source would dial them in the same order.
+			return cmp.Compare(a.rank, b.rank)
 		}
-		return 0
+		// The order learnt: a tracker hands a newcomer seeders first.
+		return cmp.Compare(a.seq, b.seq)
 	})
 	for _, cd := range due {
 		if free == 0 {

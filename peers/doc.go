@@ -19,9 +19,11 @@
 // The rules it owns, each covered by a script in testdata/:
 //   - Candidate choice: due candidates are dialled in classes, peers the
 //     user named and peers that once moved data first, then tracker and DHT
-//     peers, then peers learnt only by PEX; ties are broken by a random
-//     rank drawn at insertion from a seeded source, so hosts given the same
-//     list do not all dial it in the same order.
+//     peers, then peers learnt only by PEX; within a class fewest failures
+//     first, then in the order learnt (a tracker hands a newcomer seeders
+//     first), except that PEX-only peers, whose lists come sorted by
+//     address, go in a random order drawn from a seeded source, so the
+//     peers one source told do not all dial the same addresses first.
 //   - Redial: after a failed dial 1 s, doubling to a minute; after a close
 //     1 s if the connection lasted, else as after a failure (a peer that
 //     accepts and drops us at once backs off); a complete torrent does not

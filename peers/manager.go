@@ -86,24 +86,32 @@ type Manager struct {
 	rng   *rand.Rand
 	start time.Time
 
-	cands     map[netip.AddrPort]*candidate
-	candList  []*candidate // deterministic iteration order
-	pexCands  int          // candidates known only from PEX
-	pexBySrc  map[netip.AddrPort]int
-	buckets   map[netip.AddrPort]*bucket
-	halfOpen  int
-	halfPEX   int // dials in flight to PEX-only candidates
-	scratch   []*candidate
-	dhtFound  bool // a DHT lookup brought a peer (metadata phase cadence)
-	completed bool // Complete became true during this run
+	// Candidates. Invariants (checkInvariants): cands and candList hold the
+	// same candidates, candList[i].idx == i; halfOpen counts those dialing,
+	// halfPEX those dialing with dialPEX; pexCands counts the PEX-only ones
+	// and pexBySrc splits them by source.
+	cands    map[netip.AddrPort]*candidate
+	candList []*candidate // deterministic iteration order
+	seq      uint64       // candidates learnt so far
+	pexCands int
+	pexBySrc map[netip.AddrPort]int
+	buckets  map[netip.AddrPort]*bucket // dial rate per PEX source
+	halfOpen int
+	halfPEX  int
+	scratch  []*candidate // dialMore's buffer
+	dhtFound bool         // a DHT lookup brought a peer (metadata phase cadence)
 
+	// Connections. Invariants: conns, connList and byPeerID hold the same
+	// connections (one per peer id), connList[i].idx == i; a connected
+	// candidate's conn stands for it; asking counts the conns asked.
 	conns    map[ConnID]*conn
 	connList []*conn
 	byPeerID map[[20]byte]*conn
-	byListen map[netip.AddrPort]*conn
-	recent   []recentConn // the last closed connections, for a late Ban
-	asking   int          // metadata asks outstanding
+	byListen map[netip.AddrPort]*conn // by listen address, where known
+	recent   []recentConn             // the last closed connections, for a late Ban
+	asking   int
 
+	// Bans: keys in bans and banOrder alike (oldest first), at most MaxBans.
 	bans     map[string]banEntry
 	banOrder []string
 

@@ -194,3 +194,16 @@ func TestContractViolations(t *testing.T) {
 	}
 	m.Advance()
 }
+
+// FuzzEvents runs the randomized event sequences of TestRandomEvents from
+// fuzzed seeds and lengths: the invariants hold and no banned address is
+// dialled, whatever the sequence.
+func FuzzEvents(f *testing.F) {
+	f.Add(int64(1), uint16(500))
+	f.Add(int64(77), uint16(2000))
+	f.Fuzz(func(t *testing.T, seed int64, steps uint16) {
+		if err := randomRun(seed, int(steps%3000)); err != nil {
+			t.Fatalf("seed %d, %d steps: %v", seed, steps%3000, err)
+		}
+	})
+}

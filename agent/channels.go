@@ -568,6 +568,7 @@ func (s *subscriber) do(act SubAction) {
 			s.setErr(err.Error())
 			return
 		}
+		a.dropSuperseded(s.name, act.Seq)
 		select {
 		case s.hooks <- act.Seq:
 		default:

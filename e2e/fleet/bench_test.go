@@ -33,6 +33,17 @@ func BenchmarkFleetReleases(b *testing.B) {
 	}
 }
 
+// BenchmarkFleetSmallReleases is BenchmarkFleetReleases with releases of
+// 4 MiB, where start-up and discovery weigh more than bandwidth:
+//
+//	go test ./e2e/fleet -run '^$' -bench FleetSmallReleases -benchtime 1x -v
+func BenchmarkFleetSmallReleases(b *testing.B) {
+	const n, size, link = 30, 4 << 20, 20e6
+	for range b.N {
+		runFleetBench(b, n, size, link)
+	}
+}
+
 func runFleetBench(b *testing.B, n int, size int64, link float64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

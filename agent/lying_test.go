@@ -173,3 +173,49 @@ func readFile(p string) (string, error) {
 	b, err := os.ReadFile(p)
 	return string(b), err
 }
+
+// TestSameContentInTwoChannels: one build published to two channels is
+// held once, as the release of the first channel that got it; the other
+// channel says why it cannot have it instead of switching to nothing.
+func TestSameContentInTwoChannels(t *testing.T) {
+	announce := testTracker(t)
+	mt := newMemTracker("k")
+	origin := startAgent(t, Config{Name: "origin", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt}})
+	sub := startAgent(t, Config{Name: "sub", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt}, Subscribe: []string{"a"}})
+	src := filepath.Join(t.TempDir(), "same.bin")
+	writeRandom(t, src, 64<<10, 99)
+	ctx := context.Background()
+	if _, err := origin.Publish(ctx, "a", PublishRequest{Path: src, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "channel a current", func() bool { st, _ := sub.Channel("a"); return st.Current == 1 })
+	// The origin's store holds it as release 1 of a: publishing it to b
+	// is the same conflict on the origin's side.
+	if _, err := mt.Publish(ctx, "b", "k", mustInfo(t, origin.Agent, "a"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Subscribe("b", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "channel b's error", func() bool {
+		st, _ := sub.Channel("b")
+		return strings.Contains(st.Error, `same content`) && strings.Contains(st.Error, `channel "a"`)
+	})
+	if st, _ := sub.Channel("a"); st.Current != 1 || st.Error != "" {
+		t.Fatalf("channel a disturbed: %+v", st)
+	}
+}
+
+// mustInfo is the info dictionary of channel ch's current release in a's store.
+func mustInfo(t *testing.T, a *Agent, ch string) []byte {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, e := range a.entries {
+		if e.rec.Channel == ch {
+			return e.rec.Info
+		}
+	}
+	t.Fatalf("no release of %s", ch)
+	return nil
+}

@@ -351,6 +351,12 @@ func TestRestartKeepsStore(t *testing.T) {
 	if _, err := New(Config{Dir: dir, ListenAddr: "127.0.0.1:0"}); !errors.Is(err, ErrDirInUse) {
 		t.Fatalf("second agent on the folder: %v, want ErrDirInUse", err)
 	}
+	// Also when it names the folder through a symlink.
+	link := filepath.Join(t.TempDir(), "alias")
+	os.Symlink(dir, link)
+	if _, err := New(Config{Dir: link, ListenAddr: "127.0.0.1:0"}); !errors.Is(err, ErrDirInUse) {
+		t.Fatalf("second agent on the folder through a symlink: %v, want ErrDirInUse", err)
+	}
 	a.Close()
 	// A leftover of an interrupted delete is cleaned at start.
 	os.MkdirAll(filepath.Join(dir, "content", strings.Repeat("ab", 20)), 0o755)

@@ -101,7 +101,7 @@ func call(t *testing.T, method, url, ctype string, body []byte, out any) int {
 	return resp.StatusCode
 }
 
-func writeRandom(t *testing.T, path string, size int, seed uint64) []byte {
+func writeRandom(t testing.TB, path string, size int, seed uint64) []byte {
 	t.Helper()
 	b := make([]byte, size)
 	r := rand.New(rand.NewPCG(seed, seed^0x5eed))

@@ -243,13 +243,15 @@ func (p *assembly) blockLen(i int) int {
 // there, block by block, and written to disk with one vectored write only
 // if it matched, then handed to the kernel's write-back at once (so the
 // sync at completion waits for little). A piece written through is read
-// back from disk.
-func (t *Torrent) verify(piece int, p *assembly) (bool, error) {
+// back from disk. For a piece in memory that failed, or when wantDigests,
+// it also returns the SHA-1 of each block (see swarm.PieceVerifiedBlocks).
+func (t *Torrent) verify(piece int, p *assembly, wantDigests bool) (bool, []swarm.BlockDigest, error) {
 	if p == nil {
-		return t.st.VerifyPiece(piece)
+		ok, err := t.st.VerifyPiece(piece)
+		return ok, nil, err
 	}
 	if p.have != len(p.blocks) {
-		return false, nil // cannot happen: the core verifies only complete pieces
+		return false, nil, nil // cannot happen: the core verifies only complete pieces
 	}
 	p.hash.Reset()
 	p.vec = p.vec[:0]
@@ -258,16 +260,25 @@ func (t *Torrent) verify(piece int, p *assembly) (bool, error) {
 		p.hash.Write(b)
 		p.vec = append(p.vec, b)
 	}
-	if [sha1.Size]byte(p.hash.Sum(p.sum[:0])) != t.mi.Info.PieceHash(piece) {
-		return false, nil
+	ok := [sha1.Size]byte(p.hash.Sum(p.sum[:0])) == t.mi.Info.PieceHash(piece)
+	var digests []swarm.BlockDigest
+	if !ok || wantDigests {
+		// Rare: only pieces that failed, and the copy after a failure.
+		digests = make([]swarm.BlockDigest, len(p.vec))
+		for i, b := range p.vec {
+			digests[i] = sha1.Sum(b)
+		}
+	}
+	if !ok {
+		return false, digests, nil
 	}
 	off := int64(piece) * t.mi.Info.PieceLength
 	t.asm.writing.Lock()
 	_, err := t.st.WritevAt(p.vec, off)
 	t.asm.writing.Unlock()
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	t.st.StartWriteback(off, p.size) // advisory: an error only means a longer final sync
-	return true, nil
+	return true, digests, nil
 }

@@ -72,7 +72,7 @@ func (r *assemblyRig) finish(t *testing.T, piece int) bool {
 	if p != nil {
 		defer r.t.asm.put(p)
 	}
-	ok, err := r.t.verify(piece, p)
+	ok, _, err := r.t.verify(piece, p, false)
 	if err != nil {
 		t.Fatalf("verify piece %d: %v", piece, err)
 	}

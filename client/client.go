@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -55,6 +56,11 @@ type Config struct {
 	DHTBootstrap []string
 	// DHTStateFile, if set, keeps the DHT routing table across runs.
 	DHTStateFile string
+
+	// HandshakeStartTimeout is how long an incoming connection may stay
+	// silent before the first 48 bytes of its handshake arrive (default
+	// 5 s; real clients send them at once).
+	HandshakeStartTimeout time.Duration
 }
 
 // ErrClosed is returned by operations on a closed Client.
@@ -79,8 +85,8 @@ type Client struct {
 	pexEvery time.Duration
 	// gate bounds the incoming handshakes in progress (see handshakeGate).
 	gate *handshakeGate
-	// hsStartTimeout is how long an incoming connection may stay silent
-	// before the start of its handshake arrives; tests shorten it.
+	// hsStartTimeout is Config.HandshakeStartTimeout with its default;
+	// set before the accept loop starts and only read after.
 	hsStartTimeout time.Duration
 	// recheckEvery is how often a complete torrent's files are polled for
 	// changes (recheck.go), and soleSourceRetry how long the sole source
@@ -127,7 +133,7 @@ func New(cfg Config) (*Client, error) {
 		pexEvery: peers.DefaultPEXInterval,
 		gate:     newHandshakeGate(maxPendingHandshakes, defaultPerIP),
 
-		hsStartTimeout: handshakeStartTimeout,
+		hsStartTimeout: cmp.Or(cfg.HandshakeStartTimeout, handshakeStartTimeout),
 		recheckEvery:   recheckEvery,
 	}
 	if cfg.DHT {

@@ -78,50 +78,26 @@ func TestMagnetSkipsPeerWithBadMetadata(t *testing.T) {
 // with a handshake, an extended handshake and info as its metadata.
 func fakeMetadataPeer(t *testing.T, ih metainfo.InfoHash, info []byte) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
+	eh := wire.ExtendedHandshake{M: map[string]int{extMetadata: 7}, MetadataSize: len(info)}
+	return servePeer(t, ih, eh, func(nc net.Conn) {
+		r := wire.NewReader(nc, 1<<20)
 		for {
-			nc, err := ln.Accept()
+			m, err := r.ReadMessage()
 			if err != nil {
 				return
 			}
-			go func() {
-				defer nc.Close()
-				var hsBuf [68]byte
-				if _, err := io.ReadFull(nc, hsBuf[:]); err != nil {
-					return
-				}
-				hs := wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: ih, PeerID: NewPeerID()}
-				nc.Write(hs.AppendBinary(nil))
-				eh := wire.ExtendedHandshake{M: map[string]int{extMetadata: 7}, MetadataSize: len(info)}
-				out, _ := wire.Message{Type: wire.HaveNone}.AppendBinary(nil)
-				out, _ = appendExt(out, 0, eh.Marshal)
-				nc.Write(out)
-				r := wire.NewReader(nc, 1<<20)
-				for {
-					m, err := r.ReadMessage()
-					if err != nil {
-						return
-					}
-					if m.Type != wire.Extended || m.ExtendedID != 7 {
-						continue
-					}
-					req, err := wire.ParseMetadataMessage(m.ExtendedPayload)
-					if err != nil {
-						return
-					}
-					reply, _ := metadataReply(info, req)
-					b, _ := appendExt(nil, extMetadataID, reply.Marshal)
-					nc.Write(b)
-				}
-			}()
+			if m.Type != wire.Extended || m.ExtendedID != 7 {
+				continue
+			}
+			req, err := wire.ParseMetadataMessage(m.ExtendedPayload)
+			if err != nil {
+				return
+			}
+			reply, _ := metadataReply(info, req)
+			b, _ := appendExt(nil, extMetadataID, reply.Marshal)
+			nc.Write(b)
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // TestPEXIntroducesPeers: two getters that each know only the seeder

@@ -69,9 +69,12 @@ func (closedEvent) release()                          {}
 type verifiedEvent struct {
 	piece int
 	ok    bool
+	// digests are the piece's block digests, when they were computed (see
+	// swarm.PieceVerifiedBlocks); nil otherwise.
+	digests []swarm.BlockDigest
 }
 
-func (e verifiedEvent) apply(t *Torrent, now time.Time) { t.onVerified(now, e.piece, e.ok) }
+func (e verifiedEvent) apply(t *Torrent, now time.Time) { t.onVerified(now, e.piece, e.ok, e.digests) }
 func (verifiedEvent) release()                          {}
 
 // blockWrittenEvent: the loop wrote a block the core asked for (a

@@ -132,8 +132,7 @@ func TestSilentConnectionsDoNotLockOut(t *testing.T) {
 	src := t.TempDir()
 	data := writeRandomFile(t, filepath.Join(src, "f.bin"), 1<<20, 11)
 	mi := createTorrent(t, filepath.Join(src, "f.bin"), 64<<10)
-	seeder := newTestClient(t, Config{})
-	seeder.hsStartTimeout = time.Minute
+	seeder := newTestClient(t, Config{HandshakeStartTimeout: time.Minute})
 	addTorrent(t, seeder, mi, TorrentOptions{Dir: src, Seed: true})
 	addr := seeder.Addr().String()
 
@@ -191,8 +190,7 @@ func TestSilentConnectionsDoNotLockOut(t *testing.T) {
 // closed once the handshake-start timeout passes, long before the full
 // handshake timeout.
 func TestSilentConnectionClosedEarly(t *testing.T) {
-	c := newTestClient(t, Config{})
-	c.hsStartTimeout = 200 * time.Millisecond
+	c := newTestClient(t, Config{HandshakeStartTimeout: 200 * time.Millisecond})
 	nc, err := net.Dial("tcp", c.Addr().String())
 	if err != nil {
 		t.Fatal(err)

@@ -118,17 +118,48 @@ func newTarpit(t *testing.T, n int) *tarpit {
 	return tp
 }
 
-// hostilePEXPeer accepts a getter's connection, answers the handshake and
-// the extended handshake with ut_pex, and then sends a PEX message naming
-// the tarpit's addresses, 200 at a time, every 100 ms.
+// hostilePEXPeer answers a getter's connection with ut_pex in its extended
+// handshake, then sends a PEX message naming the tarpit's addresses, 200
+// at a time, every 100 ms.
 func hostilePEXPeer(t *testing.T, ih metainfo.InfoHash, addrs []netip.AddrPort) string {
+	t.Helper()
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	return servePeer(t, ih, wire.ExtendedHandshake{M: map[string]int{extPEX: 9}}, func(nc net.Conn) {
+		go io.Copy(io.Discard, nc)
+		for i := 0; ; i += 200 {
+			var m wire.PEXMessage
+			for k := 0; k < 200; k++ {
+				m.Added = append(m.Added, wire.PEXPeer{Addr: addrs[(i+k)%len(addrs)]})
+			}
+			b, err := appendExt(nil, extPEXID, m.Marshal)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := nc.Write(b); err != nil {
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// servePeer listens on loopback as a wire-level test peer of ih: each
+// connection's handshake is answered with ours, HaveNone and eh as our
+// extended handshake (BEP 10), then handed to serve, and closed when
+// serve returns.
+func servePeer(t *testing.T, ih metainfo.InfoHash, eh wire.ExtendedHandshake, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); ln.Close() })
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			nc, err := ln.Accept()
@@ -144,31 +175,11 @@ func hostilePEXPeer(t *testing.T, ih metainfo.InfoHash, addrs []netip.AddrPort) 
 				hs := wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: ih, PeerID: NewPeerID()}
 				out := hs.AppendBinary(nil)
 				out, _ = wire.Message{Type: wire.HaveNone}.AppendBinary(out)
-				eh := wire.ExtendedHandshake{M: map[string]int{extPEX: 9}}
 				out, _ = appendExt(out, wire.ExtendedHandshakeID, eh.Marshal)
 				if _, err := nc.Write(out); err != nil {
 					return
 				}
-				go io.Copy(io.Discard, nc)
-				for i := 0; ; i += 200 {
-					var m wire.PEXMessage
-					for k := 0; k < 200; k++ {
-						m.Added = append(m.Added, wire.PEXPeer{Addr: addrs[(i+k)%len(addrs)]})
-					}
-					b, err := appendExt(nil, extPEXID, m.Marshal)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if _, err := nc.Write(b); err != nil {
-						return
-					}
-					select {
-					case <-done:
-						return
-					case <-time.After(100 * time.Millisecond):
-					}
-				}
+				serve(nc)
 			}()
 		}
 	}()
@@ -189,7 +200,7 @@ func TestHostilePEXDoesNotCrowdOutSeeder(t *testing.T) {
 	// No PEX at the seeder: it would learn of the hostile peer from the
 	// getter, and its own dials would count in the tarpit's tally.
 	addTorrent(t, seeder, mi, TorrentOptions{Dir: src, Seed: true, NoPEX: true})
-	proxy := newCutProxy(t, seeder.Addr().String())
+	proxy := newCountingProxy(t, seeder.Addr().String())
 
 	tp := newTarpit(t, 300)
 	var addrs []netip.AddrPort
@@ -221,61 +232,6 @@ func TestHostilePEXDoesNotCrowdOutSeeder(t *testing.T) {
 	}
 }
 
-// cutProxy forwards connections to target, counts them, and can cut the
-// ones open.
-type cutProxy struct {
-	ln       net.Listener
-	accepted atomic.Int32
-	mu       sync.Mutex
-	open     []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.accepted.Add(1)
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.open = append(p.open, in, out)
-			p.mu.Unlock()
-			wg.Add(2)
-			go func() { defer wg.Done(); io.Copy(out, in); out.Close() }()
-			go func() { defer wg.Done(); io.Copy(in, out); in.Close() }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.cut(); wg.Wait() })
-	return p
-}
-
-func (p *cutProxy) addr() string { return p.ln.Addr().String() }
-
-// cut closes every connection open through the proxy.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.open {
-		c.Close()
-	}
-	p.open = nil
-}
-
 // TestMagnetRefusesBannedPeer: the metadata phase of a magnet makes the
 // same ban checks as the torrent: a banned address is never dialled and a
 // peer banned by id is refused after its handshake, so a banned peer
@@ -290,10 +246,10 @@ func TestMagnetRefusesBannedPeer(t *testing.T) {
 	proxy := newCountingProxy(t, seed.Addr().String())
 
 	getter := newTestClient(t, Config{})
-	getter.recordBan(nil, peers.AddrKeys(netip.MustParseAddrPort(proxy.ln.Addr().String())), time.Time{}, "test")
+	getter.recordBan(nil, peers.AddrKeys(netip.MustParseAddrPort(proxy.addr())), time.Time{}, "test")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, err := getter.AddMagnet(ctx, metainfo.Magnet{InfoHash: mi.InfoHash, Peers: []string{proxy.ln.Addr().String()}}, TorrentOptions{Dir: t.TempDir()})
+	_, err := getter.AddMagnet(ctx, metainfo.Magnet{InfoHash: mi.InfoHash, Peers: []string{proxy.addr()}}, TorrentOptions{Dir: t.TempDir()})
 	if !errors.Is(err, ErrNoMetadata) {
 		t.Fatalf("magnet with a banned address: %v, want ErrNoMetadata", err)
 	}

@@ -185,7 +185,7 @@ func (t *Torrent) onBlock(now time.Time, e blockEvent) {
 }
 
 // onVerified reports a hash result to the core.
-func (t *Torrent) onVerified(now time.Time, piece int, ok bool) {
+func (t *Torrent) onVerified(now time.Time, piece int, ok bool, digests []swarm.BlockDigest) {
 	t.mu.Lock()
 	if ok {
 		t.stats.Verified++
@@ -197,7 +197,7 @@ func (t *Torrent) onVerified(now time.Time, piece int, ok bool) {
 	if !ok {
 		t.log.Warn("piece failed its hash", "piece", piece)
 	}
-	t.core.PieceVerified(now, piece, ok)
+	t.core.PieceVerifiedBlocks(now, piece, ok, digests)
 }
 
 // do performs one action of the core.
@@ -227,7 +227,7 @@ func (t *Torrent) do(now time.Time, a swarm.Action) {
 		t.write(a.Block, buf)
 		blockPool.Put(buf)
 	case swarm.VerifyPiece:
-		t.verifyAsync(a.Piece)
+		t.verifyAsync(a.Piece, a.Digests)
 	case swarm.Disconnect:
 		if pc != nil {
 			t.log.Debug("disconnect", "peer", pc, "reason", a.Reason)
@@ -272,7 +272,7 @@ func (t *Torrent) write(b swarm.BlockSpec, buf *[]byte) {
 
 // verifyAsync hashes a piece on the hashing pool and reports the result as
 // a verifiedEvent.
-func (t *Torrent) verifyAsync(piece int) {
+func (t *Torrent) verifyAsync(piece int, wantDigests bool) {
 	buf := t.asm.take(piece)
 	t.wg.Add(1)
 	go func() {
@@ -285,12 +285,12 @@ func (t *Torrent) verifyAsync(piece int) {
 		case <-t.ctx.Done():
 			return
 		}
-		ok, err := t.verify(piece, buf)
+		ok, digests, err := t.verify(piece, buf, wantDigests)
 		<-t.verifying
 		if err != nil {
 			t.fail(fmt.Errorf("verify piece %d: %w", piece, err))
 			return
 		}
-		t.post(verifiedEvent{piece: piece, ok: ok})
+		t.post(verifiedEvent{piece: piece, ok: ok, digests: digests})
 	}()
 }

@@ -122,11 +122,14 @@ func TestResumeFromPartialFile(t *testing.T) {
 	}
 }
 
-// countingProxy forwards every connection to target and counts them.
+// countingProxy forwards every connection to target, counts them, and can
+// cut the ones open.
 type countingProxy struct {
 	ln       net.Listener
 	accepted atomic.Int32
 	wg       sync.WaitGroup
+	mu       sync.Mutex
+	open     []net.Conn
 }
 
 func newCountingProxy(t *testing.T, target string) *countingProxy {
@@ -150,13 +153,29 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 				in.Close()
 				continue
 			}
+			p.mu.Lock()
+			p.open = append(p.open, in, out)
+			p.mu.Unlock()
 			p.wg.Add(2)
 			go func() { defer p.wg.Done(); io.Copy(out, in); out.Close() }()
 			go func() { defer p.wg.Done(); io.Copy(in, out); in.Close() }()
 		}
 	}()
-	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	t.Cleanup(func() { ln.Close(); p.cut(); p.wg.Wait() })
 	return p
+}
+
+// addr is the proxy's address.
+func (p *countingProxy) addr() string { return p.ln.Addr().String() }
+
+// cut closes every connection open through the proxy.
+func (p *countingProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.open {
+		c.Close()
+	}
+	p.open = nil
 }
 
 // TestSelfConnection gives a getter its own address (directly and through

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/shoal-p2p/shoal/handover"
 	"github.com/shoal-p2p/shoal/swarm"
 )
 
@@ -39,8 +40,9 @@ var ErrInvalidConfig = errors.New("peers: invalid config")
 
 // ErrContract is wrapped by the panic raised when the runtime breaks the
 // Ready/Advance contract (stepping the manager while a batch is out, or
-// advancing without one). It is a bug in the caller, never caused by input.
-var ErrContract = errors.New("peers: Ready/Advance contract broken")
+// advancing without one). It is a bug in the caller, never caused by
+// input. It is handover.ErrContract.
+var ErrContract = handover.ErrContract
 
 // Config describes one torrent's peer management.
 type Config struct {
@@ -109,8 +111,7 @@ type Manager struct {
 	dht      dhtState
 	stopped  bool
 
-	actions     []Action
-	outstanding bool // Ready handed out a batch not yet advanced
+	out handover.Queue[Action] // actions decided, handed out by Ready
 }
 
 // New returns a Manager for a torrent added at now. Its first batch
@@ -137,6 +138,7 @@ func New(now time.Time, cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg:      cfg,
+		out:      handover.Queue[Action]{Name: "peers"},
 		rng:      rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9ee25)),
 		start:    now,
 		cands:    make(map[netip.AddrPort]*candidate),
@@ -165,40 +167,20 @@ func (m *Manager) Config() Config { return m.cfg }
 // runtime performs all of them (or starts them: a dial runs in the
 // background), then calls Advance; the slice is valid until then. No event
 // may be stepped in between: results come back as later events.
-func (m *Manager) Ready() []Action {
-	if m.outstanding {
-		panic(fmt.Errorf("%w: Ready called twice without Advance", ErrContract))
-	}
-	if len(m.actions) == 0 {
-		return nil
-	}
-	m.outstanding = true
-	return m.actions
-}
+func (m *Manager) Ready() []Action { return m.out.Ready() }
 
 // HasReady reports whether Ready would return actions.
-func (m *Manager) HasReady() bool { return len(m.actions) > 0 && !m.outstanding }
+func (m *Manager) HasReady() bool { return m.out.HasReady() }
 
 // Advance acknowledges the batch Ready returned.
-func (m *Manager) Advance() {
-	if !m.outstanding {
-		panic(fmt.Errorf("%w: Advance without a batch from Ready", ErrContract))
-	}
-	m.outstanding = false
-	clear(m.actions) // drop references to messages and keys
-	m.actions = m.actions[:0]
-}
+func (m *Manager) Advance() { m.out.Advance() }
 
 // step guards every event: stepping while a batch is out breaks the
 // contract, since the batch's results must arrive as later events.
-func (m *Manager) step() {
-	if m.outstanding {
-		panic(fmt.Errorf("%w: event stepped while a batch from Ready is outstanding", ErrContract))
-	}
-}
+func (m *Manager) step() { m.out.Step() }
 
 // emit queues an action.
-func (m *Manager) emit(a Action) { m.actions = append(m.actions, a) }
+func (m *Manager) emit(a Action) { m.out.Push(a) }
 
 // Tick lets time pass: due redials, announces, lookups and PEX messages go
 // out. Call it about every second, and at Wake.

@@ -66,7 +66,7 @@ func randomRun(seed int64, steps int) error {
 				dhtAnn = true
 			}
 		}
-		if m.HasReady() || m.outstanding {
+		if m.out.Len() > 0 {
 			m.Advance()
 		}
 		return m.checkInvariants()

@@ -4,55 +4,31 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/datadriven"
+	"github.com/shoal-p2p/shoal/internal/scripttest"
 	"github.com/shoal-p2p/shoal/swarm"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
-// TestScripts runs every testdata/*.txt scenario with datadriven: each
-// block is one or more commands (the first line and the input lines), a
-// "----" line, then the actions the manager decided, "(none)" for none.
-// "go test ./peers -rewrite" regenerates the expectations.
+// TestScripts runs every testdata/*.txt scenario (see internal/scripttest):
+// each block is one or more commands, a "----" line, then the actions the
+// manager decided, "(none)" for none. "go test ./peers -rewrite"
+// regenerates the expectations.
 func TestScripts(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scripts: %v", err)
+	scripttest.Run(t, "testdata/*.txt", func() scripttest.Runner { return newScriptRunner() })
+}
+
+// Check verifies the manager's invariants, once there is one.
+func (r *scriptRunner) Check() error {
+	if r.m == nil {
+		return nil
 	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			r := newScriptRunner()
-			datadriven.RunTest(t, f, func(t *testing.T, d *datadriven.TestData) string {
-				lines := []string{d.FullCmd()}
-				if d.Input != "" {
-					lines = append(lines, strings.Split(d.Input, "\n")...)
-				}
-				var out []string
-				for _, l := range lines {
-					got, err := r.run(l)
-					if err != nil {
-						t.Fatalf("%s: %s: %v", d.Pos, l, err)
-					}
-					out = append(out, got...)
-					if r.m != nil {
-						if err := r.m.checkInvariants(); err != nil {
-							t.Fatalf("%s: %s: invariant: %v", d.Pos, l, err)
-						}
-					}
-				}
-				if len(out) == 0 {
-					return "(none)\n"
-				}
-				return strings.Join(out, "\n") + "\n"
-			})
-		})
-	}
+	return r.m.checkInvariants()
 }
 
 // scriptRunner holds the state of one scenario. Addresses are named: a
@@ -200,7 +176,8 @@ func (r *scriptRunner) keyNames(keys []string) []string {
 	return out
 }
 
-func (r *scriptRunner) run(line string) ([]string, error) {
+// Run runs one command line.
+func (r *scriptRunner) Run(line string) ([]string, error) {
 	words := strings.Fields(line)
 	if len(words) == 0 {
 		return nil, nil

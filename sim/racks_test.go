@@ -4,27 +4,34 @@ import (
 	"context"
 	"errors"
 	"math"
+	randv2 "math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/tracker"
 )
 
 // racked is 3 racks of 30 receivers (more than the policy's Enough, so
-// the rack alone fills a handout) on a 2 MB file at 20 MB/s, 4:1.
+// the rack alone fills a handout) on a 1 MB file at 20 MB/s, 4:1.
 func racked(seed int64) Config {
-	return Config{Peers: 90, Size: 2 << 20, Link: 20e6, Latency: time.Millisecond, PieceLength: 128 << 10, Seed: seed,
+	return Config{Peers: 90, Size: 1 << 20, Link: 20e6, Latency: time.Millisecond, PieceLength: 128 << 10, Seed: seed,
 		RackSize: 30, RackUplink: 30 * 20e6 / 4}
 }
 
 // TestRacksLocalBeatsRandom: with racks behind 4:1 uplinks, hosts that
 // announce their rack make the tracker keep most bytes inside racks; the
 // same fleet handed out at random sends far more over the uplinks. Both
-// complete, on or above the floor computed with the uplinks.
+// complete, on or above the floor computed with the uplinks. (The policy
+// adds no nearest far peers to small racks here, so the start of the run,
+// when racks are still filling, does not blur the comparison.)
 func TestRacksLocalBeatsRandom(t *testing.T) {
-	local, err := Run(context.Background(), racked(1))
+	cfg := racked(1)
+	cfg.Policy = tracker.NewDefaultPolicyWith(randv2.New(randv2.NewPCG(1, 1)), nil, tracker.Locality{Outside: 0.02})
+	local, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := racked(1)
+	cfg = racked(1)
 	cfg.RandomPeers = true
 	random, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -50,7 +57,7 @@ func TestRacksLocalBeatsRandom(t *testing.T) {
 	// least; at random about 2/3 of every receiver's bytes cross.
 	l, r := local.RackReport.RackUplinkInRatioMean, random.RackReport.RackUplinkInRatioMean
 	t.Logf("mean bytes into a rack: local %.2f F (T_last %.3fs), random %.2f F (T_last %.3fs)", l, local.TLastS, r, random.TLastS)
-	if l >= r/2 || l < 2.0/3 {
+	if l >= r/3 || l < 2.0/3 {
 		t.Errorf("mean bytes into a rack: local %.2f F, random %.2f F; want local well below random, at least 2/3 F", l, r)
 	}
 }

@@ -42,7 +42,9 @@ const (
 	// result with BlockWritten.
 	WriteBlock
 	// VerifyPiece hashes Piece; the runtime reports the result with
-	// PieceVerified.
+	// PieceVerified, or with PieceVerifiedBlocks and the SHA-1 of every
+	// block when Digests is set (the piece failed before, and the good copy
+	// will show which earlier blocks were wrong).
 	VerifyPiece
 	// Disconnect closes Conn, because of Reason. The core has already
 	// forgotten the peer; a later RemovePeer for it is harmless.
@@ -58,8 +60,8 @@ const (
 // Action is one thing the runtime must do. Only the fields that belong to
 // Kind are meaningful: Conn for everything but VerifyPiece and Completed, Msg
 // for Send, Block for SendBlock, DropBlock and WriteBlock, Data for
-// WriteBlock, Piece for VerifyPiece, Reason for Disconnect and Ban, Until
-// for Ban.
+// WriteBlock, Piece and Digests for VerifyPiece, Reason for Disconnect and
+// Ban, Until for Ban.
 type Action struct {
 	Kind   ActionKind
 	Conn   ConnID
@@ -69,6 +71,9 @@ type Action struct {
 	Piece  int
 	Reason string
 	Until  time.Time
+	// Digests asks the runtime to report the piece's block digests with the
+	// hash result, even if it verifies.
+	Digests bool
 }
 
 // String formats the action compactly, e.g. "send 1 request 3:16384+16384";
@@ -89,6 +94,9 @@ func (a Action) format(name func(ConnID) string) string {
 	case WriteBlock:
 		return "write-block " + name(a.Conn) + " " + a.Block.String()
 	case VerifyPiece:
+		if a.Digests {
+			return "verify " + strconv.Itoa(a.Piece) + " digests"
+		}
 		return "verify " + strconv.Itoa(a.Piece)
 	case Disconnect:
 		return "disconnect " + name(a.Conn) + ": " + a.Reason

@@ -27,6 +27,11 @@ type pieceDL struct {
 	exclusive bool
 	ownerSet  bool
 	owner     ConnID
+	// suspects are earlier copies of the piece that failed their hash, with
+	// who sent each block and its digest, when the runtime reported them;
+	// the copy that verifies names the senders of the blocks that differ.
+	// At most maxSuspectCopies.
+	suspects []failedCopy
 }
 
 // block is the state of one block of a piece in progress.
@@ -321,7 +326,7 @@ func (s *Swarm) BlockWritten(now time.Time, spec BlockSpec, err error) {
 	d.written++
 	if d.written == len(d.blocks) {
 		d.verifying = true
-		s.emit(Action{Kind: VerifyPiece, Piece: int(spec.Piece)})
+		s.emit(Action{Kind: VerifyPiece, Piece: int(spec.Piece), Digests: len(d.suspects) > 0})
 	}
 	s.flush(now)
 }

@@ -17,7 +17,7 @@ const maxReqq = 1 << 16
 func (s *Swarm) Receive(now time.Time, c ConnID, m wire.Message) {
 	s.step()
 	if m.Type == wire.Piece && !m.KeepAlive {
-		panic(fmt.Errorf("%w: a Piece message goes through ReceiveBlock with its payload", ErrContract))
+		panic(s.out.Violation("a Piece message goes through ReceiveBlock with its payload"))
 	}
 	s.receiveMsg(now, c, m)
 }
@@ -30,12 +30,12 @@ func (s *Swarm) Receive(now time.Time, c ConnID, m wire.Message) {
 func (s *Swarm) ReceiveBlock(now time.Time, c ConnID, spec BlockSpec, data Payload) {
 	s.step()
 	if data == nil {
-		panic(fmt.Errorf("%w: block %s handed in without a payload", ErrContract, spec))
+		panic(s.out.Violation("block " + spec.String() + " handed in without a payload"))
 	}
-	first := len(s.actions)
+	first := s.out.Len()
 	s.receiveMsg(now, c, wire.Message{Type: wire.Piece, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
-	for i := first; i < len(s.actions); i++ {
-		if a := &s.actions[i]; a.Kind == WriteBlock && a.Conn == c && a.Block == spec {
+	for i := first; i < s.out.Len(); i++ {
+		if a := s.out.At(i); a.Kind == WriteBlock && a.Conn == c && a.Block == spec {
 			a.Data = data
 		}
 	}

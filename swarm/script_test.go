@@ -4,56 +4,36 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/datadriven"
+	"github.com/shoal-p2p/shoal/internal/scripttest"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
-// TestScripts runs every testdata/*.txt scenario with datadriven. A
-// scenario is a sequence of blocks: one or more command lines (the first
-// line and the input lines), a "----" line, then the expected actions (one
-// per line, "(none)" for no action) up to a blank line. Lines starting with
-// '#' between blocks are comments. "go test ./swarm -rewrite" regenerates
-// the expectations.
+// TestScripts runs every testdata/*.txt scenario (see internal/scripttest):
+// a scenario is a sequence of blocks: one or more command lines, a "----"
+// line, then the expected actions (one per line, "(none)" for no action) up
+// to a blank line. Lines starting with '#' between blocks are comments.
+// "go test ./swarm -rewrite" regenerates the expectations.
 func TestScripts(t *testing.T) {
-	files, err := filepath.Glob("testdata/*.txt")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no scripts: %v", err)
+	scripttest.Run(t, "testdata/*.txt", func() scripttest.Runner {
+		return &scriptRunner{now: time.Unix(1_000_000, 0).UTC(), ids: map[string]ConnID{}}
+	})
+}
+
+// Run runs one command line.
+func (r *scriptRunner) Run(line string) ([]string, error) { return r.run(line) }
+
+// Check verifies the core's invariants, once there is one.
+func (r *scriptRunner) Check() error {
+	if r.s == nil {
+		return nil
 	}
-	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			r := &scriptRunner{now: time.Unix(1_000_000, 0).UTC(), ids: map[string]ConnID{}}
-			datadriven.RunTest(t, f, func(t *testing.T, d *datadriven.TestData) string {
-				cmds := []string{d.FullCmd()}
-				if d.Input != "" {
-					cmds = append(cmds, strings.Split(d.Input, "\n")...)
-				}
-				var got []string
-				for _, c := range cmds {
-					lines, err := r.run(c)
-					if err != nil {
-						t.Fatalf("%s: %s: %v", d.Pos, c, err)
-					}
-					got = append(got, lines...)
-					if r.s != nil {
-						if err := r.s.checkInvariants(); err != nil {
-							t.Fatalf("%s: %s: invariant: %v", d.Pos, c, err)
-						}
-					}
-				}
-				if len(got) == 0 {
-					return "(none)\n"
-				}
-				return strings.Join(got, "\n") + "\n"
-			})
-		})
-	}
+	return r.s.checkInvariants()
 }
 
 // scriptRunner holds the state of one scenario.
@@ -170,10 +150,26 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		}
 	case "verify":
 		p, err := strconv.Atoi(args[0])
-		if err != nil || len(args) != 2 {
-			return nil, fmt.Errorf("verify PIECE ok|fail")
+		if err != nil || len(args) < 2 || len(args) > 3 {
+			return nil, fmt.Errorf("verify PIECE ok|fail [digests=LABEL,...]")
 		}
-		r.s.PieceVerified(r.now, p, args[1] == "ok")
+		if len(args) == 2 {
+			r.s.PieceVerified(r.now, p, args[1] == "ok")
+			break
+		}
+		labels, found := strings.CutPrefix(args[2], "digests=")
+		if !found {
+			return nil, fmt.Errorf("verify PIECE ok|fail [digests=LABEL,...]")
+		}
+		// Each label stands for the digest of one block's bytes: equal
+		// labels, equal bytes.
+		var digests []BlockDigest
+		for _, l := range strings.Split(labels, ",") {
+			var d BlockDigest
+			copy(d[:], l)
+			digests = append(digests, d)
+		}
+		r.s.PieceVerifiedBlocks(r.now, p, args[1] == "ok", digests)
 	case "checked":
 		p, err := strconv.Atoi(args[0])
 		if err != nil || len(args) != 2 {

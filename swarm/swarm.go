@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"time"
 
+	"github.com/shoal-p2p/shoal/handover"
 	"github.com/shoal-p2p/shoal/wire"
 )
 
@@ -14,8 +15,8 @@ var ErrInvalidConfig = errors.New("swarm: invalid config")
 
 // ErrContract is wrapped by the panic raised when the runtime breaks the
 // Ready/Advance contract (see Ready). It is a bug in the caller, never
-// caused by what peers send.
-var ErrContract = errors.New("swarm: Ready/Advance contract broken")
+// caused by what peers send. It is handover.ErrContract.
+var ErrContract = handover.ErrContract
 
 // Payload is the runtime's handle on the bytes of one received block: a
 // pooled buffer, a place in an assembly buffer, a token in a simulator.
@@ -134,9 +135,8 @@ type Swarm struct {
 	peers []*peer // in a deterministic order
 	byID  map[ConnID]*peer
 
-	actions     []Action
-	outstanding bool // Ready handed out a batch not yet advanced
-	needFill    bool // some blocks went back to the pool: offer them to every peer
+	out      handover.Queue[Action] // actions decided, handed out by Ready
+	needFill bool                   // some blocks went back to the pool: offer them to every peer
 
 	nextRechoke    time.Time
 	nextOptimistic time.Time
@@ -210,6 +210,7 @@ func New(cfg Config) (*Swarm, error) {
 	}
 	s := &Swarm{
 		cfg:          cfg,
+		out:          handover.Queue[Action]{Name: "swarm"},
 		rng:          rand.New(rand.NewSource(cfg.Seed)),
 		blocksPerPc:  int((cfg.PieceLength + wire.BlockSize - 1) / wire.BlockSize),
 		lastPieceLen: cfg.TotalLength - int64(cfg.NumPieces-1)*cfg.PieceLength,
@@ -254,50 +255,22 @@ func (s *Swarm) Config() Config { return s.cfg }
 // Breaking this contract (stepping the core or calling Ready while a batch
 // is out, Advance without one, a block without a payload) is a bug in the
 // runtime: the core panics with an error wrapping ErrContract.
-func (s *Swarm) Ready() []Action {
-	if s.outstanding {
-		panic(fmt.Errorf("%w: Ready called twice without Advance", ErrContract))
-	}
-	if len(s.actions) == 0 {
-		return nil
-	}
-	s.outstanding = true
-	return s.actions
-}
+func (s *Swarm) Ready() []Action { return s.out.Ready() }
 
 // HasReady reports whether Ready would return a batch.
-func (s *Swarm) HasReady() bool { return len(s.actions) > 0 && !s.outstanding }
+func (s *Swarm) HasReady() bool { return s.out.HasReady() }
 
 // Advance acknowledges the batch Ready returned.
-func (s *Swarm) Advance() {
-	if !s.outstanding {
-		panic(fmt.Errorf("%w: Advance without a batch from Ready", ErrContract))
-	}
-	s.outstanding = false
-	clear(s.actions) // drop references to messages and payloads
-	s.actions = s.actions[:0]
-}
+func (s *Swarm) Advance() { s.out.Advance() }
 
 // Actions is Ready, a copy, and Advance in one: it returns the pending
 // actions in a slice the caller owns. Tests and simple drivers use it; a
 // runtime uses Ready and Advance, which copy nothing.
-func (s *Swarm) Actions() []Action {
-	acts := s.Ready()
-	if acts == nil {
-		return nil
-	}
-	out := append([]Action(nil), acts...)
-	s.Advance()
-	return out
-}
+func (s *Swarm) Actions() []Action { return s.out.Take() }
 
 // step guards every event method: the core may not be stepped while a
 // batch from Ready is out.
-func (s *Swarm) step() {
-	if s.outstanding {
-		panic(fmt.Errorf("%w: event stepped while a batch from Ready is outstanding", ErrContract))
-	}
-}
+func (s *Swarm) step() { s.out.Step() }
 
 // Have reports whether piece is verified. Out-of-range pieces are not had.
 func (s *Swarm) Have(piece int) bool {
@@ -406,11 +379,11 @@ func (s *Swarm) blockSpec(i, b int) BlockSpec {
 }
 
 // emit queues an action.
-func (s *Swarm) emit(a Action) { s.actions = append(s.actions, a) }
+func (s *Swarm) emit(a Action) { s.out.Push(a) }
 
 // send queues a message to p.
 func (s *Swarm) send(p *peer, m wire.Message) {
-	s.actions = append(s.actions, Action{Kind: Send, Conn: p.id, Msg: m})
+	s.out.Push(Action{Kind: Send, Conn: p.id, Msg: m})
 }
 
 // flush runs the work deferred to the end of an event: offering blocks that

@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shoal-p2p/shoal/wire"
@@ -22,6 +23,35 @@ import (
 // finds it fixed, or withholding the piece (see PieceChecked) and serving
 // the rest. A liar among several sources is banned for good.
 func (s *Swarm) PieceVerified(now time.Time, piece int, ok bool) {
+	s.PieceVerifiedBlocks(now, piece, ok, nil)
+}
+
+// BlockDigest is the SHA-1 of one block's bytes as received.
+type BlockDigest [20]byte
+
+// maxSuspectCopies bounds the failed copies of one piece kept for
+// comparison.
+const maxSuspectCopies = 2
+
+// failedCopy is a copy of a piece that failed its hash: per block, who sent
+// it and its digest.
+type failedCopy struct {
+	from    []ConnID
+	digests []BlockDigest
+}
+
+// PieceVerifiedBlocks is PieceVerified with the digest of every block of
+// the piece as it was hashed (nil when the runtime could not compute them,
+// e.g. for a piece written through to disk). A runtime should report
+// digests whenever a piece fails, and when VerifyPiece asked for them.
+//
+// They make bans precise where several peers contributed to a failed piece
+// (libtorrent calls this smart ban): the failed copy's digests and senders
+// are kept, and when a later copy verifies, every peer whose block differed
+// from the good one sent corrupt data and is banned for good, even if it
+// contributed to no failure on its own. Without digests the culprit is
+// found only by fetching the piece again from a single peer.
+func (s *Swarm) PieceVerifiedBlocks(now time.Time, piece int, ok bool, digests []BlockDigest) {
 	s.step()
 	if piece < 0 || piece >= s.cfg.NumPieces {
 		return
@@ -30,12 +60,36 @@ func (s *Swarm) PieceVerified(now time.Time, piece int, ok bool) {
 	if d == nil || !d.verifying {
 		return
 	}
+	if len(digests) != len(d.blocks) {
+		digests = nil
+	}
 	if ok {
+		s.banLiars(now, piece, d, digests)
 		s.pieceDone(now, piece)
 	} else {
-		s.pieceFailed(now, piece, d)
+		s.pieceFailed(now, piece, d, digests)
 	}
 	s.flush(now)
+}
+
+// banLiars compares the good copy of a piece with its failed copies and
+// bans the senders of every block that differed.
+func (s *Swarm) banLiars(now time.Time, piece int, d *pieceDL, good []BlockDigest) {
+	if good == nil {
+		return
+	}
+	s.ids = s.ids[:0]
+	for _, fc := range d.suspects {
+		for i, dg := range fc.digests {
+			if dg == good[i] || slices.Contains(s.ids, fc.from[i]) {
+				continue
+			}
+			s.ids = append(s.ids, fc.from[i])
+		}
+	}
+	for _, c := range s.ids {
+		s.ban(now, c, fmt.Sprintf("sent corrupt data in piece %d (its blocks differ from the copy that verified)", piece), time.Time{})
+	}
 }
 
 // pieceDone marks piece as had and tells the peers.
@@ -64,8 +118,18 @@ func (s *Swarm) pieceDone(now time.Time, piece int) {
 
 // pieceFailed blames the contributors of a piece that failed its hash and
 // resets its blocks.
-func (s *Swarm) pieceFailed(now time.Time, piece int, d *pieceDL) {
+func (s *Swarm) pieceFailed(now time.Time, piece int, d *pieceDL, digests []BlockDigest) {
 	s.stats.hashFails++
+	if digests != nil {
+		fc := failedCopy{from: make([]ConnID, len(d.blocks)), digests: slices.Clone(digests)}
+		for i, b := range d.blocks {
+			fc.from[i] = b.from
+		}
+		if len(d.suspects) == maxSuspectCopies {
+			d.suspects = append(d.suspects[:0], d.suspects[1:]...)
+		}
+		d.suspects = append(d.suspects, fc)
+	}
 	s.ids = s.ids[:0]
 	for _, b := range d.blocks {
 		seen := false

@@ -60,6 +60,11 @@ type DefaultPolicy struct {
 	rng     *rand.Rand
 	seen    map[netip.Addr]bool // scratch: addresses in the handout
 	scratch []Peer
+	// Scratch of near: each candidate's rank, whether it is taken, the
+	// outside candidates left for the uniform share.
+	ranks []uint8
+	taken []bool
+	cand  []int
 }
 
 // Locality says how a [DefaultPolicy] hands out peers to a peer with a
@@ -73,9 +78,12 @@ type DefaultPolicy struct {
 //     expander (see docs/ARCHITECTURE.md);
 //   - the rack's peers (a newcomer: its seeders first), at random;
 //   - if that is fewer than Enough peers, the nearest peers outside the
-//     rack (same row before same data centre before anyone) up to Enough;
-//     a host does not need more links than that to fill its own, and
-//     every far link is traffic over the rack's uplink;
+//     rack that have data (seeders, or peers that announced bytes
+//     downloaded), same row before same data centre before anyone, up to
+//     Enough: a host does not need more links than that to fill its own,
+//     every far link is traffic over the rack's uplink, and at a fleet's
+//     start, when every rack is still announcing, nobody has data, so no
+//     early host of a rack is handed a crowd of far newcomers;
 //   - a newcomer whose rack has no seeder gets the nearest seeder too, so
 //     it has someone to fetch from at once.
 //
@@ -190,8 +198,11 @@ func (d *DefaultPolicy) local(self Peer) bool { return self.Zone != "" && !d.loc
 func (d *DefaultPolicy) near(self Peer, pool []Peer, n int) []Peer {
 	newcomer := self.Downloaded == 0 && self.Left > 0
 	d.shuffle(pool)
-	rack := rankNearest(self, pool, newcomer) // pool[rack:] is outside, nearest first
-	taken := make([]bool, len(pool))
+	d.ranks = slices.Grow(d.ranks[:0], len(pool))[:len(pool)]
+	rack := rankNearest(self, pool, newcomer, d.ranks) // pool[rack:] is outside, nearest first
+	d.taken = slices.Grow(d.taken[:0], len(pool))[:len(pool)]
+	taken := d.taken
+	clear(taken)
 	out := make([]Peer, 0, n)
 	add := func(i int) {
 		taken[i] = true
@@ -221,26 +232,31 @@ func (d *DefaultPolicy) near(self Peer, pool []Peer, n int) []Peer {
 			add(i)
 		}
 	}
+	// The nearest fill takes only peers with data: at a fleet's start
+	// nobody has any, the rack's other hosts are announcing that moment,
+	// and a far newcomer has nothing to give yet.
+	filler := func(i int) bool { return i < rack || pool[i].Seeder() || pool[i].Downloaded > 0 }
 	for i := rack; i < len(pool) && len(out) < target-q; i++ {
-		if fresh(i) {
+		if fresh(i) && filler(i) {
 			add(i)
 		}
 	}
 	// The uniform share, from the outside peers not taken.
-	var cand []int
+	cand := d.cand[:0]
 	for i := rack; i < len(pool); i++ {
 		if fresh(i) {
 			cand = append(cand, i)
 		}
 	}
-	for j := 0; j < len(cand) && len(out) < target; j++ {
+	d.cand = cand
+	for j := 0; j < len(cand) && j < q; j++ {
 		k := j + d.rng.IntN(len(cand)-j)
 		cand[j], cand[k] = cand[k], cand[j]
 		add(cand[j])
 	}
 	// Short of the target only if addresses repeat: those last, nearest first.
 	for i := 0; i < len(pool) && len(out) < target; i++ {
-		if !taken[i] {
+		if !taken[i] && filler(i) {
 			add(i)
 		}
 	}
@@ -262,11 +278,10 @@ func (d *DefaultPolicy) quota(n int) int {
 // the leading segments shared), a newcomer's seeders before the others at
 // each nearness, and returns how many peers have self's exact label. The
 // order within a rank depends only on the order of ps, so shuffled peers
-// stay in random order within each rank.
-func rankNearest(self Peer, ps []Peer, newcomer bool) (rack int) {
+// stay in random order within each rank. keys is scratch of len(ps).
+func rankNearest(self Peer, ps []Peer, newcomer bool, keys []uint8) (rack int) {
 	levels := zone.Levels(self.Zone)
 	top := 2 * (levels + 1) // the rank of the rack's non-seeders
-	keys := make([]uint8, len(ps))
 	var present uint32
 	for i, p := range ps {
 		k := 2 * zone.Common(self.Zone, p.Zone)

@@ -99,6 +99,31 @@ func TestLocalityHandout(t *testing.T) {
 	}
 }
 
+// TestLocalityNoFillFromNewcomers: at a fleet's start (nobody has data
+// yet) a small rack's handout is its rack and the uniform share, not a
+// crowd of far newcomers; a far seeder or a far peer with data still fills.
+func TestLocalityNoFillFromNewcomers(t *testing.T) {
+	swarm := rackSwarm(10, 10, 0)
+	for i := range swarm {
+		swarm[i].Downloaded = 0
+	}
+	swarm[95].Left = 0                                // a seeder in rack 9
+	swarm[15].Downloaded, swarm[25].Downloaded = 7, 7 // two far peers with data
+	self := zonedPeer(999, "dc1/row0/rack0", 5)
+	pol := NewDefaultPolicyWith(rand.New(rand.NewPCG(9, 9)), nil, Locality{Enough: 25})
+	got := pol.Handout(t0, self, slices.Clone(swarm), 50)
+	rack, _ := byNearness(self, got)
+	far := map[int]bool{}
+	for _, p := range got {
+		if p.Zone != self.Zone {
+			far[int(p.Addr.Addr().As4()[3])] = true
+		}
+	}
+	if rack != 10 || len(far) != 3 || !far[95] || !far[15] || !far[25] {
+		t.Fatalf("rack %d, far peers %v: want the rack's 10 and the 3 far peers with data", rack, far)
+	}
+}
+
 // TestLocalityFillOrder: peers outside the rack are added nearest first:
 // the row before the data centre before other data centres and the
 // unlabelled.
@@ -481,6 +506,85 @@ func TestLocalityFairToAddresses(t *testing.T) {
 		// all 20 honest peers, the rest of the 25 fakes.
 		if len(got) != 25 || fake != 5 {
 			t.Fatalf("%d peers, %d of them at the flooding address; want 25 with every honest peer, 5 fakes", len(got), fake)
+		}
+	}
+}
+
+// TestLabelledAnnounceDoesNotCopyTheSwarm: a labelled announce (over UDP,
+// its zone in the BEP 41 URL data) allocates the same in a swarm of 20
+// labelled peers as in one of 5,000 in 100 racks: the rack is drawn from
+// the store's index, not found by a scan.
+func TestLabelledAnnounceDoesNotCopyTheSwarm(t *testing.T) {
+	allocs := func(n int) float64 {
+		now := time.Unix(1_700_000_000, 0)
+		srv := NewServer(ServerConfig{MaxPeersPerTorrent: 2 * n, Now: func() time.Time { return now }, Logger: discard()})
+		ih := id20("copy")
+		for i := range n {
+			id, addr, left := benchPeer(i)
+			p := Peer{ID: id, Addr: addr, Left: left, Downloaded: 1, Zone: fmt.Sprintf("dc1/row%d/rack%d", i%100/10, i%100)}
+			srv.cfg.Store.Put(context.Background(), ih, p, now)
+		}
+		id, addr, left := benchPeer(n / 2)
+		pkt := benchUDPAnnounce(nil, srv.connIDs.Issue(addr.Addr(), now), ih, id, addr.Port(), left)
+		urlData := fmt.Sprintf("/announce?zone=dc1/row%d/rack%d", n/2%100/10, n/2%100)
+		pkt = append(append(pkt, 2, byte(len(urlData))), urlData...) // BEP 41 URLData
+		out := make([]byte, 0, trackerclient.UDPMaxPacket)
+		if len(srv.HandleUDP(context.Background(), pkt, netip.AddrPortFrom(addr.Addr(), 1), out[:0])) < 20 {
+			t.Fatal("no announce reply")
+		}
+		return testing.AllocsPerRun(50, func() {
+			srv.HandleUDP(context.Background(), pkt, netip.AddrPortFrom(addr.Addr(), 1), out[:0])
+		})
+	}
+	small, large := allocs(20), allocs(5000)
+	if large > small+2 {
+		t.Fatalf("a labelled announce allocates %.0f times in a swarm of 5,000, %.0f in one of 20", large, small)
+	}
+}
+
+// BenchmarkLabelledAnnounce compares, in one run, a plain UDP announce
+// with a labelled one (racks of 40; the zone in the BEP 41 URL data) in
+// swarms of 1,000 to 100,000 labelled peers.
+func BenchmarkLabelledAnnounce(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		for _, labelled := range []bool{false, true} {
+			name := fmt.Sprintf("peers=%d/plain", n)
+			if labelled {
+				name = fmt.Sprintf("peers=%d/labelled", n)
+			}
+			b.Run(name, func(b *testing.B) { benchLabelled(b, n, labelled) })
+		}
+	}
+}
+
+func benchLabelled(b *testing.B, n int, labelled bool) {
+	ctx, now := context.Background(), time.Unix(1_700_000_000, 0)
+	srv := NewServer(ServerConfig{MaxPeersPerTorrent: 2 * n, Now: func() time.Time { return now },
+		Rand: rand.New(rand.NewPCG(1, 2)), Logger: discard(), HandoutBudget: -1})
+	ih := id20("bench-torrent")
+	rackOf := func(i int) string { return fmt.Sprintf("dc1/row%d/rack%d", i/400, i/40) }
+	for i := range n {
+		id, addr, left := benchPeer(i)
+		if err := srv.cfg.Store.Put(ctx, ih, Peer{ID: id, Addr: addr, Left: left, Downloaded: 1, Zone: rackOf(i)}, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	out, pkt := make([]byte, 0, 2048), make([]byte, 0, 256)
+	rng := rand.New(rand.NewPCG(3, 4))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	defer func() { b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-us/op") }()
+	b.ResetTimer()
+	for range b.N {
+		i := rng.IntN(n)
+		id, addr, left := benchPeer(i)
+		pkt = benchUDPAnnounce(pkt[:0], srv.connIDs.Issue(addr.Addr(), now), ih, id, addr.Port(), left)
+		if labelled {
+			urlData := "/announce?zone=" + rackOf(i)
+			pkt = append(append(pkt, 2, byte(len(urlData))), urlData...)
+		}
+		if r := srv.HandleUDP(ctx, pkt, netip.AddrPortFrom(addr.Addr(), 40000), out[:0]); len(r) < 20+6*30 { // a rack of 40, a tenth seeders
+			b.Fatalf("announce got %d bytes: %q", len(r), r)
 		}
 	}
 }

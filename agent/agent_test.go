@@ -101,7 +101,7 @@ func call(t *testing.T, method, url, ctype string, body []byte, out any) int {
 	return resp.StatusCode
 }
 
-func writeRandom(t *testing.T, path string, size int, seed uint64) []byte {
+func writeRandom(t testing.TB, path string, size int, seed uint64) []byte {
 	t.Helper()
 	b := make([]byte, size)
 	r := rand.New(rand.NewPCG(seed, seed^0x5eed))
@@ -350,6 +350,12 @@ func TestRestartKeepsStore(t *testing.T) {
 	// A second agent on the same folder is refused while the first runs.
 	if _, err := New(Config{Dir: dir, ListenAddr: "127.0.0.1:0"}); !errors.Is(err, ErrDirInUse) {
 		t.Fatalf("second agent on the folder: %v, want ErrDirInUse", err)
+	}
+	// Also when it names the folder through a symlink.
+	link := filepath.Join(t.TempDir(), "alias")
+	os.Symlink(dir, link)
+	if _, err := New(Config{Dir: link, ListenAddr: "127.0.0.1:0"}); !errors.Is(err, ErrDirInUse) {
+		t.Fatalf("second agent on the folder through a symlink: %v, want ErrDirInUse", err)
 	}
 	a.Close()
 	// A leftover of an interrupted delete is cleaned at start.

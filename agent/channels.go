@@ -492,6 +492,26 @@ func (s *subscriber) heardOf(rel channel.Release, tc ChannelTracker) {
 		return
 	}
 	s.a.mu.Lock()
+	known := ""
+	if h, ok := s.releases[rel.Seq]; ok {
+		known = h.rel.InfoHash
+	} else {
+		for _, e := range s.a.entries {
+			if e.rec.Channel == s.name && e.rec.Seq == rel.Seq {
+				known = e.rec.InfoHash
+			}
+		}
+	}
+	if known != "" && known != rel.InfoHash {
+		// A release never changes. A tracker that lost its state, or two
+		// trackers that disagree, must not make us drop one fetch for
+		// another back and forth: the first heard of stays.
+		s.lastErr = fmt.Sprintf("a tracker gives release %d of %q as %s, but it was %s when first heard of: kept the first (trackers disagree or one lost its state)",
+			rel.Seq, s.name, rel.InfoHash, known)
+		s.a.mu.Unlock()
+		s.a.log.Warn("release changed its info hash on the tracker; ignored", "channel", s.name, "seq", rel.Seq, "was", known, "now", rel.InfoHash)
+		return
+	}
 	if _, ok := s.releases[rel.Seq]; !ok || s.releases[rel.Seq].tc == nil {
 		s.releases[rel.Seq] = heard{rel: rel, tc: tc}
 	}
@@ -568,6 +588,7 @@ func (s *subscriber) do(act SubAction) {
 			s.setErr(err.Error())
 			return
 		}
+		a.dropSuperseded(s.name, act.Seq)
 		select {
 		case s.hooks <- act.Seq:
 		default:

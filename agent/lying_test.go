@@ -23,10 +23,30 @@ type lyingTracker struct {
 	mu    sync.Mutex
 	next  func(after uint64) (channel.Release, bool, error)
 	info  func(seq uint64) ([]byte, bool)
+	// gate, if set, holds Releases and Next until it is closed.
+	gate chan struct{}
+}
+
+func (l *lyingTracker) Releases(ctx context.Context, ch string) ([]channel.Release, error) {
+	if l.gate != nil {
+		select {
+		case <-l.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return l.memTracker.Releases(ctx, ch)
 }
 
 func (l *lyingTracker) Next(ctx context.Context, ch string, after uint64) (channel.Release, bool, error) {
 	l.nexts.Add(1)
+	if l.gate != nil {
+		select {
+		case <-l.gate:
+		case <-ctx.Done():
+			return channel.Release{}, false, ctx.Err()
+		}
+	}
 	l.mu.Lock()
 	f := l.next
 	l.mu.Unlock()
@@ -172,4 +192,109 @@ func TestRepublishedOldContentBecomesCurrent(t *testing.T) {
 func readFile(p string) (string, error) {
 	b, err := os.ReadFile(p)
 	return string(b), err
+}
+
+// TestSameContentInTwoChannels: one build published to two channels is
+// held once, as the release of the first channel that got it; the other
+// channel says why it cannot have it instead of switching to nothing.
+func TestSameContentInTwoChannels(t *testing.T) {
+	announce := testTracker(t)
+	mt := newMemTracker("k")
+	origin := startAgent(t, Config{Name: "origin", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt}})
+	sub := startAgent(t, Config{Name: "sub", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{mt}, Subscribe: []string{"a"}})
+	src := filepath.Join(t.TempDir(), "same.bin")
+	writeRandom(t, src, 64<<10, 99)
+	ctx := context.Background()
+	if _, err := origin.Publish(ctx, "a", PublishRequest{Path: src, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "channel a current", func() bool { st, _ := sub.Channel("a"); return st.Current == 1 })
+	// The origin's store holds it as release 1 of a: publishing it to b
+	// is the same conflict on the origin's side.
+	if _, err := mt.Publish(ctx, "b", "k", mustInfo(t, origin.Agent, "a"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Subscribe("b", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "channel b's error", func() bool {
+		st, _ := sub.Channel("b")
+		return strings.Contains(st.Error, `same content`) && strings.Contains(st.Error, `channel "a"`)
+	})
+	if st, _ := sub.Channel("a"); st.Current != 1 || st.Error != "" {
+		t.Fatalf("channel a disturbed: %+v", st)
+	}
+}
+
+// mustInfo is the info dictionary of channel ch's current release in a's store.
+func mustInfo(t *testing.T, a *Agent, ch string) []byte {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, e := range a.entries {
+		if e.rec.Channel == ch {
+			return e.rec.Info
+		}
+	}
+	t.Fatalf("no release of %s", ch)
+	return nil
+}
+
+// TestTrackersDisagreeingOnARelease: two trackers give release 1 different
+// info hashes (a flap, or one restarted with other state). The agent keeps
+// the first it heard of, says so, fetches and switches to it, and does not
+// start over on the other.
+func TestTrackersDisagreeingOnARelease(t *testing.T) {
+	announce := testTracker(t)
+	x, y := &lyingTracker{memTracker: newMemTracker("k")}, &lyingTracker{memTracker: newMemTracker("k")}
+	origin := startAgent(t, Config{Name: "origin", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{x}})
+	src := filepath.Join(t.TempDir(), "v.bin")
+	good := writeRandom(t, src, 64<<10, 97)
+	if _, err := origin.Publish(context.Background(), "build", PublishRequest{Path: src, Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	writeRandom(t, src, 64<<10, 98)
+	other, _ := metainfo.Create(src, metainfo.CreateOptions{})
+	if _, err := y.Publish(context.Background(), "build", "k", other.InfoBytes, 1); err != nil {
+		t.Fatal(err)
+	}
+	// y answers only after x was heard.
+	gate := make(chan struct{})
+	y.gate = gate
+	sub := startAgent(t, Config{Name: "sub", Trackers: []string{announce}, ChannelTrackers: []ChannelTracker{x, y}, Subscribe: []string{"build"}})
+	waitUntil(t, 30*time.Second, "release 1 from x current", func() bool { st, _ := sub.Channel("build"); return st.Current == 1 })
+	close(gate)
+	waitUntil(t, 10*time.Second, "the disagreement reported", func() bool {
+		st, _ := sub.Channel("build")
+		return strings.Contains(st.Error, "when first heard of")
+	})
+	got, err := readCurrent(sub.Agent, "build", "v.bin")
+	if err != nil || !bytes.Equal(got, good) {
+		t.Fatalf("current is not x's release 1: %v", err)
+	}
+	if n := len(sub.Torrents()); n != 1 {
+		t.Fatalf("%d torrents: the other hash was fetched too", n)
+	}
+}
+
+// TestTrackerServingAHugeInfoDict: an info dictionary over
+// channel.MaxInfoSize is refused before it is hashed or parsed.
+func TestTrackerServingAHugeInfoDict(t *testing.T) {
+	lt := &lyingTracker{memTracker: newMemTracker("k")}
+	src := filepath.Join(t.TempDir(), "r.bin")
+	writeRandom(t, src, 64<<10, 33)
+	mi, _ := metainfo.Create(src, metainfo.CreateOptions{})
+	if _, err := lt.Publish(context.Background(), "build", "k", mi.InfoBytes, 0); err != nil {
+		t.Fatal(err)
+	}
+	huge := make([]byte, channel.MaxInfoSize+1)
+	lt.info = func(seq uint64) ([]byte, bool) { return huge, true }
+	a := startAgent(t, Config{ChannelTrackers: []ChannelTracker{lt}, Trackers: []string{"http://127.0.0.1:1/announce"}, Subscribe: []string{"build"}})
+	waitUntil(t, 10*time.Second, "the size refused in the channel's status", func() bool {
+		st, _ := a.Channel("build")
+		return strings.Contains(st.Error, "limit")
+	})
+	if n := len(a.Torrents()); n != 0 {
+		t.Fatalf("%d torrents from a huge info dictionary", n)
+	}
 }

@@ -160,3 +160,47 @@ func TestFilesWithUnicodeNamesAndPlantedSymlinks(t *testing.T) {
 		t.Fatalf("GET through a planted symlink: %d %q, want 409 saying the store's copy changed on disk", code, eb.Error)
 	}
 }
+
+// TestHostileRanges: ranges cannot amplify a file (many overlapping ones
+// are served as the whole file once), malformed ones are 416 or ignored,
+// and multi-range answers hold exactly the bytes asked for.
+func TestHostileRanges(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "r.bin")
+	data := writeRandom(t, src, 100<<10, 71)
+	a := startAgent(t, Config{})
+	e, _, err := a.addLocal(src, 16<<10, addOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ih, _ := metainfo.ParseInfoHash(e.rec.InfoHash)
+	waitUntil(t, 30*time.Second, "seeding", func() bool { st, _ := a.Torrent(ih); return st.State == StateSeeding })
+	u := a.api + "/v1/torrents/" + ih.String() + "/files/r.bin"
+	get := func(rng string) (int, []byte, http.Header) {
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("Range", rng)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, resp.Header
+	}
+	many := "bytes=" + strings.TrimSuffix(strings.Repeat("0-102399,", 2000), ",")
+	if code, b, _ := get(many); len(b) > len(data)+1<<10 {
+		t.Fatalf("2000 overlapping whole-file ranges: %d, %d bytes for a %d-byte file", code, len(b), len(data))
+	}
+	for _, bad := range []string{"bytes=500-100", "bytes=999999-"} {
+		if code, _, _ := get(bad); code != 416 {
+			t.Errorf("Range %q: %d, want 416", bad, code)
+		}
+	}
+	if code, b, _ := get("bytes=-10"); code != 206 || !bytes.Equal(b, data[len(data)-10:]) {
+		t.Errorf("suffix range: %d %d bytes", code, len(b))
+	}
+	code, b, h := get("bytes=0-9,1000-1009")
+	if code != 206 || !strings.HasPrefix(h.Get("Content-Type"), "multipart/byteranges") ||
+		!bytes.Contains(b, data[0:10]) || !bytes.Contains(b, data[1000:1010]) || len(b) > 1024 {
+		t.Errorf("two ranges: %d %s %d bytes", code, h.Get("Content-Type"), len(b))
+	}
+}

@@ -175,3 +175,28 @@ func TestSubscribingToHundredsOfChannels(t *testing.T) {
 		t.Fatalf("subscribe after making room: %d", code)
 	}
 }
+
+// TestDeleteOfAReleaseBeingFetched: the API refuses it (409) like the
+// current release's: the subscription would only fetch it again.
+func TestDeleteOfAReleaseBeingFetched(t *testing.T) {
+	r := newChannelRig(t, Config{DownloadLimit: 16 << 10})
+	src := filepath.Join(r.work, "slow", "slow.bin")
+	writeRandom(t, src, 1<<20, 77)
+	if _, err := r.origin.Publish(context.Background(), "build", PublishRequest{Path: src, Key: "k", PieceLength: 16 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	var ih string
+	waitUntil(t, 30*time.Second, "release 1 being fetched", func() bool {
+		st, _ := r.sub.Channel("build")
+		var ok bool
+		ih, ok = r.releaseIH(1)
+		return ok && len(st.Fetching) == 1
+	})
+	var eb ErrorBody
+	if code := call(t, "DELETE", r.sub.api+"/v1/torrents/"+ih, "", nil, &eb); code != 409 || !strings.Contains(eb.Error, "being fetched") {
+		t.Fatalf("DELETE of the release being fetched: %d %q, want 409", code, eb.Error)
+	}
+	if st, _ := r.sub.Channel("build"); len(st.Fetching) != 1 {
+		t.Fatalf("fetch disturbed: %+v", st)
+	}
+}

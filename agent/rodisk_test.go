@@ -65,3 +65,36 @@ func TestReadOnlyStore(t *testing.T) {
 		t.Fatalf("start on a read-only folder: %v, want an error saying read-only", err)
 	}
 }
+
+// TestPublishOntoAFullStore: a publish whose copy into the store runs out
+// of space midway is 507 naming the full disk, leaves no partial copy
+// behind, and the store keeps working. Needs root for a tmpfs.
+func TestPublishOntoAFullStore(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	dir := filepath.Join(t.TempDir(), "small")
+	os.MkdirAll(dir, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=6m", fmt.Sprintf("shoal-full-%d", os.Getpid()), dir).CombinedOutput(); err != nil {
+		t.Skipf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	mt := newMemTracker("k")
+	a := startAgent(t, Config{Dir: filepath.Join(dir, "data"), ChannelTrackers: []ChannelTracker{mt}, Trackers: []string{"http://127.0.0.1:1/announce"}})
+	big := filepath.Join(t.TempDir(), "big.bin")
+	writeRandom(t, big, 8<<20, 5)
+	body := []byte(fmt.Sprintf(`{"path": %q, "key": "k"}`, big))
+	var eb ErrorBody
+	if code := call(t, "POST", a.api+"/v1/channels/build/releases", "", body, &eb); code != 507 || !strings.Contains(eb.Error, "disk full") {
+		t.Fatalf("publish onto a full store: %d %q, want 507 naming the full disk", code, eb.Error)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(a.Dir(), "content")); len(ents) != 0 {
+		t.Fatalf("%d entries left in the content folder (a partial copy)", len(ents))
+	}
+	small := filepath.Join(t.TempDir(), "small.bin")
+	writeRandom(t, small, 1<<20, 6)
+	body = []byte(fmt.Sprintf(`{"path": %q, "key": "k"}`, small))
+	if code := call(t, "POST", a.api+"/v1/channels/build/releases", "", body, &eb); code != 201 {
+		t.Fatalf("publish that fits, after the full one: %d %q", code, eb.Error)
+	}
+}

@@ -465,6 +465,10 @@ func (a *Agent) remove(ih metainfo.InfoHash, why string, force bool) error {
 			a.mu.Unlock()
 			return fmt.Errorf("torrent %s is the current release %d of channel %q (unsubscribe first): %w", ih, e.rec.Seq, e.rec.Channel, ErrInUse)
 		}
+		if s := a.channels[e.rec.Channel]; s != nil && s.rec.Subscribed && slices.Contains(s.sub.Fetching(), e.rec.Seq) {
+			a.mu.Unlock()
+			return fmt.Errorf("torrent %s is release %d of channel %q, being fetched: the subscription would fetch it again (unsubscribe first): %w", ih, e.rec.Seq, e.rec.Channel, ErrInUse)
+		}
 	}
 	delete(a.entries, ih)
 	a.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -54,6 +55,7 @@ func runFleetDemo(ctx context.Context, args []string) error {
 	keepDir := fs.Bool("keep-dir", false, "keep the working folder instead of deleting it")
 	dirFlag := fs.String("dir", "", "working `folder` (default: a new temporary folder)")
 	verbose := fs.Bool("verbose", false, "log the agents' events")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of each release (publish to last complete) to `file`.rN")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
 	}
@@ -135,6 +137,17 @@ func runFleetDemo(ctx context.Context, args []string) error {
 		if _, err := bench.Generate(src, int64(size), uint64(k)); err != nil {
 			return err
 		}
+		if *cpuProfile != "" {
+			f, err := os.Create(fmt.Sprintf("%s.r%d", *cpuProfile, k))
+			if err != nil {
+				return err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+				return err
+			}
+			defer f.Close()
+		}
 		cpu0 := cpuSeconds()
 		rel, err := origin.Publish(ctx, "demo", agent.PublishRequest{Path: src, Key: key})
 		if err != nil {
@@ -147,12 +160,15 @@ func runFleetDemo(ctx context.Context, args []string) error {
 			return err
 		}
 		wall := time.Since(pub).Seconds()
+		if *cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
 		first, last := releaseTimes(agents, rel)
 		r := result{seq: rel.Seq, first: first, last: last, cpu: cpuSeconds() - cpu0,
 			originEgress: float64(originUploaded(origin, rel.InfoHash)) / F}
 		results = append(results, r)
-		fmt.Printf("release %d: first agent started after %.2fs, last complete after %.2fs (floor %.2fs, efficiency %.3f), origin sent %.2f copies, CPU %.0f%% of %d cores\n\n",
-			r.seq, r.first, r.last, floor, floor/r.last, r.originEgress, 100*r.cpu/wall/float64(runtime.NumCPU()), runtime.NumCPU())
+		fmt.Printf("release %d: first agent started after %.2fs, last complete after %.2fs (floor %.2fs, efficiency %.3f), origin sent %.2f copies, CPU %.1f s (%.0f%% of %d cores)\n\n",
+			r.seq, r.first, r.last, floor, floor/r.last, r.originEgress, r.cpu, 100*r.cpu/wall/float64(runtime.NumCPU()), runtime.NumCPU())
 	}
 
 	fmt.Println("release  first start  last complete  floor    efficiency  origin egress")

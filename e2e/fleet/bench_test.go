@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -32,6 +33,17 @@ func BenchmarkFleetReleases(b *testing.B) {
 	}
 }
 
+// BenchmarkFleetSmallReleases is BenchmarkFleetReleases with releases of
+// 4 MiB, where start-up and discovery weigh more than bandwidth:
+//
+//	go test ./e2e/fleet -run '^$' -bench FleetSmallReleases -benchtime 1x -v
+func BenchmarkFleetSmallReleases(b *testing.B) {
+	const n, size, link = 30, 4 << 20, 20e6
+	for range b.N {
+		runFleetBench(b, n, size, link)
+	}
+}
+
 func runFleetBench(b *testing.B, n int, size int64, link float64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -47,10 +59,24 @@ func runFleetBench(b *testing.B, n int, size int64, link float64) {
 	}
 	floor := bench.Floor(float64(size), link, link, link, n)
 	b.Logf("N=%d agents, %d MiB releases, links %.0f MB/s: floor %.2fs", n, size>>20, link/1e6, floor)
+	// fleetCPU sums the CPU seconds of the origin and every agent: with
+	// other work on the machine, the figure that says whether a later
+	// release costs the fleet more, whatever the wall clock does.
+	fleetCPU := func() float64 {
+		sum, _ := processMetrics(ctx, origin.url)
+		for _, a := range agents {
+			c, _ := processMetrics(ctx, a.url)
+			sum += c
+		}
+		return sum
+	}
 	for k := 1; k <= 3; k++ {
 		src := writeRelease(b, work, k, size)
+		load0, _ := os.ReadFile("/proc/loadavg")
+		cpu0 := fleetCPU()
 		seq := publish(ctx, b, origin, src)
 		waitCurrent(ctx, b, agents, seq)
+		cpu := fleetCPU() - cpu0
 		var first, firstPeer, last float64 = -1, -1, 0
 		var done []float64
 		for _, a := range agents {
@@ -76,8 +102,10 @@ func runFleetBench(b *testing.B, n int, size int64, link float64) {
 			done = append(done, st.Completed.Sub(pub).Seconds())
 		}
 		slices.Sort(done)
-		b.Logf("release %d: first agent started %.3fs after publish, first peer %.3fs, complete p50 %.2fs p90 %.2fs last %.2fs (floor %.2fs, efficiency %.3f)",
-			seq, first, firstPeer, done[len(done)/2], done[len(done)*9/10], last, floor, floor/last)
+		b.Logf("release %d: first agent started %.3fs after publish, first peer %.3fs, complete p50 %.2fs p90 %.2fs last %.2fs (floor %.2fs, efficiency %.3f); fleet CPU %.1f s (%.2f s per GiB received); load before %s",
+			seq, first, firstPeer, done[len(done)/2], done[len(done)*9/10], last, floor, floor/last,
+			cpu, cpu/(float64(n)*float64(size)/(1<<30)), strings.Join(strings.Fields(string(load0))[:3], " "))
+		b.ReportMetric(cpu, fmt.Sprintf("cpu-s-r%d", k))
 		b.ReportMetric(last, fmt.Sprintf("s-last-r%d", k))
 		b.ReportMetric(first, fmt.Sprintf("s-first-r%d", k))
 	}

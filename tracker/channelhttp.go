@@ -396,6 +396,9 @@ func (a *channelAPI) next(w http.ResponseWriter, r *http.Request) {
 	for {
 		changed, done := a.cfg.Store.Watch(req.id)
 		rel, found, err := a.newest(ctx, req.id, req.query.After)
+		if errors.Is(err, errAwaitingFirst) {
+			err = nil // hosts subscribed before the first publish: wait for it
+		}
 		if err != nil || found {
 			done()
 			if err != nil {

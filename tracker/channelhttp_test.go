@@ -232,27 +232,39 @@ func TestNextLongPoll(t *testing.T) {
 	if _, _, err := c.Next(ctx, "build", 0); !errors.Is(err, channel.ErrUnknownChannel) {
 		t.Fatalf("next on an unknown channel: %v", err)
 	}
-	// A host subscribed (reporting) before anything is published still
-	// gets a 404 (saying hosts wait), never an empty success.
+	// A host subscribed (reporting) before anything is published: reads
+	// still get a 404 (saying hosts wait), never an empty success, but a
+	// long poll waits for the first release and ends when it is published.
 	if err := c.Report(ctx, "build", channel.HostReport{Host: "h1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Next(ctx, "build", 0); !errors.Is(err, channel.ErrUnknownChannel) || !strings.Contains(err.Error(), "nothing published yet; 1 hosts subscribed") {
-		t.Fatalf("next on a channel nothing was published on: %v", err)
-	}
-	if _, err := c.Releases(ctx, "build"); !errors.Is(err, channel.ErrUnknownChannel) {
+	if _, err := c.Releases(ctx, "build"); !errors.Is(err, channel.ErrUnknownChannel) || !strings.Contains(err.Error(), "nothing published yet; 1 hosts subscribed") {
 		t.Fatalf("releases of a channel nothing was published on: %v", err)
-	}
-	// Once there is a release, a long poll for a newer one waits, and
-	// ends when it is published.
-	if _, err := c.Publish(ctx, "build", testPublishKey, infoDict("b1", 100), 0); err != nil {
-		t.Fatal(err)
 	}
 	type result struct {
 		rel channel.Release
 		ok  bool
 		err error
 	}
+	first := make(chan result, 1)
+	go func() {
+		r, ok, err := c.Next(ctx, "build", 0)
+		first <- result{r, ok, err}
+	}()
+	awaitHook(t, waiting)
+	if _, err := c.Publish(ctx, "build", testPublishKey, infoDict("b1", 100), 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-first:
+		if r.err != nil || !r.ok || r.rel.Seq != 1 {
+			t.Fatalf("next before the first release: %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the long poll before the first release did not end on its publish")
+	}
+	// Once there is a release, a long poll for a newer one waits, and
+	// ends when it is published.
 	res := make(chan result, 1)
 	go func() {
 		r, ok, err := c.Next(ctx, "build", 1)

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -159,13 +160,20 @@ func (m *MemoryChannelStore) Releases(_ context.Context, id ChannelID, now time.
 	return c.head.publicReleases(), nil
 }
 
+// errAwaitingFirst marks an unknown channel that live hosts subscribed to:
+// it still reads as channel.ErrUnknownChannel (404), but a long poll for
+// its next release waits for the first one instead of failing, so the
+// first release of a new channel reaches its subscribers as fast as the
+// later ones.
+var errAwaitingFirst = errors.New("nothing published yet")
+
 // unknownChannel is the error for a channel with no release, on which
 // live hosts wait.
 func unknownChannel(id ChannelID, live int) error {
 	if live == 0 {
 		return fmt.Errorf("%w: %s", channel.ErrUnknownChannel, id.Name)
 	}
-	return fmt.Errorf("%w: %s (nothing published yet; %d hosts subscribed)", channel.ErrUnknownChannel, id.Name, live)
+	return fmt.Errorf("%w: %s (%w; %d hosts subscribed)", channel.ErrUnknownChannel, id.Name, errAwaitingFirst, live)
 }
 
 // Info implements [ChannelStore].

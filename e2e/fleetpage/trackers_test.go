@@ -118,8 +118,15 @@ func TestTrackersShareChannelsOnRedis(t *testing.T) {
 	if err := b.Report(ctx, "build", channel.HostReport{Host: "web-1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := b.Next(ctx, "build", 0); !errors.Is(err, channel.ErrUnknownChannel) || !strings.Contains(err.Error(), "1 hosts subscribed") {
-		t.Fatalf("next before any publish: %v", err)
+	if _, err := b.Releases(ctx, "build"); !errors.Is(err, channel.ErrUnknownChannel) || !strings.Contains(err.Error(), "1 hosts subscribed") {
+		t.Fatalf("releases before any publish: %v", err)
+	}
+	// A subscribed host's long poll waits for the first release.
+	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	_, ok, err := b.Next(short, "build", 0)
+	cancel()
+	if err != nil || ok {
+		t.Fatalf("next before any publish: ok=%v err=%v, want a wait that times out", ok, err)
 	}
 	if _, err := a.Publish(ctx, "build", publishKey, infoDict("first"), 0); err != nil {
 		t.Fatal(err)

@@ -46,7 +46,11 @@ type traceBin struct {
 	active                     int64 // receivers with a piece in progress
 	pieces                     int64 // pieces in progress, summed over receivers
 	maxQueued                  int   // the most requests one receiver held for its peers
-	sampled                    bool
+	// Receivers whose upload link was idle at the bin's start, by cause:
+	// nothing asked of it, requests the core holds back (upload turns), or
+	// blocks for backlogged receivers only.
+	upNothing, upHeld, upCongested int
+	sampled                        bool
 }
 
 func newTrace(s *simulation) *trace {
@@ -169,6 +173,17 @@ func (t *trace) sample(s *simulation) {
 		}
 		b.pieces += int64(st.Active)
 		b.maxQueued = max(b.maxQueued, st.QueuedUploads)
+		if !h.busy {
+			switch {
+			case h.rr.len() > 0:
+				b.upCongested++
+			case st.QueuedUploads > 0:
+				b.upHeld++
+			default:
+				b.upNothing++
+			}
+		}
+
 	}
 }
 
@@ -235,6 +250,13 @@ type TimelineBin struct {
 	// MaxQueued the most peers' requests one receiver held.
 	Pieces    float64 `json:"pieces_in_progress"`
 	MaxQueued int     `json:"max_queued_uploads"`
+	// The fractions of receivers whose upload link was idle at the bin's
+	// start, by cause: nothing asked of it, requests held back by the
+	// core's upload turns, or blocks only for receivers whose download is
+	// backlogged (see DownBuffer).
+	UpIdleNothing   float64 `json:"up_idle_nothing_asked"`
+	UpIdleHeld      float64 `json:"up_idle_held"`
+	UpIdleCongested float64 `json:"up_idle_congested"`
 }
 
 // diagnose turns the trace into the report's Diagnosis.
@@ -315,6 +337,8 @@ func (t *trace) diagnose(s *simulation, r *Report) *Diagnosis {
 			tb.Requests, tb.Queued = float64(b.reqs)/recv, float64(b.queued)/recv
 			tb.Conns, tb.Active = float64(b.conns)/recv, float64(b.active)/recv
 			tb.Pieces, tb.MaxQueued = float64(b.pieces)/recv, b.maxQueued
+			tb.UpIdleNothing, tb.UpIdleHeld = float64(b.upNothing)/recv, float64(b.upHeld)/recv
+			tb.UpIdleCongested = float64(b.upCongested) / recv
 		}
 		d.Timeline = append(d.Timeline, tb)
 	}

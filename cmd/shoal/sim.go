@@ -141,11 +141,13 @@ func printSimReport(r *sim.Report, timeline bool) {
 			d.FirstByte.P50, d.FirstByte.Max, d.FirstPiece.P50, d.FirstPiece.Max, d.OriginFirstCopyS, d.OriginIdleS,
 			d.PieceSpread.P50, d.PieceSpread.P99, d.PieceSpread.Max)
 		if timeline {
-			fmt.Printf("  %8s %6s %6s %6s %6s %6s %8s %8s %7s %6s %6s %6s\n", "t(s)", "o_up", "r_up", "r_down", "useful", "done",
-				"reqs", "queued", "maxq", "conns", "dl", "pieces")
+			fmt.Printf("  timeline (per receiver: link use, requests out, peers' requests held, pieces in progress; idle uploads by cause)\n")
+			fmt.Printf("  %8s %6s %6s %6s %6s %6s %8s %8s %7s %6s %6s | %5s %5s %5s\n", "t(s)", "o_up", "r_up", "r_down", "useful", "done",
+				"reqs", "queued", "maxq", "conns", "pieces", "idle:", "held", "cong")
 			for _, b := range d.Timeline {
-				fmt.Printf("  %8.4f %6.3f %6.3f %6.3f %6.3f %6.3f %8.1f %8.1f %7d %6.1f %6.3f %6.1f\n", b.StartS, b.OriginUp, b.RecvUp, b.RecvDown,
-					b.UsefulDown, b.Done, b.Requests, b.Queued, b.MaxQueued, b.Conns, b.Active, b.Pieces)
+				fmt.Printf("  %8.4f %6.3f %6.3f %6.3f %6.3f %6.3f %8.1f %8.1f %7d %6.1f %6.1f | %5.2f %5.2f %5.2f\n", b.StartS, b.OriginUp, b.RecvUp, b.RecvDown,
+					b.UsefulDown, b.Done, b.Requests, b.Queued, b.MaxQueued, b.Conns, b.Pieces,
+					b.UpIdleNothing, b.UpIdleHeld, b.UpIdleCongested)
 			}
 		}
 	}

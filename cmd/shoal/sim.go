@@ -140,6 +140,11 @@ func printSimReport(r *sim.Report, timeline bool) {
 		fmt.Printf("  first block p50 %.4fs max %.4fs; first piece p50 %.4fs max %.4fs; origin's first copy done %.3fs (its link idle %.3fs before); piece spread p50 %.4fs p99 %.4fs max %.4fs\n",
 			d.FirstByte.P50, d.FirstByte.Max, d.FirstPiece.P50, d.FirstPiece.Max, d.OriginFirstCopyS, d.OriginIdleS,
 			d.PieceSpread.P50, d.PieceSpread.P99, d.PieceSpread.Max)
+		for _, st := range d.Slowest {
+			b := st.Breakdown
+			fmt.Printf("  late: host %d done %.3fs (first block %.4fs, piece %.4fs; peers %d-%d; held %.0f%% at the origin's first copy; start-up %.3f + steady %.3f + tail %.3f)\n",
+				st.Host, st.FinishS, st.FirstByteS, st.FirstPieceS, st.PeersMin, st.PeersMax, 100*st.HeldAtOut, b.StartupS, b.SteadyS, b.TailS)
+		}
 		if timeline {
 			fmt.Printf("  timeline (per receiver: link use, requests out, peers' requests held, pieces in progress; idle uploads by cause)\n")
 			fmt.Printf("  %8s %6s %6s %6s %6s %6s %8s %8s %7s %6s %6s | %5s %5s %5s\n", "t(s)", "o_up", "r_up", "r_down", "useful", "done",

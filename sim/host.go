@@ -31,6 +31,7 @@ type host struct {
 	curSpec swarm.BlockSpec
 	// downFree is when the download link finishes its last queued block.
 	downFree int64
+	upWakeAt int64 // when a scheduled evUpWake runs (0: none)
 
 	handouts fifo[[]int32]    // tracker responses in flight, in order
 	addrBuf  []netip.AddrPort // trackerReply's buffer

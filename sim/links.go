@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"time"
 
 	"github.com/shoal-p2p/shoal/swarm"
@@ -54,9 +55,13 @@ func (s *simulation) flushCtrl(c *conn) {
 }
 
 // startUpload starts sending the next block, taking connections with
-// queued blocks in turn.
+// queued blocks in turn. A connection whose receiver's download link is
+// backlogged by more than the buffer is passed over, as TCP's congestion
+// control would slow that flow and leave the link to the others; when
+// every connection is, the link waits for the first to drain.
 func (s *simulation) startUpload(h *host) {
-	for h.rr.len() > 0 {
+	wake := int64(math.MaxInt64)
+	for n := h.rr.len(); n > 0; n-- {
 		c := h.rr.pop()
 		c.inRR = false
 		if c.state != open {
@@ -64,6 +69,12 @@ func (s *simulation) startUpload(h *host) {
 		}
 		s.flushCtrl(c)
 		if c.q.len() == 0 {
+			continue
+		}
+		if ready := s.drainedAt(c); ready > s.now {
+			wake = min(wake, ready)
+			c.inRR = true
+			h.rr.push(c)
 			continue
 		}
 		it := c.q.pop()
@@ -78,6 +89,29 @@ func (s *simulation) startUpload(h *host) {
 		return
 	}
 	h.busy, h.cur = false, nil
+	if wake != math.MaxInt64 && (h.upWakeAt <= s.now || wake < h.upWakeAt) {
+		h.upWakeAt = wake
+		s.schedule(event{at: wake, kind: evUpWake, h: h})
+	}
+}
+
+// DownBuffer is how many bytes may wait for a host's download link (beyond
+// those in flight) before the hosts sending to it hold back: what a switch
+// port buffers and TCP keeps queued there before congestion control slows
+// the flows into it. At data-centre rates it is a fraction of a
+// millisecond; at the bench's few MB/s it is hundreds, so those runs see
+// no backpressure.
+const DownBuffer = 1 << 20
+
+// drainedAt returns when c's receiver will have drained its download link
+// enough for c to send another block: its backlog beyond the latency
+// within DownBuffer.
+func (s *simulation) drainedAt(c *conn) int64 {
+	r := c.remote
+	if r == nil {
+		return 0
+	}
+	return r.h.downFree - s.lat - int64(DownBuffer/float64(s.lay.scale)/r.h.down)
 }
 
 // upDone finishes the block on h's upload link: the core learns it was

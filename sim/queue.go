@@ -48,6 +48,7 @@ const (
 	evFin                        // a close reaches the other end after its last block
 	evWake                       // a host's peer manager has a timer due before its next tick
 	evSample                     // the trace samples queue depths (a timeline bin starts)
+	evUpWake                     // a backlogged receiver drained: the upload link may go on
 )
 
 // event is one entry of the timed event queue. Times are nanoseconds of

@@ -243,6 +243,13 @@ func (s *simulation) handle(e event) {
 		s.trackerReply(h)
 	case evFin:
 		s.deliver(ctrl{kind: ctrlFin, to: e.c})
+	case evUpWake:
+		if h.upWakeAt == s.now {
+			h.upWakeAt = 0
+		}
+		if !h.busy && !h.gone {
+			s.startUpload(h)
+		}
 	case evSample:
 		s.trace.sample(s)
 		s.schedule(event{at: s.now + s.trace.bin, kind: evSample})

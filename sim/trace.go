@@ -25,6 +25,8 @@ type trace struct {
 	useful     []int64 // per host: useful (written) real bytes so far
 	atFirst    []int64 // per host: useful bytes when its first piece verified
 	atOut      []int64 // per host: useful bytes when every piece had left the origin
+	peersMin   []int32 // per host: fewest connected peers seen at a sample after its first block
+	peersMax   []int32 // per host: most connected peers seen at a sample
 
 	outAt    int64               // when every piece had left the origin once (-1: not yet)
 	pieceOut []int64             // per piece: when it first left the origin whole (-1)
@@ -46,7 +48,11 @@ type traceBin struct {
 	active                     int64 // receivers with a piece in progress
 	pieces                     int64 // pieces in progress, summed over receivers
 	maxQueued                  int   // the most requests one receiver held for its peers
-	sampled                    bool
+	// Receivers whose upload link was idle at the bin's start, by cause:
+	// nothing asked of it, requests the core holds back (upload turns), or
+	// blocks for backlogged receivers only.
+	upNothing, upHeld, upCongested int
+	sampled                        bool
 }
 
 func newTrace(s *simulation) *trace {
@@ -56,10 +62,11 @@ func newTrace(s *simulation) *trace {
 	t := &trace{bin: bin, pieceReal: s.lay.scale,
 		firstByte: make([]int64, n), firstPiece: make([]int64, n), useful: make([]int64, n),
 		atFirst: make([]int64, n), atOut: make([]int64, n), outAt: -1,
+		peersMin: make([]int32, n), peersMax: make([]int32, n),
 		pieceOut: make([]int64, s.lay.numPieces), holders: make([]int32, s.lay.numPieces),
 		pieceAll: make([]int64, s.lay.numPieces)}
 	for i := range t.firstByte {
-		t.firstByte[i], t.firstPiece[i] = -1, -1
+		t.firstByte[i], t.firstPiece[i], t.peersMin[i] = -1, -1, -1
 	}
 	for i := range t.pieceOut {
 		t.pieceOut[i], t.pieceAll[i] = -1, -1
@@ -161,6 +168,11 @@ func (t *trace) sample(s *simulation) {
 			continue
 		}
 		st := h.core.Stats()
+		np := int32(st.Peers)
+		t.peersMax[h.idx] = max(t.peersMax[h.idx], np)
+		if !h.done && t.firstByte[h.idx] >= 0 && (t.peersMin[h.idx] < 0 || np < t.peersMin[h.idx]) {
+			t.peersMin[h.idx] = np
+		}
 		b.reqs += int64(st.Requests)
 		b.queued += int64(st.QueuedUploads)
 		b.conns += int64(st.Peers)
@@ -169,6 +181,17 @@ func (t *trace) sample(s *simulation) {
 		}
 		b.pieces += int64(st.Active)
 		b.maxQueued = max(b.maxQueued, st.QueuedUploads)
+		if !h.busy {
+			switch {
+			case h.rr.len() > 0:
+				b.upCongested++
+			case st.QueuedUploads > 0:
+				b.upHeld++
+			default:
+				b.upNothing++
+			}
+		}
+
 	}
 }
 
@@ -204,9 +227,26 @@ type Diagnosis struct {
 	// PieceSpread is, over the pieces, the time from a piece first leaving
 	// the origin whole to the last receiver that stayed verifying it.
 	PieceSpread Quantiles `json:"piece_spread_s"`
+	// Slowest are the receivers that finished last, latest first.
+	Slowest []Straggler `json:"slowest"`
 	// BinS is the length of one Timeline bin.
 	BinS     float64       `json:"bin_s"`
 	Timeline []TimelineBin `json:"timeline"`
+}
+
+// Straggler is what the trace knows of one of the last receivers to
+// finish: when it finished, got its first block and piece, how many peers
+// it had (fewest at a sample while it downloaded, most at any), and how
+// much of the file it held when every piece had left the origin.
+type Straggler struct {
+	Host        int       `json:"host"`
+	FinishS     float64   `json:"finish_s"`
+	FirstByteS  float64   `json:"first_byte_s"`
+	FirstPieceS float64   `json:"first_piece_s"`
+	PeersMin    int       `json:"peers_min"`
+	PeersMax    int       `json:"peers_max"`
+	HeldAtOut   float64   `json:"held_at_origin_first_copy"` // fraction of F
+	Breakdown   Breakdown `json:"breakdown"`
 }
 
 // Quantiles summarizes a distribution.
@@ -235,6 +275,13 @@ type TimelineBin struct {
 	// MaxQueued the most peers' requests one receiver held.
 	Pieces    float64 `json:"pieces_in_progress"`
 	MaxQueued int     `json:"max_queued_uploads"`
+	// The fractions of receivers whose upload link was idle at the bin's
+	// start, by cause: nothing asked of it, requests held back by the
+	// core's upload turns, or blocks only for receivers whose download is
+	// backlogged (see DownBuffer).
+	UpIdleNothing   float64 `json:"up_idle_nothing_asked"`
+	UpIdleHeld      float64 `json:"up_idle_held"`
+	UpIdleCongested float64 `json:"up_idle_congested"`
 }
 
 // diagnose turns the trace into the report's Diagnosis.
@@ -269,6 +316,7 @@ func (t *trace) diagnose(s *simulation, r *Report) *Diagnosis {
 		d.MeanBreakdown.TailS /= float64(n)
 	}
 	d.FirstByte, d.FirstPiece = quantiles(fb), quantiles(fp)
+	d.Slowest = t.slowest(s, F, 3)
 	if t.outAt >= 0 {
 		d.OriginFirstCopyS = float64(t.outAt) / 1e9
 		busy := int64(0)
@@ -315,10 +363,35 @@ func (t *trace) diagnose(s *simulation, r *Report) *Diagnosis {
 			tb.Requests, tb.Queued = float64(b.reqs)/recv, float64(b.queued)/recv
 			tb.Conns, tb.Active = float64(b.conns)/recv, float64(b.active)/recv
 			tb.Pieces, tb.MaxQueued = float64(b.pieces)/recv, b.maxQueued
+			tb.UpIdleNothing, tb.UpIdleHeld = float64(b.upNothing)/recv, float64(b.upHeld)/recv
+			tb.UpIdleCongested = float64(b.upCongested) / recv
 		}
 		d.Timeline = append(d.Timeline, tb)
 	}
 	return d
+}
+
+// slowest returns the k receivers that stayed and finished last, latest
+// first.
+func (t *trace) slowest(s *simulation, F float64, k int) []Straggler {
+	var hs []*host
+	for _, h := range s.hosts[1:] {
+		if h.churnAt == 0 && h.done {
+			hs = append(hs, h)
+		}
+	}
+	sort.Slice(hs, func(i, j int) bool { return hs[i].finishedAt > hs[j].finishedAt })
+	out := []Straggler{}
+	for _, h := range hs[:min(k, len(hs))] {
+		st := Straggler{Host: h.idx, FinishS: float64(h.finishedAt) / 1e9,
+			FirstByteS: float64(t.firstByte[h.idx]) / 1e9, FirstPieceS: float64(t.firstPiece[h.idx]) / 1e9,
+			PeersMin: int(t.peersMin[h.idx]), PeersMax: int(t.peersMax[h.idx]), HeldAtOut: float64(t.atOut[h.idx]) / F}
+		if t.outAt >= 0 {
+			st.Breakdown = t.breakdown(h, F, F/t.floors[h.downReal])
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // breakdown splits h's time beyond its floor into the three phases; F is

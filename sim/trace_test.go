@@ -50,7 +50,8 @@ func TestDiagnosisAddsUp(t *testing.T) {
 	}
 	useful := 0.0
 	for _, b := range d.Timeline {
-		for _, f := range []float64{b.OriginUp, b.RecvUp, b.RecvDown, b.UsefulDown, b.Done, b.Active} {
+		idle := b.UpIdleNothing + b.UpIdleHeld + b.UpIdleCongested
+		for _, f := range []float64{b.OriginUp, b.RecvUp, b.RecvDown, b.UsefulDown, b.Done, b.Active, idle} {
 			if f < 0 || f > 1+1e-9 {
 				t.Fatalf("bin %+v: a fraction outside [0, 1]", b)
 			}

@@ -37,6 +37,8 @@ type peer struct {
 	upActive bool
 	upQuota  int    // blocks p may still be handed in this turn
 	upSeq    uint64 // when p started waiting for a turn (FIFO order)
+	turnsAt  uint64 // s.turns when it started waiting (see shed)
+	greeted  bool   // its first message (bitfield, have-all/none or have) arrived
 
 	downWindow, upWindow int64     // bytes since the last rate sample
 	moved                int64     // payload bytes moved either way before the last sample

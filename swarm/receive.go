@@ -56,6 +56,13 @@ func (s *Swarm) receiveMsg(now time.Time, c ConnID, m wire.Message) {
 // receive dispatches m and returns a non-empty reason on a protocol
 // violation.
 func (s *Swarm) receive(now time.Time, p *peer, m wire.Message) string {
+	if !p.greeted {
+		switch m.Type {
+		case wire.Bitfield, wire.HaveAll, wire.HaveNone, wire.Have:
+			p.greeted = true
+			s.unchokeGreeted(now, p)
+		}
+	}
 	switch m.Type {
 	case wire.Choke:
 		p.peerChoking = true

@@ -334,7 +334,7 @@ func (r *scriptRunner) cmdNew(args []string) error {
 		return err
 	}
 	cfg.Seed = int64(seed)
-	for k, dst := range map[string]*int{"slots": &cfg.UploadSlots, "max-requests": &cfg.MaxRequestsPerPeer,
+	for k, dst := range map[string]*int{"slots": &cfg.UploadSlots, "active": &cfg.ActiveUploads, "max-requests": &cfg.MaxRequestsPerPeer,
 		"max-queued": &cfg.MaxQueuedUploads, "random-first": &cfg.RandomFirstPieces} {
 		if *dst, err = r.intField(k, 0); err != nil {
 			return err

@@ -143,8 +143,11 @@ type Swarm struct {
 	optimistic     *peer
 	nextRotate     time.Time
 	numUnchoked    int
-	numUpActive    int    // peers with an upload turn (see admit)
-	upSeq          uint64 // FIFO counter for upload turns
+	numUpActive    int         // peers with an upload turn (see admit)
+	upSeq          uint64      // FIFO counter for upload turns
+	turns          uint64      // upload turns started (see shed)
+	sentBlocks     []int32     // blocks of each piece we uploaded (see copies)
+	specs          []BlockSpec // scratch for rarestFirst
 
 	seed *initialSeed // non-nil while initial seeding
 
@@ -217,6 +220,7 @@ func New(cfg Config) (*Swarm, error) {
 		have:         newBitset(cfg.NumPieces),
 		avail:        make([]int32, cfg.NumPieces),
 		dl:           make([]*pieceDL, cfg.NumPieces),
+		sentBlocks:   make([]int32, cfg.NumPieces),
 		byID:         make(map[ConnID]*peer),
 	}
 	s.cfg.Have = nil // never retain the caller's slice

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"math"
 	"sort"
 	"time"
 
@@ -22,6 +23,7 @@ func (s *Swarm) onRequest(p *peer, spec BlockSpec) {
 	if len(p.uploads) == p.emitted && !p.upActive {
 		s.upSeq++
 		p.upSeq = s.upSeq // starts waiting for a turn
+		p.turnsAt = s.turns
 	}
 	p.uploads = append(p.uploads, spec)
 	s.admit(p)
@@ -54,22 +56,120 @@ func (s *Swarm) admit(p *peer) {
 	s.fillTurns()
 }
 
-// fillTurns gives free upload turns to the peers that waited longest.
+// Upload turn policy.
+const (
+	// shedAfterTurns is how many turns a waiting peer sees go to others
+	// before its requests for common pieces are rejected.
+	shedAfterTurns = 2
+	// A piece is common when we know at least commonCopies copies of it
+	// and at least one for every commonShare of our peers: a peer asking
+	// us for it can be expected to find it elsewhere.
+	commonCopies = 2
+	commonShare  = 4
+)
+
+// fillTurns gives free upload turns to waiting peers: the peer asking for
+// the piece with the fewest known copies first, the longest waiting among
+// equals. A piece the swarm holds few copies of gains most from our link:
+// each copy we make is one more peer that can pass it on, so new pieces
+// hop on at once instead of waiting behind requests for pieces many peers
+// already serve. Each turn started then sheds the requests that waited too
+// long for common pieces (see shed).
 func (s *Swarm) fillTurns() {
 	for s.cfg.ActiveUploads >= 0 && s.numUpActive < s.cfg.ActiveUploads {
 		var next *peer
+		nextScore := int32(0)
 		for _, p := range s.peers {
-			if !p.upActive && len(p.uploads) > p.emitted && (next == nil || p.upSeq < next.upSeq) {
-				next = p
+			if p.upActive || len(p.uploads) <= p.emitted {
+				continue
+			}
+			if score := s.waitingRarity(p); next == nil || score < nextScore || (score == nextScore && p.upSeq < next.upSeq) {
+				next, nextScore = p, score
 			}
 		}
 		if next == nil {
 			return
 		}
+		s.rarestFirst(next)
 		next.upActive = true
 		next.upQuota = max(4, int(s.cfg.PieceLength/wire.BlockSize))
 		s.numUpActive++
+		s.turns++
 		s.emitUploads(next, next.upQuota)
+		s.shed()
+	}
+}
+
+// copies returns how many copies of piece i we know of among our peers:
+// those that announced it, and the whole copies we sent (a peer that got a
+// piece from us does not announce it to us).
+func (s *Swarm) copies(i int) int32 {
+	return s.avail[i] + s.sentBlocks[i]/int32(s.numBlocks(i))
+}
+
+// waitingRarity returns the fewest known copies among the pieces p's
+// waiting requests ask for.
+func (s *Swarm) waitingRarity(p *peer) int32 {
+	best := int32(math.MaxInt32)
+	for _, u := range p.uploads[p.emitted:] {
+		best = min(best, s.copies(int(u.Piece)))
+	}
+	return best
+}
+
+// rarestFirst moves the waiting requests for p's rarest requested piece to
+// the front of its queue, keeping the order otherwise.
+func (s *Swarm) rarestFirst(p *peer) {
+	rest := p.uploads[p.emitted:]
+	if len(rest) < 2 {
+		return
+	}
+	best, piece := int32(math.MaxInt32), rest[0].Piece
+	for _, u := range rest {
+		if c := s.copies(int(u.Piece)); c < best {
+			best, piece = c, u.Piece
+		}
+	}
+	if rest[0].Piece == piece {
+		return
+	}
+	s.specs = s.specs[:0]
+	for _, u := range rest {
+		if u.Piece == piece {
+			s.specs = append(s.specs, u)
+		}
+	}
+	for _, u := range rest {
+		if u.Piece != piece {
+			s.specs = append(s.specs, u)
+		}
+	}
+	copy(rest, s.specs)
+}
+
+// shed rejects (BEP 6) the waiting requests for common pieces of fast
+// peers that saw shedAfterTurns turns go to others while they waited: a
+// piece we know commonCopies copies of is likely nearer elsewhere than
+// behind our queue, and a Reject sends the peer there at once, where
+// waiting would hold its request until our link is free. Plain peers
+// would only time out, so they keep waiting.
+func (s *Swarm) shed() {
+	for _, p := range s.peers {
+		if !p.fast || p.upActive || len(p.uploads) <= p.emitted || s.turns-p.turnsAt < shedAfterTurns {
+			continue
+		}
+		kept := p.uploads[:p.emitted]
+		common := max(commonCopies, int32(len(s.peers)/commonShare))
+		for _, u := range p.uploads[p.emitted:] {
+			if s.copies(int(u.Piece)) >= common {
+				s.reject(p, u)
+				continue
+			}
+			kept = append(kept, u)
+		}
+		clear(p.uploads[len(kept):])
+		p.uploads = kept
+		p.turnsAt = s.turns
 	}
 }
 
@@ -130,6 +230,7 @@ func (s *Swarm) BlockSent(now time.Time, c ConnID, spec BlockSpec) {
 		}
 	}
 	s.admit(p)
+	s.sentBlocks[spec.Piece]++
 	p.upWindow += int64(spec.Length)
 	s.maybeSample(now, p)
 	s.stats.uploaded += int64(spec.Length)
@@ -175,6 +276,18 @@ func (s *Swarm) choke(now time.Time, p *peer) {
 // slotFree reports whether another regular unchoke fits.
 func (s *Swarm) slotFree() bool {
 	return s.cfg.UploadSlots == 0 || s.numUnchoked < s.cfg.UploadSlots
+}
+
+// unchokeGreeted unchokes p, whose first message (what it has) just
+// arrived, in a Fleet with no bound on unchoked peers: every interested
+// peer is unchoked there anyway, and unchoking now lets p ask as soon as
+// it first wants a piece we announce, a round trip before its Interested
+// would have got it unchoked. A connection that never says what it has is
+// not unchoked until it is interested.
+func (s *Swarm) unchokeGreeted(now time.Time, p *peer) {
+	if s.cfg.Choker == Fleet && s.cfg.UploadSlots == 0 {
+		s.unchoke(now, p)
+	}
 }
 
 // onInterested unchokes p at once if a slot is free.

@@ -140,12 +140,19 @@ func printSimReport(r *sim.Report, timeline bool) {
 		fmt.Printf("  first block p50 %.4fs max %.4fs; first piece p50 %.4fs max %.4fs; origin's first copy done %.3fs (its link idle %.3fs before); piece spread p50 %.4fs p99 %.4fs max %.4fs\n",
 			d.FirstByte.P50, d.FirstByte.Max, d.FirstPiece.P50, d.FirstPiece.Max, d.OriginFirstCopyS, d.OriginIdleS,
 			d.PieceSpread.P50, d.PieceSpread.P99, d.PieceSpread.Max)
+		for _, st := range d.Slowest {
+			b := st.Breakdown
+			fmt.Printf("  late: host %d done %.3fs (first block %.4fs, piece %.4fs; peers %d-%d; held %.0f%% at the origin's first copy; start-up %.3f + steady %.3f + tail %.3f)\n",
+				st.Host, st.FinishS, st.FirstByteS, st.FirstPieceS, st.PeersMin, st.PeersMax, 100*st.HeldAtOut, b.StartupS, b.SteadyS, b.TailS)
+		}
 		if timeline {
-			fmt.Printf("  %8s %6s %6s %6s %6s %6s %8s %8s %7s %6s %6s %6s\n", "t(s)", "o_up", "r_up", "r_down", "useful", "done",
-				"reqs", "queued", "maxq", "conns", "dl", "pieces")
+			fmt.Printf("  timeline (per receiver: link use, requests out, peers' requests held, pieces in progress; idle uploads by cause)\n")
+			fmt.Printf("  %8s %6s %6s %6s %6s %6s %8s %8s %7s %6s %6s | %5s %5s %5s\n", "t(s)", "o_up", "r_up", "r_down", "useful", "done",
+				"reqs", "queued", "maxq", "conns", "pieces", "idle:", "held", "cong")
 			for _, b := range d.Timeline {
-				fmt.Printf("  %8.4f %6.3f %6.3f %6.3f %6.3f %6.3f %8.1f %8.1f %7d %6.1f %6.3f %6.1f\n", b.StartS, b.OriginUp, b.RecvUp, b.RecvDown,
-					b.UsefulDown, b.Done, b.Requests, b.Queued, b.MaxQueued, b.Conns, b.Active, b.Pieces)
+				fmt.Printf("  %8.4f %6.3f %6.3f %6.3f %6.3f %6.3f %8.1f %8.1f %7d %6.1f %6.1f | %5.2f %5.2f %5.2f\n", b.StartS, b.OriginUp, b.RecvUp, b.RecvDown,
+					b.UsefulDown, b.Done, b.Requests, b.Queued, b.MaxQueued, b.Conns, b.Pieces,
+					b.UpIdleNothing, b.UpIdleHeld, b.UpIdleCongested)
 			}
 		}
 	}

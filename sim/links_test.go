@@ -1,0 +1,63 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/shoal-p2p/shoal/swarm"
+)
+
+// linkFixture is an uploader with one open connection to each of n
+// receivers, every link at rate bytes per second, blocks of 16 KiB.
+func linkFixture(n int, rate float64) (*simulation, *host, []*conn) {
+	s := &simulation{lat: int64(time.Millisecond), lay: layout{scale: 1}, now: int64(time.Second)}
+	s.trace = &trace{bin: int64(time.Second), pieceReal: 1}
+	up := &host{up: rate / 1e9, down: rate / 1e9}
+	var cs []*conn
+	for i := 0; i < n; i++ {
+		r := &host{idx: i + 1, up: rate / 1e9, down: rate / 1e9}
+		c := &conn{h: up, peer: r, state: open}
+		c.remote = &conn{h: r, peer: up, state: open, remote: c}
+		c.q.push(outItem{block: true, spec: swarm.BlockSpec{Piece: uint32(i), Length: 16 << 10}})
+		c.inRR = true
+		up.rr.push(c)
+		cs = append(cs, c)
+	}
+	return s, up, cs
+}
+
+// TestUploadSkipsBacklogged: the upload link passes over a connection whose
+// receiver has more than DownBuffer waiting for its download link, as TCP
+// would leave the link to the uncongested flows.
+func TestUploadSkipsBacklogged(t *testing.T) {
+	rate := 1e9
+	s, up, cs := linkFixture(2, rate)
+	backlog := int64(2 * DownBuffer / rate * 1e9) // twice the buffer
+	cs[0].remote.h.downFree = s.now + s.lat + backlog
+	s.startUpload(up)
+	if !up.busy || up.cur != cs[1] {
+		t.Fatalf("link busy %v sending on %p, want the uncongested connection %p", up.busy, up.cur, cs[1])
+	}
+}
+
+// TestUploadWaitsForDrain: with every receiver backlogged the link idles
+// and wakes when the first has drained to within the buffer.
+func TestUploadWaitsForDrain(t *testing.T) {
+	rate := 1e9
+	s, up, cs := linkFixture(2, rate)
+	buf := int64(DownBuffer / rate * 1e9)
+	cs[0].remote.h.downFree = s.now + s.lat + buf + 3e6
+	cs[1].remote.h.downFree = s.now + s.lat + buf + 1e6
+	s.startUpload(up)
+	if up.busy {
+		t.Fatal("link sends although every receiver is backlogged")
+	}
+	if len(s.events) != 1 || s.events[0].kind != evUpWake || s.events[0].at != s.now+1e6 {
+		t.Fatalf("events %+v, want one wake-up when the second receiver has drained (at %d)", s.events, s.now+1e6)
+	}
+	s.now += 1e6
+	s.handle(s.events.pop())
+	if !up.busy || up.cur != cs[1] {
+		t.Fatalf("after the wake-up: busy %v on %p, want the drained connection %p", up.busy, up.cur, cs[1])
+	}
+}

@@ -220,8 +220,8 @@ func (s *Swarm) onCancel(p *peer, spec BlockSpec) {
 func (s *Swarm) BlockSent(now time.Time, c ConnID, spec BlockSpec) {
 	s.step()
 	p := s.byID[c]
-	if p == nil {
-		return
+	if p == nil || int(spec.Piece) >= s.cfg.NumPieces {
+		return // a block of no piece of ours was never handed out
 	}
 	for k, u := range p.uploads {
 		if u == spec {

@@ -74,6 +74,9 @@ type Config struct {
 	// JoinSpread spreads the receivers' first announces uniformly over this
 	// span, in random order (0: all at the start, still in random order).
 	JoinSpread time.Duration
+	// MaxPeers bounds each host's connections (0: the client's default,
+	// peers.DefaultMaxPeers).
+	MaxPeers int
 	// MaxTime stops a run that has not finished by this simulated time
 	// (0: 120 s plus 100 times the floor).
 	MaxTime time.Duration
@@ -112,7 +115,7 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: size must be positive", ErrInvalidConfig)
 	case !(c.Link > 0) || math.IsInf(c.Link, 0):
 		return fmt.Errorf("%w: link rate must be positive", ErrInvalidConfig)
-	case c.OriginLink < 0 || c.Latency < 0 || c.PieceLength < 0 || c.BlocksPerPiece < 0 ||
+	case c.OriginLink < 0 || c.Latency < 0 || c.PieceLength < 0 || c.BlocksPerPiece < 0 || c.MaxPeers < 0 ||
 		c.MaxBlockEvents < 0 || c.JoinSpread < 0 || c.MaxTime < 0:
 		return fmt.Errorf("%w: negative parameter", ErrInvalidConfig)
 	case c.SlowFraction < 0 || c.SlowFraction > 1 || c.Churn < 0 || c.Churn > 1:

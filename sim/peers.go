@@ -28,7 +28,7 @@ const listenPort = 6881
 
 // join starts h's peer manager: it announces at once.
 func (s *simulation) join(h *host) {
-	cfg := peers.Config{PeerID: peerID(h.idx), Trackers: 1, Complete: h.core.Complete(),
+	cfg := peers.Config{PeerID: peerID(h.idx), Trackers: 1, Complete: h.core.Complete(), MaxPeers: s.cfg.MaxPeers,
 		Seed: s.cfg.Seed*1_000_033 + int64(h.idx)}
 	m, err := peers.New(timeOf(s.now), cfg)
 	if err != nil {

@@ -25,6 +25,7 @@ type Report struct {
 	SlowLink     float64 `json:"slow_link_bytes_per_s,omitempty"`
 	Churn        float64 `json:"churn,omitempty"`
 	OriginLeaves bool    `json:"origin_leaves,omitempty"`
+	MaxPeers     int     `json:"max_peers,omitempty"` // connections per host, when not the client's default
 
 	// FloorS is the Kumar-Ross bound max(F/u_s, F/d_min, N·F/(u_s+Σu_i)).
 	FloorS float64 `json:"floor_s"`
@@ -84,7 +85,7 @@ func (s *simulation) report() *Report {
 		OriginLinkBytesPerS: cfg.OriginLink, LatencyS: cfg.Latency.Seconds(),
 		PieceLength: s.lay.pieceLength, Pieces: s.lay.numPieces, BlockBytes: 16 << 10 * s.lay.scale,
 		Seed: cfg.Seed, SlowFraction: cfg.SlowFraction, Churn: cfg.Churn, OriginLeaves: cfg.OriginLeaves,
-		Churned: s.churned, SimulatedS: time.Duration(s.now).Seconds(), Deliveries: s.deliveries,
+		MaxPeers: cfg.MaxPeers, Churned: s.churned, SimulatedS: time.Duration(s.now).Seconds(), Deliveries: s.deliveries,
 	}
 	if cfg.SlowFraction > 0 {
 		r.SlowLink = cfg.SlowLink

@@ -92,3 +92,28 @@ func TestClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPeers: Config.MaxPeers bounds every host's connections, and the
+// run still completes (over a chain of few connections).
+func TestMaxPeers(t *testing.T) {
+	cfg := small(3)
+	cfg.Peers, cfg.MaxPeers = 8, 2
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, r, 8)
+	if r.MaxPeers != 2 {
+		t.Errorf("report says max_peers %d, want 2", r.MaxPeers)
+	}
+	for _, b := range r.Diagnosis.Timeline {
+		if b.Conns > 2 {
+			t.Fatalf("bin %+v: %v peers per receiver, want at most 2", b, b.Conns)
+		}
+	}
+	for _, st := range r.Diagnosis.Slowest {
+		if st.PeersMax > 2 {
+			t.Errorf("host %d had %d peers, want at most 2", st.Host, st.PeersMax)
+		}
+	}
+}

@@ -47,7 +47,7 @@ const (
 	DefaultRequestTimeout     = 20 * time.Second
 	DefaultRandomFirstPieces  = 4
 	DefaultPublicUploadSlots  = 4
-	DefaultActiveUploads      = 4
+	DefaultActiveUploads      = 6
 	DefaultSoleSourceRetry    = time.Minute
 )
 

@@ -35,6 +35,7 @@ func runSim(ctx context.Context, args []string) error {
 	churn := fs.Float64("churn", 0, "fraction of receivers that leave part-way through")
 	originLeaves := fs.Bool("origin-leaves", false, "the origin leaves once every piece left it once")
 	joinSpread := fs.Duration("join-spread", 0, "spread the receivers' starts over this span")
+	maxPeers := fs.Int("max-peers", 0, "connections per host (0: the client's default, 80)")
 	maxTime := fs.Duration("max-time", 0, "give up after this much simulated time (default: 120s + 100 × floor)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	timeline := fs.Bool("timeline", false, "print the run's timeline: link use and queue depths per bin")
@@ -52,7 +53,7 @@ func runSim(ctx context.Context, args []string) error {
 		Peers: *peers, Size: int64(size), Link: float64(link), OriginLink: float64(originLink),
 		Latency: *latency, PieceLength: int64(pieceLen), BlocksPerPiece: *bpp, Seed: *seed,
 		SlowFraction: *slowFrac, SlowLink: float64(slowLink), Churn: *churn, OriginLeaves: *originLeaves,
-		JoinSpread: *joinSpread, MaxTime: *maxTime,
+		JoinSpread: *joinSpread, MaxTime: *maxTime, MaxPeers: *maxPeers,
 	}
 	start := time.Now()
 	lastLine := start

@@ -7,6 +7,7 @@ import (
 	"hash"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shoal-p2p/shoal/swarm"
 	"github.com/shoal-p2p/shoal/wire"
@@ -44,6 +45,7 @@ type assembler struct {
 	pieces     map[int]*assembly
 	direct     map[int]bool // pieces written through to disk
 	assembling int64        // blocks held in pieces
+	freeEvents []*writtenEvent
 
 	// pending counts the blocks of pieces handed to verification and not
 	// yet put back; mu guards room, which is closed (and replaced) when
@@ -271,3 +273,37 @@ func (t *Torrent) verify(piece int, p *assembly) (bool, error) {
 	t.st.StartWriteback(off, p.size) // advisory: an error only means a longer final sync
 	return true, nil
 }
+
+// writtenEvent is the BlockWritten that follows a WriteBlock (a later
+// event of the loop), recycled by the assembler: a block written is one
+// such event, and a value event would be boxed, an allocation per block.
+type writtenEvent struct {
+	spec swarm.BlockSpec
+	err  error
+}
+
+// written returns the later event reporting the write of spec. The loop only.
+func (a *assembler) written(spec swarm.BlockSpec, err error) *writtenEvent {
+	var e *writtenEvent
+	if n := len(a.freeEvents); n > 0 {
+		e, a.freeEvents = a.freeEvents[n-1], a.freeEvents[:n-1]
+	} else {
+		e = new(writtenEvent)
+	}
+	e.spec, e.err = spec, err
+	return e
+}
+
+func (e *writtenEvent) apply(t *Torrent, now time.Time) {
+	spec, err := e.spec, e.err
+	*e = writtenEvent{}
+	if len(t.asm.freeEvents) < maxFreeEvents {
+		t.asm.freeEvents = append(t.asm.freeEvents, e)
+	}
+	t.core.BlockWritten(now, spec, err)
+}
+
+func (e *writtenEvent) release() {}
+
+// maxFreeEvents bounds the recycled writtenEvents an assembler keeps.
+const maxFreeEvents = 256

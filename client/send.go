@@ -31,6 +31,8 @@ type sender struct {
 	vec  net.Buffers // writev scratch
 	back [][]byte    // vec's backing array (WriteTo consumes vec)
 	rd   [][]byte    // preadv scratch
+	// deadlineSet is when the connection's write deadline was last moved.
+	deadlineSet time.Time
 }
 
 func newSender(c *peerConn) *sender { return &sender{c: c} }
@@ -95,8 +97,9 @@ func (c *peerConn) next(idle *time.Timer, blocks []queuedBlock, maxBlocks int) (
 
 // send writes msgs, then the batch's entries: blocks as Piece messages,
 // paced by the upload limits (one wait for the whole batch), and shared
-// message payloads (ut_metadata replies) as they are. Each block is
-// reported sent; each shared entry is reported done, written or not.
+// message payloads (ut_metadata replies) as they are. The blocks are
+// reported sent with one event; each shared entry is reported done,
+// written or not.
 func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) (err error) {
 	defer func() {
 		for _, b := range blocks {
@@ -122,7 +125,11 @@ func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) (e
 			return err
 		}
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	// The write deadline moves at most once a second, not per write.
+	if now := time.Now(); now.Sub(s.deadlineSet) >= time.Second {
+		s.deadlineSet = now
+		c.nc.SetWriteDeadline(now.Add(writeTimeout))
+	}
 	if len(blocks) == 0 {
 		_, err = c.nc.Write(msgs)
 	} else {
@@ -131,14 +138,17 @@ func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) (e
 	if err != nil {
 		return err
 	}
-	if payload > 0 {
-		c.t.uploaded.Add(int64(payload))
+	if payload == 0 {
+		return nil
 	}
+	c.t.uploaded.Add(int64(payload))
+	sent := newBatch(c) // one event for the batch's blocks
 	for _, b := range blocks {
 		if b.shared == nil {
-			c.t.post(blockSentEvent{conn: c, spec: b.spec})
+			sent.sent = append(sent.sent, b.spec)
 		}
 	}
+	c.t.post(sent)
 	return nil
 }
 

@@ -189,7 +189,7 @@ func (c *peerConn) closeReason() string {
 // connection fails, then reports it closed. Messages that arrived together
 // (already wholly buffered) go to the loop as one connBatch.
 func (c *peerConn) readLoop(ctx context.Context) {
-	r := wire.NewReader(c.nc, maxMessageLength)
+	r := wire.NewReader(newSockReader(c.nc), maxMessageLength)
 	var err error
 	// spare is the pooled buffer the next Piece block is read into; the
 	// batch hands it to the loop, whose assembler keeps it.

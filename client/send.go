@@ -26,6 +26,7 @@ const maxBatchBlocks = 16
 // its own TCP segment through the splice machinery.
 type sender struct {
 	c    *peerConn
+	out  *sockWriter // raw writes (sock_linux.go); nil: write to c.nc
 	hdrs []byte      // the batch's Piece headers, 13 bytes each
 	bufs []*[]byte   // pooled block buffers
 	vec  net.Buffers // writev scratch
@@ -35,7 +36,7 @@ type sender struct {
 	deadlineSet time.Time
 }
 
-func newSender(c *peerConn) *sender { return &sender{c: c} }
+func newSender(c *peerConn) *sender { return &sender{c: c, out: newSockWriter(c.nc)} }
 
 // writeLoop sends queued messages and blocks until the connection closes.
 func (c *peerConn) writeLoop(ctx context.Context) {
@@ -131,7 +132,7 @@ func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) (e
 		c.nc.SetWriteDeadline(now.Add(writeTimeout))
 	}
 	if len(blocks) == 0 {
-		_, err = c.nc.Write(msgs)
+		err = s.write(msgs)
 	} else {
 		err = s.writeBlocks(msgs, blocks)
 	}
@@ -212,8 +213,21 @@ func (s *sender) writeBlocks(msgs []byte, blocks []queuedBlock) error {
 	}
 	s.rd = rd
 	s.back = v
+	if s.out != nil {
+		return s.out.writev(v)
+	}
 	s.vec = v
 	_, err := s.vec.WriteTo(s.c.nc)
+	return err
+}
+
+// write writes msgs to the connection.
+func (s *sender) write(msgs []byte) error {
+	if s.out != nil {
+		s.back = append(s.back[:0], msgs)
+		return s.out.writev(s.back)
+	}
+	_, err := s.c.nc.Write(msgs)
 	return err
 }
 

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"sync"
 	"time"
 
 	"github.com/shoal-p2p/shoal/swarm"
@@ -26,6 +25,7 @@ const maxBatchItems = 64
 // the loop, which recycles it after applying it.
 type connBatch struct {
 	conn  *peerConn
+	home  batchFree // the store it came from and goes back to
 	items []batchItem
 	sent  []swarm.BlockSpec // blocks the writer sent, in order
 }
@@ -37,22 +37,53 @@ type batchItem struct {
 	buf *[]byte
 }
 
-var batchPool = sync.Pool{New: func() any { return new(connBatch) }}
+// Batches in flight per connection: the reader's, the writer's. A
+// connection's reader (writer) has at most this many batches posted and
+// not yet applied; past it, it waits for the loop to apply one. The loop
+// thus bounds what each connection queues in front of it, and a slow loop
+// slows the readers, which leave the rest in the socket (TCP then slows
+// the sender), instead of piling up batches and their blocks.
+const (
+	readBatches = 4
+	sentBatches = 2
+)
 
-// newBatch returns an empty batch for conn.
-func newBatch(conn *peerConn) *connBatch {
-	b := batchPool.Get().(*connBatch)
-	b.conn = conn
-	return b
+// batchFree is a connection's store of batches, also its credit for
+// batches in flight: a batch is taken from it to be filled and posted, and
+// comes back once the loop applied it.
+type batchFree chan *connBatch
+
+// newBatchFree returns a store holding n empty batches of conn.
+func newBatchFree(conn *peerConn, n int) batchFree {
+	f := make(batchFree, n)
+	for range n {
+		f <- &connBatch{conn: conn, home: f}
+	}
+	return f
 }
 
-// recycle empties the batch and returns it to the pool.
+// take returns an empty batch, waiting for one while all are in flight;
+// nil if the connection closed first.
+func (f batchFree) take(closed <-chan struct{}) *connBatch {
+	select {
+	case b := <-f:
+		return b
+	default:
+	}
+	select {
+	case b := <-f:
+		return b
+	case <-closed:
+		return nil
+	}
+}
+
+// recycle empties the batch and gives it back to its store.
 func (b *connBatch) recycle() {
 	clear(b.items)
 	b.items = b.items[:0]
 	b.sent = b.sent[:0]
-	b.conn = nil
-	batchPool.Put(b)
+	b.home <- b // never blocks: the store had room for it
 }
 
 // apply steps the machines with each item in order, settling after each as

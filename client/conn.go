@@ -66,6 +66,9 @@ type peerConn struct {
 	// wakeHeld: the writer's wake-up is in the loop's held list (see
 	// Torrent.holdWakes); owned by the torrent loop.
 	wakeHeld bool
+	// readFree and sentFree hold the reader's and the writer's batches
+	// (batch.go).
+	readFree, sentFree batchFree
 
 	mu     sync.Mutex
 	q      sendQueue // guarded by mu
@@ -77,7 +80,7 @@ type peerConn struct {
 
 func newPeerConn(t *Torrent, nc net.Conn, hs wire.Handshake, dialAddr string) *peerConn {
 	remote, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
-	return &peerConn{
+	c := &peerConn{
 		t:        t,
 		nc:       nc,
 		remote:   netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port()),
@@ -87,6 +90,8 @@ func newPeerConn(t *Torrent, nc net.Conn, hs wire.Handshake, dialAddr string) *p
 		wake:     make(chan struct{}, 1),
 		closed:   make(chan struct{}),
 	}
+	c.readFree, c.sentFree = newBatchFree(c, readBatches), newBatchFree(c, sentBatches)
+	return c
 }
 
 // listenAddr is the address the peer accepts connections on: the one we
@@ -207,7 +212,11 @@ func (c *peerConn) readLoop(ctx context.Context) {
 			deadlineSet = now
 			c.nc.SetReadDeadline(now.Add(idleTimeout))
 		}
-		b := newBatch(c)
+		b := c.readFree.take(c.closed)
+		if b == nil {
+			err = errors.New("closed")
+			break
+		}
 		for len(b.items) < maxBatchItems {
 			var m wire.Message
 			m, err = r.ReadMessageInto(*spare)

@@ -143,7 +143,10 @@ func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) (e
 		return nil
 	}
 	c.t.uploaded.Add(int64(payload))
-	sent := newBatch(c) // one event for the batch's blocks
+	sent := c.sentFree.take(c.closed) // one event for the batch's blocks
+	if sent == nil {
+		return nil
+	}
 	for _, b := range blocks {
 		if b.shared == nil {
 			sent.sent = append(sent.sent, b.spec)

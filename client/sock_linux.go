@@ -172,3 +172,4 @@ func (w *sockWriter) write(fd uintptr) bool {
 		}
 	}
 }
+

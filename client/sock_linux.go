@@ -172,4 +172,3 @@ func (w *sockWriter) write(fd uintptr) bool {
 		}
 	}
 }
-

@@ -7,6 +7,7 @@ import (
 	"hash"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/shoal-p2p/shoal/swarm"
 	"github.com/shoal-p2p/shoal/wire"
@@ -26,6 +27,10 @@ const (
 	verifyBudget = 8 << 20
 )
 
+// keptAssemblies is how many emptied assemblies (a piece's block list and
+// hash state) an assembler keeps for reuse.
+const keptAssemblies = 128
+
 // assembler collects the blocks of pieces in progress in memory, so a
 // piece is hashed before it touches the disk (corrupt data never reaches
 // the file) and is written with one vectored write (pwritev) instead of one
@@ -44,6 +49,7 @@ type assembler struct {
 	pieces     map[int]*assembly
 	direct     map[int]bool // pieces written through to disk
 	assembling int64        // blocks held in pieces
+	freeEvents []*writtenEvent
 
 	// pending counts the blocks of pieces handed to verification and not
 	// yet put back; mu guards room, which is closed (and replaced) when
@@ -51,7 +57,9 @@ type assembler struct {
 	pending atomic.Int64
 	mu      sync.Mutex
 	room    chan struct{}
-	pool    sync.Pool // *assembly
+	// free keeps emptied assemblies for reuse (a channel, not a sync.Pool,
+	// which would drop them at each garbage collection).
+	free chan *assembly
 	// writing serialises the writes of verified pieces: the filesystem
 	// takes the file's lock for each write anyway, and a second writer
 	// would spin on it in the kernel (rwsem_spin_on_owner) instead of
@@ -81,6 +89,7 @@ func newAssembler(pieceLen int64) *assembler {
 		pieces:         make(map[int]*assembly),
 		direct:         make(map[int]bool),
 		room:           make(chan struct{}),
+		free:           make(chan *assembly, keptAssemblies),
 	}
 }
 
@@ -141,13 +150,16 @@ func (a *assembler) hold(piece int, size int64, b swarm.BlockSpec, buf *[]byte) 
 
 // newAssembly returns an empty, possibly recycled, assembly for piece.
 func (a *assembler) newAssembly(piece int, size int64) *assembly {
-	p, _ := a.pool.Get().(*assembly)
-	if p == nil {
+	var p *assembly
+	select {
+	case p = <-a.free:
+	default:
 		p = &assembly{hash: sha1.New()}
 	}
 	n := int((size + wire.BlockSize - 1) / wire.BlockSize)
 	if cap(p.blocks) < n {
 		p.blocks = make([]*[]byte, n)
+		p.vec = make([][]byte, 0, n)
 	}
 	p.piece, p.size, p.blocks, p.have = piece, size, p.blocks[:n], 0
 	return p
@@ -212,7 +224,10 @@ func (a *assembler) recycle(p *assembly) {
 	}
 	clear(p.vec)
 	p.vec = p.vec[:0]
-	a.pool.Put(p)
+	select {
+	case a.free <- p:
+	default:
+	}
 }
 
 // waitRoom blocks while more blocks wait for verification than the budget
@@ -282,3 +297,37 @@ func (t *Torrent) verify(piece int, p *assembly, wantDigests bool) (bool, []swar
 	t.st.StartWriteback(off, p.size) // advisory: an error only means a longer final sync
 	return true, digests, nil
 }
+
+// writtenEvent is the BlockWritten that follows a WriteBlock (a later
+// event of the loop), recycled by the assembler: a block written is one
+// such event, and a value event would be boxed, an allocation per block.
+type writtenEvent struct {
+	spec swarm.BlockSpec
+	err  error
+}
+
+// written returns the later event reporting the write of spec. The loop only.
+func (a *assembler) written(spec swarm.BlockSpec, err error) *writtenEvent {
+	var e *writtenEvent
+	if n := len(a.freeEvents); n > 0 {
+		e, a.freeEvents = a.freeEvents[n-1], a.freeEvents[:n-1]
+	} else {
+		e = new(writtenEvent)
+	}
+	e.spec, e.err = spec, err
+	return e
+}
+
+func (e *writtenEvent) apply(t *Torrent, now time.Time) {
+	spec, err := e.spec, e.err
+	*e = writtenEvent{}
+	if len(t.asm.freeEvents) < maxFreeEvents {
+		t.asm.freeEvents = append(t.asm.freeEvents, e)
+	}
+	t.core.BlockWritten(now, spec, err)
+}
+
+func (e *writtenEvent) release() {}
+
+// maxFreeEvents bounds the recycled writtenEvents an assembler keeps.
+const maxFreeEvents = 256

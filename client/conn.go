@@ -63,6 +63,12 @@ type peerConn struct {
 	// ext is what the peer said in its extended handshake and what we
 	// told it by PEX; owned by the torrent loop.
 	ext peerExt
+	// wakeHeld: the writer's wake-up is in the loop's held list (see
+	// Torrent.holdWakes); owned by the torrent loop.
+	wakeHeld bool
+	// readFree and sentFree hold the reader's and the writer's batches
+	// (batch.go).
+	readFree, sentFree batchFree
 
 	mu     sync.Mutex
 	q      sendQueue // guarded by mu
@@ -74,7 +80,7 @@ type peerConn struct {
 
 func newPeerConn(t *Torrent, nc net.Conn, hs wire.Handshake, dialAddr string) *peerConn {
 	remote, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
-	return &peerConn{
+	c := &peerConn{
 		t:        t,
 		nc:       nc,
 		remote:   netip.AddrPortFrom(remote.Addr().Unmap(), remote.Port()),
@@ -84,6 +90,8 @@ func newPeerConn(t *Torrent, nc net.Conn, hs wire.Handshake, dialAddr string) *p
 		wake:     make(chan struct{}, 1),
 		closed:   make(chan struct{}),
 	}
+	c.readFree, c.sentFree = newBatchFree(c, readBatches), newBatchFree(c, sentBatches)
+	return c
 }
 
 // listenAddr is the address the peer accepts connections on: the one we
@@ -107,7 +115,9 @@ func (c *peerConn) String() string { return c.remote.String() }
 
 // enqueue queues a message or block send for the writer. It never
 // blocks: a peer whose queue passes its bound (see sendQueue) is
-// disconnected, and nothing is queued once the connection closed.
+// disconnected, and nothing is queued once the connection closed. It runs
+// on the torrent's loop, which may hold the writer's wake-up back until the
+// end of a batch of events (see connBatch).
 func (c *peerConn) enqueue(it outItem) {
 	c.mu.Lock()
 	if c.reason != "" {
@@ -133,6 +143,18 @@ func (c *peerConn) enqueue(it outItem) {
 		c.t.log.Warn("message not sent", "peer", c, "err", err)
 		return
 	}
+	if w := &c.t.wakes; w.hold {
+		if !c.wakeHeld {
+			c.wakeHeld = true
+			w.conns = append(w.conns, c)
+		}
+		return
+	}
+	c.wakeWriter()
+}
+
+// wakeWriter tells the writer there is something new in its queue.
+func (c *peerConn) wakeWriter() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -169,62 +191,79 @@ func (c *peerConn) closeReason() string {
 }
 
 // readLoop turns incoming messages into torrent events until the
-// connection fails, then reports it closed.
+// connection fails, then reports it closed. Messages that arrived together
+// (already wholly buffered) go to the loop as one connBatch.
 func (c *peerConn) readLoop(ctx context.Context) {
-	r := wire.NewReader(c.nc, maxMessageLength)
+	r := wire.NewReader(newSockReader(c.nc), maxMessageLength)
 	var err error
 	// spare is the pooled buffer the next Piece block is read into; the
-	// event hands it to the loop, whose assembler keeps it.
+	// batch hands it to the loop, whose assembler keeps it.
 	spare := blockPool.Get().(*[]byte)
 	defer func() { blockPool.Put(spare) }()
 	owed := 0 // bytes read and not yet paid to the download limits
-	for {
+	var deadlineSet time.Time
+	for err == nil {
 		if !c.t.asm.waitRoom(c.closed) {
 			err = errors.New("closed")
 			break
 		}
-		c.nc.SetReadDeadline(time.Now().Add(idleTimeout))
-		var m wire.Message
-		m, err = r.ReadMessageInto(*spare)
-		if err != nil {
-			if errors.Is(err, wire.ErrUnknownMessage) {
-				continue // BEP 3: ignore messages we don't know
-			}
+		// The idle deadline moves at most once a second, not per read.
+		if now := time.Now(); now.Sub(deadlineSet) >= time.Second {
+			deadlineSet = now
+			c.nc.SetReadDeadline(now.Add(idleTimeout))
+		}
+		b := c.readFree.take(c.closed)
+		if b == nil {
+			err = errors.New("closed")
 			break
 		}
-		if m.KeepAlive {
-			continue
+		for len(b.items) < maxBatchItems {
+			var m wire.Message
+			m, err = r.ReadMessageInto(*spare)
+			if err != nil {
+				if errors.Is(err, wire.ErrUnknownMessage) {
+					err = nil // BEP 3: ignore messages we don't know
+					if r.Buffered() {
+						continue
+					}
+				}
+				break
+			}
+			if !m.KeepAlive {
+				owed += len(m.Block) + len(m.Bitfield) + len(m.ExtendedPayload) + 13
+				it := batchItem{msg: m}
+				switch m.Type {
+				case wire.Piece: // wire.ParseMessage bounds the block to BlockSize
+					if len(m.Block) > 0 && &m.Block[0] != &(*spare)[0] {
+						copy(*spare, m.Block) // cannot happen: every block fits in spare
+					}
+					it.msg.Length, it.msg.Block = uint32(len(m.Block)), nil
+					it.buf = spare
+					spare = blockPool.Get().(*[]byte)
+					c.t.downloaded.Add(int64(len(m.Block)))
+				case wire.Bitfield:
+					it.msg.Bitfield = append([]byte(nil), m.Bitfield...)
+				case wire.Extended:
+					it.msg.ExtendedPayload = append([]byte(nil), m.ExtendedPayload...)
+				}
+				b.items = append(b.items, it)
+			}
+			if !r.Buffered() {
+				break
+			}
+		}
+		if len(b.items) == 0 {
+			b.recycle()
+		} else if !c.t.post(b) {
+			err = context.Canceled
+			break
 		}
 		// The download limits are paid in batches of limitBatch bytes: a
 		// limiter call (and the timer it may start) per 64 KiB, not per
-		// message.
-		if owed += len(m.Block) + len(m.Bitfield) + len(m.ExtendedPayload) + 13; owed >= limitBatch {
-			if err = c.t.downLimits.wait(ctx, owed); err != nil {
-				break
-			}
+		// message, and after the messages went to the loop.
+		if err == nil && owed >= limitBatch {
+			err = c.t.downLimits.wait(ctx, owed)
 			owed = 0
-		}
-		var ev event
-		switch m.Type {
-		case wire.Piece: // wire.ParseMessage bounds the block to BlockSize
-			if len(m.Block) > 0 && &m.Block[0] != &(*spare)[0] {
-				copy(*spare, m.Block) // cannot happen: every block fits in spare
-			}
-			n := len(m.Block)
-			ev = blockEvent{conn: c, spec: swarm.BlockSpec{Piece: m.Index, Begin: m.Begin, Length: uint32(n)}, buf: spare}
-			spare = blockPool.Get().(*[]byte)
-			c.t.downloaded.Add(int64(n))
-		case wire.Bitfield:
-			m.Bitfield = append([]byte(nil), m.Bitfield...)
-		case wire.Extended:
-			m.ExtendedPayload = append([]byte(nil), m.ExtendedPayload...)
-		}
-		if ev == nil {
-			ev = messageEvent{conn: c, msg: m}
-		}
-		if !c.t.post(ev) {
-			err = context.Canceled
-			break
 		}
 	}
 	reason := c.closeReason()

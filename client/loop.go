@@ -267,7 +267,7 @@ func (t *Torrent) write(b swarm.BlockSpec, buf *[]byte) {
 	if err != nil {
 		t.fail(fmt.Errorf("write piece %d: %w", b.Piece, err))
 	}
-	t.later = append(t.later, blockWrittenEvent{spec: b, err: err})
+	t.later = append(t.later, t.asm.written(b, err)) // a recycled blockWrittenEvent
 }
 
 // verifyAsync hashes a piece on the hashing pool and reports the result as

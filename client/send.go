@@ -26,14 +26,17 @@ const maxBatchBlocks = 16
 // its own TCP segment through the splice machinery.
 type sender struct {
 	c    *peerConn
+	out  *sockWriter // raw writes (sock_linux.go); nil: write to c.nc
 	hdrs []byte      // the batch's Piece headers, 13 bytes each
 	bufs []*[]byte   // pooled block buffers
 	vec  net.Buffers // writev scratch
 	back [][]byte    // vec's backing array (WriteTo consumes vec)
 	rd   [][]byte    // preadv scratch
+	// deadlineSet is when the connection's write deadline was last moved.
+	deadlineSet time.Time
 }
 
-func newSender(c *peerConn) *sender { return &sender{c: c} }
+func newSender(c *peerConn) *sender { return &sender{c: c, out: newSockWriter(c.nc)} }
 
 // writeLoop sends queued messages and blocks until the connection closes.
 func (c *peerConn) writeLoop(ctx context.Context) {
@@ -95,8 +98,9 @@ func (c *peerConn) next(idle *time.Timer, blocks []queuedBlock, maxBlocks int) (
 
 // send writes msgs, then the batch's entries: blocks as Piece messages,
 // paced by the upload limits (one wait for the whole batch), and shared
-// message payloads (ut_metadata replies) as they are. Each block is
-// reported sent; each shared entry is reported done, written or not.
+// message payloads (ut_metadata replies) as they are. The blocks are
+// reported sent with one event; each shared entry is reported done,
+// written or not.
 func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) (err error) {
 	defer func() {
 		for _, b := range blocks {
@@ -122,23 +126,33 @@ func (s *sender) send(ctx context.Context, msgs []byte, blocks []queuedBlock) (e
 			return err
 		}
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	// The write deadline moves at most once a second, not per write.
+	if now := time.Now(); now.Sub(s.deadlineSet) >= time.Second {
+		s.deadlineSet = now
+		c.nc.SetWriteDeadline(now.Add(writeTimeout))
+	}
 	if len(blocks) == 0 {
-		_, err = c.nc.Write(msgs)
+		err = s.write(msgs)
 	} else {
 		err = s.writeBlocks(msgs, blocks)
 	}
 	if err != nil {
 		return err
 	}
-	if payload > 0 {
-		c.t.uploaded.Add(int64(payload))
+	if payload == 0 {
+		return nil
+	}
+	c.t.uploaded.Add(int64(payload))
+	sent := c.sentFree.take(c.closed) // one event for the batch's blocks
+	if sent == nil {
+		return nil
 	}
 	for _, b := range blocks {
 		if b.shared == nil {
-			c.t.post(blockSentEvent{conn: c, spec: b.spec})
+			sent.sent = append(sent.sent, b.spec)
 		}
 	}
+	c.t.post(sent)
 	return nil
 }
 
@@ -202,8 +216,21 @@ func (s *sender) writeBlocks(msgs []byte, blocks []queuedBlock) error {
 	}
 	s.rd = rd
 	s.back = v
+	if s.out != nil {
+		return s.out.writev(v)
+	}
 	s.vec = v
 	_, err := s.vec.WriteTo(s.c.nc)
+	return err
+}
+
+// write writes msgs to the connection.
+func (s *sender) write(msgs []byte) error {
+	if s.out != nil {
+		s.back = append(s.back[:0], msgs)
+		return s.out.writev(s.back)
+	}
+	_, err := s.c.nc.Write(msgs)
 	return err
 }
 

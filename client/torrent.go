@@ -114,6 +114,7 @@ type Torrent struct {
 	asm       *assembler
 	facts     []swarm.PeerFact // reused by tick
 	later     []event          // results of the batches being performed, stepped after them
+	wakes     heldWakes        // writers to wake at the end of a connBatch (batch.go)
 	meta      *metadataServer  // ut_metadata replies, built on first request (extension.go)
 	rc        *rechecker       // re-verification of pieces we have (recheck.go)
 

@@ -32,6 +32,8 @@ type fdCache struct {
 // fdEntry is one open descriptor.
 type fdEntry struct {
 	f       *os.File
+	cache   *fdCache
+	file    int // layout index
 	refs    int
 	lastUse uint64
 	stale   bool // close on last release: the path now names another file
@@ -51,12 +53,14 @@ func (c *fdCache) put(i int, f *os.File) {
 		return
 	}
 	c.clock++
-	c.open[i] = &fdEntry{f: f, lastUse: c.clock}
+	c.open[i] = &fdEntry{f: f, cache: c, file: i, lastUse: c.clock}
 }
 
-// acquire returns file i's descriptor, opening it if needed; release must
-// be called once the caller is done with it.
-func (c *fdCache) acquire(i int) (*os.File, func(), error) {
+// acquire returns file i's descriptor, opening it if needed, and its entry,
+// whose release must be called once the caller is done with it. (An entry
+// rather than a release closure: a closure would be an allocation per read
+// or write.)
+func (c *fdCache) acquire(i int) (*os.File, *fdEntry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.open == nil {
@@ -71,23 +75,25 @@ func (c *fdCache) acquire(i int) (*os.File, func(), error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("storage: reopen %q: %w", c.names[i], unwrapPath(err))
 		}
-		e = &fdEntry{f: f}
+		e = &fdEntry{f: f, cache: c, file: i}
 		c.open[i] = e
 	}
 	c.clock++
 	e.lastUse = c.clock
 	e.refs++
-	return e.f, func() { c.release(i, e) }, nil
+	return e.f, e, nil
 }
 
-func (c *fdCache) release(i int, e *fdEntry) {
+// release ends a use of the descriptor begun by acquire.
+func (e *fdEntry) release() {
+	c := e.cache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e.refs--
 	if e.refs == 0 && (e.stale || c.open == nil) {
 		e.f.Close()
-		if c.open != nil && c.open[i] == e {
-			delete(c.open, i)
+		if c.open != nil && c.open[e.file] == e {
+			delete(c.open, e.file)
 		}
 	}
 }

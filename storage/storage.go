@@ -274,12 +274,12 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 	}
 	read := 0
 	err := s.ix.each(off, n, func(sp span) error {
-		f, release, err := s.fds.acquire(sp.file)
+		f, fd, err := s.fds.acquire(sp.file)
 		if err != nil {
 			return err
 		}
 		m, err := f.ReadAt(p[sp.bufLo:sp.bufHi], sp.fileOff)
-		release()
+		fd.release()
 		read += m
 		if err != nil {
 			if err == io.EOF {
@@ -323,12 +323,12 @@ func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 		if d := &s.dirty[sp.file]; !d.Load() {
 			d.Store(true)
 		}
-		f, release, err := s.fds.acquire(sp.file)
+		f, fd, err := s.fds.acquire(sp.file)
 		if err != nil {
 			return err
 		}
 		m, err := f.WriteAt(p[sp.bufLo:sp.bufHi], sp.fileOff)
-		release()
+		fd.release()
 		written += m
 		if err != nil {
 			return fmt.Errorf("storage: write %q at %d: %w", s.layout.Files[sp.file].Path, sp.fileOff+int64(m), unwrapPath(err))
@@ -388,10 +388,10 @@ func (s *Storage) Sync() error {
 		if !s.dirty[i].Swap(false) {
 			continue
 		}
-		f, release, err := s.fds.acquire(i)
+		f, fd, err := s.fds.acquire(i)
 		if err == nil {
 			err = f.Sync()
-			release()
+			fd.release()
 		}
 		if err != nil {
 			s.dirty[i].Store(true)

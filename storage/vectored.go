@@ -25,12 +25,12 @@ func (s *Storage) WritevAt(bufs [][]byte, off int64) (int, error) {
 		if d := &s.dirty[file]; !d.Load() {
 			d.Store(true)
 		}
-		f, release, err := s.fds.acquire(file)
+		f, fd, err := s.fds.acquire(file)
 		if err != nil {
 			return err
 		}
 		m, err := pwritev(f, vec, fileOff)
-		release()
+		fd.release()
 		written += m
 		if err != nil {
 			return fmt.Errorf("storage: write %q at %d: %w", s.layout.Files[file].Path, fileOff+int64(m), unwrapPath(err))
@@ -51,12 +51,12 @@ func (s *Storage) ReadvAt(bufs [][]byte, off int64) error {
 		return fmt.Errorf("%w: read of %d bytes at offset %d, data is %d bytes", ErrOutOfRange, n, off, s.ix.total)
 	}
 	return s.eachVec(bufs, off, n, func(file int, vec [][]byte, fileOff int64) error {
-		f, release, err := s.fds.acquire(file)
+		f, fd, err := s.fds.acquire(file)
 		if err != nil {
 			return err
 		}
 		m, err := preadv(f, vec, fileOff)
-		release()
+		fd.release()
 		if err != nil {
 			return fmt.Errorf("storage: read %q at %d: %w", s.layout.Files[file].Path, fileOff+int64(m), unwrapPath(err))
 		}

@@ -14,11 +14,11 @@ func (s *Storage) StartWriteback(off, n int64) error {
 		return nil
 	}
 	return s.ix.each(off, int(n), func(sp span) error {
-		f, release, err := s.fds.acquire(sp.file)
+		f, fd, err := s.fds.acquire(sp.file)
 		if err != nil {
 			return err
 		}
-		defer release()
+		defer fd.release()
 		return unix.SyncFileRange(int(f.Fd()), sp.fileOff, int64(sp.bufHi-sp.bufLo), unix.SYNC_FILE_RANGE_WRITE)
 	})
 }

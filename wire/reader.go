@@ -44,6 +44,22 @@ func NewReader(r io.Reader, maxLen uint32) *Reader {
 	}
 }
 
+// Buffered reports whether the next message is already wholly in the
+// Reader's buffer, so that reading it makes no call to the source. A
+// caller that handles runs of messages in batches reads while this holds,
+// and hands the batch on when it no longer does (the next read may block).
+func (r *Reader) Buffered() bool {
+	n := r.src.Buffered()
+	if n < len(r.prefix) {
+		return false
+	}
+	p, err := r.src.Peek(len(r.prefix))
+	if err != nil {
+		return false
+	}
+	return uint64(n) >= uint64(len(r.prefix))+uint64(binary.BigEndian.Uint32(p))
+}
+
 // ReadMessage reads and decodes the next message.
 //
 // The Block, Bitfield and ExtendedPayload of the returned Message alias the

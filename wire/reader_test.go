@@ -278,3 +278,49 @@ var errWriteFailed = errors.New("write failed")
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errWriteFailed }
+
+// countingReader counts the Read calls made on it.
+type countingReader struct {
+	r     io.Reader
+	calls int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) { c.calls++; return c.r.Read(p) }
+
+// TestReaderBuffered checks that Buffered holds exactly when the next
+// message is wholly buffered, and that reading such a message makes no
+// call to the source.
+func TestReaderBuffered(t *testing.T) {
+	block := bytes.Repeat([]byte{7}, BlockSize)
+	msgs := []Message{
+		{Type: Have, Index: 1},
+		{Type: Piece, Index: 2, Begin: 0, Block: block},
+		{Type: Have, Index: 3},
+		{Type: Bitfield, Bitfield: bytes.Repeat([]byte{0xFF}, 2*readBufferSize)}, // never wholly buffered
+		{Type: Have, Index: 4},
+	}
+	src := &countingReader{r: bytes.NewReader(encodeAll(t, msgs))}
+	r := NewReader(src, 0)
+	if r.Buffered() {
+		t.Fatal("Buffered before anything was read")
+	}
+	// Buffered after reading message i: the bitfield, larger than the
+	// buffer, is read past it, so nothing follows it in the buffer.
+	want := []bool{true, true, false, false, false}
+	for i, m := range msgs {
+		calls := src.calls
+		got, err := r.ReadMessage()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got.Type != m.Type {
+			t.Fatalf("message %d: got %v, want %v", i, got.Type, m.Type)
+		}
+		if i > 0 && want[i-1] && src.calls != calls {
+			t.Fatalf("message %d was reported buffered but reading it called the source", i)
+		}
+		if b := r.Buffered(); b != want[i] {
+			t.Fatalf("after message %d: Buffered = %v, want %v", i, b, want[i])
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package client
+
+import (
+	"time"
+
+	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/wire"
+)
+
+// maxBatchItems bounds the messages a connection reader hands the loop in
+// one connBatch. A batch ends earlier when the next message is not wholly
+// buffered (see wire.Reader.Buffered), so batching never delays a message
+// to wait for another.
+const maxBatchItems = 64
+
+// connBatch is a run of things that happened on one connection, told to
+// the torrent's loop as one event: the messages its reader found buffered
+// together, or the blocks its writer sent with one write. One event per run
+// instead of per message spares the loop a channel hand-over and a wake-up
+// per message, allocates nothing (batches are recycled, and a pointer fits
+// in an event interface without boxing), and lets the loop wake each
+// writer once for everything the run made it queue.
+//
+// A batch belongs to the goroutine filling it until it is posted, then to
+// the loop, which recycles it after applying it.
+type connBatch struct {
+	conn  *peerConn
+	home  batchFree // the store it came from and goes back to
+	items []batchItem
+	sent  []swarm.BlockSpec // blocks the writer sent, in order
+}
+
+// batchItem is one message of a batch; buf holds a Piece message's block
+// (a pooled buffer the loop hands to the core's WriteBlock).
+type batchItem struct {
+	msg wire.Message
+	buf *[]byte
+}
+
+// Batches in flight per connection: the reader's, the writer's. A
+// connection's reader (writer) has at most this many batches posted and
+// not yet applied; past it, it waits for the loop to apply one. The loop
+// thus bounds what each connection queues in front of it, and a slow loop
+// slows the readers, which leave the rest in the socket (TCP then slows
+// the sender), instead of piling up batches and their blocks.
+const (
+	readBatches = 4
+	sentBatches = 2
+)
+
+// batchFree is a connection's store of batches, also its credit for
+// batches in flight: a batch is taken from it to be filled and posted, and
+// comes back once the loop applied it.
+type batchFree chan *connBatch
+
+// newBatchFree returns a store holding n empty batches of conn.
+func newBatchFree(conn *peerConn, n int) batchFree {
+	f := make(batchFree, n)
+	for range n {
+		f <- &connBatch{conn: conn, home: f}
+	}
+	return f
+}
+
+// take returns an empty batch, waiting for one while all are in flight;
+// nil if the connection closed first.
+func (f batchFree) take(closed <-chan struct{}) *connBatch {
+	select {
+	case b := <-f:
+		return b
+	default:
+	}
+	select {
+	case b := <-f:
+		return b
+	case <-closed:
+		return nil
+	}
+}
+
+// recycle empties the batch and gives it back to its store.
+func (b *connBatch) recycle() {
+	clear(b.items)
+	b.items = b.items[:0]
+	b.sent = b.sent[:0]
+	b.home <- b // never blocks: the store had room for it
+}
+
+// apply steps the machines with each item in order, settling after each as
+// the loop settles after every event, with the writers' wake-ups held back
+// until the whole batch is done.
+func (b *connBatch) apply(t *Torrent, now time.Time) {
+	t.holdWakes()
+	for i := range b.items {
+		// Each item is applied as the event it stands for (called, not
+		// boxed into an event).
+		it := &b.items[i]
+		if it.buf != nil {
+			m := it.msg
+			blockEvent{conn: b.conn, spec: swarm.BlockSpec{Piece: m.Index, Begin: m.Begin, Length: m.Length}, buf: it.buf}.apply(t, now)
+			it.buf = nil
+		} else {
+			messageEvent{conn: b.conn, msg: it.msg}.apply(t, now)
+		}
+		t.settle(now)
+	}
+	for _, spec := range b.sent {
+		blockSentEvent{conn: b.conn, spec: spec}.apply(t, now)
+	}
+	if len(b.sent) > 0 {
+		t.settle(now)
+	}
+	t.flushWakes()
+	b.recycle()
+}
+
+// release frees the blocks of a batch the loop will not apply.
+func (b *connBatch) release() {
+	for i := range b.items {
+		if buf := b.items[i].buf; buf != nil {
+			blockPool.Put(buf)
+		}
+	}
+	b.recycle()
+}
+
+// holdWakes makes enqueue note which writers have something new instead of
+// waking them, until flushWakes. The loop only.
+func (t *Torrent) holdWakes() { t.wakes.hold = true }
+
+// flushWakes wakes every writer that was given something since holdWakes.
+// The loop only.
+func (t *Torrent) flushWakes() {
+	w := &t.wakes
+	w.hold = false
+	for i, c := range w.conns {
+		c.wakeHeld = false
+		c.wakeWriter()
+		w.conns[i] = nil
+	}
+	w.conns = w.conns[:0]
+}
+
+// heldWakes is the loop's list of writers to wake at the end of a batch.
+type heldWakes struct {
+	hold  bool
+	conns []*peerConn
+}

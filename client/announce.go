@@ -2,7 +2,8 @@ package client
 
 import (
 	"context"
-	"strconv"
+	crand "crypto/rand"
+	"encoding/hex"
 	"time"
 
 	"github.com/shoal-p2p/shoal/peers"
@@ -81,8 +82,14 @@ func (t *Torrent) announce(ctx context.Context, url string, ev trackerclient.Eve
 	return trackerclient.Announce(ctx, t.c.cfg.HTTPClient, url, req)
 }
 
-// announceKey is our tracker "key": stable for the Client, derived from its
-// peer id.
-func (c *Client) announceKey() string {
-	return strconv.FormatUint(uint64(c.cfg.PeerID[19])<<8|uint64(c.cfg.PeerID[18]), 16)
+// announceKey is our tracker "key" (BEP 7's key parameter): stable for the
+// Client, random, and not derived from anything a peer or a tracker sees.
+func (c *Client) announceKey() string { return c.key }
+
+// newAnnounceKey draws a Client's tracker key: 64 bits from crypto/rand, in
+// hex.
+func newAnnounceKey() string {
+	var b [8]byte
+	crand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

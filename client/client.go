@@ -93,6 +93,11 @@ type Client struct {
 	// of a corrupt piece is banned (0: the core's default); tests shorten
 	// both before adding torrents.
 	recheckEvery, soleSourceRetry time.Duration
+	// key is the tracker "key" of every announce this Client makes: 64
+	// random bits drawn at New, so that nobody who learnt our peer ID (a
+	// tracker's dictionary replies and every handshake carry it) can
+	// refresh, move or stop our entry from another address.
+	key string
 }
 
 // New starts a Client listening on cfg.ListenAddr.
@@ -128,6 +133,7 @@ func New(cfg Config) (*Client, error) {
 		dnLimit:  newLimiter(cfg.DownloadLimit),
 		ctx:      ctx,
 		cancel:   cancel,
+		key:      newAnnounceKey(),
 		torrents: make(map[metainfo.InfoHash]*Torrent),
 		banned:   newBanList(maxBans),
 		pexEvery: peers.DefaultPEXInterval,

@@ -138,7 +138,7 @@ func (t *Torrent) flushWakes() {
 		c.wakeHeld = false
 		if c.urgent {
 			c.urgent = false
-			c.lazyHeld = false // its deferred entry, if any, is now stale
+			c.lazyWake = false // woken now: its deferred entry has nothing to do
 			c.wakeWriter()
 		} else {
 			t.deferWake(c)
@@ -166,7 +166,8 @@ const messageDelay = 2 * time.Millisecond
 // The loop only.
 func (t *Torrent) deferWake(c *peerConn) {
 	w := &t.wakes
-	if !c.lazyHeld {
+	c.lazyWake = true
+	if !c.lazyHeld { // at most one entry per connection
 		c.lazyHeld = true
 		w.lazy = append(w.lazy, c)
 	}
@@ -182,8 +183,9 @@ func (t *Torrent) flushDeferred() {
 	w := &t.wakes
 	w.armed = false
 	for i, c := range w.lazy {
-		if c.lazyHeld {
-			c.lazyHeld = false
+		c.lazyHeld = false
+		if c.lazyWake {
+			c.lazyWake = false
 			c.wakeWriter()
 		}
 		w.lazy[i] = nil

@@ -66,9 +66,10 @@ type peerConn struct {
 	// wakeHeld: the writer's wake-up is in the loop's held list (see
 	// Torrent.holdWakes); urgent: something other than protocol messages
 	// was queued since (a block send, a shared payload); lazyHeld: the
-	// wake-up waits in the loop's deferred list (Torrent.deferWake). All
-	// three owned by the torrent loop.
-	wakeHeld, urgent, lazyHeld bool
+	// connection is in the loop's deferred list (Torrent.deferWake), once
+	// at most; lazyWake: its writer is to be woken when that list is
+	// flushed. All owned by the torrent loop.
+	wakeHeld, urgent, lazyHeld, lazyWake bool
 	// readFree and sentFree hold the reader's and the writer's batches
 	// (batch.go).
 	readFree, sentFree batchFree

@@ -128,21 +128,77 @@ func (b *connBatch) release() {
 // waking them, until flushWakes. The loop only.
 func (t *Torrent) holdWakes() { t.wakes.hold = true }
 
-// flushWakes wakes every writer that was given something since holdWakes.
-// The loop only.
+// flushWakes wakes every writer that was given a block send (or a shared
+// payload) since holdWakes, and defers the wake-up of those given only
+// protocol messages (see deferWake). The loop only.
 func (t *Torrent) flushWakes() {
 	w := &t.wakes
 	w.hold = false
 	for i, c := range w.conns {
 		c.wakeHeld = false
-		c.wakeWriter()
+		if c.urgent {
+			c.urgent = false
+			c.lazyWake = false // woken now: its deferred entry has nothing to do
+			c.wakeWriter()
+		} else {
+			t.deferWake(c)
+		}
 		w.conns[i] = nil
 	}
 	w.conns = w.conns[:0]
 }
 
-// heldWakes is the loop's list of writers to wake at the end of a batch.
+// messageDelay is the longest a writer given only protocol messages
+// (Requests, Haves, ...) waits before it is woken. Received blocks come in
+// bursts, a few per socket read, and each read's worth used to refill its
+// requests with a write of its own: on loopback (shoal bench, N = 30,
+// 1 GB/s links) 52,000 of a run's 64,000 writes carried under 1 KiB, each
+// a system call of about 10 µs with the peer's receive processing, and a
+// wake-up, a read and a loop turn at the peer. Holding them back for a
+// moment lets one write carry a burst's requests and the Haves of pieces
+// completed meanwhile. A request pipeline holds at least a quarter second
+// of the peer's rate, so the delay costs no throughput; a block send
+// wakes its writer at once, taking the messages before it along.
+const messageDelay = 2 * time.Millisecond
+
+// deferWake wakes c's writer at the next flush of deferred wake-ups (at
+// most messageDelay from now), unless something urgent wakes it first.
+// The loop only.
+func (t *Torrent) deferWake(c *peerConn) {
+	w := &t.wakes
+	c.lazyWake = true
+	if !c.lazyHeld { // at most one entry per connection
+		c.lazyHeld = true
+		w.lazy = append(w.lazy, c)
+	}
+	if !w.armed {
+		w.armed = true
+		w.timer.Reset(messageDelay)
+	}
+}
+
+// flushDeferred wakes every writer whose wake-up was deferred. The loop
+// only, when the timer deferWake armed fires.
+func (t *Torrent) flushDeferred() {
+	w := &t.wakes
+	w.armed = false
+	for i, c := range w.lazy {
+		c.lazyHeld = false
+		if c.lazyWake {
+			c.lazyWake = false
+			c.wakeWriter()
+		}
+		w.lazy[i] = nil
+	}
+	w.lazy = w.lazy[:0]
+}
+
+// heldWakes is the loop's list of writers to wake at the end of a batch,
+// and of writers whose wake-up is deferred until timer fires.
 type heldWakes struct {
 	hold  bool
 	conns []*peerConn
+	lazy  []*peerConn
+	armed bool        // timer runs
+	timer *time.Timer // created stopped by the loop
 }

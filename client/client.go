@@ -100,8 +100,11 @@ type Client struct {
 	key string
 }
 
-// New starts a Client listening on cfg.ListenAddr.
+// New starts a Client listening on cfg.ListenAddr. The first call in a
+// process raises the collector's target to GOGC=400 unless GOGC is set
+// (see gcPercent).
 func New(cfg Config) (*Client, error) {
+	tuneGC()
 	if err := zone.Check(cfg.Zone); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}

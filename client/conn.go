@@ -64,8 +64,12 @@ type peerConn struct {
 	// told it by PEX; owned by the torrent loop.
 	ext peerExt
 	// wakeHeld: the writer's wake-up is in the loop's held list (see
-	// Torrent.holdWakes); owned by the torrent loop.
-	wakeHeld bool
+	// Torrent.holdWakes); urgent: something other than protocol messages
+	// was queued since (a block send, a shared payload); lazyHeld: the
+	// connection is in the loop's deferred list (Torrent.deferWake), once
+	// at most; lazyWake: its writer is to be woken when that list is
+	// flushed. All owned by the torrent loop.
+	wakeHeld, urgent, lazyHeld, lazyWake bool
 	// readFree and sentFree hold the reader's and the writer's batches
 	// (batch.go).
 	readFree, sentFree batchFree
@@ -143,14 +147,20 @@ func (c *peerConn) enqueue(it outItem) {
 		c.t.log.Warn("message not sent", "peer", c, "err", err)
 		return
 	}
+	urgent := it.isBlock || it.shared != nil
 	if w := &c.t.wakes; w.hold {
 		if !c.wakeHeld {
 			c.wakeHeld = true
 			w.conns = append(w.conns, c)
 		}
+		c.urgent = c.urgent || urgent
 		return
 	}
-	c.wakeWriter()
+	if urgent {
+		c.wakeWriter()
+		return
+	}
+	c.t.deferWake(c)
 }
 
 // wakeWriter tells the writer there is something new in its queue.

@@ -29,6 +29,7 @@ func (t *Torrent) loop() {
 	defer tick.Stop()
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
+	defer t.wakes.timer.Stop()
 	t.settle(time.Now())
 	for {
 		t.armWake(wake)
@@ -47,6 +48,8 @@ func (t *Torrent) loop() {
 		case now := <-wake.C:
 			t.mgr.Tick(now)
 			t.settle(now)
+		case <-t.wakes.timer.C:
+			t.flushDeferred()
 		case ev := <-t.events:
 			now := time.Now()
 			ev.apply(t, now)

@@ -104,7 +104,6 @@ type Client struct {
 // process raises the collector's target to GOGC=400 unless GOGC is set
 // (see gcPercent).
 func New(cfg Config) (*Client, error) {
-	tuneGC()
 	if err := zone.Check(cfg.Zone); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}

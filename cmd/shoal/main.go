@@ -51,6 +51,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmd, args := os.Args[1], os.Args[2:]
+	switch cmd {
+	case "seed", "get", "agent", "publish", "demo", "bench":
+		tuneGC()
+	}
 	var err error
 	switch cmd {
 	case "create":

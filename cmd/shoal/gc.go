@@ -1,4 +1,4 @@
-package client
+package main
 
 import (
 	"os"
@@ -6,7 +6,8 @@ import (
 	"sync"
 )
 
-// gcPercent is the collector's target that New sets for the process
+// gcPercent is the collector's target that the commands running peers
+// (seed, get, agent, publish, demo, bench) set for their process
 // (GOGC=400: the heap may grow to five times what is live before a
 // collection, instead of twice) unless GOGC is set in the environment.
 //
@@ -19,8 +20,9 @@ import (
 // --size 64MB --link 1GB (3 interleaved pairs, load 28-41): 2.35 CPU s/GB
 // (2.23, 2.35, 2.43) at the default, 2.15 (2.15, 2.13, 2.18) at 400, peak
 // receiver RSS unchanged within the run-to-run spread (see
-// docs/BENCHMARKS.md, Data path). A process that holds much live heap
-// (many torrents) sets GOGC to choose otherwise.
+// docs/BENCHMARKS.md, Data path). It is the program's choice, not the
+// client library's: `shoal sim`, whose heap is gigabytes of live state, and
+// the tracker keep Go's default, and GOGC in the environment wins.
 const gcPercent = 400
 
 var tuneGCOnce sync.Once

@@ -74,7 +74,7 @@ func (s *Swarm) fill(now time.Time, p *peer) {
 		return
 	}
 	t := s.target(p)
-	far := s.farFilterFor(p)
+	far := s.farFilterFor(now, p)
 	for len(p.reqs) < t {
 		i, b, ok := s.nextBlock(now, p, far)
 		if !ok {

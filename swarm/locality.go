@@ -20,10 +20,16 @@ import "time"
 //     others take it from their rack neighbour once it has it;
 //
 // unless the piece is already in progress here with no near peer having
-// it, or we are starved: no near peer has anything we lack, so waiting
-// for the rack would leave our download link idle. That fallback keeps
-// the swarm from stalling when the owner of a piece cannot get it (its
-// far peers lack it) or when the rack has nothing yet.
+// it, or only this one peer of ours has it (a scarce piece: an origin
+// under initial seeding reveals each piece to one peer at a time), or we
+// are starved: our near peers hold less than a piece's worth of our
+// requests, so waiting for the rack would leave our download link idle.
+// And if a piece that is not ours has been at our far peers for a while
+// and still no near peer has it, its owner probably cannot get it (its
+// far peers lack it): we take it after a wait of about one piece's fetch
+// time per near peer that likely outranks us for it, so the hosts of a
+// rack step in one after another rather than all at once. These
+// fallbacks keep the swarm from stalling.
 //
 // A peer that speaks BEP 10 is asked for nothing until its extended
 // handshake arrives (at most zoneHold), so the first requests are not
@@ -47,8 +53,10 @@ const (
 type locality struct {
 	self uint64 // farWeight key of our own peer id (0: none)
 	// farAvail counts the far peers that have each piece (avail counts
-	// every peer).
+	// every peer), and farSince is when (unix ns) its count last rose
+	// from zero.
 	farAvail []int32
+	farSince []int64
 	// best is, per piece, the highest farWeight among the near peers with
 	// an id, and mine the pieces whose weight of ours beats it: the pieces
 	// we may fetch from far peers. Recomputed when a near peer leaves.
@@ -64,6 +72,7 @@ func newLocality(cfg *Config) *locality {
 	l := &locality{
 		self:     idKey(cfg.PeerID),
 		farAvail: make([]int32, cfg.NumPieces),
+		farSince: make([]int64, cfg.NumPieces),
 		best:     make([]uint64, cfg.NumPieces),
 		mine:     newBitset(cfg.NumPieces),
 	}
@@ -123,7 +132,7 @@ func (s *Swarm) setZone(now time.Time, p *peer, label string) {
 	p.dist = d
 	switch d {
 	case distFar:
-		s.addFarHas(p)
+		s.addFarHas(now, p)
 	case distNear:
 		s.addNearID(p)
 	}
@@ -150,13 +159,22 @@ func (s *Swarm) forgetDistance(p *peer) {
 }
 
 // addFarHas counts the pieces of far peer p in farAvail.
-func (s *Swarm) addFarHas(p *peer) {
+func (s *Swarm) addFarHas(now time.Time, p *peer) {
 	for w, word := range p.has {
 		for word != 0 {
-			s.loc.farAvail[w*64+trailingZeros(word)]++
+			s.countFar(now, w*64+trailingZeros(word))
 			word &= word - 1
 		}
 	}
+}
+
+// countFar counts one more far peer with piece i.
+func (s *Swarm) countFar(now time.Time, i int) {
+	l := s.loc
+	if l.farAvail[i] == 0 {
+		l.farSince[i] = now.UnixNano()
+	}
+	l.farAvail[i]++
 }
 
 // addNearID lets near peer p's id take part in the rendezvous.
@@ -190,9 +208,9 @@ func (s *Swarm) recomputeMine() {
 }
 
 // farHas records that far peer p gained piece i.
-func (s *Swarm) farHas(p *peer, i int) {
+func (s *Swarm) farHas(now time.Time, p *peer, i int) {
 	if s.loc != nil && p.dist == distFar {
-		s.loc.farAvail[i]++
+		s.countFar(now, i)
 	}
 }
 
@@ -208,21 +226,39 @@ type farFilter struct {
 	s       *Swarm
 	far     bool
 	starved bool
+	now     int64   // unix ns
+	near    float64 // near peers with an id (the others in the rendezvous)
+	unit    float64 // ns: about the time to fetch one piece from the peer
 }
 
+// Bounds on farFilter.unit, and its value while the peer's rate is
+// unknown.
+const (
+	minFarUnit     = time.Millisecond
+	maxFarUnit     = time.Second
+	defaultFarUnit = 10 * time.Millisecond
+)
+
 // farFilterFor returns the filter for requests to p.
-func (s *Swarm) farFilterFor(p *peer) farFilter {
+func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 	if s.loc == nil || p.dist != distFar {
 		return farFilter{}
 	}
-	f := farFilter{s: s, far: true, starved: true}
+	nearReqs, near := 0, 0
 	for _, q := range s.peers {
-		if q.dist != distFar && q.wanted > 0 {
-			f.starved = false
-			break
+		if q.dist != distFar {
+			nearReqs += len(q.reqs)
+		}
+		if q.dist == distNear && q.idKey != 0 {
+			near++
 		}
 	}
-	return f
+	unit := float64(defaultFarUnit)
+	if p.rateKnown && p.downRate > 0 {
+		unit = float64(s.cfg.PieceLength) / p.downRate * 1e9
+		unit = min(max(unit, float64(minFarUnit)), float64(maxFarUnit))
+	}
+	return farFilter{s: s, far: true, starved: nearReqs < s.blocksPerPc, now: now.UnixNano(), near: float64(near), unit: unit}
 }
 
 // allows reports whether piece i may be requested from the peer.
@@ -230,9 +266,17 @@ func (f farFilter) allows(i int) bool {
 	if !f.far {
 		return true
 	}
-	s := f.s
-	if s.avail[i] > s.loc.farAvail[i] {
+	s, l := f.s, f.s.loc
+	if s.avail[i] > l.farAvail[i] {
 		return false // a near peer (or one of unknown distance) has it
 	}
-	return f.starved || s.dl[i] != nil || s.loc.mine.get(i)
+	if f.starved || s.dl[i] != nil || l.mine.get(i) || s.avail[i] == 1 || l.self == 0 {
+		return true
+	}
+	// Not ours: its owner should bring it in. If the rack still lacks it
+	// after a while, we take it, after a wait that grows with how many of
+	// our near peers likely outrank us for it (estimated from our own
+	// weight), so the hosts of the rack step in one after another.
+	rank := f.near * (1 - float64(farWeight(l.self, i))/(1<<64))
+	return float64(f.now-l.farSince[i]) >= rank*f.unit
 }

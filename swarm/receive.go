@@ -172,7 +172,7 @@ func (s *Swarm) peerHas(now time.Time, p *peer, i int) {
 		p.has.set(i)
 		p.numHas++
 		s.avail[i]++
-		s.farHas(p, i)
+		s.farHas(now, p, i)
 		if !s.have.get(i) {
 			p.wanted++
 			s.updateInterest(p)

@@ -42,8 +42,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Zone is this host's location label (package zone, e.g.
 	// "dc1/row4/rack12"), sent with every announce so the tracker can
-	// hand out near peers first; empty sends none. New refuses an invalid
-	// one.
+	// hand out near peers first, and in our BEP 10 handshakes so peers
+	// prefer their rack neighbours (swarm locality); empty sends none.
+	// New refuses an invalid one.
 	Zone string
 
 	// DHT runs one Kademlia node (BEP 5) shared by every torrent: each

@@ -31,11 +31,12 @@ func (t *Torrent) usesPEX() bool { return !t.mi.Info.Private && !t.opts.NoPEX }
 const clientVersion = peers.ClientName
 
 // sendExtendedHandshake sends our BEP 10 handshake: client name, request
-// queue size, listening port, the extensions we speak and the size of the
-// info dictionary we can serve (BEP 9).
+// queue size, listening port, the extensions we speak, the size of the
+// info dictionary we can serve (BEP 9) and our zone (the peer's core
+// reads it: swarm locality).
 func (t *Torrent) sendExtendedHandshake(pc *peerConn) {
 	eh := wire.ExtendedHandshake{M: map[string]int{extMetadata: extMetadataID}, V: clientVersion, Reqq: t.core.Config().MaxQueuedUploads,
-		MetadataSize: len(t.mi.InfoBytes)}
+		MetadataSize: len(t.mi.InfoBytes), Zone: t.c.cfg.Zone}
 	if t.usesPEX() {
 		eh.M[extPEX] = extPEXID
 	}
@@ -49,7 +50,8 @@ func (t *Torrent) sendExtendedHandshake(pc *peerConn) {
 }
 
 // onExtended handles an extended message (BEP 10). The handshake also goes
-// to the core (it reads reqq); ut_metadata and ut_pex are the runtime's.
+// to the core (it reads reqq and the peer's zone); ut_metadata and ut_pex
+// are the runtime's.
 // It reports whether the core should see the message.
 func (t *Torrent) onExtended(now time.Time, pc *peerConn, m wire.Message) bool {
 	switch m.ExtendedID {

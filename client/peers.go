@@ -190,7 +190,7 @@ func (t *Torrent) onAccepted(now time.Time, pc *peerConn) {
 	if t.conns[pc.id] != pc {
 		return
 	}
-	t.core.AddPeer(now, pc.id, swarm.PeerInfo{Fast: pc.hs.SupportsFast(), Extended: pc.hs.SupportsExtended()})
+	t.core.AddPeer(now, pc.id, swarm.PeerInfo{Fast: pc.hs.SupportsFast(), Extended: pc.hs.SupportsExtended(), ID: pc.hs.PeerID})
 	// The core's opening message (Bitfield, HaveAll or HaveNone: BEP 6 wants
 	// it first) goes before our extension handshakes.
 	t.runCore(now)

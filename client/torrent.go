@@ -84,6 +84,10 @@ type Stats struct {
 	// MetadataAfter is how long a magnet took to fetch its info
 	// dictionary from peers (BEP 9); 0 for a torrent added from a file.
 	MetadataAfter time.Duration
+	// NearPeers and FarPeers count the connected peers whose extended
+	// handshake gave the same zone as Config.Zone and another one (0
+	// without a zone); refreshed about every second.
+	NearPeers, FarPeers int
 }
 
 // Torrent is one torrent being downloaded or served. Its loop goroutine
@@ -197,6 +201,8 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		InitialSeeding: opts.InitialSeeding,
 		Seed:           time.Now().UnixNano(),
 		Fast:           true,
+		Zone:           c.cfg.Zone, // the core learns each peer's from its BEP 10 handshake
+		PeerID:         c.cfg.PeerID,
 
 		SoleSourceRetry: c.soleSourceRetry,
 	})
@@ -388,6 +394,10 @@ func (t *Torrent) updateStats() {
 	t.stats.BytesLeft = t.core.BytesLeft()
 	t.stats.Complete = t.core.Complete()
 	t.stats.Peers = len(t.conns)
+	if t.c.cfg.Zone != "" {
+		cs := t.core.Stats()
+		t.stats.NearPeers, t.stats.FarPeers = cs.NearPeers, cs.FarPeers
+	}
 }
 
 // MetaInfo returns the torrent's metainfo; for a magnet, the one built

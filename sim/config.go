@@ -89,9 +89,14 @@ type Config struct {
 	// unlimited); see racks.go. Racked hosts announce their rack as a
 	// location label, so the tracker's policy hands out its peers first,
 	// unless RandomPeers.
+	// With labels each host's core also knows its rack (swarm.Config.Zone,
+	// told to peers in the BEP 10 handshake) and asks far peers only for
+	// what its rack cannot give, unless HandoutOnly: then only the
+	// tracker sees the labels.
 	RackSize             int
 	RackUplink, CoreRate float64
 	RandomPeers          bool
+	HandoutOnly          bool
 	// Progress, if set, is called every 100 ms of simulated time with the
 	// simulated time and the number of receivers done.
 	Progress func(now time.Duration, done, receivers int)

@@ -18,6 +18,7 @@ type host struct {
 	facts  []swarm.PeerFact
 	busyP  bool // process is running for this host
 	origin bool
+	extHS  []byte // its BEP 10 handshake payload if it has a zone (nil: simulation.extHS)
 	// Link rates in modelled bytes per nanosecond.
 	up, down         float64
 	upReal, downReal float64 // real bytes per second, for the floor

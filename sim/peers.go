@@ -139,9 +139,15 @@ func (s *simulation) dialFailed(d *conn) {
 func (s *simulation) addPeer(c *conn) {
 	h := c.h
 	now := timeOf(s.now)
-	h.core.AddPeer(now, c.id, peerInfo)
+	info := peerInfo
+	info.ID = peerID(c.peer.idx)
+	h.core.AddPeer(now, c.id, info)
 	s.runCore(h, now)
-	s.send(c, ctrlMsg{typ: extendedType, data: s.extHS})
+	hs := s.extHS
+	if h.extHS != nil {
+		hs = h.extHS
+	}
+	s.send(c, ctrlMsg{typ: extendedType, data: hs})
 }
 
 // extendedArrived tells the receiving end's peer manager what the other

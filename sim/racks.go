@@ -3,6 +3,10 @@ package sim
 import (
 	"fmt"
 	"math"
+
+	"github.com/shoal-p2p/shoal/peers"
+	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/wire"
 )
 
 // Racks. With Config.RackSize the receivers sit in racks of RackSize hosts
@@ -124,6 +128,27 @@ func (s *simulation) rackZone(h *host) string {
 	return fmt.Sprintf("dc1/row%d/rack%d", k/5, k)
 }
 
+// zoneHost gives host h, whose core config is sc, its rack's label: in
+// its core (unless HandoutOnly) and in its BEP 10 handshake, beside its
+// peer id for the core's rendezvous (swarm locality). Hosts without a
+// label keep the shared handshake.
+func (s *simulation) zoneHost(h *host, sc *swarm.Config, maxQueued int) error {
+	label := s.rackZone(h)
+	if label == "" {
+		return nil
+	}
+	payload, err := wire.ExtendedHandshake{M: map[string]int{}, V: peers.ClientName, Reqq: maxQueued, Port: listenPort,
+		Zone: label}.Marshal()
+	if err != nil {
+		return fmt.Errorf("encode extended handshake: %w", err)
+	}
+	h.extHS = payload
+	if !s.cfg.HandoutOnly {
+		sc.Zone, sc.PeerID = label, peerID(h.idx)
+	}
+	return nil
+}
+
 // RackReport is what a run with racks adds to its [Report].
 type RackReport struct {
 	RackSize int `json:"rack_size"`
@@ -133,7 +158,9 @@ type RackReport struct {
 	RackUplinkBytesPerS float64 `json:"rack_uplink_bytes_per_s"`
 	CoreBytesPerS       float64 `json:"core_bytes_per_s"`
 	// Policy is "local" (hosts announce their rack, the tracker hands out
-	// its peers first) or "random" (no labels: uniform handouts).
+	// its peers first, the cores prefer rack neighbours), "handout" (the
+	// same labels, the cores ignore them) or "random" (no labels: uniform
+	// handouts).
 	Policy string `json:"policy"`
 	// RackUplinkInBytesMax is the most bytes that entered any one rack
 	// through its uplink; the ratio is over F. Mean is over the racks.
@@ -156,8 +183,11 @@ func (s *simulation) rackReport(r *Report) {
 		return
 	}
 	policy := "local"
-	if s.cfg.RandomPeers {
+	switch {
+	case s.cfg.RandomPeers:
 		policy = "random"
+	case s.cfg.HandoutOnly:
+		policy = "handout"
 	}
 	rr := rk.report(&s.cfg, s.lay.scale, policy)
 	rr.FloorKumarRossS = r.FloorS

@@ -132,3 +132,26 @@ func TestInvalidRackConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRacksCoreLocality: with the labels in the cores too (the default),
+// far links carry what a rack cannot give itself, so fewer bytes enter a
+// rack than when only the tracker sees the labels (HandoutOnly); both
+// complete.
+func TestRacksCoreLocality(t *testing.T) {
+	var in [2]float64
+	for k, handoutOnly := range []bool{false, true} {
+		cfg := racked(1)
+		cfg.HandoutOnly = handoutOnly
+		r, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReport(t, r, 90)
+		in[k] = r.RackReport.RackUplinkInRatioMax
+		t.Logf("handout only %v: T_last %.3fs, into a rack max %.2f F (mean %.2f F), policy %s", handoutOnly, r.TLastS,
+			in[k], r.RackReport.RackUplinkInRatioMean, r.RackReport.Policy)
+	}
+	if in[0] >= in[1] {
+		t.Errorf("into a rack: %.2f F with the cores' locality, %.2f F with the tracker's alone; want fewer", in[0], in[1])
+	}
+}

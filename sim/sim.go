@@ -36,7 +36,7 @@ type simulation struct {
 	hosts  []*host // hosts[0] is the origin
 	events eventHeap
 	ctrls  fifo[ctrl]
-	extHS  []byte // our BEP 10 handshake payload
+	extHS  []byte // our BEP 10 handshake payload (hosts with a zone have their own)
 
 	racks      *racks         // nil unless Config.RackSize
 	registered []bool         // hosts the tracker knows
@@ -113,6 +113,7 @@ func (s *simulation) build() error {
 		churnAt[i+1] = max(1, int(frac*float64(lay.numPieces)))
 	}
 	scale := float64(lay.scale)
+	s.racks = newRacks(cfg, n, lay.scale)
 	for i := 0; i < n; i++ {
 		h := &host{idx: i, origin: i == 0, churnAt: churnAt[i]}
 		up, down := cfg.Link, cfg.Link
@@ -134,6 +135,9 @@ func (s *simulation) build() error {
 			MaxQueuedUploads:   maxQueued,
 			Seed:               cfg.Seed*1_000_003 + int64(i),
 		}
+		if err := s.zoneHost(h, &sc, maxQueued); err != nil { // racks.go
+			return err
+		}
 		if i == 0 {
 			sc.Have = make([]bool, lay.numPieces)
 			for k := range sc.Have {
@@ -148,7 +152,6 @@ func (s *simulation) build() error {
 		h.core = core
 		s.hosts = append(s.hosts, h)
 	}
-	s.racks = newRacks(cfg, n, lay.scale)
 	s.registered = make([]bool, n)
 	s.originSent = make([]int64, lay.numPieces)
 	s.receiversLeft = cfg.Peers

@@ -70,12 +70,13 @@ func (p *peer) canUse(i int) bool {
 
 // fill tops up p's request pipeline.
 func (s *Swarm) fill(now time.Time, p *peer) {
-	if !p.amInterested || (p.peerChoking && len(p.allowedFast) == 0) {
+	if !p.amInterested || (p.peerChoking && len(p.allowedFast) == 0) || s.awaitingZone(now, p) {
 		return
 	}
 	t := s.target(p)
+	far := s.farFilterFor(now, p)
 	for len(p.reqs) < t {
-		i, b, ok := s.nextBlock(now, p)
+		i, b, ok := s.nextBlock(now, p, far)
 		if !ok {
 			p.pipe.starved() // what it has for us, not the pipeline, limits it
 			return
@@ -86,12 +87,13 @@ func (s *Swarm) fill(now time.Time, p *peer) {
 
 // nextBlock chooses the next block to request from p: an unrequested block of
 // a piece in progress, else the first block of a newly picked piece, else in
-// endgame a block already requested elsewhere.
-func (s *Swarm) nextBlock(now time.Time, p *peer) (piece, blk int, ok bool) {
+// endgame a block already requested elsewhere; far filters what a far peer
+// may be asked for.
+func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter) (piece, blk int, ok bool) {
 	ns := now.UnixNano()
 	for _, i := range s.active {
 		d := s.dl[i]
-		if d.unrequested == 0 || d.verifying || !s.mayFetch(d, p) || !p.canUse(i) {
+		if d.unrequested == 0 || d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {
 			continue
 		}
 		for b := range d.blocks {
@@ -101,7 +103,7 @@ func (s *Swarm) nextBlock(now time.Time, p *peer) (piece, blk int, ok bool) {
 			}
 		}
 	}
-	if i := s.pickPiece(p); i >= 0 {
+	if i := s.pickPiece(p, far); i >= 0 {
 		s.startPiece(i)
 		return i, 0, true
 	}
@@ -110,7 +112,7 @@ func (s *Swarm) nextBlock(now time.Time, p *peer) (piece, blk int, ok bool) {
 	}
 	for _, i := range s.active {
 		d := s.dl[i]
-		if d.verifying || !s.mayFetch(d, p) || !p.canUse(i) {
+		if d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {
 			continue
 		}
 		for b := range d.blocks {
@@ -132,12 +134,12 @@ func (s *Swarm) mayFetch(d *pieceDL, p *peer) bool {
 
 // pickPiece returns a piece to start downloading from p, or -1: a random one
 // among the first RandomFirstPieces, else the rarest (random tie-break) among
-// the pieces p has that we lack and nobody is downloading yet.
-func (s *Swarm) pickPiece(p *peer) int {
+// the pieces p has that we lack, nobody is downloading yet and far allows.
+func (s *Swarm) pickPiece(p *peer, far farFilter) int {
 	random := s.numHave < s.cfg.RandomFirstPieces
 	best, choice, ties := int32(1<<30), -1, 0
 	consider := func(i int) {
-		if s.dl[i] != nil || s.have.get(i) {
+		if s.dl[i] != nil || s.have.get(i) || !far.allows(i) {
 			return
 		}
 		a := s.avail[i]

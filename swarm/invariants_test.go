@@ -71,6 +71,9 @@ func (s *Swarm) checkInvariants() error {
 			return fmt.Errorf("avail[%d] %d, recount %d", i, s.avail[i], n)
 		}
 	}
+	if err := s.checkLocality(); err != nil {
+		return err
+	}
 	pending := make([]int32, s.cfg.NumPieces)
 	for _, p := range s.peers {
 		if s.byID[p.id] != p {
@@ -116,6 +119,38 @@ func (s *Swarm) checkInvariants() error {
 			if n != s.seed.pending[i] {
 				return fmt.Errorf("seed pending[%d] %d, recount %d", i, s.seed.pending[i], n)
 			}
+		}
+	}
+	return nil
+}
+
+// checkLocality recounts farAvail and the pieces that are ours to fetch
+// from far peers.
+func (s *Swarm) checkLocality() error {
+	l := s.loc
+	if l == nil {
+		for _, p := range s.peers {
+			if p.dist != distUnknown {
+				return fmt.Errorf("peer %d has a distance without a zone", p.id)
+			}
+		}
+		return nil
+	}
+	for i := 0; i < s.cfg.NumPieces; i++ {
+		n, best := int32(0), uint64(0)
+		for _, p := range s.peers {
+			if p.dist == distFar && p.has.get(i) {
+				n++
+			}
+			if p.dist == distNear && p.idKey != 0 && l.self != 0 {
+				best = max(best, farWeight(p.idKey, i))
+			}
+		}
+		if n != l.farAvail[i] {
+			return fmt.Errorf("farAvail[%d] %d, recount %d", i, l.farAvail[i], n)
+		}
+		if mine := l.self == 0 || farWeight(l.self, i) > best; mine != l.mine.get(i) {
+			return fmt.Errorf("piece %d: mine %v, recount %v", i, l.mine.get(i), mine)
 		}
 	}
 	return nil

@@ -53,6 +53,12 @@ type peer struct {
 
 	told    bitset   // initial seeding: pieces we revealed to it
 	reveals []reveal // initial seeding: revealed pieces not fetched yet
+
+	// Locality (locality.go).
+	addedAt time.Time // when AddPeer ran
+	extSeen bool      // its extended handshake arrived
+	dist    distance
+	idKey   uint64 // idKey of its peer id
 }
 
 // request is one of our outstanding requests.
@@ -77,6 +83,8 @@ func (s *Swarm) AddPeer(now time.Time, c ConnID, info PeerInfo) {
 		has:         newBitset(s.cfg.NumPieces),
 		amChoking:   true,
 		peerChoking: true,
+		addedAt:     now,
+		idKey:       idKey(info.ID),
 	}
 	s.peers = append(s.peers, p)
 	s.byID[c] = p
@@ -142,6 +150,9 @@ func (s *Swarm) ban(now time.Time, c ConnID, reason string, until time.Time) {
 func (s *Swarm) dropPeer(now time.Time, p *peer) {
 	for len(p.reqs) > 0 {
 		s.unrequest(now, p, len(p.reqs)-1, false)
+	}
+	if s.loc != nil {
+		s.forgetDistance(p) // before p leaves s.peers: it may recount the rendezvous without p
 	}
 	for i, w := range p.has {
 		for w != 0 {

@@ -67,7 +67,7 @@ func TestPickerMatchesReference(t *testing.T) {
 		p := s.peers[rng.Intn(len(s.peers))]
 		p.peerChoking = false // as if unchoked, without the fill that follows
 		rarest, any := referencePick(s, p)
-		got := s.pickPiece(p)
+		got := s.pickPiece(p, farFilter{})
 		switch {
 		case !any && got != -1:
 			t.Fatalf("seed %d: picked %d with no candidate", seed, got)
@@ -96,7 +96,7 @@ func TestPickerBreaksTiesRandomly(t *testing.T) {
 	s.byID[1].peerChoking = false
 	seen := map[int]int{}
 	for k := 0; k < 400; k++ {
-		seen[s.pickPiece(s.byID[1])]++
+		seen[s.pickPiece(s.byID[1], farFilter{})]++
 	}
 	for i := 0; i < 4; i++ {
 		if seen[i] == 0 {

@@ -172,6 +172,7 @@ func (s *Swarm) peerHas(now time.Time, p *peer, i int) {
 		p.has.set(i)
 		p.numHas++
 		s.avail[i]++
+		s.farHas(now, p, i)
 		if !s.have.get(i) {
 			p.wanted++
 			s.updateInterest(p)
@@ -206,8 +207,10 @@ func (s *Swarm) onBitfield(now time.Time, p *peer, bf []byte) string {
 func (s *Swarm) onExtendedHandshake(now time.Time, p *peer, payload []byte) {
 	h, err := wire.ParseExtendedHandshake(payload) // bounded in size and depth
 	if err != nil {
+		s.setZone(now, p, "")
 		return
 	}
+	defer s.setZone(now, p, h.Zone)
 	if h.Reqq > 0 {
 		p.reqq = min(h.Reqq, maxReqq)
 		for len(p.reqs) > p.reqq {

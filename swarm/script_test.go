@@ -230,6 +230,23 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		p := r.s.byID[c]
 		return []string{fmt.Sprintf("%s: target=%d outstanding=%d rate=%.0fKiB/s rtt=%v floor=%d",
 			args[0], r.s.target(p), len(p.reqs), p.downRate/1024, p.pipe.rtt, p.pipe.floor)}, nil
+	case "distances":
+		// distances: each peer's distance, and the pieces ours to fetch
+		// from far peers.
+		var out []string
+		for _, p := range r.s.peers {
+			out = append(out, fmt.Sprintf("%s: %s", r.name(p.id), [...]string{"unknown", "near", "far"}[p.dist]))
+		}
+		if l := r.s.loc; l != nil {
+			var mine []string
+			for i := 0; i < r.s.cfg.NumPieces; i++ {
+				if l.mine.get(i) {
+					mine = append(mine, strconv.Itoa(i))
+				}
+			}
+			out = append(out, "mine: "+strings.Join(mine, ","))
+		}
+		return out, nil
 	case "requests":
 		c, err := r.conn(args[0])
 		if err != nil {
@@ -345,6 +362,8 @@ func (r *scriptRunner) cmdNew(args []string) error {
 			return err
 		}
 	}
+	cfg.Zone = r.fields["zone"]
+	copy(cfg.PeerID[:], r.fields["id"])
 	if r.fields["choker"] == "public" {
 		cfg.Choker = Public
 	}
@@ -368,6 +387,7 @@ func (r *scriptRunner) cmdAddPeer(args []string) ([]string, error) {
 	c := ConnID(len(r.names))
 	r.ids[name] = c
 	var info PeerInfo
+	copy(info.ID[:], r.fields["id"])
 	for _, b := range bare {
 		info.Fast = info.Fast || b == "fast"
 		info.Extended = info.Extended || b == "ext"
@@ -487,6 +507,14 @@ func (r *scriptRunner) parseMessage(args []string) (wire.Message, error) {
 		return wire.Message{Type: wire.Bitfield, Bitfield: bf}, err
 	case "ext-handshake":
 		r.kv(args[1:])
+		if z, ok := r.fields["zone"]; ok {
+			reqq, err := r.intField("reqq", 0)
+			if err != nil {
+				return wire.Message{}, err
+			}
+			b, err := wire.ExtendedHandshake{M: map[string]int{"ut_pex": 1}, Reqq: reqq, Zone: z}.Marshal()
+			return wire.Message{Type: wire.Extended, ExtendedID: 0, ExtendedPayload: b}, err
+		}
 		return wire.Message{Type: wire.Extended, ExtendedID: 0,
 			ExtendedPayload: []byte("d1:md6:ut_pexi1ee4:reqqi" + r.fields["reqq"] + "ee")}, nil
 	case "extended":

@@ -8,6 +8,7 @@ import (
 
 	"github.com/shoal-p2p/shoal/handover"
 	"github.com/shoal-p2p/shoal/wire"
+	"github.com/shoal-p2p/shoal/zone"
 )
 
 // ErrInvalidConfig is wrapped by New when the Config is inconsistent.
@@ -107,12 +108,24 @@ type Config struct {
 	// DefaultSoleSourceRetry); a corrupter of a piece others have is banned
 	// for good. See PieceVerified.
 	SoleSourceRetry time.Duration
+	// Zone is our location label (package zone, e.g. "dc1/row4/rack12");
+	// "" turns locality off. With it, far peers (another label in their
+	// extended handshake) are asked only for what the rack cannot give
+	// (see locality.go).
+	Zone string
+	// PeerID is our BitTorrent peer id. With Zone it decides which pieces
+	// we bring into our rack from far peers (a rendezvous among the near
+	// peers' ids); zero: we fetch from far peers whatever no near peer has.
+	PeerID [20]byte
 }
 
-// PeerInfo is what the handshake told us about a peer (reserved bits).
+// PeerInfo is what the handshake told us about a peer.
 type PeerInfo struct {
-	Fast     bool // BEP 6 fast extension
-	Extended bool // BEP 10 extension protocol
+	Fast     bool // BEP 6 fast extension (reserved bits)
+	Extended bool // BEP 10 extension protocol (reserved bits)
+	// ID is the peer's id from the handshake (zero: unknown); only
+	// locality uses it (Config.PeerID).
+	ID [20]byte
 }
 
 // Swarm is the scheduling state of one torrent. Create it with New and step
@@ -150,6 +163,7 @@ type Swarm struct {
 	specs          []BlockSpec // scratch for rarestFirst
 
 	seed *initialSeed // non-nil while initial seeding
+	loc  *locality    // non-nil with Config.Zone (locality.go)
 
 	// withheld are pieces we have that no longer verify on disk (see
 	// PieceChecked): never served nor announced; nil until the first one.
@@ -184,6 +198,9 @@ func New(cfg Config) (*Swarm, error) {
 	}
 	if cfg.UploadSlots < 0 || cfg.MaxRequestsPerPeer < 0 || cfg.MaxQueuedUploads < 0 || cfg.RequestTimeout < 0 {
 		return nil, fmt.Errorf("%w: negative limit", ErrInvalidConfig)
+	}
+	if err := zone.Check(cfg.Zone); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if cfg.Choker != Fleet && cfg.Choker != Public {
 		return nil, fmt.Errorf("%w: unknown choker mode %d", ErrInvalidConfig, cfg.Choker)
@@ -237,6 +254,7 @@ func New(cfg Config) (*Swarm, error) {
 			s.unrequested += s.numBlocks(i)
 		}
 	}
+	s.loc = newLocality(&s.cfg)
 	if cfg.InitialSeeding && s.Complete() {
 		s.seed = newInitialSeed(cfg.NumPieces)
 	}
@@ -323,6 +341,10 @@ type Stats struct {
 	Uploaded       int64 // payload bytes sent
 	Wasted         int64 // payload bytes received but not wanted
 	HashFails      int   // pieces that failed verification
+	// NearPeers and FarPeers count the peers whose zone label equals ours
+	// and differs from ours (Config.Zone); the others are of unknown
+	// distance.
+	NearPeers, FarPeers int
 }
 
 // Stats returns counters for a progress line.
@@ -349,6 +371,12 @@ func (s *Swarm) Stats() Stats {
 		}
 		if p.amInterested {
 			st.Interesting++
+		}
+		switch p.dist {
+		case distNear:
+			st.NearPeers++
+		case distFar:
+			st.FarPeers++
 		}
 		st.Requests += len(p.reqs)
 		st.QueuedUploads += len(p.uploads)

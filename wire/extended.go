@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/anacrolix/torrent/bencode"
+
+	"github.com/shoal-p2p/shoal/zone"
 )
 
 // ExtendedHandshakeID is the extended message id of the extension protocol
@@ -40,7 +42,16 @@ type ExtendedHandshake struct {
 	// MetadataSize is the size of the info dictionary ("metadata_size",
 	// BEP 9), 0 if absent.
 	MetadataSize int
+	// Zone is the sender's location label ("shoal_zone", a Shoal key; see
+	// package zone), "" if absent. Other clients ignore the key, as BEP 10
+	// asks of unknown keys. A label that is not valid (zone.Check: at most
+	// zone.MaxLen bytes) is dropped when parsing and refused when
+	// marshalling.
+	Zone string
 }
+
+// zoneKey is the extended handshake key of ExtendedHandshake.Zone.
+const zoneKey = "shoal_zone"
 
 // Marshal returns the bencoded dictionary of e. "m" is always present (BEP 10
 // requires it); the other keys only when non-zero.
@@ -51,6 +62,9 @@ func (e ExtendedHandshake) Marshal() ([]byte, error) {
 			return nil, fmt.Errorf("marshal extended handshake: extension %q has id %d outside 0-255", name, id)
 		}
 		m[name] = int64(id)
+	}
+	if err := zone.Check(e.Zone); err != nil {
+		return nil, fmt.Errorf("marshal extended handshake: %w", err)
 	}
 	d := map[string]any{"m": m}
 	if e.V != "" {
@@ -67,6 +81,9 @@ func (e ExtendedHandshake) Marshal() ([]byte, error) {
 	}
 	if e.MetadataSize != 0 {
 		d["metadata_size"] = int64(e.MetadataSize)
+	}
+	if e.Zone != "" {
+		d[zoneKey] = e.Zone
 	}
 	b, err := bencode.Marshal(d)
 	if err != nil {
@@ -116,6 +133,9 @@ func ParseExtendedHandshake(b []byte) (ExtendedHandshake, error) {
 	}
 	if n, ok := intIn(d["metadata_size"], 0, 1<<31-1); ok {
 		e.MetadataSize = n
+	}
+	if z, ok := d[zoneKey].(string); ok && zone.Check(z) == nil {
+		e.Zone = z
 	}
 	return e, nil
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/shoal-p2p/shoal/zone"
 )
 
 func TestExtendedHandshakeRoundTrip(t *testing.T) {
@@ -19,6 +21,8 @@ func TestExtendedHandshakeRoundTrip(t *testing.T) {
 			MetadataSize: 31235,
 		},
 		{M: map[string]int{"x": 255}, YourIP: make([]byte, 16)},
+		{M: map[string]int{}, Zone: "dc1/row4/rack12"},
+		{M: map[string]int{}, Zone: strings.Repeat("z", zone.MaxLen)},
 	}
 	for _, e := range tests {
 		b, err := e.Marshal()
@@ -127,5 +131,37 @@ func TestParseExtendedHandshakeEmptyDict(t *testing.T) {
 		if _, err := ParseExtendedHandshake([]byte(bad)); err == nil {
 			t.Errorf("%q: want an error for a non-dictionary", bad)
 		}
+	}
+}
+
+// TestExtendedHandshakeZone: the zone travels under "shoal_zone"; a label
+// that is too long, has a bad character or the wrong type is dropped
+// (the rest of the handshake still counts), and Marshal refuses one.
+func TestExtendedHandshakeZone(t *testing.T) {
+	b, err := ExtendedHandshake{M: map[string]int{}, Reqq: 8, Zone: "dc1/rack2"}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "d1:mde4:reqqi8e10:shoal_zone9:dc1/rack2e"; string(b) != want {
+		t.Fatalf("Marshal = %s, want %s", b, want)
+	}
+	long := strings.Repeat("a", zone.MaxLen+1)
+	for _, in := range []string{
+		"d1:mde4:reqqi8e10:shoal_zone" + "65:" + long + "e",
+		"d1:mde4:reqqi8e10:shoal_zone6:a\x1b[2Jbe",
+		"d1:mde4:reqqi8e10:shoal_zone4:a//be",
+		"d1:mde4:reqqi8e10:shoal_zonei5ee",
+		"d1:mde4:reqqi8e10:shoal_zoneld1:ai1eeee",
+	} {
+		got, err := ParseExtendedHandshake([]byte(in))
+		if err != nil {
+			t.Fatalf("parse %q: %v", in, err)
+		}
+		if want := (ExtendedHandshake{M: map[string]int{}, Reqq: 8}); !reflect.DeepEqual(got, want) {
+			t.Errorf("parse %q = %+v, want %+v", in, got, want)
+		}
+	}
+	if _, err := (ExtendedHandshake{Zone: long}).Marshal(); !errors.Is(err, zone.ErrInvalid) {
+		t.Errorf("Marshal of a %d-byte zone: %v, want zone.ErrInvalid", len(long), err)
 	}
 }

@@ -111,6 +111,8 @@ func FuzzParseExtendedHandshake(f *testing.F) {
 	f.Add([]byte("d13:metadata_sizei-5e1:pi70000ee"))
 	f.Add([]byte("le"))
 	f.Add([]byte("d1:xlllleeeee"))
+	f.Add([]byte("d1:mde4:reqqi8e10:shoal_zone9:dc1/rack2e"))
+	f.Add([]byte("d1:mde10:shoal_zone4:a//be"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := ParseExtendedHandshake(b)
 		if err != nil {

@@ -75,6 +75,7 @@ func runSim(ctx context.Context, args []string) error {
 		return runSimCompare(ctx, cfg, extra, systems, policies, *jsonOut, *svgOut)
 	}
 	cfg.RandomPeers = policies[0] == "random"
+	cfg.HandoutOnly = policies[0] == "handout"
 	extra.setPolicy(&cfg)
 	peak := newHeapPeak()
 	rep, err := sim.Run(ctx, cfg)

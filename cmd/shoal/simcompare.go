@@ -36,7 +36,7 @@ func addSimExtraFlags(fs *flag.FlagSet) *simExtraFlags {
 	fs.Func("rack-uplink", "each rack's uplink `RATE` each way, e.g. 50GB, or an oversubscription R×link:U such as 4:1 (default: unlimited)",
 		func(v string) error { f.uplink = v; return nil })
 	fs.Var(&f.core, "core-rate", "`RATE` of the core joining the rack uplinks (default: unlimited)")
-	f.policy = fs.String("policy", "local", "peer choice with racks, comma-separated to run several: local (hosts announce their rack) or random")
+	f.policy = fs.String("policy", "local", "peer choice with racks, comma-separated to run several: local (hosts announce their rack; the cores prefer rack neighbours), handout (the labels reach the tracker only) or random")
 	f.compare = fs.String("compare", "shoal", "comma-separated `systems` to run on the same links: shoal, single, replicated:K, sharded:K")
 	f.outside = fs.Float64("zone-outside", tracker.DefaultLocality.Outside, "local policy: `share` of each handout drawn uniformly from outside the host's rack")
 	f.enough = fs.Int("zone-enough", tracker.DefaultLocality.Enough, "local policy: handout size up to which the nearest peers outside the rack are added to a small rack's")
@@ -68,8 +68,8 @@ func (f *simExtraFlags) apply(cfg *sim.Config) (systems []sim.System, policies [
 		return nil, nil, errors.New("--compare: no system to run")
 	}
 	for _, p := range splitList(*f.policy) {
-		if p != "local" && p != "random" {
-			return nil, nil, fmt.Errorf("--policy %q: want local or random", p)
+		if p != "local" && p != "random" && p != "handout" {
+			return nil, nil, fmt.Errorf("--policy %q: want local, handout or random", p)
 		}
 		policies = append(policies, p)
 	}
@@ -148,6 +148,7 @@ func runSimCompare(ctx context.Context, cfg sim.Config, extra *simExtraFlags, sy
 	for _, run := range runs {
 		c := cfg
 		c.RandomPeers = run.policy == "random"
+		c.HandoutOnly = run.policy == "handout"
 		extra.setPolicy(&c)
 		start := time.Now()
 		peak := newHeapPeak()

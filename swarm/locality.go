@@ -1,0 +1,282 @@
+package swarm
+
+import "time"
+
+// Locality: which peers are near, and what we may ask of far ones.
+//
+// With Config.Zone set, a peer whose extended handshake (BEP 10) carries
+// a zone label ("shoal_zone", see wire.ExtendedHandshake) is near when its
+// label equals ours (the same rack) and far when it differs; a peer
+// without a label is of unknown distance and treated as near, so a fleet
+// without labels, or a swarm of other clients, behaves as without
+// locality. Bytes from a far peer cross the racks' oversubscribed uplinks,
+// so the core asks a far peer only for a piece that
+//
+//   - no near peer has (a near peer will serve it without crossing), and
+//   - is ours to bring into the rack: among us and our near peers that
+//     told their peer id, ours has the highest rendezvous weight for the
+//     piece (farWeight). The hosts of a rack that see each other agree on
+//     the owner, so each piece crosses into the rack about once, and the
+//     others take it from their rack neighbour once it has it;
+//
+// unless the piece is already in progress here with no near peer having
+// it, or only this one peer of ours has it (a scarce piece: an origin
+// under initial seeding reveals each piece to one peer at a time), or we
+// are starved: our near peers hold less than a piece's worth of our
+// requests, so waiting for the rack would leave our download link idle.
+// And if a piece that is not ours has been at our far peers for a while
+// and still no near peer has it, its owner probably cannot get it (its
+// far peers lack it): we take it after a wait of about one piece's fetch
+// time per near peer that likely outranks us for it, so the hosts of a
+// rack step in one after another rather than all at once. These
+// fallbacks keep the swarm from stalling.
+//
+// A peer that speaks BEP 10 is asked for nothing until its extended
+// handshake arrives (at most zoneHold), so the first requests are not
+// sent before its distance is known.
+
+// zoneHold bounds how long requests to a BEP 10 peer wait for its
+// extended handshake when we have a zone.
+const zoneHold = 2 * time.Second
+
+// distance is what the core knows of a peer's location.
+type distance uint8
+
+const (
+	distUnknown distance = iota // no label (ours or its): treated as near
+	distNear                    // the same label as ours
+	distFar                     // a different label
+)
+
+// locality is the core's locality state; it is used only when Config.Zone
+// is set.
+type locality struct {
+	self uint64 // farWeight key of our own peer id (0: none)
+	// farAvail counts the far peers that have each piece (avail counts
+	// every peer), and farSince is when (unix ns) its count last rose
+	// from zero.
+	farAvail []int32
+	farSince []int64
+	// best is, per piece, the highest farWeight among the near peers with
+	// an id, and mine the pieces whose weight of ours beats it: the pieces
+	// we may fetch from far peers. Recomputed when a near peer leaves.
+	best []uint64
+	mine bitset
+}
+
+// newLocality returns the locality state for cfg, or nil without a zone.
+func newLocality(cfg *Config) *locality {
+	if cfg.Zone == "" {
+		return nil
+	}
+	l := &locality{
+		self:     idKey(cfg.PeerID),
+		farAvail: make([]int32, cfg.NumPieces),
+		farSince: make([]int64, cfg.NumPieces),
+		best:     make([]uint64, cfg.NumPieces),
+		mine:     newBitset(cfg.NumPieces),
+	}
+	for i := range l.best {
+		l.mine.set(i)
+	}
+	return l
+}
+
+// idKey hashes a peer id into the key of its rendezvous weights (FNV-1a);
+// the zero id (unknown) gives 0, which takes part in no rendezvous.
+func idKey(id [20]byte) uint64 {
+	if id == ([20]byte{}) {
+		return 0
+	}
+	h := uint64(14695981039346656037)
+	for _, b := range id {
+		h ^= uint64(b)
+		h *= 1099511628211
+	}
+	return h | 1
+}
+
+// farWeight is the rendezvous weight of the host with key k for piece i
+// (a splitmix64 finalizer of the two).
+func farWeight(k uint64, i int) uint64 {
+	x := k + uint64(i)*0x9e3779b97f4a7c15
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// setZone records the zone label p announced (already checked by the
+// wire parser) and updates what its pieces and id count for.
+func (s *Swarm) setZone(now time.Time, p *peer, label string) {
+	l := s.loc
+	p.extSeen = true
+	if l == nil {
+		return
+	}
+	d := distUnknown
+	switch {
+	case label == "":
+	case label == s.cfg.Zone:
+		d = distNear
+	default:
+		d = distFar
+	}
+	if d == p.dist {
+		s.fill(now, p)
+		return
+	}
+	s.forgetDistance(p)
+	p.dist = d
+	switch d {
+	case distFar:
+		s.addFarHas(now, p)
+	case distNear:
+		s.addNearID(p)
+	}
+	s.needFill = true
+}
+
+// forgetDistance undoes what p's distance contributed.
+func (s *Swarm) forgetDistance(p *peer) {
+	switch p.dist {
+	case distFar:
+		for w, word := range p.has {
+			for word != 0 {
+				s.loc.farAvail[w*64+trailingZeros(word)]--
+				word &= word - 1
+			}
+		}
+	case distNear:
+		p.dist = distUnknown
+		if p.idKey != 0 {
+			s.recomputeMine()
+		}
+	}
+	p.dist = distUnknown
+}
+
+// addFarHas counts the pieces of far peer p in farAvail.
+func (s *Swarm) addFarHas(now time.Time, p *peer) {
+	for w, word := range p.has {
+		for word != 0 {
+			s.countFar(now, w*64+trailingZeros(word))
+			word &= word - 1
+		}
+	}
+}
+
+// countFar counts one more far peer with piece i.
+func (s *Swarm) countFar(now time.Time, i int) {
+	l := s.loc
+	if l.farAvail[i] == 0 {
+		l.farSince[i] = now.UnixNano()
+	}
+	l.farAvail[i]++
+}
+
+// addNearID lets near peer p's id take part in the rendezvous.
+func (s *Swarm) addNearID(p *peer) {
+	l := s.loc
+	if p.idKey == 0 || l.self == 0 {
+		return
+	}
+	for i := range l.best {
+		if w := farWeight(p.idKey, i); w > l.best[i] {
+			l.best[i] = w
+			if w >= farWeight(l.self, i) {
+				l.mine.clear(i)
+			}
+		}
+	}
+}
+
+// recomputeMine rebuilds best and mine from the near peers connected.
+func (s *Swarm) recomputeMine() {
+	l := s.loc
+	for i := range l.best {
+		l.best[i] = 0
+		l.mine.set(i)
+	}
+	for _, q := range s.peers {
+		if q.dist == distNear {
+			s.addNearID(q)
+		}
+	}
+}
+
+// farHas records that far peer p gained piece i.
+func (s *Swarm) farHas(now time.Time, p *peer, i int) {
+	if s.loc != nil && p.dist == distFar {
+		s.countFar(now, i)
+	}
+}
+
+// awaitingZone reports whether requests to p wait for its extended
+// handshake (see zoneHold).
+func (s *Swarm) awaitingZone(now time.Time, p *peer) bool {
+	return s.loc != nil && p.extended && !p.extSeen && now.Sub(p.addedAt) < zoneHold
+}
+
+// farFilter decides which pieces a far peer may be asked for during one
+// fill; the zero farFilter (a peer not far) allows every piece.
+type farFilter struct {
+	s       *Swarm
+	far     bool
+	starved bool
+	now     int64   // unix ns
+	near    float64 // near peers with an id (the others in the rendezvous)
+	unit    float64 // ns: about the time to fetch one piece from the peer
+}
+
+// Bounds on farFilter.unit, and its value while the peer's rate is
+// unknown.
+const (
+	minFarUnit     = time.Millisecond
+	maxFarUnit     = time.Second
+	defaultFarUnit = 10 * time.Millisecond
+)
+
+// farFilterFor returns the filter for requests to p.
+func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
+	if s.loc == nil || p.dist != distFar {
+		return farFilter{}
+	}
+	nearReqs, near := 0, 0
+	for _, q := range s.peers {
+		if q.dist != distFar {
+			nearReqs += len(q.reqs)
+		}
+		if q.dist == distNear && q.idKey != 0 {
+			near++
+		}
+	}
+	unit := float64(defaultFarUnit)
+	if p.rateKnown && p.downRate > 0 {
+		unit = float64(s.cfg.PieceLength) / p.downRate * 1e9
+		unit = min(max(unit, float64(minFarUnit)), float64(maxFarUnit))
+	}
+	return farFilter{s: s, far: true, starved: nearReqs < s.blocksPerPc, now: now.UnixNano(), near: float64(near), unit: unit}
+}
+
+// allows reports whether piece i may be requested from the peer.
+func (f farFilter) allows(i int) bool {
+	if !f.far {
+		return true
+	}
+	s, l := f.s, f.s.loc
+	if s.avail[i] > l.farAvail[i] {
+		return false // a near peer (or one of unknown distance) has it
+	}
+	if f.starved || s.dl[i] != nil || l.mine.get(i) || s.avail[i] == 1 || l.self == 0 {
+		return true
+	}
+	// Not ours: its owner should bring it in. If the rack still lacks it
+	// after a while, we take it, after a wait that grows with how many of
+	// our near peers likely outrank us for it (estimated from our own
+	// weight), so the hosts of the rack step in one after another.
+	rank := f.near * (1 - float64(farWeight(l.self, i))/(1<<64))
+	return float64(f.now-l.farSince[i]) >= rank*f.unit
+}

@@ -153,6 +153,12 @@ func (m *Manager) Connected(now time.Time, h Handshake) {
 	}
 	m.admit(c)
 	m.emit(Action{Kind: Accept, Conn: c.id})
+	if cd != nil {
+		// The dial's half-open slot is free: fill it now, not at the next
+		// tick (which can come a second later, after a whole transfer on a
+		// fast network).
+		m.dialMore(now)
+	}
 }
 
 // failuresOr returns cd's failures, or n for no candidate.

@@ -48,7 +48,7 @@ const (
 	DefaultRequestTimeout     = 20 * time.Second
 	DefaultRandomFirstPieces  = 4
 	DefaultPublicUploadSlots  = 4
-	DefaultActiveUploads      = 6
+	DefaultActiveUploads      = 10
 	DefaultSoleSourceRetry    = time.Minute
 )
 
@@ -83,7 +83,8 @@ type Config struct {
 	// time (default DefaultActiveUploads; negative: no bound). Requests of
 	// other unchoked peers wait their turn; a turn is about one piece. A
 	// link shared by fewer transfers moves each piece faster, so new pieces
-	// hop through the swarm sooner.
+	// hop through the swarm sooner; but with too few, the link idles when
+	// every peer holding a turn has a backlogged download link.
 	ActiveUploads int
 	// MaxRequestsPerPeer caps our outstanding requests to one peer (default
 	// 256); the peer's advertised reqq caps it further.

@@ -69,7 +69,8 @@ type Config struct {
 	// They do not count in the finish times.
 	Churn float64
 	// OriginLeaves makes the origin leave once every piece has left it at
-	// least once.
+	// least once and is held by at least two receivers still present (so
+	// that receivers leaving with Churn cannot take a piece's only copy).
 	OriginLeaves bool
 	// JoinSpread spreads the receivers' first announces uniformly over this
 	// span, in random order (0: all at the start, still in random order).

@@ -158,9 +158,39 @@ func (s *simulation) originSentBlock(spec swarm.BlockSpec) {
 	if before < plen && s.originSent[spec.Piece] >= plen {
 		s.originOut++
 		s.trace.pieceLeft(s, int(spec.Piece), s.originOut == s.lay.numPieces)
-		if s.originOut == s.lay.numPieces && s.cfg.OriginLeaves {
-			s.hosts[0].leaving = true
-		}
+		s.maybeOriginLeaves()
+	}
+}
+
+// originLeaveCopies is how many receivers still present must hold every
+// piece before an origin with Config.OriginLeaves leaves.
+const originLeaveCopies = 2
+
+// maybeOriginLeaves makes the origin leave (Config.OriginLeaves) once every
+// piece has left it and every piece is held by at least originLeaveCopies
+// receivers that are still present: with receivers leaving (Config.Churn),
+// a piece whose only copy went to a host that left, or that was still on
+// the wire, would otherwise be lost to everyone. A real origin can count
+// the same from its peers' Haves.
+func (s *simulation) maybeOriginLeaves() {
+	if s.cfg.OriginLeaves && s.originOut == s.lay.numPieces && s.fragile == 0 && !s.hosts[0].leaving {
+		s.hosts[0].leaving = true
+	}
+}
+
+// held notes that receiver h verified piece (d = 1) or left holding it
+// (d = -1), for maybeOriginLeaves.
+func (s *simulation) held(h *host, piece int, d int32) {
+	if h.origin {
+		return
+	}
+	before := s.holders[piece]
+	s.holders[piece] += d
+	switch {
+	case before < originLeaveCopies && s.holders[piece] >= originLeaveCopies:
+		s.fragile--
+	case before >= originLeaveCopies && s.holders[piece] < originLeaveCopies:
+		s.fragile++
 	}
 }
 
@@ -289,6 +319,10 @@ func (s *simulation) doLater(h *host, now time.Time, l later) {
 		h.core.BlockWritten(now, l.spec, nil)
 	case laterVerified:
 		h.core.PieceVerified(now, l.piece, true)
+		if !h.gone {
+			s.held(h, int(l.piece), 1)
+			s.maybeOriginLeaves()
+		}
 	}
 }
 
@@ -348,6 +382,13 @@ func (s *simulation) depart(h *host) {
 	}
 	h.gone = true
 	s.registered[h.idx] = false
+	if !h.origin {
+		for p := range s.holders {
+			if h.core.Have(p) {
+				s.held(h, p, -1)
+			}
+		}
+	}
 	for _, c := range h.conns {
 		s.closeConn(c, true)
 	}

@@ -43,6 +43,11 @@ type simulation struct {
 	candBuf    []tracker.Peer // reused by trackerAnnounce
 	originSent []int64
 	originOut  int
+	// holders counts, per piece, the receivers present that verified it,
+	// and fragile the pieces held by fewer than originLeaveCopies of them
+	// (Config.OriginLeaves waits for none).
+	holders []int32
+	fragile int
 
 	receiversLeft int // receivers that neither finished nor left
 	finished      int
@@ -154,6 +159,8 @@ func (s *simulation) build() error {
 	}
 	s.registered = make([]bool, n)
 	s.originSent = make([]int64, lay.numPieces)
+	s.holders = make([]int32, lay.numPieces)
+	s.fragile = lay.numPieces
 	s.receiversLeft = cfg.Peers
 	// The origin announces first; receivers follow in random order.
 	s.schedule(event{at: 0, kind: evJoin, h: s.hosts[0]})

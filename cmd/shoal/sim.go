@@ -33,7 +33,7 @@ func runSim(ctx context.Context, args []string) error {
 	slowFrac := fs.Float64("slow-fraction", 0, "fraction of receivers on the slow link")
 	fs.Var(&slowLink, "slow-link", "upload and download `RATE` of slow receivers")
 	churn := fs.Float64("churn", 0, "fraction of receivers that leave part-way through")
-	originLeaves := fs.Bool("origin-leaves", false, "the origin leaves once every piece left it once")
+	originLeaves := fs.Bool("origin-leaves", false, "the origin leaves once every piece left it once and two receivers still present hold every piece")
 	joinSpread := fs.Duration("join-spread", 0, "spread the receivers' starts over this span")
 	maxPeers := fs.Int("max-peers", 0, "connections per host (0: the client's default, 80)")
 	maxTime := fs.Duration("max-time", 0, "give up after this much simulated time (default: 120s + 100 × floor)")

@@ -1,0 +1,26 @@
+package sim
+
+import (
+	"context"
+	"testing"
+)
+
+// TestChurnOriginLeaves: with receivers leaving part-way and the origin
+// leaving after its first copy, every receiver that stays completes, for
+// many seeds: the origin leaves only once every piece is held by
+// receivers still present (a piece whose only copy left with a churning
+// receiver used to be lost, and no remaining receiver could finish).
+func TestChurnOriginLeaves(t *testing.T) {
+	for seed := int64(1); seed <= 40; seed++ {
+		cfg := small(seed)
+		cfg.Peers, cfg.Churn, cfg.OriginLeaves = 20, 0.25, true
+		r, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if r.Churned != 5 || r.Incomplete != 0 || len(r.FinishS) != 15 {
+			t.Fatalf("seed %d: churned %d, %d complete, %d incomplete; want 5 churned and the other 15 complete",
+				seed, r.Churned, len(r.FinishS), r.Incomplete)
+		}
+	}
+}

@@ -788,6 +788,15 @@ func (s *subscriber) switchTo(seq uint64) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	// The release current until now is protected for SwitchGrace before the
+	// link moves, not after: a collection between the rename and the
+	// bookkeeping below would otherwise see it as neither current nor
+	// previous and remove it under its readers.
+	a.mu.Lock()
+	if s.rec.Current != seq {
+		s.previous, s.switchedAt = s.rec.Current, time.Now()
+	}
+	a.mu.Unlock()
 	tmp := filepath.Join(dir, fmt.Sprintf(".current-%d", seq))
 	os.Remove(tmp)
 	if err := os.Symlink(filepath.Join("..", "..", "content", ih.String()), tmp); err != nil {
@@ -803,7 +812,7 @@ func (s *subscriber) switchTo(seq uint64) error {
 	}
 	a.mu.Lock()
 	if s.rec.Current != seq {
-		s.previous, s.switchedAt = s.rec.Current, time.Now()
+		s.switchedAt = time.Now() // the grace counts from the switch itself
 	}
 	s.rec.Current = seq
 	rec := s.rec

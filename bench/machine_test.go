@@ -3,6 +3,7 @@ package bench
 import (
 	"os"
 	"testing"
+	"time"
 )
 
 func TestMachineUsage(t *testing.T) {
@@ -15,9 +16,15 @@ func TestMachineUsage(t *testing.T) {
 	if err != nil || rate <= 0 {
 		t.Fatalf("ProbeDisk: %v, %v", rate, err)
 	}
+	// Some CPU for the counters to see: /proc/stat counts in 10 ms ticks,
+	// so spin for 200 ms of wall time, not a fixed count of iterations
+	// (20 M iterations took 15 ms on a fast core and the counters showed
+	// one tick, of I/O wait).
 	x := 0
-	for i := range 20_000_000 { // some CPU for the counters to see
-		x += i ^ x
+	for start := time.Now(); time.Since(start) < 200*time.Millisecond; {
+		for i := range 100_000 {
+			x += i ^ x
+		}
 	}
 	m1, err := SampleMachine(dir)
 	if err != nil {

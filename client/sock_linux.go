@@ -22,6 +22,20 @@ import (
 // cores that was 65,000 sleeps per N = 30 bench run, 6% of the receivers'
 // CPU (see docs/BENCHMARKS.md).
 
+// rawTCP returns the raw connection under nc, or nil if nc is not a TCP
+// connection that has one.
+func rawTCP(nc net.Conn) syscall.RawConn {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
 // sockReader reads a TCP connection with raw read(2) calls.
 type sockReader struct {
 	rc  syscall.RawConn
@@ -34,12 +48,8 @@ type sockReader struct {
 // newSockReader returns a reader of nc that makes raw system calls, or nc
 // itself if it is not a TCP connection.
 func newSockReader(nc net.Conn) io.Reader {
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		return nc
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
+	rc := rawTCP(nc)
+	if rc == nil {
 		return nc
 	}
 	r := &sockReader{rc: rc}
@@ -100,12 +110,8 @@ const maxIovecs = 1024
 // newSockWriter returns a raw writer of nc, or nil if nc is not a TCP
 // connection (the caller then writes to nc).
 func newSockWriter(nc net.Conn) *sockWriter {
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		return nil
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
+	rc := rawTCP(nc)
+	if rc == nil {
 		return nil
 	}
 	w := &sockWriter{rc: rc}

@@ -84,6 +84,10 @@ func checkResult(t *testing.T, r Result, cfg Config) {
 	if !(r.CPUSPerGB > 0) || r.PeakRSSBytes <= 0 || r.OriginRSSBytes <= 0 {
 		t.Errorf("%s: cpu %v s/GB, peak RSS %d, origin RSS %d: want all positive", r.System, r.CPUSPerGB, r.PeakRSSBytes, r.OriginRSSBytes)
 	}
+	// Every host waited for the network at least once.
+	if r.VoluntarySwitches < int64(cfg.Peers) || r.InvoluntarySwitches < 0 {
+		t.Errorf("%s: %d voluntary, %d involuntary context switches; want at least one voluntary per receiver", r.System, r.VoluntarySwitches, r.InvoluntarySwitches)
+	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)

@@ -142,6 +142,10 @@ func (p *proc) stop(grace time.Duration) *os.ProcessState {
 type usage struct {
 	cpu     time.Duration // user + system
 	peakRSS int64         // bytes
+	// vcsw and ivcsw count the process's context switches: voluntary (a
+	// thread blocked: waiting for the network, a timer, a lock) and
+	// involuntary (preempted by the kernel, which the machine's load sets).
+	vcsw, ivcsw int64
 }
 
 // usageOf reads the rusage of a reaped process.
@@ -156,5 +160,7 @@ func usageOf(st *os.ProcessState) usage {
 	return usage{
 		cpu:     st.UserTime() + st.SystemTime(),
 		peakRSS: ru.Maxrss * 1024, // Linux reports kilobytes
+		vcsw:    int64(ru.Nvcsw),
+		ivcsw:   int64(ru.Nivcsw),
 	}
 }

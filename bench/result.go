@@ -8,27 +8,33 @@ import (
 // Result is one system's figures for one run. Times are seconds from the
 // moment the receivers were started; rates are bytes per second.
 type Result struct {
-	System            string    `json:"system"`
-	Run               int       `json:"run"`
-	Peers             int       `json:"peers"`
-	SizeBytes         int64     `json:"size_bytes"`
-	PieceLength       int64     `json:"piece_length"`
-	LinkBytesPerS     float64   `json:"link_bytes_per_s"`
-	OriginBytesPerS   float64   `json:"origin_link_bytes_per_s"`
-	Netns             bool      `json:"netns"` // links shaped by tc in namespaces, floor from goodput
-	FloorS            float64   `json:"floor_s"`
-	SingleSourceS     float64   `json:"single_source_s"`
-	TLastS            float64   `json:"t_last_s"`
-	P50S              float64   `json:"p50_s"`
-	P90S              float64   `json:"p90_s"`
-	Efficiency        float64   `json:"efficiency"`
-	OriginEgressBytes int64     `json:"origin_egress_bytes"`
-	OriginEgressRatio float64   `json:"origin_egress_ratio"`
-	CPUSeconds        float64   `json:"cpu_s"`
-	CPUSPerGB         float64   `json:"cpu_s_per_gb"`
-	PeakRSSBytes      int64     `json:"peak_rss_bytes"`
-	OriginRSSBytes    int64     `json:"origin_rss_bytes"`
-	FinishS           []float64 `json:"finish_s"`
+	System            string  `json:"system"`
+	Run               int     `json:"run"`
+	Peers             int     `json:"peers"`
+	SizeBytes         int64   `json:"size_bytes"`
+	PieceLength       int64   `json:"piece_length"`
+	LinkBytesPerS     float64 `json:"link_bytes_per_s"`
+	OriginBytesPerS   float64 `json:"origin_link_bytes_per_s"`
+	Netns             bool    `json:"netns"` // links shaped by tc in namespaces, floor from goodput
+	FloorS            float64 `json:"floor_s"`
+	SingleSourceS     float64 `json:"single_source_s"`
+	TLastS            float64 `json:"t_last_s"`
+	P50S              float64 `json:"p50_s"`
+	P90S              float64 `json:"p90_s"`
+	Efficiency        float64 `json:"efficiency"`
+	OriginEgressBytes int64   `json:"origin_egress_bytes"`
+	OriginEgressRatio float64 `json:"origin_egress_ratio"`
+	CPUSeconds        float64 `json:"cpu_s"`
+	CPUSPerGB         float64 `json:"cpu_s_per_gb"`
+	PeakRSSBytes      int64   `json:"peak_rss_bytes"`
+	// VoluntarySwitches and InvoluntarySwitches are the context switches
+	// of every process of the run (rusage): voluntary ones count how often
+	// a thread blocked (a wake-up each), which the software sets; how often
+	// one was preempted mostly depends on the machine's load.
+	VoluntarySwitches   int64     `json:"voluntary_switches"`
+	InvoluntarySwitches int64     `json:"involuntary_switches"`
+	OriginRSSBytes      int64     `json:"origin_rss_bytes"`
+	FinishS             []float64 `json:"finish_s"`
 	// StartedS and FirstPeerS (shoal only) are when each receiver had
 	// loaded the torrent and opened its storage, and when it had its first
 	// peer: the start-up the simulator does not model.

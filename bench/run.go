@@ -392,6 +392,8 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	for _, p := range hosts.procs {
 		u := usageOf(p.state)
 		cpu += u.cpu
+		res.VoluntarySwitches += u.vcsw
+		res.InvoluntarySwitches += u.ivcsw
 		if p == origin {
 			res.OriginRSSBytes = u.peakRSS
 		} else if p != tracker {

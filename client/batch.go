@@ -130,22 +130,32 @@ func (t *Torrent) holdWakes() { t.wakes.hold = true }
 
 // flushWakes wakes every writer that was given a block send (or a shared
 // payload) since holdWakes, and defers the wake-up of those given only
-// protocol messages (see deferWake). The loop only.
+// protocol messages (see deferWake): by messageDelay, or by haveDelay when
+// all they were given is Haves. The loop only.
 func (t *Torrent) flushWakes() {
 	w := &t.wakes
 	w.hold = false
 	for i, c := range w.conns {
 		c.wakeHeld = false
-		if c.urgent {
-			c.urgent = false
-			c.lazyWake = false // woken now: its deferred entry has nothing to do
-			c.wakeWriter()
-		} else {
+		switch {
+		case c.urgent:
+			t.wakeNow(c)
+		case c.eager:
 			t.deferWake(c)
+		default:
+			t.deferHave(c)
 		}
+		c.urgent, c.eager = false, false
 		w.conns[i] = nil
 	}
 	w.conns = w.conns[:0]
+}
+
+// wakeNow wakes c's writer at once; its deferred wake-ups, if any, have
+// nothing left to do (the writer takes everything queued). The loop only.
+func (t *Torrent) wakeNow(c *peerConn) {
+	c.lazyWake, c.haveWake = false, false
+	c.wakeWriter()
 }
 
 // messageDelay is the longest a writer given only protocol messages
@@ -160,6 +170,17 @@ func (t *Torrent) flushWakes() {
 // of the peer's rate, so the delay costs no throughput; a block send
 // wakes its writer at once, taking the messages before it along.
 const messageDelay = 2 * time.Millisecond
+
+// haveDelay is the longest a writer given only Haves waits before it is
+// woken. A receiver tells every peer of every piece it completes: in the
+// bench (N = 30, 64 MB, 10 MB/s) a third of all socket writes carried one
+// or two Haves and nothing else, each costing the peer a wake-up, a read
+// and a loop turn, per piece and per connection. Haves held this long go
+// out together, or with the next Request or block of that connection.
+// Nothing waits on a Have as it waits on a block or a Request: a peer that
+// learns of a piece late fetches others meanwhile, and an initial seed
+// reveals pieces a pipeline ahead of what its peer fetches.
+const haveDelay = 25 * time.Millisecond
 
 // deferWake wakes c's writer at the next flush of deferred wake-ups (at
 // most messageDelay from now), unless something urgent wakes it first.
@@ -177,6 +198,25 @@ func (t *Torrent) deferWake(c *peerConn) {
 	}
 }
 
+// deferHave is deferWake for a writer given only Haves: woken at the next
+// flush of Have wake-ups (at most haveDelay from now), unless anything else
+// wakes it first. The loop only.
+func (t *Torrent) deferHave(c *peerConn) {
+	w := &t.wakes
+	if c.lazyWake {
+		return // woken within messageDelay anyway
+	}
+	c.haveWake = true
+	if !c.haveHeld {
+		c.haveHeld = true
+		w.haves = append(w.haves, c)
+	}
+	if !w.haveArmed {
+		w.haveArmed = true
+		w.haveTimer.Reset(haveDelay)
+	}
+}
+
 // flushDeferred wakes every writer whose wake-up was deferred. The loop
 // only, when the timer deferWake armed fires.
 func (t *Torrent) flushDeferred() {
@@ -185,20 +225,39 @@ func (t *Torrent) flushDeferred() {
 	for i, c := range w.lazy {
 		c.lazyHeld = false
 		if c.lazyWake {
-			c.lazyWake = false
-			c.wakeWriter()
+			t.wakeNow(c)
 		}
 		w.lazy[i] = nil
 	}
 	w.lazy = w.lazy[:0]
 }
 
+// flushHaves wakes every writer whose wake-up for Haves was deferred and
+// that was not woken since. The loop only, when the timer deferHave armed
+// fires.
+func (t *Torrent) flushHaves() {
+	w := &t.wakes
+	w.haveArmed = false
+	for i, c := range w.haves {
+		c.haveHeld = false
+		if c.haveWake {
+			t.wakeNow(c)
+		}
+		w.haves[i] = nil
+	}
+	w.haves = w.haves[:0]
+}
+
 // heldWakes is the loop's list of writers to wake at the end of a batch,
-// and of writers whose wake-up is deferred until timer fires.
+// of writers whose wake-up is deferred until timer fires, and of those
+// given only Haves, deferred until haveTimer fires.
 type heldWakes struct {
-	hold  bool
-	conns []*peerConn
-	lazy  []*peerConn
-	armed bool        // timer runs
-	timer *time.Timer // created stopped by the loop
+	hold      bool
+	conns     []*peerConn
+	lazy      []*peerConn
+	armed     bool        // timer runs
+	timer     *time.Timer // created stopped by the loop
+	haves     []*peerConn
+	haveArmed bool        // haveTimer runs
+	haveTimer *time.Timer // created stopped by the loop
 }

@@ -65,11 +65,13 @@ type peerConn struct {
 	ext peerExt
 	// wakeHeld: the writer's wake-up is in the loop's held list (see
 	// Torrent.holdWakes); urgent: something other than protocol messages
-	// was queued since (a block send, a shared payload); lazyHeld: the
-	// connection is in the loop's deferred list (Torrent.deferWake), once
-	// at most; lazyWake: its writer is to be woken when that list is
-	// flushed. All owned by the torrent loop.
-	wakeHeld, urgent, lazyHeld, lazyWake bool
+	// was queued since (a block send, a shared payload); eager: a message
+	// other than a Have was; lazyHeld: the connection is in the loop's
+	// deferred list (Torrent.deferWake), once at most; lazyWake: its
+	// writer is to be woken when that list is flushed; haveHeld, haveWake:
+	// the same for the list of writers given only Haves
+	// (Torrent.deferHave). All owned by the torrent loop.
+	wakeHeld, urgent, eager, lazyHeld, lazyWake, haveHeld, haveWake bool
 	// readFree and sentFree hold the reader's and the writer's batches
 	// (batch.go).
 	readFree, sentFree batchFree
@@ -148,19 +150,24 @@ func (c *peerConn) enqueue(it outItem) {
 		return
 	}
 	urgent := it.isBlock || it.shared != nil
+	eager := urgent || it.msg.Type != wire.Have
 	if w := &c.t.wakes; w.hold {
 		if !c.wakeHeld {
 			c.wakeHeld = true
 			w.conns = append(w.conns, c)
 		}
 		c.urgent = c.urgent || urgent
+		c.eager = c.eager || eager
 		return
 	}
-	if urgent {
-		c.wakeWriter()
-		return
+	switch {
+	case urgent:
+		c.t.wakeNow(c)
+	case eager:
+		c.t.deferWake(c)
+	default:
+		c.t.deferHave(c)
 	}
-	c.t.deferWake(c)
 }
 
 // wakeWriter tells the writer there is something new in its queue.

@@ -30,6 +30,7 @@ func (t *Torrent) loop() {
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
 	defer t.wakes.timer.Stop()
+	defer t.wakes.haveTimer.Stop()
 	t.settle(time.Now())
 	for {
 		t.armWake(wake)
@@ -50,6 +51,8 @@ func (t *Torrent) loop() {
 			t.settle(now)
 		case <-t.wakes.timer.C:
 			t.flushDeferred()
+		case <-t.wakes.haveTimer.C:
+			t.flushHaves()
 		case ev := <-t.events:
 			now := time.Now()
 			ev.apply(t, now)

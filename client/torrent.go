@@ -251,6 +251,8 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 	}
 	t.wakes.timer = time.NewTimer(time.Hour)
 	t.wakes.timer.Stop()
+	t.wakes.haveTimer = time.NewTimer(time.Hour)
+	t.wakes.haveTimer.Stop()
 	t.verified = slices.Clone(have)
 	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart, HashedAtStart: hashed,
 		TotalLength: mi.Info.TotalLength(), BytesLeft: core.BytesLeft(), Complete: core.Complete()}

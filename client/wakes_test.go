@@ -3,6 +3,8 @@ package client
 import (
 	"testing"
 	"time"
+
+	"github.com/shoal-p2p/shoal/wire"
 )
 
 // TestDeferredWakes: a writer given only messages is woken once the
@@ -10,10 +12,7 @@ import (
 // send is not woken again by the flush; the deferred list holds each
 // connection once however often it is deferred.
 func TestDeferredWakes(t *testing.T) {
-	tr := &Torrent{}
-	tr.wakes.timer = time.NewTimer(time.Hour)
-	tr.wakes.timer.Stop()
-	defer tr.wakes.timer.Stop()
+	tr := newWakesTorrent(t)
 	a := &peerConn{t: tr, wake: make(chan struct{}, 1)}
 	b := &peerConn{t: tr, wake: make(chan struct{}, 1)}
 	woken := func(c *peerConn) bool {
@@ -61,5 +60,81 @@ func TestDeferredWakes(t *testing.T) {
 	tr.flushDeferred()
 	if woken(a) {
 		t.Fatal("the flush woke a writer that had been woken since")
+	}
+}
+
+// newWakesTorrent is a Torrent with nothing but its wake-up timers, stopped.
+func newWakesTorrent(t *testing.T) *Torrent {
+	tr := &Torrent{}
+	tr.wakes.timer = time.NewTimer(time.Hour)
+	tr.wakes.timer.Stop()
+	tr.wakes.haveTimer = time.NewTimer(time.Hour)
+	tr.wakes.haveTimer.Stop()
+	t.Cleanup(func() { tr.wakes.timer.Stop(); tr.wakes.haveTimer.Stop() })
+	return tr
+}
+
+// TestHaveWakes: a writer given only Haves is woken by the flush of Have
+// wake-ups, not by the sooner flush for other messages; one also given a
+// Request (or a block) is woken by that and not again by the Have flush;
+// the same holds for messages queued during a batch of loop events.
+func TestHaveWakes(t *testing.T) {
+	tr := newWakesTorrent(t)
+	conn := func() *peerConn { return &peerConn{t: tr, wake: make(chan struct{}, 1)} }
+	woken := func(c *peerConn) bool {
+		select {
+		case <-c.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	have := outItem{msg: wire.Message{Type: wire.Have, Index: 3}}
+	request := outItem{msg: wire.Message{Type: wire.Request, Index: 3, Length: wire.BlockSize}}
+
+	a, b, c := conn(), conn(), conn()
+	a.enqueue(have)
+	a.enqueue(have)
+	b.enqueue(have)
+	b.enqueue(request) // a Have, then a Request: woken with the Requests
+	c.enqueue(request)
+	c.enqueue(have) // a Request, then a Have: the same
+	if !tr.wakes.armed || !tr.wakes.haveArmed {
+		t.Fatalf("flushes armed: messages %v, Haves %v; want both", tr.wakes.armed, tr.wakes.haveArmed)
+	}
+	if n := len(tr.wakes.haves); n != 2 {
+		t.Fatalf("Have list holds %d entries, want 2 (a once, b before its Request)", n)
+	}
+	tr.flushDeferred()
+	if woken(a) || !woken(b) || !woken(c) {
+		t.Fatal("the message flush woke a writer given only Haves, or not one given a Request")
+	}
+	tr.flushHaves()
+	if !woken(a) || woken(b) || woken(c) {
+		t.Fatal("the Have flush did not wake the writer given only Haves, or woke one woken since")
+	}
+	if len(tr.wakes.haves) != 0 || tr.wakes.haveArmed || a.haveHeld || b.haveHeld || a.haveWake || b.haveWake {
+		t.Fatal("the Have flush left state behind")
+	}
+
+	// During a batch of events: a gets Haves only, b Haves and a Request,
+	// c Haves and a block send.
+	tr.holdWakes()
+	a.enqueue(have)
+	b.enqueue(have)
+	b.enqueue(request)
+	c.enqueue(have)
+	c.wakeHeld, c.urgent = true, true // what enqueue of a block send sets
+	tr.flushWakes()
+	if woken(a) || woken(b) || !woken(c) {
+		t.Fatal("the batch's end woke a writer given only messages, or not the one given a block")
+	}
+	if len(tr.wakes.haves) != 1 || tr.wakes.haves[0] != a || len(tr.wakes.lazy) != 1 || tr.wakes.lazy[0] != b {
+		t.Fatal("the batch's end did not defer a to the Have flush and b to the message flush")
+	}
+	tr.flushHaves()
+	tr.flushDeferred()
+	if !woken(a) || !woken(b) || woken(c) {
+		t.Fatal("deferred writers not woken by their flushes, or the block's writer woken twice")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -63,7 +64,18 @@ func vectored(f *os.File, trap uintptr, vec [][]byte, off int64) (int, error) {
 		}
 		*ip = iov
 		lo, hi := uintptr(off), uintptr(uint64(off)>>(8*unsafe.Sizeof(uintptr(0))-1)>>1) // hi is 0 on 64-bit
-		r, _, e := syscall.Syscall6(trap, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), lo, hi, 0)
+		var (
+			r uintptr
+			e syscall.Errno
+		)
+		if trap == unix.SYS_PREADV && !noNowait.Load() {
+			r, e = readCached(fd, iov, lo, hi)
+		} else {
+			e = unix.EAGAIN
+		}
+		if e == unix.EAGAIN {
+			r, _, e = syscall.Syscall6(trap, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), lo, hi, 0)
+		}
 		n := int(r)
 		switch {
 		case e == syscall.EINTR:
@@ -86,4 +98,28 @@ func vectored(f *os.File, trap uintptr, vec [][]byte, off int64) (int, error) {
 			}
 		}
 	}
+}
+
+// noNowait is set once the kernel refused preadv2's RWF_NOWAIT: every read
+// then takes the ordinary path.
+var noNowait atomic.Bool
+
+// readCached reads what of iov the page cache holds, without blocking
+// (preadv2 with RWF_NOWAIT) and as a raw system call: one the Go scheduler
+// is not told of, since it cannot block. Telling it (syscall.Syscall)
+// wakes the runtime's monitor thread when the process was idle, which
+// then polls every 20 µs for a millisecond; uploads read blocks that were
+// just written, and with 31 processes on two cores those wake-ups were
+// most of the runtime's sleeps (see docs/BENCHMARKS.md, Data path). It
+// returns EAGAIN when nothing was read without blocking: the caller then
+// reads the ordinary way, which may wait for the disk.
+func readCached(fd uintptr, iov []unix.Iovec, lo, hi uintptr) (uintptr, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(unix.SYS_PREADV2, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), lo, hi, unix.RWF_NOWAIT)
+	switch e {
+	case 0, unix.EAGAIN, unix.EINTR:
+		return r, e
+	case unix.ENOSYS, unix.EOPNOTSUPP, unix.EINVAL:
+		noNowait.Store(true) // an old kernel or a file system without it
+	}
+	return 0, unix.EAGAIN // the ordinary call reports any real error
 }

@@ -57,6 +57,7 @@ func runAgent(ctx context.Context, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	tuneProcs(float64(upLimit), float64(downLimit), true)
 	a, err := agent.New(agent.Config{
 		Dir: *data, ListenAddr: *listen, Trackers: trackers, Subscribe: subscribe, Keep: *keep,
 		DiskHigh: float64(high), DiskLow: float64(low), OnComplete: *onComplete,

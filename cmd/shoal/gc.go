@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 )
@@ -34,4 +35,44 @@ func tuneGC() {
 			debug.SetGCPercent(gcPercent)
 		}
 	})
+}
+
+// oneProcRate is the most bytes per second, upload and download limits
+// together, for which a peer-running command uses one scheduler slot
+// (GOMAXPROCS=1) unless GOMAXPROCS is set in the environment.
+//
+// Why: a process held to such limits needs a fraction of one core (about
+// 5 CPU s/GB at 10 MB/s, so 5% of a core), but with two or more slots the Go
+// runtime wakes another thread for nearly every hand-off between
+// goroutines (the writer, the reader, the loop, the timers), and those
+// wake-ups are most of what a rate-limited host costs. Measured with shoal
+// bench --peers 30 --size 64MB --link 10MB (interleaved pairs, load 26-51,
+// every host's environment with and without GOMAXPROCS=1): 5.45 and 5.58
+// CPU s/GB against 4.78 and 4.86, futex calls per GB about 70k against
+// 10k, T_last unchanged (docs/BENCHMARKS.md, Data path, session 3). An
+// unlimited or fast host keeps every core: hashing and the socket work of
+// 1 GB/s need more than one.
+const oneProcRate = 100e6
+
+// oneProc reports whether a process with these limits (0: none) should run
+// on one scheduler slot; downloads says whether it downloads at all (a
+// seeder's download limit does not matter).
+func oneProc(up, down float64, downloads bool) bool {
+	if up <= 0 || (downloads && down <= 0) {
+		return false // some traffic is unlimited
+	}
+	total := up
+	if downloads {
+		total += down
+	}
+	return total <= oneProcRate
+}
+
+// tuneProcs sets GOMAXPROCS=1 for a process that oneProc says is slow
+// enough, unless GOMAXPROCS is set in the environment.
+func tuneProcs(up, down float64, downloads bool) {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set || !oneProc(up, down, downloads) {
+		return
+	}
+	runtime.GOMAXPROCS(1)
 }

@@ -76,6 +76,7 @@ func runGet(ctx context.Context, args []string) error {
 		Logger:        newLogger(*verbose),
 		Zone:          string(*zoneLabel),
 	}
+	tuneProcs(cfg.UploadLimit, cfg.DownloadLimit, true)
 	df.apply(&cfg, useDHT)
 	c, err := client.New(cfg)
 	if err != nil {

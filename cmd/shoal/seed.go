@@ -46,6 +46,7 @@ func runSeed(ctx context.Context, args []string) error {
 	}
 	noTracker := len(trackers) == 0 && len(mi.Trackers()) == 0
 	cfg := client.Config{ListenAddr: *listen, UploadLimit: float64(upLimit), Logger: newLogger(*verbose), Zone: string(*zoneLabel)}
+	tuneProcs(cfg.UploadLimit, 0, false)
 	useDHT := df.enabled(noTracker) && !mi.Info.Private
 	df.apply(&cfg, useDHT)
 	c, err := client.New(cfg)

@@ -53,6 +53,7 @@ type peer struct {
 
 	told    bitset   // initial seeding: pieces we revealed to it
 	reveals []reveal // initial seeding: revealed pieces not fetched yet
+	pace    pace     // initial seeding: how fast it downloads (seed.go)
 
 	// Locality (locality.go).
 	addedAt time.Time // when AddPeer ran
@@ -171,6 +172,7 @@ func (s *Swarm) dropPeer(now time.Time, p *peer) {
 			s.seed.pending[r.piece]--
 		}
 		p.reveals = nil
+		s.seed.sendMedian.dirty, s.seed.downMedian.dirty = true, true // p leaves the medians
 	}
 	if !p.amChoking {
 		s.numUnchoked--

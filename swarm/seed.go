@@ -2,6 +2,7 @@ package swarm
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/shoal-p2p/shoal/wire"
@@ -14,22 +15,76 @@ import (
 // upload on the rarest pieces instead of serving whatever is asked, which
 // in a fleet where the origin's link is the bottleneck keeps its egress
 // close to one copy of the file.
+//
+// One exception keeps a slow receiver from holding the fleet: a piece on
+// its way out to a peer far slower than the others (see slowPeer) may be
+// revealed to a second peer once every piece was revealed (see rescue),
+// and a slow peer is not revealed pieces that never went out while others
+// can take them.
 type initialSeed struct {
 	pending []int32 // revealed and not yet fetched, per piece
 	sent    []int32 // times each piece was sent whole
 	out     bitset  // pieces that went out at least once
 	numOut  int
+	// revealedAt is when each piece was last revealed while revealed to
+	// nobody: the start of its current way out.
+	revealedAt []time.Time
+
+	// Medians of the peers' paces, and their scratch.
+	sendMedian, downMedian median
+	paces                  []float64
 }
+
+// pace is initial seeding's measure of how fast a peer takes pieces, two
+// ways. send: how fast our sends of its latest revealed piece move (the
+// bytes after its first block over the time since that block), which
+// shows at once but also drops for a fast peer whose download link is
+// busy with others' blocks. down: how fast it gains pieces (those it
+// announces, and those we send it whole) since the first gain we saw; a
+// peer announces to us every piece it gets elsewhere, as we seem to have
+// only what we revealed, so this follows its own download link, but a
+// peer fetching many pieces at once completes its first ones late.
+type pace struct {
+	send float64   // bytes/s; 0: not measured
+	sent int       // pieces we sent it whole
+	from time.Time // its first gain we saw (zero: none yet)
+	base int       // pieces it had by then
+	down float64   // pieces/s; 0: not measured
+}
+
+// median is the median of one of the peers' paces, recounted at most
+// every paceMedianEvery once a pace changed.
+type median struct {
+	val   float64
+	at    time.Time
+	dirty bool
+}
+
+// Initial seeding's slow-peer rule (see slowPeer and rescue).
+const (
+	// slowPaceRatio: a peer is slow when it takes pieces at less than
+	// 1/slowPaceRatio of the median peer's pace. Peers on equal links
+	// download alike; a host on a tenth of the link is well past it.
+	slowPaceRatio = 4
+	// paceMedianEvery bounds how often a median pace is recounted.
+	paceMedianEvery = time.Millisecond
+	// downPieces is how many pieces a peer gains after the first before
+	// its down pace counts: the first few come at the pace of the swarm's
+	// start, not of the peer's link.
+	downPieces = 8
+)
 
 // reveal is a piece revealed to one peer and not fetched yet.
 type reveal struct {
 	piece int
 	sent  int64     // bytes of it sent to that peer so far
 	at    time.Time // reveal time or last progress
+	first time.Time // when its first block was sent (zero: not yet)
+	base  int64     // bytes sent by then
 }
 
 func newInitialSeed(n int) *initialSeed {
-	return &initialSeed{pending: make([]int32, n), sent: make([]int32, n), out: newBitset(n)}
+	return &initialSeed{pending: make([]int32, n), sent: make([]int32, n), out: newBitset(n), revealedAt: make([]time.Time, n)}
 }
 
 // revealTarget returns how many unfetched pieces p should know of: two plus
@@ -51,9 +106,12 @@ func (s *Swarm) revealTarget(p *peer) int {
 // enough to fetch: first pieces that never went out and are revealed to
 // nobody, so every piece leaves once before any leaves twice; then the
 // pieces with the fewest known copies (our sends, peers that announced it,
-// reveals not yet fetched).
+// reveals not yet fetched). While pieces are still on their way out for
+// the first time a slow peer is revealed none of them, and a peer that is
+// not slow may be revealed one held up at a slow peer (see rescue).
 func (s *Swarm) revealTo(now time.Time, p *peer) {
 	seed := s.seed
+	slow := seed.numOut < s.cfg.NumPieces && s.slowPeer(now, p)
 	for want := s.revealTarget(p); len(p.reveals) < want; {
 		choice, ties, best := -1, 0, int32(math.MaxInt32)
 		for w := range p.has {
@@ -70,9 +128,14 @@ func (s *Swarm) revealTo(now time.Time, p *peer) {
 				var score int32
 				switch {
 				case !seed.out.get(i) && seed.pending[i] == 0:
+					if slow {
+						// Its way out through p would be slow: the piece
+						// waits for a faster peer.
+						continue
+					}
 					score = 0 // never went out, revealed to nobody
 				case !seed.out.get(i):
-					continue // on its way out to another peer
+					continue // on its way out to another peer (see rescue)
 				case seed.numOut < s.cfg.NumPieces:
 					// Pieces are still on their way out for the first time:
 					// our upload goes to them, not to second copies.
@@ -93,8 +156,14 @@ func (s *Swarm) revealTo(now time.Time, p *peer) {
 				}
 			}
 		}
+		if choice < 0 && !slow && seed.numOut < s.cfg.NumPieces {
+			choice = s.rescue(now, p)
+		}
 		if choice < 0 {
 			return
+		}
+		if seed.pending[choice] == 0 {
+			seed.revealedAt[choice] = now
 		}
 		seed.pending[choice]++
 		p.told.set(choice)
@@ -103,8 +172,98 @@ func (s *Swarm) revealTo(now time.Time, p *peer) {
 	}
 }
 
-// seedBlockSent counts bytes of revealed pieces sent to p; a fully sent piece
-// has gone out and p is revealed another.
+// rescue returns a piece to reveal to p, which is not slow, although it is
+// on its way out to another peer: revealed only to a slow peer, on its way
+// for longer than a piece takes at the median send pace, and with more of
+// it left to send at that peer's pace than a whole piece takes at the
+// median's; the one on its way longest; -1 when there is none. Without it
+// the fleet waits for the last pieces of the first copy to trickle out
+// through the slowest receivers, and our link idles meanwhile.
+func (s *Swarm) rescue(now time.Time, p *peer) int {
+	seed := s.seed
+	median := s.paceMedian(now, &seed.sendMedian, sendPace)
+	if median <= 0 {
+		return -1
+	}
+	piece := float64(s.cfg.PieceLength) / median // seconds at the median pace
+	wait := time.Duration(piece * float64(time.Second))
+	choice := -1
+	for _, q := range s.peers {
+		if q == p || !s.slowPeer(now, q) {
+			continue
+		}
+		for _, r := range q.reveals {
+			i := r.piece
+			switch {
+			case seed.out.get(i) || seed.pending[i] != 1 || p.has.get(i) || p.told.get(i):
+				continue
+			case s.numWithheld > 0 && s.withheld.get(i):
+				continue
+			case now.Sub(seed.revealedAt[i]) < wait:
+				continue
+			case float64(s.pieceLen(i)-r.sent)/q.pace.send <= piece:
+				continue // q is about done with it
+			}
+			if choice < 0 || seed.revealedAt[i].Before(seed.revealedAt[choice]) {
+				choice = i
+			}
+		}
+	}
+	return choice
+}
+
+// slowPeer reports whether p is slow: our sends to it move at less than
+// 1/slowPaceRatio of the median peer's, and its own downloads do too or
+// are not measured yet. A peer whose sends are not measured is not slow.
+func (s *Swarm) slowPeer(now time.Time, p *peer) bool {
+	pc := &p.pace
+	if pc.send <= 0 || pc.send*slowPaceRatio >= s.paceMedian(now, &s.seed.sendMedian, sendPace) {
+		return false
+	}
+	return pc.down <= 0 || pc.down*slowPaceRatio < s.paceMedian(now, &s.seed.downMedian, downPace)
+}
+
+func sendPace(p *peer) float64 { return p.pace.send }
+func downPace(p *peer) float64 { return p.pace.down }
+
+// gained updates p's down pace after it gained a piece. Gains at the
+// moment of the first (a bitfield) are the base the pace counts from.
+func (s *Swarm) gained(now time.Time, p *peer) {
+	got := p.numHas + p.pace.sent
+	switch pc := &p.pace; {
+	case pc.from.IsZero() || !now.After(pc.from):
+		pc.from, pc.base = now, got
+	case got-pc.base >= downPieces:
+		pc.down = float64(got-pc.base) / now.Sub(pc.from).Seconds()
+		s.seed.downMedian.dirty = true
+	}
+}
+
+// paceMedian returns m, the median of the measured paces (of) of our
+// peers, recounted if due; 0 when none is measured.
+func (s *Swarm) paceMedian(now time.Time, m *median, of func(*peer) float64) float64 {
+	if !m.dirty || now.Sub(m.at) < paceMedianEvery {
+		return m.val
+	}
+	m.dirty, m.at = false, now
+	paces := s.seed.paces[:0]
+	for _, q := range s.peers {
+		if v := of(q); v > 0 {
+			paces = append(paces, v)
+		}
+	}
+	s.seed.paces = paces
+	m.val = 0
+	if n := len(paces); n > 0 {
+		slices.Sort(paces)
+		m.val = paces[n/2]
+	}
+	return m.val
+}
+
+// seedBlockSent counts bytes of revealed pieces sent to p and measures
+// p's send pace from them; a fully sent piece has gone out, counts in p's
+// down pace, and p is revealed another.
 func (s *Swarm) seedBlockSent(now time.Time, p *peer, spec BlockSpec) {
 	for k := range p.reveals {
 		r := &p.reveals[k]
@@ -113,9 +272,17 @@ func (s *Swarm) seedBlockSent(now time.Time, p *peer, spec BlockSpec) {
 		}
 		r.sent += int64(spec.Length)
 		r.at = now
+		if r.first.IsZero() {
+			r.first, r.base = now, r.sent
+		} else if dt := now.Sub(r.first); dt > 0 {
+			p.pace.send = float64(r.sent-r.base) / dt.Seconds()
+			s.seed.sendMedian.dirty = true
+		}
 		if r.sent >= s.pieceLen(r.piece) {
 			s.seed.pending[r.piece]--
 			s.seed.sent[r.piece]++
+			p.pace.sent++
+			s.gained(now, p)
 			p.reveals = append(p.reveals[:k], p.reveals[k+1:]...)
 			s.markOut(now, int(spec.Piece))
 			s.revealTo(now, p)
@@ -124,9 +291,10 @@ func (s *Swarm) seedBlockSent(now time.Time, p *peer, spec BlockSpec) {
 	}
 }
 
-// seedPeerHas notes that p has piece i: the piece is out, and if it was
-// revealed to p, p gets another.
+// seedPeerHas notes that p has piece i: the piece is out, p's pace counts
+// it, and if it was revealed to p, p gets another.
 func (s *Swarm) seedPeerHas(now time.Time, p *peer, i int) {
+	s.gained(now, p)
 	for k, r := range p.reveals {
 		if r.piece == i {
 			s.seed.pending[i]--

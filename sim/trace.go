@@ -29,6 +29,7 @@ type trace struct {
 	peersMax   []int32 // per host: most connected peers seen at a sample
 
 	outAt    int64               // when every piece had left the origin once (-1: not yet)
+	released int64               // real bytes of the pieces that left the origin whole
 	pieceOut []int64             // per piece: when it first left the origin whole (-1)
 	holders  []int32             // per piece: receivers that verified it
 	pieceAll []int64             // per piece: when the last receiver that stayed verified it (-1)
@@ -52,7 +53,12 @@ type traceBin struct {
 	// nothing asked of it, requests the core holds back (upload turns), or
 	// blocks for backlogged receivers only.
 	upNothing, upHeld, upCongested int
-	sampled                        bool
+	// lag sums, over the receivers not finished at the bin's start, how
+	// many seconds of their download the pieces that had left the origin
+	// and they lacked were; lagging counts them.
+	lag     float64
+	lagging int
+	sampled bool
 }
 
 func newTrace(s *simulation) *trace {
@@ -152,6 +158,11 @@ func (t *trace) verified(h *host, now int64, piece int) {
 // last says it was the last piece to do so.
 func (t *trace) pieceLeft(s *simulation, piece int, last bool) {
 	t.pieceOut[piece] = s.now
+	n := s.lay.pieceLength
+	if piece == s.lay.numPieces-1 {
+		n = s.cfg.Size - int64(s.lay.numPieces-1)*s.lay.pieceLength
+	}
+	t.released += n
 	if last {
 		t.outAt = s.now
 		copy(t.atOut, t.useful)
@@ -172,6 +183,10 @@ func (t *trace) sample(s *simulation) {
 		t.peersMax[h.idx] = max(t.peersMax[h.idx], np)
 		if !h.done && t.firstByte[h.idx] >= 0 && (t.peersMin[h.idx] < 0 || np < t.peersMin[h.idx]) {
 			t.peersMin[h.idx] = np
+		}
+		if !h.done {
+			b.lag += float64(t.released-t.useful[h.idx]) / h.downReal
+			b.lagging++
 		}
 		b.reqs += int64(st.Requests)
 		b.queued += int64(st.QueuedUploads)
@@ -282,6 +297,16 @@ type TimelineBin struct {
 	UpIdleNothing   float64 `json:"up_idle_nothing_asked"`
 	UpIdleHeld      float64 `json:"up_idle_held"`
 	UpIdleCongested float64 `json:"up_idle_congested"`
+	// LagS is how far the receivers not finished at the bin's start were
+	// behind the origin, on average: the bytes of the pieces that had
+	// left it whole that they lacked, in seconds of their download. When
+	// the origin's upload is no faster than a receiver's download (the
+	// flat fleet at its floor) a receiver can never gain on it, so LagS
+	// is time lost for good; and a receiver whose lag falls to the time a
+	// new piece takes to reach its peers runs out of pieces to fetch.
+	// Blocks of pieces still leaving the origin count as held, so it may
+	// dip below zero.
+	LagS float64 `json:"frontier_lag_s"`
 }
 
 // diagnose turns the trace into the report's Diagnosis.
@@ -365,6 +390,9 @@ func (t *trace) diagnose(s *simulation, r *Report) *Diagnosis {
 			tb.Pieces, tb.MaxQueued = float64(b.pieces)/recv, b.maxQueued
 			tb.UpIdleNothing, tb.UpIdleHeld = float64(b.upNothing)/recv, float64(b.upHeld)/recv
 			tb.UpIdleCongested = float64(b.upCongested) / recv
+			if b.lagging > 0 {
+				tb.LagS = b.lag / float64(b.lagging)
+			}
 		}
 		d.Timeline = append(d.Timeline, tb)
 	}

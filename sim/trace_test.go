@@ -117,3 +117,31 @@ func TestMaxPeers(t *testing.T) {
 		}
 	}
 }
+
+// TestFrontierLag: the timeline's lag behind the origin is never more than
+// what the origin's upload could have released by the bin's start, never
+// below one piece ahead of it (blocks of a piece still leaving count as
+// held), and positive once pieces are out: receivers hold a piece only
+// after it crossed two links.
+func TestFrontierLag(t *testing.T) {
+	cfg := small(4)
+	cfg.Peers = 8
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, r, 8)
+	piece := float64(cfg.PieceLength) / cfg.Link
+	positive := 0
+	for _, b := range r.Diagnosis.Timeline {
+		if b.LagS > b.StartS+1e-9 || b.LagS < -piece-1e-9 {
+			t.Errorf("bin at %vs: lag %vs, want within [-%v, %v]", b.StartS, b.LagS, piece, b.StartS)
+		}
+		if b.LagS > 0 {
+			positive++
+		}
+	}
+	if positive == 0 {
+		t.Error("no bin shows the receivers behind the origin")
+	}
+}

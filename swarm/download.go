@@ -19,7 +19,9 @@ const maxDuplicates = 2
 // pieceDL is the download state of one piece in progress.
 type pieceDL struct {
 	blocks      []block
-	unrequested int // blocks missing and requested from nobody
+	unrequested int    // blocks missing and requested from nobody
+	seq         uint64 // when it started, in startPiece calls: its place in active
+	index       int    // the piece's index
 	written     int
 	verifying   bool
 	// exclusive pieces failed their hash with several contributors and are
@@ -46,10 +48,44 @@ type block struct {
 // startPiece creates the download state of piece i.
 func (s *Swarm) startPiece(i int) *pieceDL {
 	n := s.numBlocks(i)
-	d := &pieceDL{blocks: make([]block, n), unrequested: n}
+	s.dlSeq++
+	d := &pieceDL{blocks: make([]block, n), unrequested: n, seq: s.dlSeq, index: i}
 	s.dl[i] = d
 	s.active = append(s.active, i)
+	s.open = append(s.open, i) // the latest start goes last
 	return d
+}
+
+// openAt returns the index in s.open of the first piece that started at
+// or after seq.
+func (s *Swarm) openAt(seq uint64) int {
+	lo, hi := 0, len(s.open)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.dl[s.open[m]].seq < seq {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// addOpen puts piece i, whose unrequested count just rose from zero, back
+// in s.open at its place.
+func (s *Swarm) addOpen(i int, d *pieceDL) {
+	k := s.openAt(d.seq)
+	s.open = append(s.open, 0)
+	copy(s.open[k+1:], s.open[k:])
+	s.open[k] = i
+}
+
+// dropOpen takes piece i, whose unrequested count just fell to zero (or
+// which is done), out of s.open.
+func (s *Swarm) dropOpen(i int, d *pieceDL) {
+	if k := s.openAt(d.seq); k < len(s.open) && s.open[k] == i {
+		s.open = append(s.open[:k], s.open[k+1:]...)
+	}
 }
 
 // canUse reports whether we may request blocks of piece i from p now.
@@ -75,8 +111,9 @@ func (s *Swarm) fill(now time.Time, p *peer) {
 	}
 	t := s.target(p)
 	far := s.farFilterFor(now, p)
+	var cur scanCursor
 	for len(p.reqs) < t {
-		i, b, ok := s.nextBlock(now, p, far)
+		i, b, ok := s.nextBlock(now, p, far, &cur)
 		if !ok {
 			p.pipe.starved() // what it has for us, not the pipeline, limits it
 			return
@@ -85,26 +122,49 @@ func (s *Swarm) fill(now time.Time, p *peer) {
 	}
 }
 
+// scanCursor is where nextBlock's scan of the pieces in progress stopped
+// during one fill (the start sequence of the piece and the block):
+// requesting a block changes nothing that would make an earlier piece or
+// block eligible for the same peer (the far filter is fixed for the fill
+// and passes every piece in progress), so the next call resumes there
+// instead of rescanning, and a fill costs one pass over the open pieces
+// rather than one per request. Its zero value starts at the first piece.
+type scanCursor struct {
+	seq uint64
+	b   int
+}
+
 // nextBlock chooses the next block to request from p: an unrequested block of
 // a piece in progress, else the first block of a newly picked piece, else in
 // endgame a block already requested elsewhere; far filters what a far peer
-// may be asked for.
-func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter) (piece, blk int, ok bool) {
+// may be asked for. cur carries the scan's position between the calls of
+// one fill.
+func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter, cur *scanCursor) (piece, blk int, ok bool) {
 	ns := now.UnixNano()
-	for _, i := range s.active {
+	// s.open holds the pieces of s.active with unrequested blocks, in the
+	// same order, so the first eligible one is the first in s.active.
+	for k := s.openAt(cur.seq); k < len(s.open); k++ {
+		i := s.open[k]
 		d := s.dl[i]
-		if d.unrequested == 0 || d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {
+		if d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {
 			continue
 		}
-		for b := range d.blocks {
+		b0 := 0
+		if d.seq == cur.seq {
+			b0 = cur.b
+		}
+		for b := b0; b < len(d.blocks); b++ {
 			bl := &d.blocks[b]
 			if bl.state == blockMissing && bl.reqs == 0 && (bl.avoid != p.id || ns >= bl.avoidUntil) {
+				cur.seq, cur.b = d.seq, b
 				return i, b, true
 			}
 		}
 	}
+	cur.seq, cur.b = s.dlSeq+1, 0
 	if i := s.pickPiece(p, far); i >= 0 {
-		s.startPiece(i)
+		d := s.startPiece(i)
+		cur.seq = d.seq // the new piece, last
 		return i, 0, true
 	}
 	if s.unrequested != 0 {
@@ -185,6 +245,9 @@ func (s *Swarm) request(now time.Time, p *peer, i, b int) {
 	if bl.reqs == 1 {
 		d.unrequested--
 		s.unrequested--
+		if d.unrequested == 0 {
+			s.dropOpen(i, d)
+		}
 		if s.unrequested == 0 {
 			s.needFill = true // endgame starts: let every peer duplicate
 		}
@@ -246,6 +309,9 @@ func (s *Swarm) freeBlock(d *pieceDL, bl *block) {
 		d.unrequested++
 		s.unrequested++
 		s.needFill = true
+		if d.unrequested == 1 {
+			s.addOpen(d.index, d)
+		}
 	}
 }
 
@@ -277,6 +343,9 @@ func (s *Swarm) onPiece(now time.Time, p *peer, spec BlockSpec) {
 		// Unrequested but wanted: it was counted as unrequested.
 		d.unrequested--
 		s.unrequested--
+		if d.unrequested == 0 {
+			s.dropOpen(int(spec.Piece), d)
+		}
 	}
 	bl.state, bl.from = blockReceived, p.id
 	if d.exclusive && !d.ownerSet {

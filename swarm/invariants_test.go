@@ -16,6 +16,15 @@ func (s *Swarm) checkInvariants() error {
 		}
 		activeSet[i] = true
 	}
+	var open []int
+	for _, i := range s.active {
+		if d := s.dl[i]; d != nil && d.unrequested > 0 {
+			open = append(open, i)
+		}
+	}
+	if fmt.Sprint(open) != fmt.Sprint(s.open) {
+		return fmt.Errorf("open pieces %v, want the active ones with unrequested blocks %v", s.open, open)
+	}
 	for i := 0; i < s.cfg.NumPieces; i++ {
 		d := s.dl[i]
 		if s.have.get(i) {

@@ -142,6 +142,8 @@ type Swarm struct {
 	avail   []int32    // connected peers that have each piece
 	dl      []*pieceDL // download state of pieces in progress, nil otherwise
 	active  []int      // pieces in progress, in the order they were started
+	open    []int      // the pieces of active with unrequested blocks, in the same order
+	dlSeq   uint64     // startPiece calls so far (pieceDL.seq)
 	// unrequested counts the blocks we lack that are neither received nor
 	// requested from anyone; zero means endgame.
 	unrequested int

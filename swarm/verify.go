@@ -94,6 +94,9 @@ func (s *Swarm) banLiars(now time.Time, piece int, d *pieceDL, good []BlockDiges
 
 // pieceDone marks piece as had and tells the peers.
 func (s *Swarm) pieceDone(now time.Time, piece int) {
+	if d := s.dl[piece]; d.unrequested > 0 {
+		s.dropOpen(piece, d)
+	}
 	s.dl[piece] = nil
 	for k, i := range s.active {
 		if i == piece {
@@ -147,6 +150,9 @@ func (s *Swarm) pieceFailed(now time.Time, piece int, d *pieceDL, digests []Bloc
 		d.blocks[k] = block{}
 	}
 	d.written, d.verifying = 0, false
+	if d.unrequested == 0 {
+		s.addOpen(piece, d)
+	}
 	d.unrequested = len(d.blocks)
 	s.unrequested += len(d.blocks)
 	s.needFill = true

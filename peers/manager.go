@@ -270,12 +270,13 @@ type Stats struct {
 	HalfOpen      int // dials in flight
 	Bans          int // ban keys held
 	Far           int // accepted connections whose handshake named another zone
+	FarCounted    int // of which not seeds (the far bound's count)
 }
 
 // Stats returns the manager's counters.
 func (m *Manager) Stats() Stats {
 	return Stats{Candidates: len(m.cands), PEXCandidates: m.pexCands, Conns: len(m.conns),
-		HalfOpen: m.halfOpen, Bans: len(m.bans), Far: m.far}
+		HalfOpen: m.halfOpen, Bans: len(m.bans), Far: m.far, FarCounted: m.farCounted()}
 }
 
 // Addresses returns every remembered address that is not our own, in the

@@ -237,6 +237,7 @@ type farFilter struct {
 	// revealer: the peer lacks pieces we have and does not want them, so
 	// it hides pieces it has: an origin under initial seeding.
 	revealer bool
+	nfar     float64 // our far peers
 }
 
 // Bounds on farFilter.unit, and its value while the peer's rate is
@@ -252,10 +253,12 @@ func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 	if s.loc == nil || p.dist != distFar {
 		return farFilter{}
 	}
-	nearReqs, near := 0, 0
+	nearReqs, near, far := 0, 0, 0
 	for _, q := range s.peers {
 		if q.dist != distFar {
 			nearReqs += len(q.reqs)
+		} else {
+			far++
 		}
 		if q.dist == distNear && q.idKey != 0 {
 			near++
@@ -267,7 +270,7 @@ func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 		unit = min(max(unit, float64(minFarUnit)), float64(maxFarUnit))
 	}
 	return farFilter{s: s, far: true, starved: nearReqs < s.blocksPerPc, now: now.UnixNano(), near: float64(near), unit: unit,
-		revealer: !p.peerInterested && s.have.countAndNot(p.has) > 0}
+		revealer: !p.peerInterested && s.have.countAndNot(p.has) > 0, nfar: float64(far)}
 }
 
 // allows reports whether piece i may be requested from the peer.
@@ -285,7 +288,10 @@ func (f farFilter) allows(i int) bool {
 	// Not ours: its owner should bring it in. If the rack still lacks it
 	// after a while, we take it, after a wait that grows with how many of
 	// our near peers likely outrank us for it (estimated from our own
-	// weight), so the hosts of the rack step in one after another.
-	rank := f.near * (1 - float64(farWeight(l.self, i))/(1<<64))
+	// weight) among those that see it at a far peer too (estimated from
+	// the share of our far peers that have it), so the hosts of the rack
+	// that can fetch it step in one after another.
+	seen := min(float64(l.farAvail[i])/max(f.nfar, 1), 1)
+	rank := f.near * seen * (1 - float64(farWeight(l.self, i))/(1<<64))
 	return float64(f.now-l.farSince[i]) >= rank*f.unit
 }

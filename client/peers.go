@@ -30,6 +30,7 @@ func (c *Client) newManager(now time.Time, cfg peers.Config) (*peers.Manager, er
 	cfg.MaxPeers = c.cfg.MaxPeersPerTorrent
 	cfg.MaxHalfOpen = c.cfg.MaxHalfOpen
 	cfg.PEXInterval = c.pexEvery
+	cfg.Zone = c.cfg.Zone // far peers past peers.DefaultMaxFar are closed while downloading
 	cfg.Seed = rand.Int64()
 	m, err := peers.New(now, cfg)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/tracker"
 	"github.com/shoal-p2p/shoal/zone"
 )
@@ -60,4 +61,48 @@ func TestZoneInExtendedHandshake(t *testing.T) {
 	waitDone(t, tb, 60*time.Second)
 	sameFile(t, filepath.Join(dirA, "payload.bin"), data)
 	sameFile(t, filepath.Join(dirB, "payload.bin"), data)
+}
+
+// TestFarPeersBounded: a getter keeps at most peers.DefaultMaxFar far
+// peers that are not seeds while it downloads. Getter G in dc1/rack1
+// dials a seeder and DefaultMaxFar+1 getters, all in dc1/rack2 (the
+// getters have nothing, so none is more useful than another): the
+// seeder is kept (a far seed does not count), one getter is closed, and
+// G does not dial it again while its far slots stay full.
+func TestFarPeersBounded(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	writeRandomFile(t, filepath.Join(src, "payload.bin"), 768<<10, 4)
+	mi := createTorrent(t, filepath.Join(src, "payload.bin"), 64<<10)
+	seeder := newTestClient(t, Config{Zone: "dc1/rack2"})
+	addTorrent(t, seeder, mi, TorrentOptions{Dir: src, Seed: true, NoPEX: true})
+	addrs := []string{seeder.Addr().String()}
+	var far []*Torrent
+	for range peers.DefaultMaxFar + 1 {
+		p := newTestClient(t, Config{Zone: "dc1/rack2"})
+		far = append(far, addTorrent(t, p, mi, TorrentOptions{Dir: t.TempDir(), NoPEX: true}))
+		addrs = append(addrs, p.Addr().String())
+	}
+	g := newTestClient(t, Config{Zone: "dc1/rack1"})
+	tg := addTorrent(t, g, mi, TorrentOptions{Dir: t.TempDir(), DownloadLimit: 64 << 10, NoPEX: true, Peers: addrs})
+	connected := func() (n int) {
+		for _, p := range far {
+			n += p.Stats().Peers
+		}
+		return n
+	}
+	waitFor(t, 10*time.Second, "G: the seeder and DefaultMaxFar far getters", func() bool {
+		st := tg.Stats()
+		return st.FarPeers == peers.DefaultMaxFar+1 && st.Peers == peers.DefaultMaxFar+1 && connected() == peers.DefaultMaxFar
+	})
+	// Past the first redial (1 s) nothing changes: the closed getter is
+	// left alone.
+	time.Sleep(2500 * time.Millisecond)
+	if st, n := tg.Stats(), connected(); st.Complete || st.Peers != peers.DefaultMaxFar+1 || n != peers.DefaultMaxFar {
+		t.Fatalf("G: %d peers (%d far, complete %v), %d getters connected; want the seeder and %d getters",
+			st.Peers, st.FarPeers, st.Complete, n, peers.DefaultMaxFar)
+	}
+	if tg.Stats().Complete {
+		t.Fatal("G completed before the check: the test needs a slower download")
+	}
 }

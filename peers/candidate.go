@@ -62,6 +62,7 @@ type candidate struct {
 	good     bool // a connection to it once moved payload
 	dialPEX  bool // the dial in flight counts against the PEX share
 	metaFail int  // metadata attempts that failed (metadata phase)
+	far      bool // its last connection named another zone (far.go)
 }
 
 func (cd *candidate) has(s Source) bool { return cd.sources&(1<<s) != 0 }
@@ -225,7 +226,11 @@ func (m *Manager) dialMore(now time.Time) {
 		return
 	}
 	due := m.scratch[:0]
+	farFull := m.farFull()
 	for _, cd := range m.candList {
+		if cd.far && farFull {
+			continue // far, and the far slots are full (far.go)
+		}
 		if m.dialable(now, cd) {
 			due = append(due, cd)
 		}

@@ -30,6 +30,10 @@ type ExtendedInfo struct {
 	PEX bool
 	// Metadata says it serves the info dictionary (ut_metadata, BEP 9).
 	Metadata bool
+	// Zone is the location label it announced ("shoal_zone", checked by
+	// the wire parser), empty if none: with Config.Zone, another label
+	// makes the peer far (far.go).
+	Zone string
 }
 
 // conn is one accepted connection.
@@ -50,6 +54,7 @@ type conn struct {
 
 	// From its extended handshake.
 	extGot    bool
+	far       bool // it named another zone than ours (far.go)
 	metadata  bool
 	pex       *pexState // nil unless both sides exchange peers
 	lastPEXIn time.Time
@@ -201,6 +206,9 @@ func (m *Manager) admit(c *conn) {
 func (m *Manager) link(c *conn, cd *candidate) {
 	cd.state, cd.conn = connected, c.id
 	c.cand = cd
+	if c.extGot {
+		cd.far = c.far
+	}
 	if !c.listen.IsValid() {
 		c.listen = cd.addr
 		m.byListen[cd.addr] = c
@@ -228,6 +236,9 @@ func (m *Manager) drop(c *conn) {
 	}
 	if c.asked {
 		m.asking--
+	}
+	if c.far {
+		m.far--
 	}
 	if cd := c.cand; cd != nil && cd.state == connected && cd.conn == c.id {
 		cd.state = idle
@@ -257,7 +268,10 @@ func (m *Manager) Closed(now time.Time, id ConnID) {
 }
 
 // Extended reports a peer's BEP 10 handshake: where it listens, whether it
-// exchanges peers and whether it serves metadata.
+// exchanges peers, whether it serves metadata and its zone. A far peer
+// beyond the far bound is closed at once, or makes room by closing a less
+// useful far one (far.go); with a Zone, step Facts just before, so the
+// manager knows whether the peer is a seed and what the others hold.
 func (m *Manager) Extended(now time.Time, id ConnID, e ExtendedInfo) {
 	m.step()
 	c := m.conns[id]
@@ -272,6 +286,20 @@ func (m *Manager) Extended(now time.Time, id ConnID, e ExtendedInfo) {
 		}
 		if cd := m.cands[c.listen]; cd != nil && cd.state == idle {
 			m.link(c, cd)
+		}
+	}
+	if m.isFar(e.Zone) {
+		c.far = true
+		m.far++
+	}
+	if c.cand != nil {
+		c.cand.far = c.far
+	}
+	if c.far {
+		m.capFar(now)
+		if m.conns[id] != c {
+			m.dialMore(now)
+			return // closed: one far peer too many
 		}
 	}
 	if e.PEX && m.cfg.PEX {
@@ -293,7 +321,8 @@ func (m *Manager) Extended(now time.Time, id ConnID, e ExtendedInfo) {
 // Facts reports the core's view of every connection's usefulness (call it
 // on every tick): a connection that moved payload or has requests pending
 // either way is active; one that moved payload makes its address known to
-// work.
+// work; a far peer that stops being a seed counts against the far bound
+// again (far.go).
 func (m *Manager) Facts(now time.Time, facts []swarm.PeerFact) {
 	m.step()
 	for _, f := range facts {
@@ -310,6 +339,9 @@ func (m *Manager) Facts(now time.Time, facts []swarm.PeerFact) {
 		c.moved = f.Moved
 		c.fact = f
 	}
+	if m.far > m.cfg.MaxFar {
+		m.capFar(now)
+	}
 }
 
 // leastUseful returns the connection a newcomer may replace: among those
@@ -318,19 +350,7 @@ func (m *Manager) Facts(now time.Time, facts []swarm.PeerFact) {
 // is idle enough.
 func (m *Manager) leastUseful(now time.Time) *conn {
 	var v *conn
-	score := func(c *conn) int {
-		s := 0
-		if c.fact.Interesting {
-			s += 4
-		}
-		if c.fact.UnchokedUs {
-			s += 2
-		}
-		if c.fact.Interested {
-			s++
-		}
-		return s
-	}
+	score := usefulness
 	for _, c := range m.connList {
 		if now.Sub(c.lastActive) < m.cfg.EvictIdle {
 			continue

@@ -43,6 +43,13 @@
 //     connection idle for at least EvictIdle (no pieces we need first, then
 //     never unchoked us, then not interested in ours, then idle longest), so
 //     idle peers cannot lock an origin out of peers that need pieces.
+//   - Far peers (with Config.Zone): a connection whose BEP 10 handshake
+//     names another zone is far. While downloading, at most MaxFar (4)
+//     far connections that are not seeds are kept: one more closes the
+//     least useful far one (no pieces we need first, then never unchoked
+//     us, then not interested in ours, then the newest), and addresses
+//     known to be far are not dialled while the far slots are full. A
+//     seed keeps every connection; without a zone nothing is far.
 //   - PEX crowding: addresses learnt only from PEX hold at most a quarter of
 //     the candidate table and 100 per source, are dialled last, hold at most
 //     half of the dials in flight, and dials to the addresses one source

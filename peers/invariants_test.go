@@ -48,7 +48,7 @@ func (m *Manager) checkInvariants() error {
 	if len(m.cands) > m.cfg.MaxCandidates || m.pexCands > m.cfg.MaxCandidates/4 {
 		return fmt.Errorf("%d candidates (%d PEX-only) past the bounds", len(m.cands), m.pexCands)
 	}
-	asked := 0
+	asked, far, farCounted := 0, 0, 0
 	if len(m.conns) != len(m.connList) {
 		return fmt.Errorf("%d conns in the map, %d in the list", len(m.conns), len(m.connList))
 	}
@@ -62,6 +62,18 @@ func (m *Manager) checkInvariants() error {
 		if c.asked {
 			asked++
 		}
+		if c.far {
+			far++
+			if !c.fact.Seed {
+				farCounted++
+			}
+		}
+	}
+	if far != m.far {
+		return fmt.Errorf("far %d, but %d far conns", m.far, far)
+	}
+	if m.farCapped() && farCounted > m.cfg.MaxFar {
+		return fmt.Errorf("%d far conns that are not seeds, bound %d", farCounted, m.cfg.MaxFar)
 	}
 	if len(m.byPeerID) != len(m.conns) {
 		return fmt.Errorf("%d peer ids for %d conns", len(m.byPeerID), len(m.conns))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shoal-p2p/shoal/handover"
 	"github.com/shoal-p2p/shoal/swarm"
+	"github.com/shoal-p2p/shoal/zone"
 )
 
 // ConnID is the runtime's handle of one connection, the same handle the
@@ -77,6 +78,16 @@ type Config struct {
 	EvictIdle time.Duration
 	// Seed seeds the manager's random source.
 	Seed int64
+	// Zone is our location label (package zone, e.g. "dc1/row4/rack12"),
+	// the same as the core's (swarm.Config.Zone). With it, peers whose
+	// extended handshake names another zone are far, and while we
+	// download at most MaxFar of them that are not seeds are kept (see
+	// far.go). Empty: no location, no far peers.
+	Zone string
+	// MaxFar bounds the far connections kept while downloading, seeds
+	// not counted (default DefaultMaxFar; negative: no bound). It matters
+	// only with a Zone.
+	MaxFar int
 }
 
 // Manager is the peer state of one torrent. Create it with New, step it with
@@ -110,6 +121,7 @@ type Manager struct {
 	byListen map[netip.AddrPort]*conn // by listen address, where known
 	recent   []recentConn             // the last closed connections, for a late Ban
 	asking   int
+	far      int // conns whose extended handshake named another zone (far.go)
 
 	// Bans: keys in bans and banOrder alike (oldest first), at most MaxBans.
 	bans     map[string]banEntry
@@ -128,6 +140,12 @@ func New(now time.Time, cfg Config) (*Manager, error) {
 	if cfg.MaxPeers < 0 || cfg.MaxHalfOpen < 0 || cfg.MaxCandidates < 0 || cfg.Trackers < 0 ||
 		cfg.PEXInterval < 0 || cfg.EvictIdle < 0 {
 		return nil, fmt.Errorf("%w: negative bound", ErrInvalidConfig)
+	}
+	if err := zone.Check(cfg.Zone); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if cfg.MaxFar == 0 {
+		cfg.MaxFar = DefaultMaxFar
 	}
 	if cfg.MaxPeers == 0 {
 		cfg.MaxPeers = DefaultMaxPeers
@@ -251,12 +269,14 @@ type Stats struct {
 	Conns         int // accepted connections
 	HalfOpen      int // dials in flight
 	Bans          int // ban keys held
+	Far           int // accepted connections whose handshake named another zone
+	FarCounted    int // of which not seeds (the far bound's count)
 }
 
 // Stats returns the manager's counters.
 func (m *Manager) Stats() Stats {
 	return Stats{Candidates: len(m.cands), PEXCandidates: m.pexCands, Conns: len(m.conns),
-		HalfOpen: m.halfOpen, Bans: len(m.bans)}
+		HalfOpen: m.halfOpen, Bans: len(m.bans), Far: m.far, FarCounted: m.farCounted()}
 }
 
 // Addresses returns every remembered address that is not our own, in the

@@ -29,6 +29,10 @@ func randomRun(seed int64, steps int) error {
 	cfg := Config{PeerID: peerID("me"), MaxPeers: 1 + rng.Intn(12), MaxHalfOpen: 1 + rng.Intn(6),
 		MaxCandidates: 8 + rng.Intn(40), Trackers: rng.Intn(3), DHT: rng.Intn(2) == 0, PEX: true,
 		Metadata: rng.Intn(3) == 0, Seed: seed}
+	zones := []string{"", "dc1/rack0", "dc1/rack1", "dc1/rack2"}
+	if seed%2 == 0 {
+		cfg.Zone, cfg.MaxFar = zones[1], rng.Intn(4)-1 // 0: the default; -1: no bound
+	}
 	m, err := New(now, cfg)
 	if err != nil {
 		return err
@@ -112,7 +116,8 @@ func randomRun(seed int64, steps int) error {
 				banned[cn.listen] = true
 				m.Ban(now, c, "test", time.Time{})
 			} else if cn != nil {
-				m.Extended(now, c, ExtendedInfo{ListenPort: 6881, PEX: true, Metadata: rng.Intn(2) == 0})
+				m.Extended(now, c, ExtendedInfo{ListenPort: 6881, PEX: true, Metadata: rng.Intn(2) == 0,
+					Zone: zones[rng.Intn(len(zones))]})
 			}
 		case k < 8 && len(openList) > 0:
 			c := openList[rng.Intn(len(openList))]
@@ -123,7 +128,8 @@ func randomRun(seed int64, steps int) error {
 			m.PEXReceived(now, c, msg)
 		case k < 9 && len(openList) > 0:
 			c := openList[rng.Intn(len(openList))]
-			m.Facts(now, []swarm.PeerFact{{Conn: c, Moved: int64(rng.Intn(3)), Pending: rng.Intn(2) == 0}})
+			m.Facts(now, []swarm.PeerFact{{Conn: c, Moved: int64(rng.Intn(3)), Pending: rng.Intn(2) == 0,
+				Interesting: rng.Intn(2) == 0, Seed: rng.Intn(4) == 0}})
 			if rng.Intn(4) == 0 {
 				m.MetadataFailed(now, c, "bad")
 			}
@@ -145,6 +151,8 @@ func randomRun(seed int64, steps int) error {
 				dhtAnn = false
 				m.DHTAnnounced(now, LookupResult{})
 			}
+		case k == 11 && !m.cfg.Metadata && rng.Intn(100) == 0:
+			m.Completed(now)
 		case k == 11 && m.cfg.Metadata && rng.Intn(20) == 0:
 			m.MetadataDone(now, false, false)
 			dials, announces, lookup, dhtAnn = nil, nil, false, false

@@ -191,10 +191,10 @@ func (r *scriptRunner) Run(line string) ([]string, error) {
 	switch cmd {
 	case "new":
 		cfg := Config{PeerID: ourID, DHT: r.flags["dht"], PEX: r.flags["pex"], Metadata: r.flags["metadata"],
-			Complete: r.flags["complete"], Seed: 1}
+			Complete: r.flags["complete"], Seed: 1, Zone: r.args["zone"]}
 		var err error
 		for k, dst := range map[string]*int{"trackers": &cfg.Trackers, "max-peers": &cfg.MaxPeers,
-			"max-half-open": &cfg.MaxHalfOpen, "max-candidates": &cfg.MaxCandidates} {
+			"max-half-open": &cfg.MaxHalfOpen, "max-candidates": &cfg.MaxCandidates, "max-far": &cfg.MaxFar} {
 			if *dst, err = r.int(k); err != nil {
 				return nil, err
 			}
@@ -263,7 +263,8 @@ func (r *scriptRunner) Run(line string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.m.Extended(now, c, ExtendedInfo{ListenPort: port, PEX: r.flags["pex"], Metadata: r.flags["metadata"]})
+		r.m.Extended(now, c, ExtendedInfo{ListenPort: port, PEX: r.flags["pex"], Metadata: r.flags["metadata"],
+			Zone: r.args["zone"]})
 	case "close":
 		c, err := r.conn(bare[0])
 		if err != nil {
@@ -304,7 +305,8 @@ func (r *scriptRunner) Run(line string) ([]string, error) {
 			return nil, err
 		}
 		r.m.Facts(now, []swarm.PeerFact{{Conn: c, Moved: int64(moved), Pending: r.flags["pending"],
-			Interesting: r.flags["interesting"], Interested: r.flags["interested"], UnchokedUs: r.flags["unchoked-us"]}})
+			Interesting: r.flags["interesting"], Interested: r.flags["interested"], UnchokedUs: r.flags["unchoked-us"],
+			Seed: r.flags["seed"]}})
 	case "pex":
 		c, err := r.conn(bare[0])
 		if err != nil {
@@ -368,8 +370,12 @@ func (r *scriptRunner) Run(line string) ([]string, error) {
 		}
 	case "stats":
 		st := r.m.Stats()
-		return []string{fmt.Sprintf("candidates=%d pex=%d conns=%d half-open=%d bans=%d starved=%v",
-			st.Candidates, st.PEXCandidates, st.Conns, st.HalfOpen, st.Bans, r.m.Starved())}, nil
+		line := fmt.Sprintf("candidates=%d pex=%d conns=%d half-open=%d bans=%d starved=%v",
+			st.Candidates, st.PEXCandidates, st.Conns, st.HalfOpen, st.Bans, r.m.Starved())
+		if r.m.cfg.Zone != "" {
+			line += fmt.Sprintf(" far=%d", st.Far)
+		}
+		return []string{line}, nil
 	case "wake":
 		w := r.m.Wake()
 		if w.IsZero() {

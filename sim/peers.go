@@ -29,7 +29,7 @@ const listenPort = 6881
 // join starts h's peer manager: it announces at once.
 func (s *simulation) join(h *host) {
 	cfg := peers.Config{PeerID: peerID(h.idx), Trackers: 1, Complete: h.core.Complete(), MaxPeers: s.cfg.MaxPeers,
-		Seed: s.cfg.Seed*1_000_033 + int64(h.idx)}
+		Seed: s.cfg.Seed*1_000_033 + int64(h.idx), Zone: s.coreZone(h)} // racks.go
 	m, err := peers.New(timeOf(s.now), cfg)
 	if err != nil {
 		panic(err) // the config is built here: a bug, not input
@@ -151,10 +151,22 @@ func (s *simulation) addPeer(c *conn) {
 }
 
 // extendedArrived tells the receiving end's peer manager what the other
-// end's BEP 10 handshake says: where it listens (no ut_pex, no
-// ut_metadata: the simulator models neither).
+// end's BEP 10 handshake says: where it listens and its zone (no ut_pex,
+// no ut_metadata: the simulator models neither). Before a far peer's, the
+// manager gets the core's current facts, as the runtime does, to choose
+// which far peers to keep.
 func (s *simulation) extendedArrived(c *conn) {
-	c.h.mgr.Extended(timeOf(s.now), c.id, peers.ExtendedInfo{ListenPort: listenPort})
+	h, now := c.h, timeOf(s.now)
+	e := peers.ExtendedInfo{ListenPort: listenPort}
+	if c.peer.extHS != nil {
+		e.Zone = s.rackZone(c.peer)
+	}
+	if z := s.coreZone(h); z != "" && e.Zone != "" && e.Zone != z {
+		h.facts = h.core.AppendPeerFacts(h.facts[:0])
+		h.mgr.Facts(now, h.facts)
+	}
+	h.mgr.Extended(now, c.id, e)
+	s.farKnown(h) // racks.go
 }
 
 // tickPeers gives h's peer manager the core's usefulness facts and a tick.

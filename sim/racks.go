@@ -41,6 +41,12 @@ type racks struct {
 	// inBytes and outBytes count the modelled bytes that entered and left
 	// each rack through its uplink.
 	inBytes, outBytes []int64
+	labels            []string // each rack's label ("dc1/rowK/rackK")
+	// farPeak is, per host, the most far connections its peer manager
+	// held at once while it downloaded (farKnown; 0 without labels in the
+	// cores).
+	farPeak       []int32
+	farCountedMax int // the most of them not seeds (the far bound's count)
 }
 
 // fifoServer is one shared link: a FIFO server of a rate (+Inf: none).
@@ -85,6 +91,10 @@ func newRacks(cfg *Config, n int, scale int64) *racks {
 		rk.of[i] = int32((i - 1) / cfg.RackSize)
 	}
 	rk.count = int(rk.of[n-1]) + 1
+	rk.labels = make([]string, rk.count)
+	for k := range rk.labels {
+		rk.labels[k] = fmt.Sprintf("dc1/row%d/rack%d", k/5, k)
+	}
 	rate := func(r float64) float64 {
 		if r <= 0 {
 			return math.Inf(1)
@@ -97,6 +107,7 @@ func newRacks(cfg *Config, n int, scale int64) *racks {
 	}
 	rk.core.rate = rate(cfg.CoreRate)
 	rk.inBytes, rk.outBytes = make([]int64, rk.count), make([]int64, rk.count)
+	rk.farPeak = make([]int32, n)
 	return rk
 }
 
@@ -118,14 +129,34 @@ func (s *simulation) rackArrival(from, to *host, size float64) int64 {
 	return max(last+s.lat, first+s.lat+down, to.downFree+down)
 }
 
+// farKnown samples how many far connections h's peer manager holds
+// (those whose BEP 10 handshake named another rack, seeds included) while
+// h downloads, after each extended handshake it learns (farPeak).
+func (s *simulation) farKnown(h *host) {
+	if rk := s.racks; rk != nil && !h.core.Complete() {
+		st := h.mgr.Stats()
+		rk.farPeak[h.idx] = max(rk.farPeak[h.idx], int32(st.Far))
+		rk.farCountedMax = max(rk.farCountedMax, st.FarCounted)
+	}
+}
+
 // rackZone is the location label host h announces: its rack's, in rows of
 // five racks, unless the run hands out peers at random.
 func (s *simulation) rackZone(h *host) string {
 	if s.racks == nil || s.cfg.RandomPeers {
 		return ""
 	}
-	k := s.racks.of[h.idx]
-	return fmt.Sprintf("dc1/row%d/rack%d", k/5, k)
+	return s.racks.labels[s.racks.of[h.idx]]
+}
+
+// coreZone is the label host h's core and peer manager know it by: its
+// rack's, unless only the tracker sees labels (HandoutOnly) or there are
+// none.
+func (s *simulation) coreZone(h *host) string {
+	if s.cfg.HandoutOnly {
+		return ""
+	}
+	return s.rackZone(h)
 }
 
 // zoneHost gives host h, whose core config is sc, its rack's label: in
@@ -143,8 +174,8 @@ func (s *simulation) zoneHost(h *host, sc *swarm.Config, maxQueued int) error {
 		return fmt.Errorf("encode extended handshake: %w", err)
 	}
 	h.extHS = payload
-	if !s.cfg.HandoutOnly {
-		sc.Zone, sc.PeerID = label, peerID(h.idx)
+	if z := s.coreZone(h); z != "" {
+		sc.Zone, sc.PeerID = z, peerID(h.idx)
 	}
 	return nil
 }
@@ -169,6 +200,17 @@ type RackReport struct {
 	RackUplinkInRatioMean float64 `json:"rack_uplink_in_ratio_mean"`
 	// RackUplinkOutBytesMax is the most bytes that left any one rack.
 	RackUplinkOutBytesMax int64 `json:"rack_uplink_out_bytes_max"`
+	// FarConnsPeakMean and FarConnsPeakMax are over the receivers outside
+	// rack 0: the most far connections (their BEP 10 handshake named
+	// another rack; the origin's and far seeds' included) each receiver's
+	// peer manager held at once while it downloaded, mean and max. Zero
+	// when the cores have no labels (handout, random).
+	FarConnsPeakMean float64 `json:"far_conns_peak_mean"`
+	FarConnsPeakMax  int     `json:"far_conns_peak_max"`
+	// FarBoundPeak is the most far connections that were not seeds any
+	// receiver's manager held while it downloaded (the count that
+	// peers.Config.MaxFar bounds).
+	FarBoundPeak int `json:"far_bound_peak"`
 	// FloorKumarRossS is the floor without the uplinks; the report's
 	// FloorS is the floor with them (rackFloor), which efficiency uses.
 	FloorKumarRossS float64 `json:"floor_kumar_ross_s"`
@@ -211,6 +253,18 @@ func (rk *racks) report(cfg *Config, scale int64, policy string) *RackReport {
 	}
 	rr.RackUplinkInRatioMax = float64(rr.RackUplinkInBytesMax) / F
 	rr.RackUplinkInRatioMean = float64(sum) / float64(rk.count) / F
+	var peaks, hosts int
+	for i := 1; i < len(rk.of); i++ {
+		if rk.of[i] != 0 && i < len(rk.farPeak) {
+			peaks += int(rk.farPeak[i])
+			hosts++
+			rr.FarConnsPeakMax = max(rr.FarConnsPeakMax, int(rk.farPeak[i]))
+		}
+	}
+	if hosts > 0 {
+		rr.FarConnsPeakMean = float64(peaks) / float64(hosts)
+	}
+	rr.FarBoundPeak = rk.farCountedMax
 	return rr
 }
 

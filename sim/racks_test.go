@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/tracker"
 )
 
@@ -153,5 +154,32 @@ func TestRacksCoreLocality(t *testing.T) {
 	}
 	if in[0] >= in[1] {
 		t.Errorf("into a rack: %.2f F with the cores' locality, %.2f F with the tracker's alone; want fewer", in[0], in[1])
+	}
+}
+
+// TestRacksFarPeersBounded: hosts handed many peers of other racks (half
+// of every handout) keep at most peers.DefaultMaxFar of them that are not
+// seeds while they download (far seeds, such as hosts of other racks that
+// completed, come on top). With the labels at the tracker only, the cores
+// and managers know of no far peer.
+func TestRacksFarPeersBounded(t *testing.T) {
+	for _, handoutOnly := range []bool{false, true} {
+		cfg := racked(1)
+		cfg.HandoutOnly = handoutOnly
+		cfg.Policy = tracker.NewDefaultPolicyWith(randv2.New(randv2.NewPCG(1, 1)), nil, tracker.Locality{Outside: 0.5})
+		r, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkReport(t, r, 90)
+		rr := r.RackReport
+		t.Logf("handout only %v: far connections peak mean %.1f max %d (not seeds: %d), into a rack max %.2f F, T_last %.3fs",
+			handoutOnly, rr.FarConnsPeakMean, rr.FarConnsPeakMax, rr.FarBoundPeak, rr.RackUplinkInRatioMax, r.TLastS)
+		switch {
+		case handoutOnly && rr.FarConnsPeakMax != 0:
+			t.Errorf("labels at the tracker only: %d far connections known, want none", rr.FarConnsPeakMax)
+		case !handoutOnly && (rr.FarBoundPeak > peers.DefaultMaxFar || rr.FarBoundPeak < 1):
+			t.Errorf("far connections that are not seeds: up to %d, want 1 to %d", rr.FarBoundPeak, peers.DefaultMaxFar)
+		}
 	}
 }

@@ -20,10 +20,15 @@ import "time"
 //     others take it from their rack neighbour once it has it;
 //
 // unless the piece is already in progress here with no near peer having
-// it, or only this one peer of ours has it (a scarce piece: an origin
-// under initial seeding reveals each piece to one peer at a time), or we
-// are starved: our near peers hold less than a piece's worth of our
-// requests, so waiting for the rack would leave our download link idle.
+// it, or only this one peer of ours has it and the peer hides pieces (it
+// lacks pieces we have and does not want them: an origin under initial
+// seeding, which reveals each piece to one peer at a time, so its reveals
+// to far peers would stall otherwise), or we are starved: our near peers
+// hold less than a piece's worth of our requests, so waiting for the rack
+// would leave our download link idle. A piece that only one of our peers
+// has is not scarce when that peer is a downloader, which shows every
+// piece it has: our rack neighbours see it at their own far peers, and
+// if each of us took it the rack would take it in many times.
 // And if a piece that is not ours has been at our far peers for a while
 // and still no near peer has it, its owner probably cannot get it (its
 // far peers lack it): we take it after a wait of about one piece's fetch
@@ -229,6 +234,10 @@ type farFilter struct {
 	now     int64   // unix ns
 	near    float64 // near peers with an id (the others in the rendezvous)
 	unit    float64 // ns: about the time to fetch one piece from the peer
+	// revealer: the peer lacks pieces we have and does not want them, so
+	// it hides pieces it has: an origin under initial seeding.
+	revealer bool
+	nfar     float64 // our far peers
 }
 
 // Bounds on farFilter.unit, and its value while the peer's rate is
@@ -244,10 +253,12 @@ func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 	if s.loc == nil || p.dist != distFar {
 		return farFilter{}
 	}
-	nearReqs, near := 0, 0
+	nearReqs, near, far := 0, 0, 0
 	for _, q := range s.peers {
 		if q.dist != distFar {
 			nearReqs += len(q.reqs)
+		} else {
+			far++
 		}
 		if q.dist == distNear && q.idKey != 0 {
 			near++
@@ -258,7 +269,8 @@ func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 		unit = float64(s.cfg.PieceLength) / p.downRate * 1e9
 		unit = min(max(unit, float64(minFarUnit)), float64(maxFarUnit))
 	}
-	return farFilter{s: s, far: true, starved: nearReqs < s.blocksPerPc, now: now.UnixNano(), near: float64(near), unit: unit}
+	return farFilter{s: s, far: true, starved: nearReqs < s.blocksPerPc, now: now.UnixNano(), near: float64(near), unit: unit,
+		revealer: !p.peerInterested && s.have.countAndNot(p.has) > 0, nfar: float64(far)}
 }
 
 // allows reports whether piece i may be requested from the peer.
@@ -270,13 +282,16 @@ func (f farFilter) allows(i int) bool {
 	if s.avail[i] > l.farAvail[i] {
 		return false // a near peer (or one of unknown distance) has it
 	}
-	if f.starved || s.dl[i] != nil || l.mine.get(i) || s.avail[i] == 1 || l.self == 0 {
+	if f.starved || s.dl[i] != nil || l.mine.get(i) || (s.avail[i] == 1 && f.revealer) || l.self == 0 {
 		return true
 	}
 	// Not ours: its owner should bring it in. If the rack still lacks it
 	// after a while, we take it, after a wait that grows with how many of
 	// our near peers likely outrank us for it (estimated from our own
-	// weight), so the hosts of the rack step in one after another.
-	rank := f.near * (1 - float64(farWeight(l.self, i))/(1<<64))
+	// weight) among those that see it at a far peer too (estimated from
+	// the share of our far peers that have it), so the hosts of the rack
+	// that can fetch it step in one after another.
+	seen := min(float64(l.farAvail[i])/max(f.nfar, 1), 1)
+	rank := f.near * seen * (1 - float64(farWeight(l.self, i))/(1<<64))
 	return float64(f.now-l.farSince[i]) >= rank*f.unit
 }

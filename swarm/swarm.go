@@ -450,6 +450,8 @@ type PeerFact struct {
 	Interested bool
 	// UnchokedUs says the peer unchoked us at least once.
 	UnchokedUs bool
+	// Seed says the peer has every piece.
+	Seed bool
 }
 
 // AppendPeerFacts appends one PeerFact per connected peer to dst, in the
@@ -463,6 +465,7 @@ func (s *Swarm) AppendPeerFacts(dst []PeerFact) []PeerFact {
 			Interesting: p.wanted > 0,
 			Interested:  p.peerInterested,
 			UnchokedUs:  p.unchokedUs,
+			Seed:        p.numHas == s.cfg.NumPieces,
 		})
 	}
 	return dst

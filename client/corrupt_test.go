@@ -25,9 +25,9 @@ type fakePeer struct {
 	served   int
 	// from counts the connections whose handshake named each peer ID: the
 	// getter's PEX can send its other peers here too.
-	from map[[20]byte]int
-	closed   chan struct{} // one value per connection the client closed
-	wg       sync.WaitGroup
+	from   map[[20]byte]int
+	closed chan struct{} // one value per connection the client closed
+	wg     sync.WaitGroup
 }
 
 func newFakePeer(t *testing.T, ih metainfo.InfoHash) *fakePeer {

@@ -72,6 +72,11 @@ type peerConn struct {
 	// the same for the list of writers given only Haves
 	// (Torrent.deferHave). All owned by the torrent loop.
 	wakeHeld, urgent, eager, lazyHeld, lazyWake, haveHeld, haveWake bool
+	// asked counts our Requests to the peer not yet answered (a block or a
+	// Reject; a Choke clears it), those still in our queue included;
+	// lazyReqs counts the Requests queued since the writer was last woken.
+	// Both owned by the torrent loop; see refillNow.
+	asked, lazyReqs int
 	// readFree and sentFree hold the reader's and the writer's batches
 	// (batch.go).
 	readFree, sentFree batchFree
@@ -151,6 +156,11 @@ func (c *peerConn) enqueue(it outItem) {
 	}
 	urgent := it.isBlock || it.shared != nil
 	eager := urgent || it.msg.Type != wire.Have
+	if !it.isBlock && it.shared == nil && it.msg.Type == wire.Request {
+		c.asked++
+		c.lazyReqs++
+		urgent = c.refillNow()
+	}
 	if w := &c.t.wakes; w.hold {
 		if !c.wakeHeld {
 			c.wakeHeld = true
@@ -167,6 +177,26 @@ func (c *peerConn) enqueue(it outItem) {
 		c.t.deferWake(c)
 	default:
 		c.t.deferHave(c)
+	}
+}
+
+// refillNow reports whether the Requests waiting in our queue are to go
+// out at once rather than within messageDelay: when the peer holds fewer of
+// our requests than wait here, it may run dry before the delay ends. A peer
+// answering at loopback speed answers a 16-request pipeline (the core's
+// depth until it knows the peer's rate) in a fraction of messageDelay, and
+// then sat idle for the rest of it. So a refill goes out once it is at
+// least half the pipeline, and a deep pipeline that the peer is far from
+// draining still gets its Requests batched. The loop only.
+func (c *peerConn) refillNow() bool {
+	return c.asked-c.lazyReqs < c.lazyReqs
+}
+
+// answered notes that the peer answered one of our requests (a block or a
+// Reject). The loop only.
+func (c *peerConn) answered() {
+	if c.asked > 0 {
+		c.asked--
 	}
 }
 

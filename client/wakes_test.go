@@ -80,7 +80,9 @@ func newWakesTorrent(t *testing.T) *Torrent {
 // the same holds for messages queued during a batch of loop events.
 func TestHaveWakes(t *testing.T) {
 	tr := newWakesTorrent(t)
-	conn := func() *peerConn { return &peerConn{t: tr, wake: make(chan struct{}, 1)} }
+	// Each peer holds plenty of our requests already, so a Request is
+	// deferred (see TestRefillWakes).
+	conn := func() *peerConn { return &peerConn{t: tr, wake: make(chan struct{}, 1), asked: 64} }
 	woken := func(c *peerConn) bool {
 		select {
 		case <-c.wake:
@@ -136,5 +138,64 @@ func TestHaveWakes(t *testing.T) {
 	tr.flushDeferred()
 	if !woken(a) || !woken(b) || woken(c) {
 		t.Fatal("deferred writers not woken by their flushes, or the block's writer woken twice")
+	}
+}
+
+// TestRefillWakes: Requests wait for the deferred flush while the peer
+// holds more of ours than wait in the queue, and wake the writer at once
+// when it holds fewer: the first requests of a connection, and a refill
+// that has grown to half of what the peer was asked. Answers (blocks,
+// Rejects) and a Choke lower what the peer holds; counts stay >= 0.
+func TestRefillWakes(t *testing.T) {
+	tr := newWakesTorrent(t)
+	c := &peerConn{t: tr, wake: make(chan struct{}, 1)}
+	woken := func() bool {
+		select {
+		case <-c.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	request := outItem{msg: wire.Message{Type: wire.Request, Index: 1, Length: wire.BlockSize}}
+	// The first request of a connection: the peer holds none.
+	c.enqueue(request)
+	if !woken() {
+		t.Fatal("the first request did not wake the writer at once")
+	}
+	for range 15 { // the rest of a 16-request pipeline, in one batch
+		tr.holdWakes()
+		c.enqueue(request)
+		tr.flushWakes()
+		woken()
+	}
+	tr.flushDeferred()
+	woken()
+	if c.asked != 16 || c.lazyReqs != 0 {
+		t.Fatalf("asked %d, queued %d; want 16, 0", c.asked, c.lazyReqs)
+	}
+	// Blocks arrive one at a time and each is refilled: the peer holds
+	// 15, 14, ... while 1, 2, ... wait; at 7 held and 9 waiting it goes.
+	for i := 1; i <= 9; i++ {
+		c.answered()
+		tr.holdWakes()
+		c.enqueue(request)
+		tr.flushWakes()
+		if w := woken(); w != (i == 9) {
+			t.Fatalf("refill %d (peer holds %d, %d queued): woken %v, want %v", i, c.asked-c.lazyReqs, c.lazyReqs, w, i == 9)
+		}
+	}
+	if c.lazyReqs != 0 || c.asked != 16 {
+		t.Fatalf("after the wake: asked %d, queued %d; want 16, 0", c.asked, c.lazyReqs)
+	}
+	tr.flushDeferred()
+	woken()
+	// A Choke clears what the peer holds; answers never take it below 0.
+	c.asked = 0
+	for range 3 {
+		c.answered()
+	}
+	if c.asked != 0 {
+		t.Fatalf("asked %d after answers to nothing, want 0", c.asked)
 	}
 }

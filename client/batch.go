@@ -155,6 +155,7 @@ func (t *Torrent) flushWakes() {
 // nothing left to do (the writer takes everything queued). The loop only.
 func (t *Torrent) wakeNow(c *peerConn) {
 	c.lazyWake, c.haveWake, c.lazyReqs = false, false, 0
+	c.wokenAt = time.Now()
 	c.wakeWriter()
 }
 
@@ -169,8 +170,9 @@ func (t *Torrent) wakeNow(c *peerConn) {
 // completed meanwhile. A request pipeline holds at least a quarter second
 // of the peer's rate once the core knows it, so the delay costs no
 // throughput then; a block send wakes its writer at once, taking the
-// messages before it along, and so do Requests once the peer holds fewer
-// of ours than wait in the queue (peerConn.refillNow).
+// messages before it along, and so do Requests once a peer that answers
+// within the delay holds fewer of ours than wait in the queue
+// (peerConn.refillNow).
 const messageDelay = 2 * time.Millisecond
 
 // haveDelay is the longest a writer given only Haves waits before it is

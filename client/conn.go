@@ -75,8 +75,10 @@ type peerConn struct {
 	// asked counts our Requests to the peer not yet answered (a block or a
 	// Reject; a Choke clears it), those still in our queue included;
 	// lazyReqs counts the Requests queued since the writer was last woken.
-	// Both owned by the torrent loop; see refillNow.
+	// wokenAt is when the loop last woke the writer. All owned by the
+	// torrent loop; see refillNow.
 	asked, lazyReqs int
+	wokenAt         time.Time
 	// readFree and sentFree hold the reader's and the writer's batches
 	// (batch.go).
 	readFree, sentFree batchFree
@@ -182,14 +184,15 @@ func (c *peerConn) enqueue(it outItem) {
 
 // refillNow reports whether the Requests waiting in our queue are to go
 // out at once rather than within messageDelay: when the peer holds fewer of
-// our requests than wait here, it may run dry before the delay ends. A peer
-// answering at loopback speed answers a 16-request pipeline (the core's
-// depth until it knows the peer's rate) in a fraction of messageDelay, and
-// then sat idle for the rest of it. So a refill goes out once it is at
-// least half the pipeline, and a deep pipeline that the peer is far from
-// draining still gets its Requests batched. The loop only.
+// our requests than wait here and it answered them within messageDelay of
+// our last write, so it is about to run dry and would sit idle for the rest
+// of the delay. A seeder on loopback answers the core's 16-request pipeline
+// (its depth until it knows the peer's rate, for 250 ms) in a small part
+// of 2 ms; an origin serving 30 receivers in turn takes longer to come
+// back to each, and its receivers keep batching their refills, as they do
+// with a deep pipeline the peer is far from draining. The loop only.
 func (c *peerConn) refillNow() bool {
-	return c.asked-c.lazyReqs < c.lazyReqs
+	return c.asked-c.lazyReqs < c.lazyReqs && time.Since(c.wokenAt) < messageDelay
 }
 
 // answered notes that the peer answered one of our requests (a block or a

@@ -142,10 +142,10 @@ func TestHaveWakes(t *testing.T) {
 }
 
 // TestRefillWakes: Requests wait for the deferred flush while the peer
-// holds more of ours than wait in the queue, and wake the writer at once
-// when it holds fewer: the first requests of a connection, and a refill
-// that has grown to half of what the peer was asked. Answers (blocks,
-// Rejects) and a Choke lower what the peer holds; counts stay >= 0.
+// holds more of ours than wait in the queue, or answered them more slowly
+// than messageDelay, and wake the writer at once when a peer that answers
+// within the delay holds fewer. Answers (blocks, Rejects) lower what the
+// peer holds, never below 0.
 func TestRefillWakes(t *testing.T) {
 	tr := newWakesTorrent(t)
 	c := &peerConn{t: tr, wake: make(chan struct{}, 1)}
@@ -158,24 +158,23 @@ func TestRefillWakes(t *testing.T) {
 		}
 	}
 	request := outItem{msg: wire.Message{Type: wire.Request, Index: 1, Length: wire.BlockSize}}
-	// The first request of a connection: the peer holds none.
-	c.enqueue(request)
-	if !woken() {
-		t.Fatal("the first request did not wake the writer at once")
-	}
-	for range 15 { // the rest of a 16-request pipeline, in one batch
-		tr.holdWakes()
+	// A connection's first 16 requests, in one batch: the writer was never
+	// woken, so they wait for the flush.
+	tr.holdWakes()
+	for range 16 {
 		c.enqueue(request)
-		tr.flushWakes()
-		woken()
+	}
+	tr.flushWakes()
+	if woken() {
+		t.Fatal("the first requests woke the writer before the flush")
 	}
 	tr.flushDeferred()
-	woken()
-	if c.asked != 16 || c.lazyReqs != 0 {
-		t.Fatalf("asked %d, queued %d; want 16, 0", c.asked, c.lazyReqs)
+	if !woken() || c.asked != 16 || c.lazyReqs != 0 {
+		t.Fatalf("after the flush: woken no, or asked %d, queued %d; want 16, 0", c.asked, c.lazyReqs)
 	}
-	// Blocks arrive one at a time and each is refilled: the peer holds
-	// 15, 14, ... while 1, 2, ... wait; at 7 held and 9 waiting it goes.
+	c.wokenAt = time.Now().Add(time.Minute) // recent however long this test is descheduled
+	// Blocks arrive one at a time, at once, and each is refilled: the peer
+	// holds 15, 14, ... while 1, 2, ... wait; at 7 held and 9 waiting they go.
 	for i := 1; i <= 9; i++ {
 		c.answered()
 		tr.holdWakes()
@@ -190,8 +189,21 @@ func TestRefillWakes(t *testing.T) {
 	}
 	tr.flushDeferred()
 	woken()
-	// A Choke clears what the peer holds; answers never take it below 0.
-	c.asked = 0
+	// The same refills from a peer that took longer than messageDelay to
+	// answer: all wait for the flush.
+	c.wokenAt = time.Now().Add(-10 * messageDelay)
+	for range 16 {
+		c.answered()
+		c.enqueue(request)
+		if woken() {
+			t.Fatalf("a refill to a slow peer (holds %d, %d queued) woke the writer at once", c.asked-c.lazyReqs, c.lazyReqs)
+		}
+	}
+	tr.flushDeferred()
+	if !woken() {
+		t.Fatal("the flush did not wake the writer")
+	}
+	c.asked = 0 // as after a Choke
 	for range 3 {
 		c.answered()
 	}

@@ -154,7 +154,8 @@ func (t *Torrent) flushWakes() {
 // wakeNow wakes c's writer at once; its deferred wake-ups, if any, have
 // nothing left to do (the writer takes everything queued). The loop only.
 func (t *Torrent) wakeNow(c *peerConn) {
-	c.lazyWake, c.haveWake = false, false
+	c.lazyWake, c.haveWake, c.lazyReqs = false, false, 0
+	c.wokenAt = time.Now()
 	c.wakeWriter()
 }
 
@@ -167,8 +168,11 @@ func (t *Torrent) wakeNow(c *peerConn) {
 // wake-up, a read and a loop turn at the peer. Holding them back for a
 // moment lets one write carry a burst's requests and the Haves of pieces
 // completed meanwhile. A request pipeline holds at least a quarter second
-// of the peer's rate, so the delay costs no throughput; a block send
-// wakes its writer at once, taking the messages before it along.
+// of the peer's rate once the core knows it, so the delay costs no
+// throughput then; a block send wakes its writer at once, taking the
+// messages before it along, and so do Requests once a peer that answers
+// within the delay holds fewer of ours than wait in the queue
+// (peerConn.refillNow).
 const messageDelay = 2 * time.Millisecond
 
 // haveDelay is the longest a writer given only Haves waits before it is

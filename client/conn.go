@@ -72,6 +72,13 @@ type peerConn struct {
 	// the same for the list of writers given only Haves
 	// (Torrent.deferHave). All owned by the torrent loop.
 	wakeHeld, urgent, eager, lazyHeld, lazyWake, haveHeld, haveWake bool
+	// asked counts our Requests to the peer not yet answered (a block or a
+	// Reject; a Choke clears it), those still in our queue included;
+	// lazyReqs counts the Requests queued since the writer was last woken.
+	// wokenAt is when the loop last woke the writer. All owned by the
+	// torrent loop; see refillNow.
+	asked, lazyReqs int
+	wokenAt         time.Time
 	// readFree and sentFree hold the reader's and the writer's batches
 	// (batch.go).
 	readFree, sentFree batchFree
@@ -151,6 +158,11 @@ func (c *peerConn) enqueue(it outItem) {
 	}
 	urgent := it.isBlock || it.shared != nil
 	eager := urgent || it.msg.Type != wire.Have
+	if !it.isBlock && it.shared == nil && it.msg.Type == wire.Request {
+		c.asked++
+		c.lazyReqs++
+		urgent = c.refillNow()
+	}
 	if w := &c.t.wakes; w.hold {
 		if !c.wakeHeld {
 			c.wakeHeld = true
@@ -167,6 +179,27 @@ func (c *peerConn) enqueue(it outItem) {
 		c.t.deferWake(c)
 	default:
 		c.t.deferHave(c)
+	}
+}
+
+// refillNow reports whether the Requests waiting in our queue are to go
+// out at once rather than within messageDelay: when the peer holds fewer of
+// our requests than wait here and it answered them within messageDelay of
+// our last write, so it is about to run dry and would sit idle for the rest
+// of the delay. A seeder on loopback answers the core's 16-request pipeline
+// (its depth until it knows the peer's rate, for 250 ms) in a small part
+// of 2 ms; an origin serving 30 receivers in turn takes longer to come
+// back to each, and its receivers keep batching their refills, as they do
+// with a deep pipeline the peer is far from draining. The loop only.
+func (c *peerConn) refillNow() bool {
+	return c.asked-c.lazyReqs < c.lazyReqs && time.Since(c.wokenAt) < messageDelay
+}
+
+// answered notes that the peer answered one of our requests (a block or a
+// Reject). The loop only.
+func (c *peerConn) answered() {
+	if c.asked > 0 {
+		c.asked--
 	}
 }
 

@@ -141,6 +141,10 @@ func (t *Torrent) onMessage(now time.Time, pc *peerConn, m wire.Message) {
 		return
 	}
 	switch m.Type {
+	case wire.Reject:
+		pc.answered()
+	case wire.Choke:
+		pc.asked = 0 // a peer without the fast extension drops our requests
 	case wire.Extended:
 		if !t.onExtended(now, pc, m) {
 			return
@@ -174,6 +178,7 @@ func (t *Torrent) onBlock(now time.Time, e blockEvent) {
 		blockPool.Put(e.buf)
 		return
 	}
+	e.conn.answered()
 	t.core.ReceiveBlock(now, e.conn.id, e.spec, e.buf)
 	taken := false
 	if acts := t.core.Ready(); acts != nil {

@@ -80,7 +80,9 @@ func newWakesTorrent(t *testing.T) *Torrent {
 // the same holds for messages queued during a batch of loop events.
 func TestHaveWakes(t *testing.T) {
 	tr := newWakesTorrent(t)
-	conn := func() *peerConn { return &peerConn{t: tr, wake: make(chan struct{}, 1)} }
+	// Each peer holds plenty of our requests already, so a Request is
+	// deferred (see TestRefillWakes).
+	conn := func() *peerConn { return &peerConn{t: tr, wake: make(chan struct{}, 1), asked: 64} }
 	woken := func(c *peerConn) bool {
 		select {
 		case <-c.wake:
@@ -136,5 +138,76 @@ func TestHaveWakes(t *testing.T) {
 	tr.flushDeferred()
 	if !woken(a) || !woken(b) || woken(c) {
 		t.Fatal("deferred writers not woken by their flushes, or the block's writer woken twice")
+	}
+}
+
+// TestRefillWakes: Requests wait for the deferred flush while the peer
+// holds more of ours than wait in the queue, or answered them more slowly
+// than messageDelay, and wake the writer at once when a peer that answers
+// within the delay holds fewer. Answers (blocks, Rejects) lower what the
+// peer holds, never below 0.
+func TestRefillWakes(t *testing.T) {
+	tr := newWakesTorrent(t)
+	c := &peerConn{t: tr, wake: make(chan struct{}, 1)}
+	woken := func() bool {
+		select {
+		case <-c.wake:
+			return true
+		default:
+			return false
+		}
+	}
+	request := outItem{msg: wire.Message{Type: wire.Request, Index: 1, Length: wire.BlockSize}}
+	// A connection's first 16 requests, in one batch: the writer was never
+	// woken, so they wait for the flush.
+	tr.holdWakes()
+	for range 16 {
+		c.enqueue(request)
+	}
+	tr.flushWakes()
+	if woken() {
+		t.Fatal("the first requests woke the writer before the flush")
+	}
+	tr.flushDeferred()
+	if !woken() || c.asked != 16 || c.lazyReqs != 0 {
+		t.Fatalf("after the flush: woken no, or asked %d, queued %d; want 16, 0", c.asked, c.lazyReqs)
+	}
+	c.wokenAt = time.Now().Add(time.Minute) // recent however long this test is descheduled
+	// Blocks arrive one at a time, at once, and each is refilled: the peer
+	// holds 15, 14, ... while 1, 2, ... wait; at 7 held and 9 waiting they go.
+	for i := 1; i <= 9; i++ {
+		c.answered()
+		tr.holdWakes()
+		c.enqueue(request)
+		tr.flushWakes()
+		if w := woken(); w != (i == 9) {
+			t.Fatalf("refill %d (peer holds %d, %d queued): woken %v, want %v", i, c.asked-c.lazyReqs, c.lazyReqs, w, i == 9)
+		}
+	}
+	if c.lazyReqs != 0 || c.asked != 16 {
+		t.Fatalf("after the wake: asked %d, queued %d; want 16, 0", c.asked, c.lazyReqs)
+	}
+	tr.flushDeferred()
+	woken()
+	// The same refills from a peer that took longer than messageDelay to
+	// answer: all wait for the flush.
+	c.wokenAt = time.Now().Add(-10 * messageDelay)
+	for range 16 {
+		c.answered()
+		c.enqueue(request)
+		if woken() {
+			t.Fatalf("a refill to a slow peer (holds %d, %d queued) woke the writer at once", c.asked-c.lazyReqs, c.lazyReqs)
+		}
+	}
+	tr.flushDeferred()
+	if !woken() {
+		t.Fatal("the flush did not wake the writer")
+	}
+	c.asked = 0 // as after a Choke
+	for range 3 {
+		c.answered()
+	}
+	if c.asked != 0 {
+		t.Fatalf("asked %d after answers to nothing, want 0", c.asked)
 	}
 }

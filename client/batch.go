@@ -190,78 +190,76 @@ const haveDelay = 25 * time.Millisecond
 // most messageDelay from now), unless something urgent wakes it first.
 // The loop only.
 func (t *Torrent) deferWake(c *peerConn) {
-	w := &t.wakes
 	c.lazyWake = true
-	if !c.lazyHeld { // at most one entry per connection
-		c.lazyHeld = true
-		w.lazy = append(w.lazy, c)
-	}
-	if !w.armed {
-		w.armed = true
-		w.timer.Reset(messageDelay)
-	}
+	t.wakes.lazy.add(c, &c.lazyHeld, messageDelay)
 }
 
 // deferHave is deferWake for a writer given only Haves: woken at the next
 // flush of Have wake-ups (at most haveDelay from now), unless anything else
 // wakes it first. The loop only.
 func (t *Torrent) deferHave(c *peerConn) {
-	w := &t.wakes
 	if c.lazyWake {
 		return // woken within messageDelay anyway
 	}
 	c.haveWake = true
-	if !c.haveHeld {
-		c.haveHeld = true
-		w.haves = append(w.haves, c)
-	}
-	if !w.haveArmed {
-		w.haveArmed = true
-		w.haveTimer.Reset(haveDelay)
-	}
+	t.wakes.haves.add(c, &c.haveHeld, haveDelay)
 }
 
 // flushDeferred wakes every writer whose wake-up was deferred. The loop
 // only, when the timer deferWake armed fires.
 func (t *Torrent) flushDeferred() {
-	w := &t.wakes
-	w.armed = false
-	for i, c := range w.lazy {
-		c.lazyHeld = false
-		if c.lazyWake {
-			t.wakeNow(c)
-		}
-		w.lazy[i] = nil
-	}
-	w.lazy = w.lazy[:0]
+	t.flushList(&t.wakes.lazy, func(c *peerConn) (held, pending *bool) { return &c.lazyHeld, &c.lazyWake })
 }
 
 // flushHaves wakes every writer whose wake-up for Haves was deferred and
 // that was not woken since. The loop only, when the timer deferHave armed
 // fires.
 func (t *Torrent) flushHaves() {
-	w := &t.wakes
-	w.haveArmed = false
-	for i, c := range w.haves {
-		c.haveHeld = false
-		if c.haveWake {
+	t.flushList(&t.wakes.haves, func(c *peerConn) (held, pending *bool) { return &c.haveHeld, &c.haveWake })
+}
+
+// flushList empties l, waking each writer whose pending flag is still set
+// (flags returns the connection's held and pending flags for l). The loop
+// only.
+func (t *Torrent) flushList(l *deferredWakes, flags func(*peerConn) (held, pending *bool)) {
+	l.armed = false
+	for i, c := range l.conns {
+		held, pending := flags(c)
+		*held = false
+		if *pending {
 			t.wakeNow(c)
 		}
-		w.haves[i] = nil
+		l.conns[i] = nil
 	}
-	w.haves = w.haves[:0]
+	l.conns = l.conns[:0]
 }
 
 // heldWakes is the loop's list of writers to wake at the end of a batch,
-// of writers whose wake-up is deferred until timer fires, and of those
-// given only Haves, deferred until haveTimer fires.
+// of writers whose wake-up is deferred, and of those given only Haves,
+// deferred longer.
 type heldWakes struct {
-	hold      bool
-	conns     []*peerConn
-	lazy      []*peerConn
-	armed     bool        // timer runs
-	timer     *time.Timer // created stopped by the loop
-	haves     []*peerConn
-	haveArmed bool        // haveTimer runs
-	haveTimer *time.Timer // created stopped by the loop
+	hold  bool
+	conns []*peerConn
+	lazy  deferredWakes // flushed within messageDelay
+	haves deferredWakes // flushed within haveDelay
+}
+
+// deferredWakes is a list of writers to wake when its timer fires.
+type deferredWakes struct {
+	conns []*peerConn
+	armed bool        // timer runs
+	timer *time.Timer // created stopped by the loop
+}
+
+// add puts c in the list, once (held is c's flag for this list), and arms
+// the timer to fire within delay if it does not run.
+func (l *deferredWakes) add(c *peerConn, held *bool, delay time.Duration) {
+	if !*held {
+		*held = true
+		l.conns = append(l.conns, c)
+	}
+	if !l.armed {
+		l.armed = true
+		l.timer.Reset(delay)
+	}
 }

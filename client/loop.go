@@ -29,8 +29,8 @@ func (t *Torrent) loop() {
 	defer tick.Stop()
 	wake := time.NewTimer(time.Hour)
 	defer wake.Stop()
-	defer t.wakes.timer.Stop()
-	defer t.wakes.haveTimer.Stop()
+	defer t.wakes.lazy.timer.Stop()
+	defer t.wakes.haves.timer.Stop()
 	t.settle(time.Now())
 	for {
 		t.armWake(wake)
@@ -49,9 +49,9 @@ func (t *Torrent) loop() {
 		case now := <-wake.C:
 			t.mgr.Tick(now)
 			t.settle(now)
-		case <-t.wakes.timer.C:
+		case <-t.wakes.lazy.timer.C:
 			t.flushDeferred()
-		case <-t.wakes.haveTimer.C:
+		case <-t.wakes.haves.timer.C:
 			t.flushHaves()
 		case ev := <-t.events:
 			now := time.Now()

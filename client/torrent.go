@@ -249,10 +249,10 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		rc:         newRechecker(len(layout.Files)),
 		done:       make(chan struct{}),
 	}
-	t.wakes.timer = time.NewTimer(time.Hour)
-	t.wakes.timer.Stop()
-	t.wakes.haveTimer = time.NewTimer(time.Hour)
-	t.wakes.haveTimer.Stop()
+	for _, l := range []*deferredWakes{&t.wakes.lazy, &t.wakes.haves} {
+		l.timer = time.NewTimer(time.Hour)
+		l.timer.Stop()
+	}
 	t.verified = slices.Clone(have)
 	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart, HashedAtStart: hashed,
 		TotalLength: mi.Info.TotalLength(), BytesLeft: core.BytesLeft(), Complete: core.Complete()}

@@ -15,14 +15,6 @@ func TestDeferredWakes(t *testing.T) {
 	tr := newWakesTorrent(t)
 	a := &peerConn{t: tr, wake: make(chan struct{}, 1)}
 	b := &peerConn{t: tr, wake: make(chan struct{}, 1)}
-	woken := func(c *peerConn) bool {
-		select {
-		case <-c.wake:
-			return true
-		default:
-			return false
-		}
-	}
 	for range 3 {
 		tr.deferWake(a)
 		tr.deferWake(b)
@@ -37,17 +29,17 @@ func TestDeferredWakes(t *testing.T) {
 	}
 	tr.deferWake(b) // messages only again
 	tr.deferWake(b)
-	if n := len(tr.wakes.lazy); n != 2 {
+	if n := len(tr.wakes.lazy.conns); n != 2 {
 		t.Fatalf("deferred list holds %d entries, want 2 (one per connection)", n)
 	}
-	if !tr.wakes.armed {
+	if !tr.wakes.lazy.armed {
 		t.Fatal("no flush armed")
 	}
 	tr.flushDeferred()
 	if !woken(a) || !woken(b) {
 		t.Fatal("a deferred writer was not woken by the flush")
 	}
-	if len(tr.wakes.lazy) != 0 || tr.wakes.armed || a.lazyHeld || b.lazyHeld {
+	if len(tr.wakes.lazy.conns) != 0 || tr.wakes.lazy.armed || a.lazyHeld || b.lazyHeld {
 		t.Fatal("flush left state behind")
 	}
 	// A writer woken at once after being deferred is not woken again.
@@ -63,14 +55,25 @@ func TestDeferredWakes(t *testing.T) {
 	}
 }
 
+// woken reports whether c's writer was woken since the last call, and
+// takes the wake-up.
+func woken(c *peerConn) bool {
+	select {
+	case <-c.wake:
+		return true
+	default:
+		return false
+	}
+}
+
 // newWakesTorrent is a Torrent with nothing but its wake-up timers, stopped.
 func newWakesTorrent(t *testing.T) *Torrent {
 	tr := &Torrent{}
-	tr.wakes.timer = time.NewTimer(time.Hour)
-	tr.wakes.timer.Stop()
-	tr.wakes.haveTimer = time.NewTimer(time.Hour)
-	tr.wakes.haveTimer.Stop()
-	t.Cleanup(func() { tr.wakes.timer.Stop(); tr.wakes.haveTimer.Stop() })
+	for _, l := range []*deferredWakes{&tr.wakes.lazy, &tr.wakes.haves} {
+		l.timer = time.NewTimer(time.Hour)
+		l.timer.Stop()
+		t.Cleanup(func() { l.timer.Stop() })
+	}
 	return tr
 }
 
@@ -83,14 +86,6 @@ func TestHaveWakes(t *testing.T) {
 	// Each peer holds plenty of our requests already, so a Request is
 	// deferred (see TestRefillWakes).
 	conn := func() *peerConn { return &peerConn{t: tr, wake: make(chan struct{}, 1), asked: 64} }
-	woken := func(c *peerConn) bool {
-		select {
-		case <-c.wake:
-			return true
-		default:
-			return false
-		}
-	}
 	have := outItem{msg: wire.Message{Type: wire.Have, Index: 3}}
 	request := outItem{msg: wire.Message{Type: wire.Request, Index: 3, Length: wire.BlockSize}}
 
@@ -101,10 +96,10 @@ func TestHaveWakes(t *testing.T) {
 	b.enqueue(request) // a Have, then a Request: woken with the Requests
 	c.enqueue(request)
 	c.enqueue(have) // a Request, then a Have: the same
-	if !tr.wakes.armed || !tr.wakes.haveArmed {
-		t.Fatalf("flushes armed: messages %v, Haves %v; want both", tr.wakes.armed, tr.wakes.haveArmed)
+	if !tr.wakes.lazy.armed || !tr.wakes.haves.armed {
+		t.Fatalf("flushes armed: messages %v, Haves %v; want both", tr.wakes.lazy.armed, tr.wakes.haves.armed)
 	}
-	if n := len(tr.wakes.haves); n != 2 {
+	if n := len(tr.wakes.haves.conns); n != 2 {
 		t.Fatalf("Have list holds %d entries, want 2 (a once, b before its Request)", n)
 	}
 	tr.flushDeferred()
@@ -115,7 +110,7 @@ func TestHaveWakes(t *testing.T) {
 	if !woken(a) || woken(b) || woken(c) {
 		t.Fatal("the Have flush did not wake the writer given only Haves, or woke one woken since")
 	}
-	if len(tr.wakes.haves) != 0 || tr.wakes.haveArmed || a.haveHeld || b.haveHeld || a.haveWake || b.haveWake {
+	if len(tr.wakes.haves.conns) != 0 || tr.wakes.haves.armed || a.haveHeld || b.haveHeld || a.haveWake || b.haveWake {
 		t.Fatal("the Have flush left state behind")
 	}
 
@@ -131,7 +126,7 @@ func TestHaveWakes(t *testing.T) {
 	if woken(a) || woken(b) || !woken(c) {
 		t.Fatal("the batch's end woke a writer given only messages, or not the one given a block")
 	}
-	if len(tr.wakes.haves) != 1 || tr.wakes.haves[0] != a || len(tr.wakes.lazy) != 1 || tr.wakes.lazy[0] != b {
+	if len(tr.wakes.haves.conns) != 1 || tr.wakes.haves.conns[0] != a || len(tr.wakes.lazy.conns) != 1 || tr.wakes.lazy.conns[0] != b {
 		t.Fatal("the batch's end did not defer a to the Have flush and b to the message flush")
 	}
 	tr.flushHaves()

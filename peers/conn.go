@@ -349,27 +349,33 @@ func (m *Manager) Facts(now time.Time, facts []swarm.PeerFact) {
 // unchoked us, then not interested in ours, then idle longest. Nil if none
 // is idle enough.
 func (m *Manager) leastUseful(now time.Time) *conn {
+	return m.leastOf(func(c *conn) bool { return now.Sub(c.lastActive) >= m.cfg.EvictIdle },
+		func(c, v *conn) bool {
+			if !c.lastActive.Equal(v.lastActive) {
+				return c.lastActive.Before(v.lastActive)
+			}
+			return c.id < v.id
+		})
+}
+
+// leastOf returns, among the connections that may go, the least useful
+// one (usefulness), ties broken by worse(c, v): c should go before v. Nil
+// if none may go.
+func (m *Manager) leastOf(mayGo func(*conn) bool, worse func(c, v *conn) bool) *conn {
 	var v *conn
-	score := usefulness
 	for _, c := range m.connList {
-		if now.Sub(c.lastActive) < m.cfg.EvictIdle {
+		if !mayGo(c) {
 			continue
 		}
 		if v == nil {
 			v = c
 			continue
 		}
-		sc, sv := score(c), score(v)
-		switch {
-		case sc != sv:
+		if sc, sv := usefulness(c), usefulness(v); sc != sv {
 			if sc < sv {
 				v = c
 			}
-		case !c.lastActive.Equal(v.lastActive):
-			if c.lastActive.Before(v.lastActive) {
-				v = c
-			}
-		case c.id < v.id:
+		} else if worse(c, v) {
 			v = c
 		}
 	}

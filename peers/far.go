@@ -73,29 +73,13 @@ func (m *Manager) capFar(now time.Time) {
 		return
 	}
 	for n := m.farCounted(); n > m.cfg.MaxFar; n-- {
-		var v *conn
-		for _, c := range m.connList {
-			if !c.far || c.fact.Seed {
-				continue
-			}
-			if v == nil {
-				v = c
-				continue
-			}
-			sc, sv := usefulness(c), usefulness(v)
-			switch {
-			case sc != sv:
-				if sc < sv {
-					v = c
+		v := m.leastOf(func(c *conn) bool { return c.far && !c.fact.Seed },
+			func(c, v *conn) bool {
+				if !c.at.Equal(v.at) {
+					return c.at.After(v.at) // the newest goes first
 				}
-			case !c.at.Equal(v.at):
-				if c.at.After(v.at) {
-					v = c
-				}
-			case c.id > v.id:
-				v = c
-			}
-		}
+				return c.id > v.id
+			})
 		if v.cand != nil {
 			v.cand.nextTry = now.Add(farRetry)
 		}

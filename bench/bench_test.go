@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -275,5 +276,21 @@ func TestRunNetns(t *testing.T) {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	if strings.Contains(string(out), fmt.Sprintf("shoal-%d-", os.Getpid()%100000)) {
 		t.Errorf("namespaces left behind:\n%s", out)
+	}
+}
+
+// TestShapedEnv: a Shoal host learns its link's speed from the environment
+// only when tc shapes it; with its own limiters it has the flags.
+func TestShapedEnv(t *testing.T) {
+	j := &job{}
+	if env := j.shapedEnv(10e6); env != nil {
+		t.Errorf("loopback: shapedEnv = %q, want none", env)
+	}
+	j.net = &fabric{}
+	if env, want := j.shapedEnv(10e6), []string{"SHOAL_SHAPED_LINK=10000000"}; !slices.Equal(env, want) {
+		t.Errorf("netns: shapedEnv = %q, want %q", env, want)
+	}
+	if env := j.shapedEnv(0); env != nil {
+		t.Errorf("netns, unshaped: shapedEnv = %q, want none", env)
 	}
 }

@@ -34,12 +34,12 @@ type netHost struct {
 // newFabric creates n namespaces with addresses in 10.77.0.0/16. Host i's
 // upload is limited to up[i] and its download to down[i] bytes per second
 // (0: unshaped). On error it removes what it created.
-func newFabric(ctx context.Context, n int, up, down []float64) (f *fabric, err error) {
+func newFabric(ctx context.Context, n int, up, down []float64) (_ *fabric, err error) {
 	id := strconv.Itoa(os.Getpid() % 100000)
-	f = &fabric{id: id, bridge: "shb" + id}
+	f := &fabric{id: id, bridge: "shb" + id}
 	defer func() {
 		if err != nil {
-			f.close()
+			f.close() // f, not the result: that is nil on error
 		}
 	}()
 	if err := ip(ctx, "link", "add", f.bridge, "type", "bridge"); err != nil {

@@ -243,6 +243,17 @@ func (j *job) limit(flag string, bytesPerSec float64) []string {
 	return []string{flag, strconv.FormatInt(int64(bytesPerSec), 10)}
 }
 
+// shapedEnv returns the environment that tells a Shoal host the speed of
+// its link when tc shapes it (SHOAL_SHAPED_LINK, read by cmd/shoal's
+// tuneProcs: one scheduler slot for a slow host, as its own limits would
+// give it), or nothing when the host's own limiters do.
+func (j *job) shapedEnv(bytesPerSec float64) []string {
+	if j.net == nil || bytesPerSec <= 0 {
+		return nil
+	}
+	return []string{"SHOAL_SHAPED_LINK=" + strconv.FormatInt(int64(bytesPerSec), 10)}
+}
+
 // runOne distributes the file once with one system.
 func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	cfg := j.cfg
@@ -282,7 +293,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		return res, err
 	}
 	if systemPath(sys) != HTTP {
-		if tracker, err = startProc("tracker", j.argv(trackerHost, cfg.Shoal, "tracker", "--listen", j.addr(trackerHost)+":0",
+		if tracker, err = startProc("tracker", nil, j.argv(trackerHost, cfg.Shoal, "tracker", "--listen", j.addr(trackerHost)+":0",
 			"--udp-listen", "off", "--rate", "0", "--interval", "10s"), "listening on "); err != nil {
 			return res, err
 		}
@@ -317,7 +328,11 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	if systemPath(sys) == HTTP {
 		ready = "listening on "
 	}
-	origin, err = startProc("origin", j.argv(originHost, argv...), ready)
+	var originEnv []string
+	if systemPath(sys) == Shoal {
+		originEnv = j.shapedEnv(cfg.OriginLink)
+	}
+	origin, err = startProc("origin", originEnv, j.argv(originHost, argv...), ready)
 	if err != nil {
 		return res, err
 	}
@@ -361,7 +376,11 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		if sys == Shoal {
 			marks = append(marks, "getting ", "discovery:") // start-up and first peer (startupTimes)
 		}
-		p, err := startProc(fmt.Sprintf("receiver %d", i+1), j.argv(host, argv...), marks...)
+		var env []string
+		if systemPath(sys) == Shoal {
+			env = j.shapedEnv(cfg.Link)
+		}
+		p, err := startProc(fmt.Sprintf("receiver %d", i+1), env, j.argv(host, argv...), marks...)
 		if err != nil {
 			return res, err
 		}

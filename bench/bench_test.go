@@ -269,6 +269,10 @@ func TestRunNetns(t *testing.T) {
 		if want := Floor(4e6, 4e6*TBFGoodput, 4e6*TBFGoodput, 4e6*TBFGoodput, 3); r.FloorS != want {
 			t.Errorf("%s: floor %v, want %v", r.System, r.FloorS, want)
 		}
+		// 4 MB went to each of 3 receivers in segments of at most 64 KB.
+		if r.TCPOutSegs < 3*4_000_000/65536 || r.TCPRetransSegs < 0 || r.TCPRetransSegs > r.TCPOutSegs {
+			t.Errorf("%s: TCP segments %d sent, %d retransmitted", r.System, r.TCPOutSegs, r.TCPRetransSegs)
+		}
 		r.FloorS = Floor(float64(cfg.Size), cfg.Link, cfg.Link, cfg.Link, cfg.Peers)
 		checkResult(t, r, cfg)
 	}
@@ -292,5 +296,33 @@ func TestShapedEnv(t *testing.T) {
 	}
 	if env := j.shapedEnv(0); env != nil {
 		t.Errorf("netns, unshaped: shapedEnv = %q, want none", env)
+	}
+}
+
+// TestParseTCPSegs reads the TCP counters of /proc/net/snmp as this kernel
+// (6.18) writes them, and rejects text without them.
+func TestParseTCPSegs(t *testing.T) {
+	const snmp = `Ip: Forwarding DefaultTTL InReceives
+Ip: 1 64 79178411
+Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors
+Tcp: 1 200 120000 -1 344614 337217 7369 47917 0 78996542 78500290 705153 0 40970 0
+Udp: InDatagrams NoPorts
+Udp: 12 3
+`
+	got, err := parseTCPSegs([]byte(snmp))
+	if want := (tcpSegs{out: 78500290, retrans: 705153}); err != nil || got != want {
+		t.Errorf("parseTCPSegs = %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range []string{
+		"",
+		"Ip: Forwarding\nIp: 1\n",
+		"Tcp: OutSegs RetransSegs\n",              // names, no values
+		"Tcp: OutSegs RetransSegs\nTcp: 5\n",      // too few values
+		"Tcp: OutSegs InErrs\nTcp: 5 0\n",         // no RetransSegs
+		"Tcp: OutSegs RetransSegs\nTcp: 5 many\n", // not a number
+	} {
+		if s, err := parseTCPSegs([]byte(bad)); err == nil {
+			t.Errorf("parseTCPSegs(%q) = %+v, want an error", bad, s)
+		}
 	}
 }

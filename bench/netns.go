@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -117,4 +118,70 @@ func run(ctx context.Context, argv ...string) error {
 		return fmt.Errorf("netns: %s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// tcpSegs is what TCP sent in a fabric: segments out and retransmitted,
+// summed over every namespace (/proc/net/snmp, cumulative since the
+// namespace was made).
+type tcpSegs struct{ out, retrans int64 }
+
+// tcpSegs reads every host's TCP counters.
+func (f *fabric) tcpSegs(ctx context.Context) (tcpSegs, error) {
+	var sum tcpSegs
+	for _, h := range f.hosts {
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", h.ns, "cat", "/proc/net/snmp").Output()
+		if err != nil {
+			return tcpSegs{}, fmt.Errorf("netns: TCP counters of %s: %w", h.ns, err)
+		}
+		s, err := parseTCPSegs(out)
+		if err != nil {
+			return tcpSegs{}, fmt.Errorf("netns: TCP counters of %s: %w", h.ns, err)
+		}
+		sum.out += s.out
+		sum.retrans += s.retrans
+	}
+	return sum, nil
+}
+
+// parseTCPSegs reads OutSegs and RetransSegs from the text of
+// /proc/net/snmp: a "Tcp:" line of names, then one of values.
+func parseTCPSegs(snmp []byte) (tcpSegs, error) {
+	var names []string
+	for line := range strings.Lines(string(snmp)) {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "Tcp:" {
+			continue
+		}
+		if names == nil {
+			names = fields
+			continue
+		}
+		if len(fields) != len(names) {
+			return tcpSegs{}, errors.New("malformed Tcp lines")
+		}
+		var s tcpSegs
+		found := 0
+		for i, name := range names {
+			var dst *int64
+			switch name {
+			case "OutSegs":
+				dst = &s.out
+			case "RetransSegs":
+				dst = &s.retrans
+			default:
+				continue
+			}
+			v, err := strconv.ParseInt(fields[i], 10, 64)
+			if err != nil {
+				return tcpSegs{}, fmt.Errorf("Tcp %s: %w", name, err)
+			}
+			*dst = v
+			found++
+		}
+		if found != 2 {
+			return tcpSegs{}, errors.New("no OutSegs and RetransSegs in the Tcp lines")
+		}
+		return s, nil
+	}
+	return tcpSegs{}, errors.New("no Tcp lines")
 }

@@ -56,6 +56,11 @@ type Result struct {
 	Bound string `json:"bound"`
 	// RSS samples the largest receiver's resident set size over the run.
 	RSS []RSSPoint `json:"rss,omitempty"`
+	// TCPOutSegs and TCPRetransSegs (--netns only) are the TCP segments
+	// every namespace sent during the run, and how many of them were
+	// retransmissions: what tbf's drops cost.
+	TCPOutSegs     int64 `json:"tcp_out_segs,omitempty"`
+	TCPRetransSegs int64 `json:"tcp_retrans_segs,omitempty"`
 }
 
 // RSSPoint is one sample of receivers' memory: at T seconds from the start,

@@ -152,6 +152,10 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			fmt.Fprintf(cfg.Log, "  machine: %s-bound; cores %.0f%% busy (all processes), iowait %.0f%%, disk %s %.0f%% busy, %.2f GB written; CPU work/cores %.2fs; disk floor %.2fs; receiver RSS max %.1f MB\n",
 				r.Bound, 100*r.Machine.CPUBusy, 100*r.Machine.IOWait, r.Machine.Disk, 100*r.Machine.DiskBusy,
 				float64(r.Machine.DiskWriteBytes)/1e9, r.CPUOverCoresS, r.DiskFloorS, float64(r.PeakRSSBytes)/1e6)
+			if r.Netns {
+				fmt.Fprintf(cfg.Log, "  tcp: %d segments sent, %d retransmitted (%.2f%%)\n",
+					r.TCPOutSegs, r.TCPRetransSegs, 100*float64(r.TCPRetransSegs)/float64(max(r.TCPOutSegs, 1)))
+			}
 			results = append(results, r)
 		}
 	}
@@ -284,6 +288,13 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	var hosts hostSet
 	defer hosts.stopAll()
 	originStats := filepath.Join(dir, "origin-stats.json")
+	var segs0 tcpSegs
+	if j.net != nil {
+		var err error
+		if segs0, err = j.net.tcpSegs(ctx); err != nil {
+			return res, err
+		}
+	}
 
 	// Discovery and the origin.
 	var tracker, origin *proc
@@ -407,6 +418,13 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 
 	// Stop everything, then account.
 	hosts.stopAll()
+	if j.net != nil {
+		segs, err := j.net.tcpSegs(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.TCPOutSegs, res.TCPRetransSegs = segs.out-segs0.out, segs.retrans-segs0.retrans
+	}
 	var cpu time.Duration
 	for _, p := range hosts.procs {
 		u := usageOf(p.state)

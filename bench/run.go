@@ -149,8 +149,8 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			}
 			fmt.Fprintf(cfg.Log, "  %s: T_last %.2fs (floor %.2fs, efficiency %.3f), p50 %.2fs, origin egress %.2f F, %.1f CPU s/GB\n",
 				sys, r.TLastS, r.FloorS, r.Efficiency, r.P50S, r.OriginEgressRatio, r.CPUSPerGB)
-			fmt.Fprintf(cfg.Log, "  machine: %s-bound; cores %.0f%% busy (all processes), iowait %.0f%%, disk %s %.0f%% busy, %.2f GB written; CPU work/cores %.2fs; disk floor %.2fs; receiver RSS max %.1f MB\n",
-				r.Bound, 100*r.Machine.CPUBusy, 100*r.Machine.IOWait, r.Machine.Disk, 100*r.Machine.DiskBusy,
+			fmt.Fprintf(cfg.Log, "  machine: %s-bound; cores %.0f%% busy (all processes; %.0f%% in softirq), iowait %.0f%%, disk %s %.0f%% busy, %.2f GB written; CPU work/cores %.2fs; disk floor %.2fs; receiver RSS max %.1f MB\n",
+				r.Bound, 100*r.Machine.CPUBusy, 100*r.Machine.SoftIRQ, 100*r.Machine.IOWait, r.Machine.Disk, 100*r.Machine.DiskBusy,
 				float64(r.Machine.DiskWriteBytes)/1e9, r.CPUOverCoresS, r.DiskFloorS, float64(r.PeakRSSBytes)/1e6)
 			if r.Netns {
 				fmt.Fprintf(cfg.Log, "  tcp: %d segments sent, %d retransmitted (%.2f%%)\n",

@@ -153,12 +153,15 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		t.Errorf("unknown system: got %v, want ErrUnknownSystem", err)
 	}
 	for name, mut := range map[string]func(*Config){
-		"no binary":   func(c *Config) { c.Shoal = "" },
-		"no peers":    func(c *Config) { c.Peers = 0 },
-		"no size":     func(c *Config) { c.Size = 0 },
-		"no link":     func(c *Config) { c.Link = 0 },
-		"no systems":  func(c *Config) { c.Systems = nil },
-		"no work dir": func(c *Config) { c.Dir = "" },
+		"no binary":         func(c *Config) { c.Shoal = "" },
+		"no peers":          func(c *Config) { c.Peers = 0 },
+		"no size":           func(c *Config) { c.Size = 0 },
+		"no link":           func(c *Config) { c.Link = 0 },
+		"no systems":        func(c *Config) { c.Systems = nil },
+		"no work dir":       func(c *Config) { c.Dir = "" },
+		"MTU without netns": func(c *Config) { c.MTU = 9000 },
+		"MTU too small":     func(c *Config) { c.Netns, c.MTU = true, 100 },
+		"MTU too large":     func(c *Config) { c.Netns, c.MTU = true, 70000 },
 	} {
 		c := good
 		mut(&c)
@@ -261,13 +264,23 @@ func TestRunNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range results {
+	// Jumbo frames: the results say so and the floor takes their goodput.
+	cfg.MTU, cfg.Systems = 9000, []string{Shoal}
+	jumbo, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jumbo) != 1 || jumbo[0].MTU != 9000 {
+		t.Errorf("MTU 9000 run: results %+v", jumbo)
+	}
+	for _, r := range append(results, jumbo...) {
 		if !r.Netns {
 			t.Errorf("%s: result not marked netns", r.System)
 		}
 		// The floor comes from TCP goodput under tbf, not the raw rate.
-		if want := Floor(4e6, 4e6*TBFGoodput, 4e6*TBFGoodput, 4e6*TBFGoodput, 3); r.FloorS != want {
-			t.Errorf("%s: floor %v, want %v", r.System, r.FloorS, want)
+		g := Goodput(r.MTU)
+		if want := Floor(4e6, 4e6*g, 4e6*g, 4e6*g, 3); r.FloorS != want {
+			t.Errorf("%s, MTU %d: floor %v, want %v", r.System, r.MTU, r.FloorS, want)
 		}
 		// 4 MB went to each of 3 receivers in segments of at most 64 KB.
 		if r.TCPOutSegs < 3*4_000_000/65536 || r.TCPRetransSegs < 0 || r.TCPRetransSegs > r.TCPOutSegs {
@@ -280,6 +293,20 @@ func TestRunNetns(t *testing.T) {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	if strings.Contains(string(out), fmt.Sprintf("shoal-%d-", os.Getpid()%100000)) {
 		t.Errorf("namespaces left behind:\n%s", out)
+	}
+}
+
+// TestGoodput: the measured figure at 1500 bytes (and by default), a
+// full segment's share of its frame at other MTUs.
+func TestGoodput(t *testing.T) {
+	if Goodput(0) != TBFGoodput || Goodput(1500) != TBFGoodput {
+		t.Errorf("Goodput(0), Goodput(1500) = %v, %v; want %v", Goodput(0), Goodput(1500), TBFGoodput)
+	}
+	if got, want := Goodput(9000), 8948.0/9014; got != want {
+		t.Errorf("Goodput(9000) = %v, want %v", got, want)
+	}
+	if got := Goodput(1500 + 1); got < TBFGoodput-0.001 || got > TBFGoodput+0.001 {
+		t.Errorf("Goodput(1501) = %v, far from the measured %v at 1500", got, TBFGoodput)
 	}
 }
 
@@ -323,6 +350,30 @@ Udp: 12 3
 	} {
 		if s, err := parseTCPSegs([]byte(bad)); err == nil {
 			t.Errorf("parseTCPSegs(%q) = %+v, want an error", bad, s)
+		}
+	}
+}
+
+// TestFabricMTU: every interface of a fabric made with an MTU has it.
+func TestFabricMTU(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("--netns needs root")
+	}
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("--netns needs tc (iproute2)")
+	}
+	ctx := context.Background()
+	f, err := newFabric(ctx, 2, []float64{10e6, 10e6}, []float64{10e6, 0}, 9000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	for _, h := range f.hosts {
+		for _, argv := range [][]string{{"ip", "-n", h.ns, "link", "show", "eth0"}, {"ip", "link", "show", h.veth}} {
+			out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), " mtu 9000 ") {
+				t.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+			}
 		}
 	}
 }

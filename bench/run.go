@@ -47,6 +47,9 @@ type Config struct {
 	// Netns runs every host in its own network namespace (needs root and
 	// ip/tc), shaped with tc tbf instead of the hosts' own limiters.
 	Netns bool
+	// MTU is the namespaces' interface MTU (0: the kernel's 1500); with
+	// Netns only.
+	MTU int
 	// RunTimeout bounds one system's run (default: ten times the slower
 	// of the floor and the single-source time, plus a minute).
 	RunTimeout time.Duration
@@ -132,7 +135,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			up[i], down[i] = cfg.OriginLink, 0
 		}
 		fmt.Fprintf(cfg.Log, "creating %d network namespaces\n", n)
-		f, err := newFabric(ctx, n, up, down)
+		f, err := newFabric(ctx, n, up, down, cfg.MTU)
 		if err != nil {
 			return nil, err
 		}
@@ -177,6 +180,10 @@ func (c Config) check() error {
 		return errors.New("bench: link rate must be positive")
 	case len(c.Systems) == 0:
 		return errors.New("bench: no system to run")
+	case c.MTU != 0 && !c.Netns:
+		return errors.New("bench: an MTU needs --netns (loopback keeps its own)")
+	case c.MTU != 0 && (c.MTU < 576 || c.MTU > 65535):
+		return fmt.Errorf("bench: MTU %d out of range (576-65535)", c.MTU)
 	}
 	for _, s := range c.Systems {
 		if _, _, ok, err := parseOriginSystem(s); err != nil {
@@ -265,11 +272,12 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	// Payload rates: tbf's rate includes frame headers.
 	us, u := cfg.OriginLink, cfg.Link
 	if j.net != nil {
-		us, u = us*TBFGoodput, u*TBFGoodput
+		g := Goodput(cfg.MTU)
+		us, u = us*g, u*g
 	}
 	res := Result{
 		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: cfg.PieceLength,
-		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, DiskBytesPerS: j.diskRate,
+		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, MTU: j.cfg.MTU, DiskBytesPerS: j.diskRate,
 		FloorS:        Floor(F, us, u, u, cfg.Peers),
 		SingleSourceS: max(SingleSource(F, us, cfg.Peers), F/u),
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,12 +153,15 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		t.Errorf("unknown system: got %v, want ErrUnknownSystem", err)
 	}
 	for name, mut := range map[string]func(*Config){
-		"no binary":   func(c *Config) { c.Shoal = "" },
-		"no peers":    func(c *Config) { c.Peers = 0 },
-		"no size":     func(c *Config) { c.Size = 0 },
-		"no link":     func(c *Config) { c.Link = 0 },
-		"no systems":  func(c *Config) { c.Systems = nil },
-		"no work dir": func(c *Config) { c.Dir = "" },
+		"no binary":         func(c *Config) { c.Shoal = "" },
+		"no peers":          func(c *Config) { c.Peers = 0 },
+		"no size":           func(c *Config) { c.Size = 0 },
+		"no link":           func(c *Config) { c.Link = 0 },
+		"no systems":        func(c *Config) { c.Systems = nil },
+		"no work dir":       func(c *Config) { c.Dir = "" },
+		"MTU without netns": func(c *Config) { c.MTU = 9000 },
+		"MTU too small":     func(c *Config) { c.Netns, c.MTU = true, 100 },
+		"MTU too large":     func(c *Config) { c.Netns, c.MTU = true, 70000 },
 	} {
 		c := good
 		mut(&c)
@@ -260,13 +264,27 @@ func TestRunNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range results {
+	// Jumbo frames: the results say so and the floor takes their goodput.
+	cfg.MTU, cfg.Systems = 9000, []string{Shoal}
+	jumbo, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jumbo) != 1 || jumbo[0].MTU != 9000 {
+		t.Errorf("MTU 9000 run: results %+v", jumbo)
+	}
+	for _, r := range append(results, jumbo...) {
 		if !r.Netns {
 			t.Errorf("%s: result not marked netns", r.System)
 		}
 		// The floor comes from TCP goodput under tbf, not the raw rate.
-		if want := Floor(4e6, 4e6*TBFGoodput, 4e6*TBFGoodput, 4e6*TBFGoodput, 3); r.FloorS != want {
-			t.Errorf("%s: floor %v, want %v", r.System, r.FloorS, want)
+		g := Goodput(r.MTU)
+		if want := Floor(4e6, 4e6*g, 4e6*g, 4e6*g, 3); r.FloorS != want {
+			t.Errorf("%s, MTU %d: floor %v, want %v", r.System, r.MTU, r.FloorS, want)
+		}
+		// 4 MB went to each of 3 receivers in segments of at most 64 KB.
+		if r.TCPOutSegs < 3*4_000_000/65536 || r.TCPRetransSegs < 0 || r.TCPRetransSegs > r.TCPOutSegs {
+			t.Errorf("%s: TCP segments %d sent, %d retransmitted", r.System, r.TCPOutSegs, r.TCPRetransSegs)
 		}
 		r.FloorS = Floor(float64(cfg.Size), cfg.Link, cfg.Link, cfg.Link, cfg.Peers)
 		checkResult(t, r, cfg)
@@ -275,5 +293,87 @@ func TestRunNetns(t *testing.T) {
 	out, _ := exec.Command("ip", "netns", "list").Output()
 	if strings.Contains(string(out), fmt.Sprintf("shoal-%d-", os.Getpid()%100000)) {
 		t.Errorf("namespaces left behind:\n%s", out)
+	}
+}
+
+// TestGoodput: the measured figure at 1500 bytes (and by default), a
+// full segment's share of its frame at other MTUs.
+func TestGoodput(t *testing.T) {
+	if Goodput(0) != TBFGoodput || Goodput(1500) != TBFGoodput {
+		t.Errorf("Goodput(0), Goodput(1500) = %v, %v; want %v", Goodput(0), Goodput(1500), TBFGoodput)
+	}
+	if got, want := Goodput(9000), 8948.0/9014; got != want {
+		t.Errorf("Goodput(9000) = %v, want %v", got, want)
+	}
+	if got := Goodput(1500 + 1); got < TBFGoodput-0.001 || got > TBFGoodput+0.001 {
+		t.Errorf("Goodput(1501) = %v, far from the measured %v at 1500", got, TBFGoodput)
+	}
+}
+
+// TestShapedEnv: a Shoal host learns its link's speed from the environment
+// only when tc shapes it; with its own limiters it has the flags.
+func TestShapedEnv(t *testing.T) {
+	j := &job{}
+	if env := j.shapedEnv(10e6); env != nil {
+		t.Errorf("loopback: shapedEnv = %q, want none", env)
+	}
+	j.net = &fabric{}
+	if env, want := j.shapedEnv(10e6), []string{"SHOAL_SHAPED_LINK=10000000"}; !slices.Equal(env, want) {
+		t.Errorf("netns: shapedEnv = %q, want %q", env, want)
+	}
+	if env := j.shapedEnv(0); env != nil {
+		t.Errorf("netns, unshaped: shapedEnv = %q, want none", env)
+	}
+}
+
+// TestParseTCPSegs reads the TCP counters of /proc/net/snmp as this kernel
+// (6.18) writes them, and rejects text without them.
+func TestParseTCPSegs(t *testing.T) {
+	const snmp = `Ip: Forwarding DefaultTTL InReceives
+Ip: 1 64 79178411
+Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors
+Tcp: 1 200 120000 -1 344614 337217 7369 47917 0 78996542 78500290 705153 0 40970 0
+Udp: InDatagrams NoPorts
+Udp: 12 3
+`
+	got, err := parseTCPSegs([]byte(snmp))
+	if want := (tcpSegs{out: 78500290, retrans: 705153}); err != nil || got != want {
+		t.Errorf("parseTCPSegs = %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range []string{
+		"",
+		"Ip: Forwarding\nIp: 1\n",
+		"Tcp: OutSegs RetransSegs\n",              // names, no values
+		"Tcp: OutSegs RetransSegs\nTcp: 5\n",      // too few values
+		"Tcp: OutSegs InErrs\nTcp: 5 0\n",         // no RetransSegs
+		"Tcp: OutSegs RetransSegs\nTcp: 5 many\n", // not a number
+	} {
+		if s, err := parseTCPSegs([]byte(bad)); err == nil {
+			t.Errorf("parseTCPSegs(%q) = %+v, want an error", bad, s)
+		}
+	}
+}
+
+// TestFabricMTU: every interface of a fabric made with an MTU has it.
+func TestFabricMTU(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("--netns needs root")
+	}
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("--netns needs tc (iproute2)")
+	}
+	ctx := context.Background()
+	f, err := newFabric(ctx, 2, []float64{10e6, 10e6}, []float64{10e6, 0}, 9000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	for _, h := range f.hosts {
+		for _, argv := range [][]string{{"ip", "-n", h.ns, "link", "show", "eth0"}, {"ip", "link", "show", h.veth}} {
+			out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), " mtu 9000 ") {
+				t.Errorf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+			}
+		}
 	}
 }

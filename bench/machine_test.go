@@ -31,7 +31,8 @@ func TestMachineUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := m0.Until(m1)
-	if u.WallS <= 0 || u.Cores < 1 || u.CPUBusy <= 0 || u.CPUBusy > 1 || u.IOWait < 0 || u.DiskBusy < 0 || u.DiskBusy > 1 {
+	if u.WallS <= 0 || u.Cores < 1 || u.CPUBusy <= 0 || u.CPUBusy > 1 || u.IOWait < 0 || u.DiskBusy < 0 || u.DiskBusy > 1 ||
+		u.SoftIRQ < 0 || u.SoftIRQ > u.CPUBusy {
 		t.Fatalf("implausible usage %+v (x %d)", u, x)
 	}
 	if m0.Disk != "" && u.DiskWriteBytes < 4<<20 {
@@ -64,5 +65,17 @@ func TestBound(t *testing.T) {
 		if got := c.u.Bound(c.eff); got != c.want {
 			t.Errorf("%+v eff %.1f: bound %q, want %q", c.u, c.eff, got, c.want)
 		}
+	}
+}
+
+// TestParseCPULine: busy is every counter but idle, iowait and the guest
+// times (already in user), and softirq is its own column within busy.
+func TestParseCPULine(t *testing.T) {
+	got, err := parseCPULine("cpu  3 1848 617 50 7 2 462 14 9 1")
+	if want := (cpuTicks{busy: 3 + 1848 + 617 + 2 + 462 + 14, idle: 50, iowait: 7, softirq: 462}); err != nil || got != want {
+		t.Errorf("parseCPULine = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := parseCPULine("intr 1 2 3 4 5 6"); err == nil {
+		t.Error("parseCPULine accepted a line that is not the cpu line")
 	}
 }

@@ -160,7 +160,7 @@ func (j *job) startOtherOrigins(ctx context.Context, p *originPlan, dir string, 
 	p.urls, p.stats = []string{url}, []string{stats0}
 	for k := 1; k < p.k; k++ {
 		stats := filepath.Join(dir, fmt.Sprintf("origin%03d-stats.json", k))
-		o, err := startProc(fmt.Sprintf("origin %d", k+1), j.argv(j.originHostOf(k), j.originArgv(p, k, stats)...), "listening on ")
+		o, err := startProc(fmt.Sprintf("origin %d", k+1), nil, j.argv(j.originHostOf(k), j.originArgv(p, k, stats)...), "listening on ")
 		if err != nil {
 			return err
 		}

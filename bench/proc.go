@@ -42,9 +42,13 @@ type mark struct {
 const tailLines = 15
 
 // startProc starts argv with stdout and stderr merged and watched for
-// the given prefixes.
-func startProc(name string, argv []string, prefixes ...string) (*proc, error) {
+// the given prefixes; env (NAME=VALUE) is added to the harness's own
+// environment.
+func startProc(name string, env, argv []string, prefixes ...string) (*proc, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	// Kill the child if the harness dies, so no host outlives the bench.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	r, w, err := os.Pipe()

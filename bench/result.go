@@ -15,7 +15,8 @@ type Result struct {
 	PieceLength       int64   `json:"piece_length"`
 	LinkBytesPerS     float64 `json:"link_bytes_per_s"`
 	OriginBytesPerS   float64 `json:"origin_link_bytes_per_s"`
-	Netns             bool    `json:"netns"` // links shaped by tc in namespaces, floor from goodput
+	Netns             bool    `json:"netns"`         // links shaped by tc in namespaces, floor from goodput
+	MTU               int     `json:"mtu,omitempty"` // the namespaces' MTU if not 1500 (Config.MTU)
 	FloorS            float64 `json:"floor_s"`
 	SingleSourceS     float64 `json:"single_source_s"`
 	TLastS            float64 `json:"t_last_s"`
@@ -56,6 +57,11 @@ type Result struct {
 	Bound string `json:"bound"`
 	// RSS samples the largest receiver's resident set size over the run.
 	RSS []RSSPoint `json:"rss,omitempty"`
+	// TCPOutSegs and TCPRetransSegs (--netns only) are the TCP segments
+	// every namespace sent during the run, and how many of them were
+	// retransmissions: what tbf's drops cost.
+	TCPOutSegs     int64 `json:"tcp_out_segs,omitempty"`
+	TCPRetransSegs int64 `json:"tcp_retrans_segs,omitempty"`
 }
 
 // RSSPoint is one sample of receivers' memory: at T seconds from the start,

@@ -47,6 +47,9 @@ type Config struct {
 	// Netns runs every host in its own network namespace (needs root and
 	// ip/tc), shaped with tc tbf instead of the hosts' own limiters.
 	Netns bool
+	// MTU is the namespaces' interface MTU (0: the kernel's 1500); with
+	// Netns only.
+	MTU int
 	// RunTimeout bounds one system's run (default: ten times the slower
 	// of the floor and the single-source time, plus a minute).
 	RunTimeout time.Duration
@@ -132,7 +135,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			up[i], down[i] = cfg.OriginLink, 0
 		}
 		fmt.Fprintf(cfg.Log, "creating %d network namespaces\n", n)
-		f, err := newFabric(ctx, n, up, down)
+		f, err := newFabric(ctx, n, up, down, cfg.MTU)
 		if err != nil {
 			return nil, err
 		}
@@ -149,9 +152,13 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			}
 			fmt.Fprintf(cfg.Log, "  %s: T_last %.2fs (floor %.2fs, efficiency %.3f), p50 %.2fs, origin egress %.2f F, %.1f CPU s/GB\n",
 				sys, r.TLastS, r.FloorS, r.Efficiency, r.P50S, r.OriginEgressRatio, r.CPUSPerGB)
-			fmt.Fprintf(cfg.Log, "  machine: %s-bound; cores %.0f%% busy (all processes), iowait %.0f%%, disk %s %.0f%% busy, %.2f GB written; CPU work/cores %.2fs; disk floor %.2fs; receiver RSS max %.1f MB\n",
-				r.Bound, 100*r.Machine.CPUBusy, 100*r.Machine.IOWait, r.Machine.Disk, 100*r.Machine.DiskBusy,
+			fmt.Fprintf(cfg.Log, "  machine: %s-bound; cores %.0f%% busy (all processes; %.0f%% in softirq), iowait %.0f%%, disk %s %.0f%% busy, %.2f GB written; CPU work/cores %.2fs; disk floor %.2fs; receiver RSS max %.1f MB\n",
+				r.Bound, 100*r.Machine.CPUBusy, 100*r.Machine.SoftIRQ, 100*r.Machine.IOWait, r.Machine.Disk, 100*r.Machine.DiskBusy,
 				float64(r.Machine.DiskWriteBytes)/1e9, r.CPUOverCoresS, r.DiskFloorS, float64(r.PeakRSSBytes)/1e6)
+			if r.Netns {
+				fmt.Fprintf(cfg.Log, "  tcp: %d segments sent, %d retransmitted (%.2f%%)\n",
+					r.TCPOutSegs, r.TCPRetransSegs, 100*float64(r.TCPRetransSegs)/float64(max(r.TCPOutSegs, 1)))
+			}
 			results = append(results, r)
 		}
 	}
@@ -173,6 +180,10 @@ func (c Config) check() error {
 		return errors.New("bench: link rate must be positive")
 	case len(c.Systems) == 0:
 		return errors.New("bench: no system to run")
+	case c.MTU != 0 && !c.Netns:
+		return errors.New("bench: an MTU needs --netns (loopback keeps its own)")
+	case c.MTU != 0 && (c.MTU < 576 || c.MTU > 65535):
+		return fmt.Errorf("bench: MTU %d out of range (576-65535)", c.MTU)
 	}
 	for _, s := range c.Systems {
 		if _, _, ok, err := parseOriginSystem(s); err != nil {
@@ -243,6 +254,17 @@ func (j *job) limit(flag string, bytesPerSec float64) []string {
 	return []string{flag, strconv.FormatInt(int64(bytesPerSec), 10)}
 }
 
+// shapedEnv returns the environment that tells a Shoal host the speed of
+// its link when tc shapes it (SHOAL_SHAPED_LINK, read by cmd/shoal's
+// tuneProcs: one scheduler slot for a slow host, as its own limits would
+// give it), or nothing when the host's own limiters do.
+func (j *job) shapedEnv(bytesPerSec float64) []string {
+	if j.net == nil || bytesPerSec <= 0 {
+		return nil
+	}
+	return []string{"SHOAL_SHAPED_LINK=" + strconv.FormatInt(int64(bytesPerSec), 10)}
+}
+
 // runOne distributes the file once with one system.
 func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	cfg := j.cfg
@@ -250,11 +272,12 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	// Payload rates: tbf's rate includes frame headers.
 	us, u := cfg.OriginLink, cfg.Link
 	if j.net != nil {
-		us, u = us*TBFGoodput, u*TBFGoodput
+		g := Goodput(cfg.MTU)
+		us, u = us*g, u*g
 	}
 	res := Result{
 		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: cfg.PieceLength,
-		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, DiskBytesPerS: j.diskRate,
+		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, MTU: j.cfg.MTU, DiskBytesPerS: j.diskRate,
 		FloorS:        Floor(F, us, u, u, cfg.Peers),
 		SingleSourceS: max(SingleSource(F, us, cfg.Peers), F/u),
 	}
@@ -273,6 +296,13 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	var hosts hostSet
 	defer hosts.stopAll()
 	originStats := filepath.Join(dir, "origin-stats.json")
+	var segs0 tcpSegs
+	if j.net != nil {
+		var err error
+		if segs0, err = j.net.tcpSegs(ctx); err != nil {
+			return res, err
+		}
+	}
 
 	// Discovery and the origin.
 	var tracker, origin *proc
@@ -282,7 +312,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		return res, err
 	}
 	if systemPath(sys) != HTTP {
-		if tracker, err = startProc("tracker", j.argv(trackerHost, cfg.Shoal, "tracker", "--listen", j.addr(trackerHost)+":0",
+		if tracker, err = startProc("tracker", nil, j.argv(trackerHost, cfg.Shoal, "tracker", "--listen", j.addr(trackerHost)+":0",
 			"--udp-listen", "off", "--rate", "0", "--interval", "10s"), "listening on "); err != nil {
 			return res, err
 		}
@@ -317,7 +347,11 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	if systemPath(sys) == HTTP {
 		ready = "listening on "
 	}
-	origin, err = startProc("origin", j.argv(originHost, argv...), ready)
+	var originEnv []string
+	if systemPath(sys) == Shoal {
+		originEnv = j.shapedEnv(cfg.OriginLink)
+	}
+	origin, err = startProc("origin", originEnv, j.argv(originHost, argv...), ready)
 	if err != nil {
 		return res, err
 	}
@@ -361,7 +395,11 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		if sys == Shoal {
 			marks = append(marks, "getting ", "discovery:") // start-up and first peer (startupTimes)
 		}
-		p, err := startProc(fmt.Sprintf("receiver %d", i+1), j.argv(host, argv...), marks...)
+		var env []string
+		if systemPath(sys) == Shoal {
+			env = j.shapedEnv(cfg.Link)
+		}
+		p, err := startProc(fmt.Sprintf("receiver %d", i+1), env, j.argv(host, argv...), marks...)
 		if err != nil {
 			return res, err
 		}
@@ -388,6 +426,13 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 
 	// Stop everything, then account.
 	hosts.stopAll()
+	if j.net != nil {
+		segs, err := j.net.tcpSegs(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.TCPOutSegs, res.TCPRetransSegs = segs.out-segs0.out, segs.retrans-segs0.retrans
+	}
 	var cpu time.Duration
 	for _, p := range hosts.procs {
 		u := usageOf(p.state)

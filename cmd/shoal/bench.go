@@ -49,6 +49,7 @@ func runBench(ctx context.Context, args []string) error {
 	diskProbe := rateFlag(256 << 20)
 	fs.Var(&diskProbe, "disk-probe", "`SIZE` written and synced in the work folder to measure the disk every host shares (0: skip)")
 	netns := fs.Bool("netns", false, "run every host in its own network namespace joined by a bridge, links shaped with tc tbf (needs root)")
+	mtu := fs.Int("mtu", 0, "with --netns: every interface's MTU in `bytes` (default: 1500); the floor uses the goodput of that MTU")
 	fromJSON := fs.String("from-json", "", "run nothing: print the table and write --svg from the results in `file` (a --json output)")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
@@ -72,7 +73,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	cfg := bench.Config{
 		Shoal: self, Dir: work, Peers: *peers, Size: int64(size), Link: float64(link),
-		OriginLink: float64(originLink), PieceLength: int64(pieceLen), Runs: *runs, Log: os.Stderr, Netns: *netns,
+		OriginLink: float64(originLink), PieceLength: int64(pieceLen), Runs: *runs, Log: os.Stderr, Netns: *netns, MTU: *mtu,
 		DiskProbe: int64(diskProbe),
 	}
 	if diskProbe == 0 {

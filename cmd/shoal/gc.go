@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"sync"
 )
 
@@ -68,9 +69,35 @@ func oneProc(up, down float64, downloads bool) bool {
 	return total <= oneProcRate
 }
 
+// shapedLinkEnv names the environment variable that tells a peer-running
+// command the speed of its link, in bytes per second each way, when
+// something outside the process shapes it: `shoal bench --netns` sets it
+// for its Shoal hosts, whose links tc shapes while their own limiters stay
+// off. tuneProcs takes it in place of a missing limit; it limits nothing.
+const shapedLinkEnv = "SHOAL_SHAPED_LINK"
+
+// shapedLink returns the rate in shapedLinkEnv, or 0 when it is unset or
+// not a positive number.
+func shapedLink() float64 {
+	v, err := strconv.ParseFloat(os.Getenv(shapedLinkEnv), 64)
+	if err != nil || v <= 0 {
+		return 0
+	}
+	return v
+}
+
 // tuneProcs sets GOMAXPROCS=1 for a process that oneProc says is slow
-// enough, unless GOMAXPROCS is set in the environment.
+// enough, its limits or else its shaped link (shapedLinkEnv) counted,
+// unless GOMAXPROCS is set in the environment.
 func tuneProcs(up, down float64, downloads bool) {
+	if link := shapedLink(); link > 0 {
+		if up <= 0 {
+			up = link
+		}
+		if down <= 0 {
+			down = link
+		}
+	}
 	if _, set := os.LookupEnv("GOMAXPROCS"); set || !oneProc(up, down, downloads) {
 		return
 	}

@@ -25,3 +25,24 @@ func TestOneProc(t *testing.T) {
 		}
 	}
 }
+
+// TestShapedLink: the bench's hint of a link shaped outside the process is
+// read as a positive rate, and anything else is ignored.
+func TestShapedLink(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		want float64
+	}{
+		{"10000000", 10e6},
+		{"1e9", 1e9},
+		{"", 0},
+		{"0", 0},
+		{"-5", 0},
+		{"fast", 0},
+	} {
+		t.Setenv(shapedLinkEnv, c.env)
+		if got := shapedLink(); got != c.want {
+			t.Errorf("%s=%q: shapedLink() = %g, want %g", shapedLinkEnv, c.env, got, c.want)
+		}
+	}
+}

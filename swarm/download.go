@@ -492,7 +492,8 @@ func (s *Swarm) sourcePaceOf(now time.Time, p *peer) (pace float64, measured boo
 // few Haves, over a time in which the median peer would have sent
 // slowSourceRatio*sourcePieces. A peer not interested is not downloading
 // from us, and its Haves need not follow its link: an initial seeder's
-// are its reveals.
+// are its reveals. Nor is a peer that had fewer pieces left to gain than
+// the median peer gained meanwhile: one that joined nearly complete.
 func (s *Swarm) slowSource(now time.Time, p *peer) bool {
 	m := s.sources.median
 	if m <= 0 || p.src.from.IsZero() || !p.peerInterested {
@@ -501,6 +502,9 @@ func (s *Swarm) slowSource(now time.Time, p *peer) bool {
 	dt := now.Sub(p.src.from).Seconds()
 	if p.src.gains < sourcePieces && dt*m < sourcePieces*slowSourceRatio {
 		return false // too early to tell
+	}
+	if float64(s.cfg.NumPieces-p.numHas+p.src.gains) < dt*m {
+		return false // it had less to gain than the median peer gained
 	}
 	return float64(p.src.gains)*slowSourceRatio < dt*m
 }

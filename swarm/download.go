@@ -108,10 +108,13 @@ func (p *peer) canUse(i int) bool {
 // fill tops up p's request pipeline. A slow source is asked for nothing
 // while another source can serve us (see holdBack).
 func (s *Swarm) fill(now time.Time, p *peer) {
-	if !p.amInterested || (p.peerChoking && len(p.allowedFast) == 0) || s.awaitingZone(now, p) || s.holdBack(now, p) {
+	if !p.amInterested || (p.peerChoking && len(p.allowedFast) == 0) || s.awaitingZone(now, p) {
 		return
 	}
 	t := s.target(p)
+	if len(p.reqs) >= t || s.holdBack(now, p) {
+		return
+	}
 	far := s.farFilterFor(now, p)
 	var cur scanCursor
 	for len(p.reqs) < t {
@@ -451,24 +454,27 @@ const (
 	// minPacedSources is how many peers must have a pace before any
 	// counts as slow: against one or two the median means little.
 	minPacedSources = 4
-	// sourcesEvery bounds how often the median pace and the count of fast
-	// sources are recounted.
-	sourcesEvery = time.Millisecond
+	// sourcesEvery bounds how often the median pace, which peers are
+	// slow and the count of fast sources are recounted: paces since a
+	// peer's first message move slowly, and fills are many.
+	sourcesEvery = 10 * time.Millisecond
 )
 
 // sourcePace counts the Haves a peer sent since its first message.
 type sourcePace struct {
 	from  time.Time // its first message (bitfield, have-all/none or have)
 	gains int       // Haves of pieces new to it since
+	slow  bool      // slowSource at the last recount (see recountSources)
 }
 
 // sourceStats is what fill knows of its sources, recounted at most every
 // sourcesEvery (see recountSources).
 type sourceStats struct {
-	at     time.Time // last recount (zero: never)
-	median float64   // median pace of the peers with one, pieces/s; 0 with fewer than minPacedSources
-	fast   int       // peers that are not slow, unchoke us and have pieces we lack
-	paces  []float64 // scratch
+	counted bool      // recounted at least once
+	at      int64     // last recount, unix nanoseconds
+	median  float64   // median pace of the peers with one, pieces/s; 0 with fewer than minPacedSources
+	fast    int       // peers that are not slow, unchoke us and have pieces we lack
+	paces   []float64 // scratch
 }
 
 // sourceGreeted starts p's pace at its first message.
@@ -512,21 +518,22 @@ func (s *Swarm) slowSource(now time.Time, p *peer) bool {
 // holdBack reports whether fill should ask p for nothing now: p is a slow
 // source and a peer that is not slow can serve us.
 func (s *Swarm) holdBack(now time.Time, p *peer) bool {
-	if p.src.from.IsZero() {
+	if p.src.from.IsZero() || !p.peerInterested {
 		return false
 	}
 	s.recountSources(now)
-	return s.sources.fast > 0 && s.slowSource(now, p)
+	return p.src.slow && s.sources.fast > 0
 }
 
-// recountSources recounts the median pace and the fast sources if
-// sourcesEvery has passed since the last recount.
+// recountSources recounts the median pace, which peers are slow and the
+// fast sources once sourcesEvery has passed since the last recount.
 func (s *Swarm) recountSources(now time.Time) {
 	st := &s.sources
-	if !st.at.IsZero() && now.Sub(st.at) < sourcesEvery {
+	ns := now.UnixNano()
+	if st.counted && ns-st.at < int64(sourcesEvery) {
 		return
 	}
-	st.at = now
+	st.counted, st.at = true, ns
 	paces := st.paces[:0]
 	for _, q := range s.peers {
 		if v, ok := s.sourcePaceOf(now, q); ok {
@@ -541,7 +548,8 @@ func (s *Swarm) recountSources(now time.Time) {
 	}
 	st.fast = 0
 	for _, q := range s.peers {
-		if !q.peerChoking && q.wanted > 0 && !s.slowSource(now, q) {
+		q.src.slow = s.slowSource(now, q)
+		if !q.peerChoking && q.wanted > 0 && !q.src.slow {
 			st.fast++
 		}
 	}

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"slices"
 	"time"
 
 	"github.com/shoal-p2p/shoal/wire"
@@ -104,12 +105,16 @@ func (p *peer) canUse(i int) bool {
 	return false
 }
 
-// fill tops up p's request pipeline.
+// fill tops up p's request pipeline. A slow source is asked for nothing
+// while another source can serve us (see holdBack).
 func (s *Swarm) fill(now time.Time, p *peer) {
 	if !p.amInterested || (p.peerChoking && len(p.allowedFast) == 0) || s.awaitingZone(now, p) {
 		return
 	}
 	t := s.target(p)
+	if len(p.reqs) >= t || s.holdBack(now, p) {
+		return
+	}
 	far := s.farFilterFor(now, p)
 	var cur scanCursor
 	for len(p.reqs) < t {
@@ -422,5 +427,130 @@ func (s *Swarm) checkTimeouts(now time.Time, p *peer) {
 		// Snubbed: shrink its pipeline until it proves itself again.
 		p.rateKnown, p.downRate = true, 0
 		p.pipe.snubbed()
+	}
+}
+
+// Slow sources. A peer that gains pieces at a fraction of the pace of our
+// other peers sits on a slow link, and a block asked of it arrives at the
+// pace of that link: a receiver whose last blocks are at a slow peer waits
+// for them long after the rest came from fast ones, and in endgame the
+// duplicates sent to slow peers use up a block's copies (maxDuplicates)
+// while a fast peer could fetch it at once. So a slow source is asked for
+// nothing while a peer that is not slow unchokes us and has pieces we
+// lack; once none has, the slow ones are asked as any other (a piece only
+// they hold is still fetched). The pace is the peer's own download, the
+// Haves it sends us since its first message, which we see for every peer,
+// also those we never fetched from. A peer sends no Have for a piece we
+// have, so every pace falls as we near the end; the median falls with
+// them, and among equal links no peer is that far below it.
+const (
+	// slowSourceRatio: a peer is a slow source when it gains pieces at
+	// less than 1/slowSourceRatio of the median peer's pace.
+	slowSourceRatio = 4
+	// sourcePieces is how many Haves a peer's pace needs to count towards
+	// the median; a peer with fewer is slow once the median peer would
+	// have sent slowSourceRatio times as many in the same time.
+	sourcePieces = 8
+	// minPacedSources is how many peers must have a pace before any
+	// counts as slow: against one or two the median means little.
+	minPacedSources = 4
+	// sourcesEvery bounds how often the median pace, which peers are
+	// slow and the count of fast sources are recounted: paces since a
+	// peer's first message move slowly, and fills are many.
+	sourcesEvery = 10 * time.Millisecond
+)
+
+// sourcePace counts the Haves a peer sent since its first message.
+type sourcePace struct {
+	from  time.Time // its first message (bitfield, have-all/none or have)
+	gains int       // Haves of pieces new to it since
+	slow  bool      // slowSource at the last recount (see recountSources)
+}
+
+// sourceStats is what fill knows of its sources, recounted at most every
+// sourcesEvery (see recountSources).
+type sourceStats struct {
+	counted bool      // recounted at least once
+	at      int64     // last recount, unix nanoseconds
+	median  float64   // median pace of the peers with one, pieces/s; 0 with fewer than minPacedSources
+	fast    int       // peers that are not slow, unchoke us and have pieces we lack
+	paces   []float64 // scratch
+}
+
+// sourceGreeted starts p's pace at its first message.
+func (s *Swarm) sourceGreeted(now time.Time, p *peer) { p.src.from = now }
+
+// sourceGained counts a Have of a piece new to p.
+func (s *Swarm) sourceGained(p *peer) { p.src.gains++ }
+
+// sourcePaceOf returns p's pace at now in pieces/s, and whether it is
+// measured (enough Haves to count towards the median). A seed has none.
+func (s *Swarm) sourcePaceOf(now time.Time, p *peer) (pace float64, measured bool) {
+	dt := now.Sub(p.src.from).Seconds()
+	if p.src.from.IsZero() || dt <= 0 || p.numHas == s.cfg.NumPieces {
+		return 0, false
+	}
+	return float64(p.src.gains) / dt, p.src.gains >= sourcePieces
+}
+
+// slowSource reports whether p, interested in our pieces, gains pieces at
+// less than 1/slowSourceRatio of the median peer's pace, measured or, with
+// few Haves, over a time in which the median peer would have sent
+// slowSourceRatio*sourcePieces. A peer not interested is not downloading
+// from us, and its Haves need not follow its link: an initial seeder's
+// are its reveals. Nor is a peer that had fewer pieces left to gain than
+// the median peer gained meanwhile: one that joined nearly complete.
+func (s *Swarm) slowSource(now time.Time, p *peer) bool {
+	m := s.sources.median
+	if m <= 0 || p.src.from.IsZero() || !p.peerInterested {
+		return false
+	}
+	dt := now.Sub(p.src.from).Seconds()
+	if p.src.gains < sourcePieces && dt*m < sourcePieces*slowSourceRatio {
+		return false // too early to tell
+	}
+	if float64(s.cfg.NumPieces-p.numHas+p.src.gains) < dt*m {
+		return false // it had less to gain than the median peer gained
+	}
+	return float64(p.src.gains)*slowSourceRatio < dt*m
+}
+
+// holdBack reports whether fill should ask p for nothing now: p is a slow
+// source and a peer that is not slow can serve us.
+func (s *Swarm) holdBack(now time.Time, p *peer) bool {
+	if p.src.from.IsZero() || !p.peerInterested {
+		return false
+	}
+	s.recountSources(now)
+	return p.src.slow && s.sources.fast > 0
+}
+
+// recountSources recounts the median pace, which peers are slow and the
+// fast sources once sourcesEvery has passed since the last recount.
+func (s *Swarm) recountSources(now time.Time) {
+	st := &s.sources
+	ns := now.UnixNano()
+	if st.counted && ns-st.at < int64(sourcesEvery) {
+		return
+	}
+	st.counted, st.at = true, ns
+	paces := st.paces[:0]
+	for _, q := range s.peers {
+		if v, ok := s.sourcePaceOf(now, q); ok {
+			paces = append(paces, v)
+		}
+	}
+	st.paces = paces
+	st.median = 0
+	if n := len(paces); n >= minPacedSources {
+		slices.Sort(paces)
+		st.median = paces[n/2]
+	}
+	st.fast = 0
+	for _, q := range s.peers {
+		q.src.slow = s.slowSource(now, q)
+		if !q.peerChoking && q.wanted > 0 && !q.src.slow {
+			st.fast++
+		}
 	}
 }

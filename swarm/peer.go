@@ -46,6 +46,7 @@ type peer struct {
 	sampledAt            time.Time // when the last rate sample was taken
 	downRate, upRate     float64
 	rateKnown            bool
+	src                  sourcePace // how fast it gains pieces (see slowSource)
 
 	unchokedAt time.Time // when we last unchoked it
 	waitingAt  time.Time // when it last became interested while choked

@@ -60,6 +60,7 @@ func (s *Swarm) receive(now time.Time, p *peer, m wire.Message) string {
 		switch m.Type {
 		case wire.Bitfield, wire.HaveAll, wire.HaveNone, wire.Have:
 			p.greeted = true
+			s.sourceGreeted(now, p)
 			s.unchokeGreeted(now, p)
 		}
 	}
@@ -86,6 +87,9 @@ func (s *Swarm) receive(now time.Time, p *peer, m wire.Message) string {
 	case wire.Have:
 		if int64(m.Index) >= int64(s.cfg.NumPieces) {
 			return fmt.Sprintf("have %d out of range", m.Index)
+		}
+		if !p.has.get(int(m.Index)) {
+			s.sourceGained(p)
 		}
 		s.peerHas(now, p, int(m.Index))
 		s.fill(now, p)

@@ -139,6 +139,19 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(args) == 3 && args[1] == "haves" {
+			// recv A haves 0-9: one Have per piece of the ranges, in order.
+			bools, err := parseBools(args[2], r.s.cfg.NumPieces)
+			if err != nil {
+				return nil, err
+			}
+			for i, b := range bools {
+				if b {
+					r.receive(c, wire.Message{Type: wire.Have, Index: uint32(i)})
+				}
+			}
+			break
+		}
 		m, err := r.parseMessage(args[1:])
 		if err != nil {
 			return nil, err

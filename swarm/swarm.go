@@ -164,6 +164,7 @@ type Swarm struct {
 	turns          uint64      // upload turns started (see shed)
 	sentBlocks     []int32     // blocks of each piece we uploaded (see copies)
 	specs          []BlockSpec // scratch for rarestFirst
+	sources        sourceStats // our sources' paces (see holdBack)
 
 	seed *initialSeed // non-nil while initial seeding
 	loc  *locality    // non-nil with Config.Zone (locality.go)

@@ -98,6 +98,7 @@ func (s *Swarm) pieceDone(now time.Time, piece int) {
 		s.dropOpen(piece, d)
 	}
 	s.dl[piece] = nil
+	s.started.clear(piece)
 	for k, i := range s.active {
 		if i == piece {
 			s.active = append(s.active[:k], s.active[k+1:]...)
@@ -189,7 +190,7 @@ func (s *Swarm) updateInterest(p *peer) {
 // soleSource reports whether no connected peer but c has piece.
 func (s *Swarm) soleSource(c ConnID, piece int) bool {
 	others := s.avail[piece]
-	if p := s.byID[c]; p != nil && p.has.get(piece) {
+	if p := s.byID.get(c); p != nil && p.has.get(piece) {
 		others--
 	}
 	return others <= 0

@@ -176,6 +176,8 @@ type Swarm struct {
 
 	stats counters
 	ids   []ConnID // scratch for contributor lists
+	// hadScratch is pieceDone's scratch: which peers have the piece.
+	hadScratch []bool
 }
 
 // counters are the running totals reported by Stats.

@@ -319,6 +319,7 @@ func (s *simulation) doLater(h *host, now time.Time, l later) {
 		h.core.BlockWritten(now, l.spec, nil)
 	case laterVerified:
 		h.core.PieceVerified(now, l.piece, true)
+		s.trackerStale(h) // its bytes left changed
 		if !h.gone {
 			s.held(h, int(l.piece), 1)
 			s.maybeOriginLeaves()

@@ -41,6 +41,8 @@ type simulation struct {
 	racks      *racks         // nil unless Config.RackSize
 	registered []bool         // hosts the tracker knows
 	candBuf    []tracker.Peer // reused by trackerAnnounce
+	tpeers     []tracker.Peer // each host's tracker entry (trackerPeer)
+	tpFresh    []bool         // whether tpeers[i] is current
 	originSent []int64
 	originOut  int
 	// holders counts, per piece, the receivers present that verified it,

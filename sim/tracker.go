@@ -14,11 +14,11 @@ func (s *simulation) trackerAnnounce(h *host) {
 	}
 	s.registered[h.idx] = true
 	now := timeOf(s.now)
-	self := s.trackerPeer(h)
+	self := s.trackerPeer(h.idx)
 	cands := s.candBuf[:0] // the policy does not keep it (tracker.Policy)
 	for i, ok := range s.registered {
 		if ok && i != h.idx {
-			cands = append(cands, s.trackerPeer(s.hosts[i]))
+			cands = append(cands, s.trackerPeer(i))
 		}
 	}
 	s.candBuf = cands
@@ -49,9 +49,32 @@ func (s *simulation) trackerReply(h *host) {
 	s.process(h)
 }
 
-// trackerPeer is what the tracker stores for h: its address, and the
-// counters of its last announce (approximated by its current ones).
-func (s *simulation) trackerPeer(h *host) tracker.Peer {
+// trackerPeer is what the tracker stores for host i: its address, and
+// the counters of its last announce (approximated by its current ones).
+// Every announce lists every registered host, so the entries are kept in
+// s.tpeers and rebuilt only after the host's bytes left changed (a piece
+// verified: trackerStale); reading thousands of cold cores per announce
+// was most of an announce's cost at N = 10,000.
+func (s *simulation) trackerPeer(i int) tracker.Peer {
+	if s.tpeers == nil {
+		s.tpeers = make([]tracker.Peer, len(s.hosts))
+		s.tpFresh = make([]bool, len(s.hosts))
+	}
+	if !s.tpFresh[i] {
+		s.tpeers[i], s.tpFresh[i] = s.makeTrackerPeer(s.hosts[i]), true
+	}
+	return s.tpeers[i]
+}
+
+// trackerStale notes that h's tracker entry must be rebuilt.
+func (s *simulation) trackerStale(h *host) {
+	if s.tpFresh != nil {
+		s.tpFresh[h.idx] = false
+	}
+}
+
+// makeTrackerPeer builds h's tracker entry.
+func (s *simulation) makeTrackerPeer(h *host) tracker.Peer {
 	p := tracker.Peer{Addr: peerAddr(h.idx), ID: peerID(h.idx)}
 	p.Zone = s.rackZone(h) // racks.go
 	p.Left = h.core.BytesLeft() * s.lay.scale

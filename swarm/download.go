@@ -52,6 +52,7 @@ func (s *Swarm) startPiece(i int) *pieceDL {
 	s.dlSeq++
 	d := &pieceDL{blocks: make([]block, n), unrequested: n, seq: s.dlSeq, index: i}
 	s.dl[i] = d
+	s.started.set(i)
 	s.active = append(s.active, i)
 	s.open = append(s.open, i) // the latest start goes last
 	return d
@@ -229,11 +230,31 @@ func (s *Swarm) pickPiece(p *peer, far farFilter) int {
 		}
 		return choice
 	}
+	// The same scan as consider over every piece p has, in index order,
+	// with the pieces we have or are downloading masked out a word at a
+	// time (s.started mirrors s.dl != nil) so only the candidates are read.
+	avail := s.avail
 	for w, word := range p.has {
-		word &^= s.have[w]
+		word &^= s.have[w] | s.started[w]
 		for word != 0 {
-			consider(w*64 + trailingZeros(word))
+			i := w*64 + trailingZeros(word)
 			word &= word - 1
+			if !far.allows(i) {
+				continue
+			}
+			a := avail[i]
+			if random {
+				a = 0
+			}
+			switch {
+			case a < best:
+				best, choice, ties = a, i, 1
+			case a == best:
+				ties++
+				if s.rng.Intn(ties) == 0 {
+					choice = i
+				}
+			}
 		}
 	}
 	return choice

@@ -27,6 +27,9 @@ func (s *Swarm) checkInvariants() error {
 	}
 	for i := 0; i < s.cfg.NumPieces; i++ {
 		d := s.dl[i]
+		if s.started.get(i) != (d != nil) {
+			return fmt.Errorf("piece %d: started %v, in progress %v", i, s.started.get(i), d != nil)
+		}
 		if s.have.get(i) {
 			if d != nil {
 				return fmt.Errorf("piece %d had and in progress", i)
@@ -85,7 +88,7 @@ func (s *Swarm) checkInvariants() error {
 	}
 	pending := make([]int32, s.cfg.NumPieces)
 	for _, p := range s.peers {
-		if s.byID[p.id] != p {
+		if s.byID.get(p.id) != p {
 			return fmt.Errorf("peer %d not indexed", p.id)
 		}
 		if !p.amChoking {
@@ -117,8 +120,8 @@ func (s *Swarm) checkInvariants() error {
 			pending[r.piece]++
 		}
 	}
-	if len(s.byID) != len(s.peers) {
-		return fmt.Errorf("%d peers indexed, %d listed", len(s.byID), len(s.peers))
+	if s.byID.len() != len(s.peers) {
+		return fmt.Errorf("%d peers indexed, %d listed", s.byID.len(), len(s.peers))
 	}
 	if unchoked != s.numUnchoked {
 		return fmt.Errorf("numUnchoked %d, recount %d", s.numUnchoked, unchoked)

@@ -75,7 +75,7 @@ type request struct {
 // already known c is ignored.
 func (s *Swarm) AddPeer(now time.Time, c ConnID, info PeerInfo) {
 	s.step()
-	if s.byID[c] != nil {
+	if s.byID.get(c) != nil {
 		return
 	}
 	p := &peer{
@@ -89,7 +89,7 @@ func (s *Swarm) AddPeer(now time.Time, c ConnID, info PeerInfo) {
 		idKey:       idKey(info.ID),
 	}
 	s.peers = append(s.peers, p)
-	s.byID[c] = p
+	s.byID.set(c, p)
 	switch {
 	case s.seed != nil:
 		p.told = newBitset(s.cfg.NumPieces)
@@ -125,7 +125,7 @@ func (s *Swarm) bitfield() []byte {
 // pieces no longer count towards availability. Unknown c is ignored.
 func (s *Swarm) RemovePeer(now time.Time, c ConnID) {
 	s.step()
-	p := s.byID[c]
+	p := s.byID.get(c)
 	if p == nil {
 		return
 	}
@@ -143,7 +143,7 @@ func (s *Swarm) disconnect(now time.Time, p *peer, reason string) {
 // peer if it is still connected.
 func (s *Swarm) ban(now time.Time, c ConnID, reason string, until time.Time) {
 	s.emit(Action{Kind: Ban, Conn: c, Reason: reason, Until: until})
-	if p := s.byID[c]; p != nil {
+	if p := s.byID.get(c); p != nil {
 		s.dropPeer(now, p)
 	}
 }
@@ -185,7 +185,7 @@ func (s *Swarm) dropPeer(now time.Time, p *peer) {
 	if s.optimistic == p {
 		s.optimistic = nil
 	}
-	delete(s.byID, p.id)
+	s.byID.del(p.id)
 	for i, q := range s.peers {
 		if q == p {
 			copy(s.peers[i:], s.peers[i+1:])

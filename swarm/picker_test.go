@@ -93,10 +93,10 @@ func TestPickerBreaksTiesRandomly(t *testing.T) {
 	s.Receive(now, 1, wire.Message{Type: wire.Bitfield, Bitfield: []byte{0xff}})
 	s.AddPeer(now, 2, PeerInfo{})
 	s.Receive(now, 2, wire.Message{Type: wire.Bitfield, Bitfield: []byte{0x0f}}) // pieces 4-7 commoner
-	s.byID[1].peerChoking = false
+	s.byID.get(1).peerChoking = false
 	seen := map[int]int{}
 	for k := 0; k < 400; k++ {
-		seen[s.pickPiece(s.byID[1], farFilter{})]++
+		seen[s.pickPiece(s.byID.get(1), farFilter{})]++
 	}
 	for i := 0; i < 4; i++ {
 		if seen[i] == 0 {

@@ -100,7 +100,7 @@ func runPipelineModel(t *testing.T, m uploaderModel, size int64, limit time.Dura
 		e := heap.Pop(&q).(modelEvent)
 		for nextTick <= e.at {
 			if testing.Verbose() {
-				if p := s.byID[seeder]; p != nil {
+				if p := s.byID.get(seeder); p != nil {
 					t.Logf("t=%v target=%d out=%d rate=%.0f rtt=%v floor=%d", nextTick, s.target(p), len(p.reqs), p.downRate, p.pipe.rtt, p.pipe.floor)
 				}
 			}
@@ -132,7 +132,7 @@ func runPipelineModel(t *testing.T, m uploaderModel, size int64, limit time.Dura
 		}
 		drain(e.at)
 	}
-	return perSec, s.byID[seeder]
+	return perSec, s.byID.get(seeder)
 }
 
 // steadyRate is the mean rate over the whole seconds from..to of perSec.

@@ -43,7 +43,7 @@ func (s *Swarm) ReceiveBlock(now time.Time, c ConnID, spec BlockSpec, data Paylo
 
 // receiveMsg is Receive without the contract checks.
 func (s *Swarm) receiveMsg(now time.Time, c ConnID, m wire.Message) {
-	p := s.byID[c]
+	p := s.byID.get(c)
 	if p == nil || m.KeepAlive {
 		return
 	}

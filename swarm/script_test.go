@@ -216,7 +216,7 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := r.s.byID[c]
+		p := r.s.byID.get(c)
 		n := len(p.reqs)
 		if len(args) > 1 {
 			if n, err = strconv.Atoi(args[1]); err != nil {
@@ -240,7 +240,7 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := r.s.byID[c]
+		p := r.s.byID.get(c)
 		return []string{fmt.Sprintf("%s: target=%d outstanding=%d rate=%.0fKiB/s rtt=%v floor=%d",
 			args[0], r.s.target(p), len(p.reqs), p.downRate/1024, p.pipe.rtt, p.pipe.floor)}, nil
 	case "distances":
@@ -266,7 +266,7 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 			return nil, err
 		}
 		var specs []string
-		for _, q := range r.s.byID[c].reqs {
+		for _, q := range r.s.byID.get(c).reqs {
 			specs = append(specs, q.spec.String())
 		}
 		return []string{args[0] + ": " + strings.Join(specs, " ")}, nil
@@ -304,7 +304,7 @@ func (r *scriptRunner) cmdStream(args []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := r.s.byID[c]
+	p := r.s.byID.get(c)
 	n := 0
 	if args[1] == "all" && p != nil {
 		n = len(p.reqs)
@@ -320,7 +320,7 @@ func (r *scriptRunner) cmdStream(args []string) ([]string, error) {
 		if i > 0 {
 			r.now = r.now.Add(every)
 		}
-		p = r.s.byID[c]
+		p = r.s.byID.get(c)
 		if p == nil || len(p.reqs) == 0 {
 			break
 		}

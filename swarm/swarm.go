@@ -141,6 +141,7 @@ type Swarm struct {
 	numHave int
 	avail   []int32    // connected peers that have each piece
 	dl      []*pieceDL // download state of pieces in progress, nil otherwise
+	started bitset     // the pieces with a dl entry, for pickPiece's scan
 	active  []int      // pieces in progress, in the order they were started
 	open    []int      // the pieces of active with unrequested blocks, in the same order
 	dlSeq   uint64     // startPiece calls so far (pieceDL.seq)
@@ -149,7 +150,7 @@ type Swarm struct {
 	unrequested int
 
 	peers []*peer // in a deterministic order
-	byID  map[ConnID]*peer
+	byID  peerIndex
 
 	out      handover.Queue[Action] // actions decided, handed out by Ready
 	needFill bool                   // some blocks went back to the pool: offer them to every peer
@@ -176,6 +177,8 @@ type Swarm struct {
 
 	stats counters
 	ids   []ConnID // scratch for contributor lists
+	// hadScratch is pieceDone's scratch: which peers have the piece.
+	hadScratch []bool
 }
 
 // counters are the running totals reported by Stats.
@@ -241,8 +244,8 @@ func New(cfg Config) (*Swarm, error) {
 		have:         newBitset(cfg.NumPieces),
 		avail:        make([]int32, cfg.NumPieces),
 		dl:           make([]*pieceDL, cfg.NumPieces),
+		started:      newBitset(cfg.NumPieces),
 		sentBlocks:   make([]int32, cfg.NumPieces),
-		byID:         make(map[ConnID]*peer),
 	}
 	s.cfg.Have = nil // never retain the caller's slice
 	for i, h := range cfg.Have {

@@ -219,7 +219,7 @@ func (s *Swarm) onCancel(p *peer, spec BlockSpec) {
 // upload rates and initial seeding, and frees the upload queue slot.
 func (s *Swarm) BlockSent(now time.Time, c ConnID, spec BlockSpec) {
 	s.step()
-	p := s.byID[c]
+	p := s.byID.get(c)
 	if p == nil || int(spec.Piece) >= s.cfg.NumPieces {
 		return // a block of no piece of ours was never handed out
 	}

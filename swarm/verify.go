@@ -98,6 +98,7 @@ func (s *Swarm) pieceDone(now time.Time, piece int) {
 		s.dropOpen(piece, d)
 	}
 	s.dl[piece] = nil
+	s.started.clear(piece)
 	for k, i := range s.active {
 		if i == piece {
 			s.active = append(s.active[:k], s.active[k+1:]...)
@@ -106,8 +107,16 @@ func (s *Swarm) pieceDone(now time.Time, piece int) {
 	}
 	s.have.set(piece)
 	s.numHave++
+	// Read every peer's bit first, in a loop without branches on it, so
+	// the loads of the peers' bitsets overlap (a simulator stepping
+	// thousands of cores finds them cold); then act on them.
+	had := s.hadScratch[:0]
 	for _, p := range s.peers {
-		if p.has.get(piece) {
+		had = append(had, p.has.get(piece))
+	}
+	s.hadScratch = had
+	for k, p := range s.peers {
+		if had[k] {
 			p.wanted--
 			s.updateInterest(p)
 		} else {
@@ -189,7 +198,7 @@ func (s *Swarm) updateInterest(p *peer) {
 // soleSource reports whether no connected peer but c has piece.
 func (s *Swarm) soleSource(c ConnID, piece int) bool {
 	others := s.avail[piece]
-	if p := s.byID[c]; p != nil && p.has.get(piece) {
+	if p := s.byID.get(c); p != nil && p.has.get(piece) {
 		others--
 	}
 	return others <= 0

@@ -40,6 +40,7 @@ func runSim(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	timeline := fs.Bool("timeline", false, "print the run's timeline: link use and queue depths per bin")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	memProfile := fs.String("memprofile", "", "write a heap profile to `file` after the run (live heap as of its last garbage collection)")
 	extra := addSimExtraFlags(fs) // racks, policy, comparators: simcompare.go
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
@@ -81,6 +82,11 @@ func runSim(ctx context.Context, args []string) error {
 	rep, err := sim.Run(ctx, cfg)
 	wall := time.Since(start)
 	heap := peak.stop()
+	if *memProfile != "" {
+		if werr := writeHeapProfile(*memProfile); werr != nil {
+			return werr
+		}
+	}
 	if rep == nil {
 		if ctx.Err() != nil {
 			return errInterrupted

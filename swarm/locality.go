@@ -43,7 +43,8 @@ import "time"
 //
 // What we upload to a far peer crosses into its rack, where its rack
 // neighbours take it from it: its upload turns come first and its
-// waiting requests are not shed (crossesRacks).
+// waiting requests are not shed (crossesRacks); a near peer's are shed
+// only for pieces common among our near peers (shedCopies).
 //
 // A peer that speaks BEP 10 is asked for nothing until its extended
 // handshake arrives (at most zoneHold), so the first requests are not
@@ -246,6 +247,19 @@ const farFetchWeight = 0.125
 // has at most a few far peers to get it from.
 func (s *Swarm) crossesRacks(p *peer) bool {
 	return s.loc != nil && p.dist == distFar
+}
+
+// shedCopies is how many copies of piece i shed counts for waiting peer
+// p: those we know of (copies), but for a near peer, with a zone, only
+// the near ones (peers of unknown distance included): the far ones are
+// no source for p, which asks far peers only for what its rack lacks, so
+// shedding its request would leave it waiting RequestTimeout before it
+// asks us again, or no one at all.
+func (s *Swarm) shedCopies(p *peer, i int) int32 {
+	if s.loc == nil || p.dist == distFar {
+		return s.copies(i)
+	}
+	return s.avail[i] - s.loc.farAvail[i]
 }
 
 // farStarted records that piece i was started for a far peer at now.

@@ -170,7 +170,7 @@ func (s *Swarm) shed() {
 		kept := p.uploads[:p.emitted]
 		common := max(commonCopies, int32(len(s.peers)/commonShare))
 		for _, u := range p.uploads[p.emitted:] {
-			if s.copies(int(u.Piece)) >= common {
+			if s.shedCopies(p, int(u.Piece)) >= common {
 				s.reject(p, u)
 				continue
 			}

@@ -250,8 +250,9 @@ func (s *Swarm) crossesRacks(p *peer) bool {
 }
 
 // shedCopies is how many copies of piece i shed counts for waiting peer
-// p: those we know of (copies), but for a near peer, with a zone, only
-// the near ones (peers of unknown distance included): the far ones are
+// p: those we know of (copies), but for a near peer, with a zone, not
+// those of far peers that announced it (copies we sent count, near or
+// far: a peer that got a piece from us does not announce it): the far ones are
 // no source for p, which asks far peers only for what its rack lacks, so
 // shedding its request would leave it waiting RequestTimeout before it
 // asks us again, or no one at all.
@@ -259,7 +260,7 @@ func (s *Swarm) shedCopies(p *peer, i int) int32 {
 	if s.loc == nil || p.dist == distFar {
 		return s.copies(i)
 	}
-	return s.avail[i] - s.loc.farAvail[i]
+	return s.copies(i) - s.loc.farAvail[i]
 }
 
 // farStarted records that piece i was started for a far peer at now.

@@ -66,14 +66,15 @@ func (t *Torrent) onExtended(now time.Time, pc *peerConn, m wire.Message) bool {
 		pc.ext.got = true
 		pc.ext.pexID = eh.M[extPEX]
 		pc.ext.metadataID = eh.M[extMetadata]
-		if z := t.c.cfg.Zone; z != "" && eh.Zone != "" && eh.Zone != z {
+		e := peers.ExtendedInfo{ListenPort: eh.Port, PEX: pc.ext.pexID > 0 && pc.ext.pexID < 256,
+			Metadata: pc.ext.metadataID != 0, Zone: eh.Zone}
+		if t.mgr.FactsFirst(e) {
 			// A far peer: the manager keeps a few (the most useful, seeds
 			// apart), judged on the core's current view.
 			t.facts = t.core.AppendPeerFacts(t.facts[:0])
 			t.mgr.Facts(now, t.facts)
 		}
-		t.mgr.Extended(now, pc.id, peers.ExtendedInfo{ListenPort: eh.Port, PEX: pc.ext.pexID > 0 && pc.ext.pexID < 256,
-			Metadata: pc.ext.metadataID != 0, Zone: eh.Zone})
+		t.mgr.Extended(now, pc.id, e)
 		return true
 	case extMetadataID:
 		mm, err := wire.ParseMetadataMessage(m.ExtendedPayload)

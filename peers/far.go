@@ -38,6 +38,15 @@ func (m *Manager) isFar(label string) bool {
 	return m.cfg.Zone != "" && label != "" && label != m.cfg.Zone
 }
 
+// FactsFirst reports whether the caller should step Facts, with the
+// core's current view, just before Extended(e): a far peer's handshake
+// makes the manager choose which far peers to keep (capFar), and it
+// judges them on their facts (a far peer's bitfield, whether it unchoked
+// us). Stepping Facts at other times is harmless, only not needed.
+func (m *Manager) FactsFirst(e ExtendedInfo) bool {
+	return m.isFar(e.Zone)
+}
+
 // farCapped reports whether the far bound applies: we have a zone and a
 // bound, and are downloading.
 func (m *Manager) farCapped() bool {

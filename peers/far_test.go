@@ -114,3 +114,28 @@ func TestFarBound(t *testing.T) {
 		t.Fatalf("near %d (want 20), far %d (want %d and the seed), seed open %v", near, m.far, DefaultMaxFar+1, open[seedConn])
 	}
 }
+
+// TestFactsFirst: the runtime steps Facts before a BEP 10 handshake that
+// names another zone (the manager then chooses which far peers to keep),
+// not before one naming ours or none, and never for a host without a zone.
+func TestFactsFirst(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	for _, tc := range []struct {
+		ours, theirs string
+		want         bool
+	}{
+		{"dc1/row0/rack0", "dc1/row0/rack1", true},
+		{"dc1/row0/rack0", "dc1/row0/rack0", false},
+		{"dc1/row0/rack0", "", false},
+		{"", "dc1/row0/rack1", false},
+		{"", "", false},
+	} {
+		m, err := New(now, Config{PeerID: peerID("me"), Zone: tc.ours})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.FactsFirst(ExtendedInfo{Zone: tc.theirs}); got != tc.want {
+			t.Errorf("zone %q, peer's %q: FactsFirst %v, want %v", tc.ours, tc.theirs, got, tc.want)
+		}
+	}
+}

@@ -250,7 +250,7 @@ func (o *originsRun) run(ctx context.Context) error {
 		x := &sd.xfers[sd.cur]
 		to := o.hosts[x.to]
 		o.sim.now = o.now
-		at := o.sim.blockArrival(sd.h, to, float64(sd.size))
+		at := o.sim.blockArrival(sd.h, to, 0, float64(sd.size))
 		to.downFree = at
 		o.sent += sd.size
 		o.delivered++

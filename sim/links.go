@@ -129,7 +129,7 @@ func (s *simulation) upDone(h *host) {
 			// The last byte leaves now; the receiver's link takes at least
 			// size/down for the block, and serves blocks one after another
 			// (racks.go: through the racks' uplinks if any).
-			at := s.blockArrival(h, r.h, size)
+			at := s.blockArrival(h, r.h, int(spec.Piece), size)
 			r.h.downFree, r.lastArrive = at, at
 			s.trace.arrival(r.h, at-int64(size/r.h.down), at)
 			s.schedule(event{at: at, kind: evArrive, c: r, spec: spec})
@@ -270,6 +270,9 @@ func (s *simulation) doCore(h *host, now time.Time, a *swarm.Action) {
 		h.later = append(h.later, later{kind: laterWritten, spec: a.Block})
 	case swarm.VerifyPiece:
 		s.trace.verified(h, s.now, a.Piece)
+		if s.racks != nil && !h.origin {
+			s.racks.verified(h.idx, a.Piece, s.now)
+		}
 		h.later = append(h.later, later{kind: laterVerified, piece: a.Piece})
 	case swarm.Disconnect:
 		if c := h.lookup(a.Conn); c != nil {

@@ -161,7 +161,7 @@ func (s *simulation) extendedArrived(c *conn) {
 	if c.peer.extHS != nil {
 		e.Zone = s.rackZone(c.peer)
 	}
-	if z := s.coreZone(h); z != "" && e.Zone != "" && e.Zone != z {
+	if h.mgr.FactsFirst(e) {
 		h.facts = h.core.AppendPeerFacts(h.facts[:0])
 		h.mgr.Facts(now, h.facts)
 	}

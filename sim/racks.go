@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+
 	"math"
 
 	"github.com/shoal-p2p/shoal/peers"
@@ -47,6 +48,23 @@ type racks struct {
 	// cores).
 	farPeak       []int32
 	farCountedMax int // the most of them not seeds (the far bound's count)
+	// Per rack and piece (index rack*pieces + piece): when a receiver of
+	// the rack first and last verified it, and how many have; per rack
+	// its receivers. For the report's entry and spread figures.
+	pieces             int
+	firstIn, lastIn    []int64
+	holders, receivers []int32
+	// Per timeline bin (trace.bin long), summed over the racks: the
+	// modelled ns the uplinks into them were busy, and of those the ns
+	// they carried a piece no receiver of the rack had verified yet.
+	bin              int64
+	inBusy, inUnseen []int64
+	// verifiedAt is, per host and piece (host*pieces + piece), when the
+	// host verified it (0: not); entrySrc and entryAt, per rack and piece,
+	// the host whose block of the piece first reached the rack and when.
+	verifiedAt []int64
+	entrySrc   []int32
+	entryAt    []int64
 }
 
 // fifoServer is one shared link: a FIFO server of a rate (+Inf: none).
@@ -111,17 +129,71 @@ func newRacks(cfg *Config, n int, scale int64) *racks {
 	return rk
 }
 
+// track sets up the per-piece and per-bin records (pieces in the
+// torrent, bin the trace's bin length).
+func (rk *racks) track(pieces int, bin int64) {
+	rk.pieces, rk.bin = pieces, bin
+	rk.firstIn, rk.lastIn = make([]int64, rk.count*pieces), make([]int64, rk.count*pieces)
+	rk.holders, rk.receivers = make([]int32, rk.count*pieces), make([]int32, rk.count)
+	rk.verifiedAt = make([]int64, len(rk.of)*pieces)
+	rk.entrySrc, rk.entryAt = make([]int32, rk.count*pieces), make([]int64, rk.count*pieces)
+	for i := range rk.entrySrc {
+		rk.entrySrc[i] = -1
+	}
+	for i := 1; i < len(rk.of); i++ {
+		rk.receivers[rk.of[i]]++
+	}
+}
+
+// verified records that host idx (a receiver) verified piece at now.
+func (rk *racks) verified(idx int, piece int, now int64) {
+	rk.verifiedAt[idx*rk.pieces+piece] = now
+	k := int(rk.of[idx])*rk.pieces + piece
+	if rk.holders[k] == 0 {
+		rk.firstIn[k] = now
+	}
+	rk.holders[k]++
+	rk.lastIn[k] = now
+}
+
+// entered records a block of piece entering rack b, its uplink busy
+// over [start, end).
+func (rk *racks) entered(b int32, piece int, start, end int64) {
+	if rk.bin <= 0 {
+		return
+	}
+	unseen := rk.holders[int(b)*rk.pieces+piece] == 0
+	for from := start; from < end; {
+		k := int(from / rk.bin)
+		for len(rk.inBusy) <= k {
+			rk.inBusy, rk.inUnseen = append(rk.inBusy, 0), append(rk.inUnseen, 0)
+		}
+		to := min((from/rk.bin+1)*rk.bin, end)
+		rk.inBusy[k] += to - from
+		if unseen {
+			rk.inUnseen[k] += to - from
+		}
+		from = to
+	}
+}
+
 // rackArrival is when a block of size modelled bytes, whose last byte
 // left from's upload link now, has reached to: through the uplinks and
 // the core when they are in different racks, then the latency and to's
 // download link, which serves blocks one after another.
-func (s *simulation) rackArrival(from, to *host, size float64) int64 {
+func (s *simulation) rackArrival(from, to *host, piece int, size float64) int64 {
 	rk := s.racks
 	first, last := s.now-int64(size/from.up), s.now
 	if a, b := rk.of[from.idx], rk.of[to.idx]; a != b {
 		first, last = rk.out[a].pass(first, last, size)
 		first, last = rk.core.pass(first, last, size)
 		first, last = rk.in[b].pass(first, last, size)
+		rk.entered(b, piece, first, first+int64(size/rk.in[b].rate))
+		if rk.pieces > 0 {
+			if k := int(b)*rk.pieces + piece; rk.entrySrc[k] < 0 && rk.holders[k] == 0 {
+				rk.entrySrc[k], rk.entryAt[k] = int32(from.idx), last
+			}
+		}
 		rk.outBytes[a] += int64(size)
 		rk.inBytes[b] += int64(size)
 	}
@@ -215,6 +287,32 @@ type RackReport struct {
 	// FloorS is the floor with them (rackFloor), which efficiency uses.
 	FloorKumarRossS float64 `json:"floor_kumar_ross_s"`
 	FloorUplinksS   float64 `json:"floor_uplinks_s"`
+	// EntryS is, over the pieces and the racks, how long after the
+	// piece's first verification anywhere a receiver of the rack first
+	// verified it; EntryLastS the same for the last rack to get each
+	// piece, over the pieces. SpreadS is, over the pieces and the racks,
+	// the time from a rack's first receiver verifying the piece to its
+	// last.
+	EntryS     Quantiles `json:"rack_entry_s"`
+	EntryLastS Quantiles `json:"rack_entry_last_s"`
+	SpreadS    Quantiles `json:"rack_spread_s"`
+	// SourceAgeS is, over the pieces and racks, how long after the host
+	// that first sent the piece into the rack had verified it its block
+	// reached the rack (the origin's sends not counted); SourceLagS how
+	// long after its own rack first had the piece that host verified it.
+	SourceAgeS Quantiles `json:"rack_source_age_s"`
+	SourceLagS Quantiles `json:"rack_source_lag_s"`
+	// Uplinks is, per timeline bin (the Diagnosis's BinS), how busy the
+	// uplinks into the racks were (mean over the racks, as a fraction of
+	// their rate) and the share of their rate that carried pieces no
+	// receiver of the rack had verified yet.
+	Uplinks []UplinkBin `json:"uplink_timeline,omitempty"`
+}
+
+// UplinkBin is one timeline bin of the racks' uplinks into them.
+type UplinkBin struct {
+	InBusy   float64 `json:"in_busy"`
+	InUnseen float64 `json:"in_unseen"`
 }
 
 // rackReport fills in r's racks figures and raises its floor to the one
@@ -265,7 +363,62 @@ func (rk *racks) report(cfg *Config, scale int64, policy string) *RackReport {
 		rr.FarConnsPeakMean = float64(peaks) / float64(hosts)
 	}
 	rr.FarBoundPeak = rk.farCountedMax
+	if rk.pieces > 0 {
+		rk.pieceReport(rr)
+	}
 	return rr
+}
+
+// pieceReport fills in rr's entry and spread figures and the uplinks'
+// timeline.
+func (rk *racks) pieceReport(rr *RackReport) {
+	var entry, last, spread []float64
+	for p := range rk.pieces {
+		first, lastRack := int64(math.MaxInt64), int64(-1)
+		for r := range rk.count {
+			k := r*rk.pieces + p
+			if rk.holders[k] > 0 {
+				first = min(first, rk.firstIn[k])
+			}
+		}
+		for r := range rk.count {
+			k := r*rk.pieces + p
+			if rk.holders[k] == 0 {
+				continue
+			}
+			entry = append(entry, float64(rk.firstIn[k]-first)/1e9)
+			lastRack = max(lastRack, rk.firstIn[k])
+			if rk.holders[k] == rk.receivers[r] {
+				spread = append(spread, float64(rk.lastIn[k]-rk.firstIn[k])/1e9)
+			}
+		}
+		if lastRack >= 0 {
+			last = append(last, float64(lastRack-first)/1e9)
+		}
+	}
+	rr.EntryS, rr.EntryLastS, rr.SpreadS = quantiles(entry), quantiles(last), quantiles(spread)
+	var age, srcLag []float64
+	for r := range rk.count {
+		for p := range rk.pieces {
+			k := r*rk.pieces + p
+			src := rk.entrySrc[k]
+			if src < 0 {
+				continue
+			}
+			v := rk.verifiedAt[int(src)*rk.pieces+p]
+			if v == 0 {
+				continue // the origin
+			}
+			age = append(age, float64(rk.entryAt[k]-v)/1e9)
+			srcLag = append(srcLag, float64(v-rk.firstIn[int(rk.of[src])*rk.pieces+p])/1e9)
+		}
+	}
+	rr.SourceAgeS, rr.SourceLagS = quantiles(age), quantiles(srcLag)
+	capacity := float64(rk.bin) * float64(rk.count)
+	for k := range rk.inBusy {
+		rr.Uplinks = append(rr.Uplinks, UplinkBin{InBusy: float64(rk.inBusy[k]) / capacity,
+			InUnseen: float64(rk.inUnseen[k]) / capacity})
+	}
 }
 
 // blockArrival is when a block of size modelled bytes, whose last byte
@@ -273,9 +426,9 @@ func (rk *racks) report(cfg *Config, scale int64, policy string) *RackReport {
 // download link, which serves blocks one after another (a single flow
 // gets min(up, down)), and through the racks' uplinks when there are
 // racks (rackArrival).
-func (s *simulation) blockArrival(from, to *host, size float64) int64 {
+func (s *simulation) blockArrival(from, to *host, piece int, size float64) int64 {
 	if s.racks != nil {
-		return s.rackArrival(from, to, size)
+		return s.rackArrival(from, to, piece, size)
 	}
 	at := s.now + s.lat
 	if extra := size/to.down - size/from.up; extra > 0 {

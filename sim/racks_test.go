@@ -183,3 +183,50 @@ func TestRacksFarPeersBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestRacksEntryAndUplinks: the racks' piece figures and uplink timeline
+// add up. Every rack without the origin takes in each piece at least once
+// while none of its receivers has it, so the timeline's bytes for unseen
+// pieces come to at least one copy per such rack, and to no more than
+// the bytes that entered; a rack takes in a piece no earlier than its
+// first verification anywhere and no later than the run's end, and
+// spreads it within the run.
+func TestRacksEntryAndUplinks(t *testing.T) {
+	cfg := racked(2)
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, r, 90)
+	rr := r.RackReport
+	if len(rr.Uplinks) == 0 || r.Diagnosis == nil {
+		t.Fatalf("no uplink timeline (%d bins)", len(rr.Uplinks))
+	}
+	binBytes := rr.RackUplinkBytesPerS * r.Diagnosis.BinS * float64(rr.Racks)
+	var unseen, busy float64
+	for _, b := range rr.Uplinks {
+		if b.InUnseen < 0 || b.InUnseen > b.InBusy+1e-9 || b.InBusy > 1+1e-9 {
+			t.Fatalf("uplink bin %+v: want 0 <= unseen <= busy <= 1", b)
+		}
+		unseen += b.InUnseen * binBytes
+		busy += b.InBusy * binBytes
+	}
+	F := float64(cfg.Size)
+	in := rr.RackUplinkInRatioMean * F * float64(rr.Racks)
+	t.Logf("unseen %.2f F, busy %.2f F, entered %.2f F; entry %+v, last rack %+v, spread %+v",
+		unseen/F, busy/F, in/F, rr.EntryS, rr.EntryLastS, rr.SpreadS)
+	if want := float64(rr.Racks-1) * F; unseen < want*0.999 || unseen > in*1.001 {
+		t.Errorf("bytes into racks for unseen pieces %.3f F, want from %.0f F to the %.3f F that entered", unseen/F, want/F, in/F)
+	}
+	if math.Abs(busy-in) > 0.01*in {
+		t.Errorf("uplink busy time carries %.3f F, want the %.3f F that entered", busy/F, in/F)
+	}
+	for _, q := range []Quantiles{rr.EntryS, rr.EntryLastS, rr.SpreadS} {
+		if q.P50 < 0 || q.P50 > q.P99 || q.P99 > q.Max || q.Max > r.TLastS {
+			t.Errorf("quantiles %+v: want 0 <= p50 <= p99 <= max <= T_last %.3f", q, r.TLastS)
+		}
+	}
+	if rr.EntryLastS.Max <= 0 || rr.SpreadS.Max <= 0 {
+		t.Errorf("last rack's entry %+v, spread %+v: want positive (3 racks of 30)", rr.EntryLastS, rr.SpreadS)
+	}
+}

@@ -180,6 +180,9 @@ func (s *simulation) build() error {
 		s.schedule(event{at: h.nextTick, kind: evTick, h: h})
 	}
 	s.trace = newTrace(s)
+	if s.racks != nil {
+		s.racks.track(lay.numPieces, s.trace.bin)
+	}
 	s.schedule(event{at: 0, kind: evSample})
 	return nil
 }

@@ -170,6 +170,9 @@ func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter, cur *scanCursor
 	cur.seq, cur.b = s.dlSeq+1, 0
 	if i := s.pickPiece(p, far); i >= 0 {
 		d := s.startPiece(i)
+		if far.far {
+			s.farStarted(now, i) // locality.go
+		}
 		cur.seq = d.seq // the new piece, last
 		return i, 0, true
 	}

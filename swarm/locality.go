@@ -33,8 +33,18 @@ import "time"
 // and still no near peer has it, its owner probably cannot get it (its
 // far peers lack it): we take it after a wait of about one piece's fetch
 // time per near peer that likely outranks us for it, so the hosts of a
-// rack step in one after another rather than all at once. These
-// fallbacks keep the swarm from stalling.
+// rack step in one after another rather than all at once. The fetch time
+// is how long our own pieces from far peers took, start to verification
+// (farFetch), once one did: a far peer's average rate, sampled every
+// 250 ms, is unknown for most far peers in a run of a second or two and
+// low for one we use only now and then, and the 10 ms default was about
+// ten times a piece's fetch on a fast fleet. These fallbacks keep the
+// swarm from stalling.
+//
+// What we upload to a far peer crosses into its rack, where its rack
+// neighbours take it from it: its upload turns come first and its
+// waiting requests are not shed (crossesRacks); a near peer's are shed
+// only for pieces common among our near peers (shedCopies).
 //
 // A peer that speaks BEP 10 is asked for nothing until its extended
 // handshake arrives (at most zoneHold), so the first requests are not
@@ -67,6 +77,12 @@ type locality struct {
 	// we may fetch from far peers. Recomputed when a near peer leaves.
 	best []uint64
 	mine bitset
+	// farStart is when (unix ns) each piece in progress was started for a
+	// far peer (0: not), and farFetch an average (ns) of how long such
+	// pieces took from start to verification (0: none yet): the unit of
+	// the wait before stepping in for an owner (farFilter).
+	farStart []int64
+	farFetch float64
 }
 
 // newLocality returns the locality state for cfg, or nil without a zone.
@@ -80,6 +96,7 @@ func newLocality(cfg *Config) *locality {
 		farSince: make([]int64, cfg.NumPieces),
 		best:     make([]uint64, cfg.NumPieces),
 		mine:     newBitset(cfg.NumPieces),
+		farStart: make([]int64, cfg.NumPieces),
 	}
 	for i := range l.best {
 		l.mine.set(i)
@@ -219,6 +236,57 @@ func (s *Swarm) farHas(now time.Time, p *peer, i int) {
 	}
 }
 
+// farFetchWeight is the weight of each new sample in locality.farFetch.
+const farFetchWeight = 0.125
+
+// crossesRacks reports whether p is a far peer: what we upload to it
+// crosses into another rack, where p's rack neighbours take it from p.
+// Its upload turns come before near peers' (fillTurns), and its waiting
+// requests are not shed as common (shed): a piece common among our peers
+// is one p's rack lacks (p asks a far peer only for such pieces), and p
+// has at most a few far peers to get it from.
+func (s *Swarm) crossesRacks(p *peer) bool {
+	return s.loc != nil && p.dist == distFar
+}
+
+// shedCopies is how many copies of piece i shed counts for waiting peer
+// p: those we know of (copies), but for a near peer, with a zone, not
+// those of far peers that announced it (copies we sent count, near or
+// far: a peer that got a piece from us does not announce it): the far ones are
+// no source for p, which asks far peers only for what its rack lacks, so
+// shedding its request would leave it waiting RequestTimeout before it
+// asks us again, or no one at all.
+func (s *Swarm) shedCopies(p *peer, i int) int32 {
+	if s.loc == nil || p.dist == distFar {
+		return s.copies(i)
+	}
+	return s.copies(i) - s.loc.farAvail[i]
+}
+
+// farStarted records that piece i was started for a far peer at now.
+func (s *Swarm) farStarted(now time.Time, i int) {
+	if s.loc != nil {
+		s.loc.farStart[i] = now.UnixNano()
+	}
+}
+
+// farDone records that piece i verified (or failed) at now: a piece
+// started for a far peer adds its fetch time to farFetch.
+func (s *Swarm) farDone(now time.Time, i int, ok bool) {
+	l := s.loc
+	if l == nil || l.farStart[i] == 0 {
+		return
+	}
+	if d := float64(now.UnixNano() - l.farStart[i]); ok && d > 0 {
+		if l.farFetch == 0 {
+			l.farFetch = d
+		} else {
+			l.farFetch += farFetchWeight * (d - l.farFetch)
+		}
+	}
+	l.farStart[i] = 0
+}
+
 // awaitingZone reports whether requests to p wait for its extended
 // handshake (see zoneHold).
 func (s *Swarm) awaitingZone(now time.Time, p *peer) bool {
@@ -233,15 +301,15 @@ type farFilter struct {
 	starved bool
 	now     int64   // unix ns
 	near    float64 // near peers with an id (the others in the rendezvous)
-	unit    float64 // ns: about the time to fetch one piece from the peer
+	unit    float64 // ns: about the time to fetch one piece from a far peer
 	// revealer: the peer lacks pieces we have and does not want them, so
 	// it hides pieces it has: an origin under initial seeding.
 	revealer bool
 	nfar     float64 // our far peers
 }
 
-// Bounds on farFilter.unit, and its value while the peer's rate is
-// unknown.
+// Bounds on farFilter.unit, and its value while neither our far pieces'
+// fetch time nor the peer's rate is known.
 const (
 	minFarUnit     = time.Millisecond
 	maxFarUnit     = time.Second
@@ -265,7 +333,10 @@ func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 		}
 	}
 	unit := float64(defaultFarUnit)
-	if p.rateKnown && p.downRate > 0 {
+	switch {
+	case s.loc.farFetch > 0:
+		unit = min(max(s.loc.farFetch, float64(minFarUnit)), float64(maxFarUnit))
+	case p.rateKnown && p.downRate > 0:
 		unit = float64(s.cfg.PieceLength) / p.downRate * 1e9
 		unit = min(max(unit, float64(minFarUnit)), float64(maxFarUnit))
 	}

@@ -74,7 +74,8 @@ const (
 // each copy we make is one more peer that can pass it on, so new pieces
 // hop on at once instead of waiting behind requests for pieces many peers
 // already serve. Each turn started then sheds the requests that waited too
-// long for common pieces (see shed).
+// long for common pieces (see shed). With a zone, far peers' turns come
+// before near peers' (crossesRacks, locality.go).
 func (s *Swarm) fillTurns() {
 	for s.cfg.ActiveUploads >= 0 && s.numUpActive < s.cfg.ActiveUploads {
 		var next *peer
@@ -83,7 +84,14 @@ func (s *Swarm) fillTurns() {
 			if p.upActive || len(p.uploads) <= p.emitted {
 				continue
 			}
-			if score := s.waitingRarity(p); next == nil || score < nextScore || (score == nextScore && p.upSeq < next.upSeq) {
+			score := s.waitingRarity(p)
+			if far, nextFar := s.crossesRacks(p), next != nil && s.crossesRacks(next); far != nextFar {
+				if far {
+					next, nextScore = p, score // locality.go: a far peer's turn comes first
+				}
+				continue
+			}
+			if next == nil || score < nextScore || (score == nextScore && p.upSeq < next.upSeq) {
 				next, nextScore = p, score
 			}
 		}
@@ -152,16 +160,17 @@ func (s *Swarm) rarestFirst(p *peer) {
 // piece we know commonCopies copies of is likely nearer elsewhere than
 // behind our queue, and a Reject sends the peer there at once, where
 // waiting would hold its request until our link is free. Plain peers
-// would only time out, so they keep waiting.
+// would only time out, so they keep waiting, and so do far peers
+// (crossesRacks, locality.go).
 func (s *Swarm) shed() {
 	for _, p := range s.peers {
-		if !p.fast || p.upActive || len(p.uploads) <= p.emitted || s.turns-p.turnsAt < shedAfterTurns {
+		if !p.fast || p.upActive || len(p.uploads) <= p.emitted || s.turns-p.turnsAt < shedAfterTurns || s.crossesRacks(p) {
 			continue
 		}
 		kept := p.uploads[:p.emitted]
 		common := max(commonCopies, int32(len(s.peers)/commonShare))
 		for _, u := range p.uploads[p.emitted:] {
-			if s.copies(int(u.Piece)) >= common {
+			if s.shedCopies(p, int(u.Piece)) >= common {
 				s.reject(p, u)
 				continue
 			}

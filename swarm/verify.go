@@ -63,6 +63,7 @@ func (s *Swarm) PieceVerifiedBlocks(now time.Time, piece int, ok bool, digests [
 	if len(digests) != len(d.blocks) {
 		digests = nil
 	}
+	s.farDone(now, piece, ok) // locality.go
 	if ok {
 		s.banLiars(now, piece, d, digests)
 		s.pieceDone(now, piece)

@@ -61,11 +61,14 @@ const (
 	// shedAfterTurns is how many turns a waiting peer sees go to others
 	// before its requests for common pieces are rejected.
 	shedAfterTurns = 2
-	// A piece is common when we know at least commonCopies copies of it
-	// and at least one for every commonShare of our peers: a peer asking
-	// us for it can be expected to find it elsewhere.
+	// A piece is common when we know at least commonCopies copies of it:
+	// a peer asking us for it can be expected to find it elsewhere. The
+	// bound does not grow with our number of peers: in a large fleet a new
+	// piece reaches a few of them long before it reaches a share of them,
+	// and those few are where a request stuck behind our turns should go
+	// (N = 1,000, 1 GB at 5 GB/s: 0.348 -> 0.302 s against one copy per four
+	// peers).
 	commonCopies = 2
-	commonShare  = 4
 )
 
 // fillTurns gives free upload turns to waiting peers: the peer asking for
@@ -151,17 +154,17 @@ func (s *Swarm) rarestFirst(p *peer) {
 // peers that saw shedAfterTurns turns go to others while they waited: a
 // piece we know commonCopies copies of is likely nearer elsewhere than
 // behind our queue, and a Reject sends the peer there at once, where
-// waiting would hold its request until our link is free. Plain peers
-// would only time out, so they keep waiting.
+// waiting would hold its request until our link is free and leave the
+// other holders' links idle. Plain peers would only time out, so they
+// keep waiting.
 func (s *Swarm) shed() {
 	for _, p := range s.peers {
 		if !p.fast || p.upActive || len(p.uploads) <= p.emitted || s.turns-p.turnsAt < shedAfterTurns {
 			continue
 		}
 		kept := p.uploads[:p.emitted]
-		common := max(commonCopies, int32(len(s.peers)/commonShare))
 		for _, u := range p.uploads[p.emitted:] {
-			if s.copies(int(u.Piece)) >= common {
+			if s.copies(int(u.Piece)) >= commonCopies {
 				s.reject(p, u)
 				continue
 			}

@@ -61,9 +61,14 @@ const (
 	// shedAfterTurns is how many turns a waiting peer sees go to others
 	// before its requests for common pieces are rejected.
 	shedAfterTurns = 2
-	// A piece is common when we know at least commonCopies copies of it
-	// and at least one for every commonShare of our peers: a peer asking
-	// us for it can be expected to find it elsewhere.
+	// A piece is common when we know at least commonCopies copies of it:
+	// a peer asking us for it can be expected to find it elsewhere. The
+	// bound does not grow with our number of peers: in a large fleet a new
+	// piece reaches a few of them long before it reaches a share of them,
+	// and those few are where a request stuck behind our turns should go
+	// (N = 1,000, 1 GB at 5 GB/s: 0.348 -> 0.302 s against one copy per four
+	// peers). With locality a piece also needs one known copy per
+	// commonShare of our peers (see shed).
 	commonCopies = 2
 	commonShare  = 4
 )
@@ -159,16 +164,25 @@ func (s *Swarm) rarestFirst(p *peer) {
 // peers that saw shedAfterTurns turns go to others while they waited: a
 // piece we know commonCopies copies of is likely nearer elsewhere than
 // behind our queue, and a Reject sends the peer there at once, where
-// waiting would hold its request until our link is free. Plain peers
-// would only time out, so they keep waiting, and so do far peers
-// (crossesRacks, locality.go).
+// waiting would hold its request until our link is free and leave the
+// other holders' links idle. Plain peers would only time out, so they
+// keep waiting, and so do far peers (crossesRacks, locality.go).
+//
+// With locality (Config.Zone) a piece is common only with one known copy
+// per commonShare of our peers as well: a peer in our rack may not ask its
+// far peers for a piece we, a near peer, have (see locality.go), so if the
+// copies we know are not among its own near peers a Reject leaves it no
+// one to ask until the block's avoid time (RequestTimeout) passes.
 func (s *Swarm) shed() {
 	for _, p := range s.peers {
 		if !p.fast || p.upActive || len(p.uploads) <= p.emitted || s.turns-p.turnsAt < shedAfterTurns || s.crossesRacks(p) {
 			continue
 		}
+		common := int32(commonCopies)
+		if s.loc != nil {
+			common = max(common, int32(len(s.peers)/commonShare))
+		}
 		kept := p.uploads[:p.emitted]
-		common := max(commonCopies, int32(len(s.peers)/commonShare))
 		for _, u := range p.uploads[p.emitted:] {
 			if s.shedCopies(p, int(u.Piece)) >= common {
 				s.reject(p, u)

@@ -327,11 +327,15 @@ func (s *Swarm) lookupBlock(spec BlockSpec) (*pieceDL, *block) {
 // for a piece common among far peers (shed, upload.go) is the only source
 // left, and the others may choke us or lack the piece. Waiting out the
 // timeout there stalled a receiver for 20 s. So after a Reject the avoid
-// lifts when no other peer can be asked for the piece (otherSource): at
-// once after the first Reject in a row from that peer, and after
-// rejectRetry doubling with each further one (up to the timeout), so a
-// peer that rejects a piece it announced (one it withholds, verify.go) is
-// not asked in a loop at the pace of its round trip. A timed-out request
+// lifts when no other peer can be asked for the piece (otherSource), after
+// rejectRetry, doubling with each further Reject in a row from that peer
+// (up to the timeout): a peer that rejects a piece it announced (one it
+// withholds, verify.go) is not asked in a loop at the pace of its round
+// trip, and a piece that is spreading finds a new holder meanwhile (asked
+// again at once, a shed request waits in the same busy line as before:
+// N = 200, 1 GB at 5 GB/s with a tenth of the hosts at 500 MB/s, 4 MiB
+// pieces of 8 blocks, T_last of the fast hosts 0.301 -> 0.329 s; after
+// 10 ms 0.318 s; after 100 ms 0.301 s, unchanged). A timed-out request
 // keeps the whole avoid: its peer is not answering at all.
 const rejectRetry = 100 * time.Millisecond
 
@@ -409,10 +413,9 @@ func (s *Swarm) giveBack(now time.Time, p *peer, k int, avoid, timedOut bool) {
 			bl.rejects = 1
 		}
 		bl.avoid, bl.avoidUntil = p.id, now.Add(s.cfg.RequestTimeout).UnixNano()
-		bl.retryAt = ns
-		if bl.rejects > 1 {
-			wait := min(rejectRetry<<(bl.rejects-2), s.cfg.RequestTimeout)
-			bl.retryAt = now.Add(wait).UnixNano()
+		bl.retryAt = bl.avoidUntil
+		if bl.rejects > 0 {
+			bl.retryAt = now.Add(min(rejectRetry<<(bl.rejects-1), s.cfg.RequestTimeout)).UnixNano()
 		}
 	}
 	s.freeBlock(d, bl)

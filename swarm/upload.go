@@ -67,8 +67,10 @@ const (
 	// piece reaches a few of them long before it reaches a share of them,
 	// and those few are where a request stuck behind our turns should go
 	// (N = 1,000, 1 GB at 5 GB/s: 0.348 -> 0.302 s against one copy per four
-	// peers). With locality too (see shed).
+	// peers). With locality a piece also needs one known copy per
+	// commonShare of our peers (see shed).
 	commonCopies = 2
+	commonShare  = 4
 )
 
 // fillTurns gives free upload turns to waiting peers: the peer asking for
@@ -166,21 +168,23 @@ func (s *Swarm) rarestFirst(p *peer) {
 // other holders' links idle. Plain peers would only time out, so they
 // keep waiting, and so do far peers (crossesRacks, locality.go).
 //
-// With locality (Config.Zone) the bound is the same, counting for a near
-// peer the copies near it (shedCopies). It used to need one known copy per
-// four of our peers as well: a peer in our rack may not ask its far peers
-// for a piece we, a near peer, have (see locality.go), so if the copies we
-// know were not among its own near peers a Reject left it no one to ask
-// for the block's avoid time (RequestTimeout); now the rejected peer asks
-// us again after rejectRetry (download.go) when no one else can be asked.
+// With locality (Config.Zone) a piece is common only with one known copy
+// per commonShare of our peers as well: a peer in our rack may not ask its
+// far peers for a piece we, a near peer, have (see locality.go), so if the
+// copies we know are not among its own near peers a Reject leaves it no
+// one to ask until the block's avoid time (RequestTimeout) passes.
 func (s *Swarm) shed() {
 	for _, p := range s.peers {
 		if !p.fast || p.upActive || len(p.uploads) <= p.emitted || s.turns-p.turnsAt < shedAfterTurns || s.crossesRacks(p) {
 			continue
 		}
+		common := int32(commonCopies)
+		if s.loc != nil {
+			common = max(common, int32(len(s.peers)/commonShare))
+		}
 		kept := p.uploads[:p.emitted]
 		for _, u := range p.uploads[p.emitted:] {
-			if s.shedCopies(p, int(u.Piece)) >= commonCopies {
+			if s.shedCopies(p, int(u.Piece)) >= common {
 				s.reject(p, u)
 				continue
 			}

@@ -210,61 +210,36 @@ func (s *Swarm) mayFetch(d *pieceDL, p *peer) bool {
 // the pieces p has that we lack, nobody is downloading yet and far allows.
 func (s *Swarm) pickPiece(p *peer, far farFilter) int {
 	random := s.numHave < s.cfg.RandomFirstPieces
-	best, choice, ties := int32(1<<30), -1, 0
-	consider := func(i int) {
-		if s.dl[i] != nil || s.have.get(i) || !far.allows(i) {
-			return
-		}
-		a := s.avail[i]
+	pick := newLowest()
+	score := func(i int) int32 {
 		if random {
-			a = 0
+			return 0
 		}
-		switch {
-		case a < best:
-			best, choice, ties = a, i, 1
-		case a == best:
-			ties++
-			if s.rng.Intn(ties) == 0 {
-				choice = i
-			}
-		}
+		return s.avail[i]
 	}
 	if p.peerChoking {
 		for _, a := range p.allowedFast {
-			if p.has.get(int(a)) {
-				consider(int(a))
+			i := int(a)
+			if p.has.get(i) && s.dl[i] == nil && !s.have.get(i) && far.allows(i) {
+				pick.offer(s.rng, i, score(i))
 			}
 		}
-		return choice
+		return pick.choice
 	}
-	// The same scan as consider over every piece p has, in index order,
-	// with the pieces we have or are downloading masked out a word at a
-	// time (s.started mirrors s.dl != nil) so only the candidates are read.
-	avail := s.avail
+	// Every piece p has, in index order, with the pieces we have or are
+	// downloading masked out a word at a time (s.started mirrors
+	// s.dl != nil) so only the candidates are read.
 	for w, word := range p.has {
 		word &^= s.have[w] | s.started[w]
 		for word != 0 {
 			i := w*64 + trailingZeros(word)
 			word &= word - 1
-			if !far.allows(i) {
-				continue
-			}
-			a := avail[i]
-			if random {
-				a = 0
-			}
-			switch {
-			case a < best:
-				best, choice, ties = a, i, 1
-			case a == best:
-				ties++
-				if s.rng.Intn(ties) == 0 {
-					choice = i
-				}
+			if far.allows(i) {
+				pick.offer(s.rng, i, score(i))
 			}
 		}
 	}
-	return choice
+	return pick.choice
 }
 
 // request sends a request for block b of piece i to p.

@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"math"
 	"slices"
 	"time"
 
@@ -113,7 +112,7 @@ func (s *Swarm) revealTo(now time.Time, p *peer) {
 	seed := s.seed
 	slow := seed.numOut < s.cfg.NumPieces && s.slowPeer(now, p)
 	for want := s.revealTarget(p); len(p.reveals) < want; {
-		choice, ties, best := -1, 0, int32(math.MaxInt32)
+		pick := newLowest()
 		for w := range p.has {
 			free := ^(p.has[w] | p.told[w])
 			if s.numWithheld > 0 {
@@ -145,17 +144,10 @@ func (s *Swarm) revealTo(now time.Time, p *peer) {
 					// "have" it), so count our own sends too.
 					score = 1 + seed.sent[i] + s.avail[i] + seed.pending[i]
 				}
-				switch {
-				case score < best:
-					best, choice, ties = score, i, 1
-				case score == best:
-					ties++
-					if s.rng.Intn(ties) == 0 {
-						choice = i
-					}
-				}
+				pick.offer(s.rng, i, score)
 			}
 		}
+		choice := pick.choice
 		if choice < 0 && !slow && seed.numOut < s.cfg.NumPieces {
 			choice = s.rescue(now, p)
 		}

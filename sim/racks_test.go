@@ -143,11 +143,7 @@ func TestRacksCoreLocality(t *testing.T) {
 	for k, handoutOnly := range []bool{false, true} {
 		cfg := racked(1)
 		cfg.HandoutOnly = handoutOnly
-		r, err := Run(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkReport(t, r, 90)
+		r := runChecked(t, cfg, 90)
 		in[k] = r.RackReport.RackUplinkInRatioMax
 		t.Logf("handout only %v: T_last %.3fs, into a rack max %.2f F (mean %.2f F), policy %s", handoutOnly, r.TLastS,
 			in[k], r.RackReport.RackUplinkInRatioMean, r.RackReport.Policy)
@@ -167,11 +163,7 @@ func TestRacksFarPeersBounded(t *testing.T) {
 		cfg := racked(1)
 		cfg.HandoutOnly = handoutOnly
 		cfg.Policy = tracker.NewDefaultPolicyWith(randv2.New(randv2.NewPCG(1, 1)), nil, tracker.Locality{Outside: 0.5})
-		r, err := Run(context.Background(), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkReport(t, r, 90)
+		r := runChecked(t, cfg, 90)
 		rr := r.RackReport
 		t.Logf("handout only %v: far connections peak mean %.1f max %d (not seeds: %d), into a rack max %.2f F, T_last %.3fs",
 			handoutOnly, rr.FarConnsPeakMean, rr.FarConnsPeakMax, rr.FarBoundPeak, rr.RackUplinkInRatioMax, r.TLastS)
@@ -193,11 +185,7 @@ func TestRacksFarPeersBounded(t *testing.T) {
 // spreads it within the run.
 func TestRacksEntryAndUplinks(t *testing.T) {
 	cfg := racked(2)
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 90)
+	r := runChecked(t, cfg, 90)
 	rr := r.RackReport
 	if len(rr.Uplinks) == 0 || r.Diagnosis == nil {
 		t.Fatalf("no uplink timeline (%d bins)", len(rr.Uplinks))

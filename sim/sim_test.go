@@ -24,6 +24,18 @@ func small(seed int64) Config {
 }
 
 // checkReport asserts what every complete run must satisfy.
+// runChecked runs cfg and checks that its report is whole for receivers
+// complete receivers (checkReport).
+func runChecked(t *testing.T, cfg Config, receivers int) *Report {
+	t.Helper()
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, r, receivers)
+	return r
+}
+
 func checkReport(t *testing.T, r *Report, receivers int) {
 	t.Helper()
 	if r.Incomplete != 0 || len(r.FinishS) != receivers {
@@ -50,11 +62,7 @@ func checkReport(t *testing.T, r *Report, receivers int) {
 
 func TestSmallRunCompletes(t *testing.T) {
 	cfg := small(1)
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 5)
+	r := runChecked(t, cfg, 5)
 	F, u := float64(cfg.Size), cfg.Link
 	if want := max(F/u, 5*F/(6*u)); r.FloorS != want {
 		t.Errorf("floor %v, want %v", r.FloorS, want)
@@ -96,11 +104,7 @@ func TestDeterministic(t *testing.T) {
 func TestSlowHosts(t *testing.T) {
 	cfg := small(2)
 	cfg.Peers, cfg.SlowFraction, cfg.SlowLink = 10, 0.3, 4e6
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 10)
+	r := runChecked(t, cfg, 10)
 	F := float64(cfg.Size)
 	if r.FloorS != F/4e6 {
 		t.Errorf("floor %v, want F/slow = %v", r.FloorS, F/4e6)
@@ -133,11 +137,7 @@ func TestOriginLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.OriginLeaves = true
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 8)
+	r := runChecked(t, cfg, 8)
 	// The origin leaves once its first copy is out and every piece is at
 	// two receivers: it sends at least a copy, and less than when it stays.
 	if r.OriginEgressRatio < 1 || r.OriginEgressRatio >= stays.OriginEgressRatio {
@@ -149,17 +149,13 @@ func TestOriginLeaves(t *testing.T) {
 func TestCoarseBlocks(t *testing.T) {
 	cfg := small(5)
 	cfg.BlocksPerPiece = 2
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 5)
+	r := runChecked(t, cfg, 5)
 	if r.BlockBytes != 128<<10 {
 		t.Errorf("block bytes %d, want 128 KiB (2 per 256 KiB piece)", r.BlockBytes)
 	}
 	// The automatic choice coarsens only past the budget.
 	cfg.BlocksPerPiece, cfg.MaxBlockEvents = 0, 5*13*4
-	r, err = Run(context.Background(), cfg)
+	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,11 +182,7 @@ func TestUsesTrackerPolicy(t *testing.T) {
 	cfg := small(6)
 	cp := &countingPolicy{Policy: tracker.NewDefaultPolicy(randv2.New(randv2.NewPCG(1, 2)), nil)}
 	cfg.Policy = cp
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 5)
+	runChecked(t, cfg, 5)
 	if cp.calls.Load() < 6 {
 		t.Errorf("policy consulted %d times, want one per host at least", cp.calls.Load())
 	}
@@ -201,11 +193,7 @@ func TestUsesTrackerPolicy(t *testing.T) {
 func TestOriginOnlyHandout(t *testing.T) {
 	cfg := small(6)
 	cfg.Policy = onlyOrigin{}
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 5)
+	r := runChecked(t, cfg, 5)
 	if r.OriginEgressRatio < 5 {
 		t.Errorf("origin egress %v: with only the origin handed out it must send 5 copies", r.OriginEgressRatio)
 	}

@@ -13,11 +13,7 @@ import (
 func TestDiagnosisAddsUp(t *testing.T) {
 	cfg := small(1)
 	cfg.Peers = 8
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 8)
+	r := runChecked(t, cfg, 8)
 	d := r.Diagnosis
 	if d == nil {
 		t.Fatal("no diagnosis")
@@ -98,11 +94,7 @@ func TestClasses(t *testing.T) {
 func TestMaxPeers(t *testing.T) {
 	cfg := small(3)
 	cfg.Peers, cfg.MaxPeers = 8, 2
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 8)
+	r := runChecked(t, cfg, 8)
 	if r.MaxPeers != 2 {
 		t.Errorf("report says max_peers %d, want 2", r.MaxPeers)
 	}
@@ -126,11 +118,7 @@ func TestMaxPeers(t *testing.T) {
 func TestFrontierLag(t *testing.T) {
 	cfg := small(4)
 	cfg.Peers = 8
-	r, err := Run(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, r, 8)
+	r := runChecked(t, cfg, 8)
 	piece := float64(cfg.PieceLength) / cfg.Link
 	positive := 0
 	for _, b := range r.Diagnosis.Timeline {

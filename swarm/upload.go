@@ -82,7 +82,7 @@ const (
 // long for common pieces (see shed). With a zone, far peers' turns come
 // before near peers' (crossesRacks, locality.go).
 func (s *Swarm) fillTurns() {
-	for s.cfg.ActiveUploads >= 0 && s.numUpActive < s.cfg.ActiveUploads {
+	for s.cfg.ActiveUploads >= 0 && s.numUpActive < s.turnLimit() {
 		var next *peer
 		nextScore := int32(0)
 		for _, p := range s.peers {
@@ -111,6 +111,15 @@ func (s *Swarm) fillTurns() {
 		s.emitUploads(next, next.upQuota)
 		s.shed()
 	}
+}
+
+// turnLimit returns how many upload turns may run at once:
+// cfg.ActiveUploads, except at an origin's start (see initialSeed.ramp).
+func (s *Swarm) turnLimit() int {
+	if s.seed != nil && !s.seed.ramped {
+		return min(s.cfg.ActiveUploads, 1+s.seed.numOut)
+	}
+	return s.cfg.ActiveUploads
 }
 
 // copies returns how many copies of piece i we know of among our peers:

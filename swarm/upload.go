@@ -30,7 +30,7 @@ func (s *Swarm) onRequest(p *peer, spec BlockSpec) {
 }
 
 // admit hands p's queued uploads to the runtime. Only cfg.ActiveUploads
-// peers are served at once, each for a turn of about one piece; a peer
+// peers (fewer at an origin's start: turnLimit) are served at once, each for a turn of about one piece; a peer
 // whose turn is used up, or who has nothing more queued, makes room for
 // the peer that has waited longest. With no bound every request goes out
 // at once. It is called whenever p's queue changes.

@@ -25,13 +25,6 @@ type initialSeed struct {
 	sent    []int32 // times each piece was sent whole
 	out     bitset  // pieces that went out at least once
 	numOut  int
-	// ramped ends the start's ramp of upload turns: until then an origin
-	// runs one turn more than the pieces that went out (turnLimit), so its
-	// first pieces leave at the whole link, one piece's time each, instead
-	// of all together after ActiveUploads pieces' time, and the receivers
-	// can pass them on sooner. Set by the first Tick after a turn started,
-	// so a first peer that stops reading holds the origin one tick at most.
-	ramped bool
 	// revealedAt is when each piece was last revealed while revealed to
 	// nobody: the start of its current way out.
 	revealedAt []time.Time
@@ -312,9 +305,6 @@ func (s *Swarm) markOut(now time.Time, i int) {
 	}
 	s.seed.out.set(i)
 	s.seed.numOut++
-	if !s.seed.ramped {
-		s.fillTurns() // one more turn may run (turnLimit)
-	}
 	if s.seed.numOut == s.cfg.NumPieces {
 		// Second copies may be revealed from now on: peers whose reveals ran
 		// out while the last pieces were on their way get some.
@@ -328,10 +318,6 @@ func (s *Swarm) markOut(now time.Time, i int) {
 // timeouts, so a stalled peer cannot hold pieces back from the swarm, and
 // tops up every peer's reveals.
 func (s *Swarm) seedTick(now time.Time) {
-	if s.turns > 0 && !s.seed.ramped {
-		s.seed.ramped = true
-		defer s.fillTurns()
-	}
 	stale := 2 * s.cfg.RequestTimeout
 	for _, p := range s.peers {
 		kept := p.reveals[:0]

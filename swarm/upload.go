@@ -30,7 +30,7 @@ func (s *Swarm) onRequest(p *peer, spec BlockSpec) {
 }
 
 // admit hands p's queued uploads to the runtime. Only cfg.ActiveUploads
-// peers (fewer at an origin's start: turnLimit) are served at once, each for a turn of about one piece; a peer
+// peers are served at once, each for a turn of about one piece; a peer
 // whose turn is used up, or who has nothing more queued, makes room for
 // the peer that has waited longest. With no bound every request goes out
 // at once. It is called whenever p's queue changes.
@@ -82,7 +82,7 @@ const (
 // long for common pieces (see shed). With a zone, far peers' turns come
 // before near peers' (crossesRacks, locality.go).
 func (s *Swarm) fillTurns() {
-	for s.cfg.ActiveUploads >= 0 && s.numUpActive < s.turnLimit() {
+	for s.cfg.ActiveUploads >= 0 && s.numUpActive < s.cfg.ActiveUploads {
 		var next *peer
 		nextScore := int32(0)
 		for _, p := range s.peers {
@@ -111,15 +111,6 @@ func (s *Swarm) fillTurns() {
 		s.emitUploads(next, next.upQuota)
 		s.shed()
 	}
-}
-
-// turnLimit returns how many upload turns may run at once:
-// cfg.ActiveUploads, except at an origin's start (see initialSeed.ramp).
-func (s *Swarm) turnLimit() int {
-	if s.seed != nil && !s.seed.ramped {
-		return min(s.cfg.ActiveUploads, 1+s.seed.numOut)
-	}
-	return s.cfg.ActiveUploads
 }
 
 // copies returns how many copies of piece i we know of among our peers:

@@ -352,6 +352,25 @@ Udp: 12 3
 			t.Errorf("parseTCPSegs(%q) = %+v, want an error", bad, s)
 		}
 	}
+	// With /proc/net/netstat after it: the probes, DSACKs and timeouts too.
+	const netstat = `TcpExt: SyncookiesSent TCPTimeouts TCPLossProbes TCPLossProbeRecovery TCPDSACKRecv TCPDSACKOfoRecv
+TcpExt: 0 27 1196 3 587 1
+IpExt: InNoRoutes
+IpExt: 0
+`
+	got, err = parseTCPSegs([]byte(snmp + netstat))
+	if want := (tcpSegs{out: 78500290, retrans: 705153, probes: 1196, dsacks: 587, timeouts: 27}); err != nil || got != want {
+		t.Errorf("parseTCPSegs(snmp, netstat) = %+v, %v; want %+v", got, err, want)
+	}
+	for _, bad := range []string{
+		"TcpExt: TCPTimeouts TCPLossProbes TCPDSACKRecv\nTcpExt: 1 2\n",   // too few values
+		"TcpExt: TCPTimeouts TCPLossProbes\nTcpExt: 1 2\n",                // no TCPDSACKRecv
+		"TcpExt: TCPTimeouts TCPLossProbes TCPDSACKRecv\nTcpExt: 1 2 x\n", // not a number
+	} {
+		if s, err := parseTCPSegs([]byte(snmp + bad)); err == nil {
+			t.Errorf("parseTCPSegs(snmp + %q) = %+v, want an error", bad, s)
+		}
+	}
 }
 
 // TestFabricMTU: every interface of a fabric made with an MTU has it.

@@ -138,15 +138,17 @@ func run(ctx context.Context, argv ...string) error {
 }
 
 // tcpSegs is what TCP sent in a fabric: segments out and retransmitted,
-// summed over every namespace (/proc/net/snmp, cumulative since the
-// namespace was made).
-type tcpSegs struct{ out, retrans int64 }
+// and (/proc/net/netstat's TcpExt, where the kernel has them) the tail-loss
+// probes sent, the DSACKs received (a DSACK says a retransmission was not
+// needed) and the retransmission timeouts, summed over every namespace
+// (cumulative since the namespace was made).
+type tcpSegs struct{ out, retrans, probes, dsacks, timeouts int64 }
 
 // tcpSegs reads every host's TCP counters.
 func (f *fabric) tcpSegs(ctx context.Context) (tcpSegs, error) {
 	var sum tcpSegs
 	for _, h := range f.hosts {
-		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", h.ns, "cat", "/proc/net/snmp").Output()
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", h.ns, "cat", "/proc/net/snmp", "/proc/net/netstat").Output()
 		if err != nil {
 			return tcpSegs{}, fmt.Errorf("netns: TCP counters of %s: %w", h.ns, err)
 		}
@@ -156,17 +158,39 @@ func (f *fabric) tcpSegs(ctx context.Context) (tcpSegs, error) {
 		}
 		sum.out += s.out
 		sum.retrans += s.retrans
+		sum.probes += s.probes
+		sum.dsacks += s.dsacks
+		sum.timeouts += s.timeouts
 	}
 	return sum, nil
 }
 
 // parseTCPSegs reads OutSegs and RetransSegs from the text of
-// /proc/net/snmp: a "Tcp:" line of names, then one of values.
-func parseTCPSegs(snmp []byte) (tcpSegs, error) {
+// /proc/net/snmp (a "Tcp:" line of names, then one of values), and
+// TCPLossProbes, TCPDSACKRecv and TCPTimeouts from the "TcpExt:" lines of
+// /proc/net/netstat if the text holds them.
+func parseTCPSegs(text []byte) (tcpSegs, error) {
+	var s tcpSegs
+	if err := counters(text, "Tcp:", map[string]*int64{"OutSegs": &s.out, "RetransSegs": &s.retrans}); err != nil {
+		return tcpSegs{}, err
+	}
+	if err := counters(text, "TcpExt:", map[string]*int64{"TCPLossProbes": &s.probes, "TCPDSACKRecv": &s.dsacks, "TCPTimeouts": &s.timeouts}); err != nil && !errors.Is(err, errNoTable) {
+		return tcpSegs{}, err
+	}
+	return s, nil
+}
+
+// errNoTable: the text has no lines of the table asked for.
+var errNoTable = errors.New("no such table")
+
+// counters fills want from the first table of a /proc/net/snmp-style text
+// whose lines start with prefix: a line of names, then one of values. Every
+// name in want must be there.
+func counters(text []byte, prefix string, want map[string]*int64) error {
 	var names []string
-	for line := range strings.Lines(string(snmp)) {
+	for line := range strings.Lines(string(text)) {
 		fields := strings.Fields(line)
-		if len(fields) == 0 || fields[0] != "Tcp:" {
+		if len(fields) == 0 || fields[0] != prefix {
 			continue
 		}
 		if names == nil {
@@ -174,31 +198,28 @@ func parseTCPSegs(snmp []byte) (tcpSegs, error) {
 			continue
 		}
 		if len(fields) != len(names) {
-			return tcpSegs{}, errors.New("malformed Tcp lines")
+			return fmt.Errorf("malformed %s lines", prefix)
 		}
-		var s tcpSegs
 		found := 0
 		for i, name := range names {
-			var dst *int64
-			switch name {
-			case "OutSegs":
-				dst = &s.out
-			case "RetransSegs":
-				dst = &s.retrans
-			default:
+			dst, ok := want[name]
+			if !ok {
 				continue
 			}
 			v, err := strconv.ParseInt(fields[i], 10, 64)
 			if err != nil {
-				return tcpSegs{}, fmt.Errorf("Tcp %s: %w", name, err)
+				return fmt.Errorf("%s %s: %w", prefix, name, err)
 			}
 			*dst = v
 			found++
 		}
-		if found != 2 {
-			return tcpSegs{}, errors.New("no OutSegs and RetransSegs in the Tcp lines")
+		if found != len(want) {
+			return fmt.Errorf("%s lines lack some of the counters wanted", prefix)
 		}
-		return s, nil
+		return nil
 	}
-	return tcpSegs{}, errors.New("no Tcp lines")
+	if names != nil {
+		return fmt.Errorf("%s names without values", prefix)
+	}
+	return fmt.Errorf("%s: %w", prefix, errNoTable)
 }

@@ -55,6 +55,14 @@ type Result struct {
 	Machine           MachineUsage `json:"machine"`
 	// Bound names what set the time (MachineUsage.Bound).
 	Bound string `json:"bound"`
+	// Load1 is the 1-minute load when the receivers started and when the
+	// last finished. With Autogroup (the kernel splits the cores between
+	// sessions before nice values count), OtherGroups is how many other
+	// sessions had a runnable thread at those two moments: each takes an
+	// even share of the cores, whatever its nice value (SchedSample).
+	Load1       [2]float64 `json:"load1"`
+	Autogroup   bool       `json:"autogroup,omitempty"`
+	OtherGroups [2]int     `json:"other_groups,omitempty"`
 	// RSS samples the largest receiver's resident set size over the run.
 	RSS []RSSPoint `json:"rss,omitempty"`
 	// TCPOutSegs and TCPRetransSegs (--netns only) are the TCP segments
@@ -62,6 +70,12 @@ type Result struct {
 	// retransmissions: what tbf's drops cost.
 	TCPOutSegs     int64 `json:"tcp_out_segs,omitempty"`
 	TCPRetransSegs int64 `json:"tcp_retrans_segs,omitempty"`
+	// TCPLossProbes, TCPDSACKs and TCPTimeouts (--netns only) are the
+	// tail-loss probes sent, the DSACKs received and the retransmission
+	// timeouts: a probe answered by a DSACK was a spurious retransmission.
+	TCPLossProbes int64 `json:"tcp_loss_probes,omitempty"`
+	TCPDSACKs     int64 `json:"tcp_dsacks,omitempty"`
+	TCPTimeouts   int64 `json:"tcp_timeouts,omitempty"`
 }
 
 // RSSPoint is one sample of receivers' memory: at T seconds from the start,

@@ -155,9 +155,11 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			fmt.Fprintf(cfg.Log, "  machine: %s-bound; cores %.0f%% busy (all processes; %.0f%% in softirq), iowait %.0f%%, disk %s %.0f%% busy, %.2f GB written; CPU work/cores %.2fs; disk floor %.2fs; receiver RSS max %.1f MB\n",
 				r.Bound, 100*r.Machine.CPUBusy, 100*r.Machine.SoftIRQ, 100*r.Machine.IOWait, r.Machine.Disk, 100*r.Machine.DiskBusy,
 				float64(r.Machine.DiskWriteBytes)/1e9, r.CPUOverCoresS, r.DiskFloorS, float64(r.PeakRSSBytes)/1e6)
+			fmt.Fprintf(cfg.Log, "  %s\n", r.schedLine())
 			if r.Netns {
-				fmt.Fprintf(cfg.Log, "  tcp: %d segments sent, %d retransmitted (%.2f%%)\n",
-					r.TCPOutSegs, r.TCPRetransSegs, 100*float64(r.TCPRetransSegs)/float64(max(r.TCPOutSegs, 1)))
+				fmt.Fprintf(cfg.Log, "  tcp: %d segments sent, %d retransmitted (%.2f%%); %d tail-loss probes, %d DSACKs received, %d timeouts\n",
+					r.TCPOutSegs, r.TCPRetransSegs, 100*float64(r.TCPRetransSegs)/float64(max(r.TCPOutSegs, 1)),
+					r.TCPLossProbes, r.TCPDSACKs, r.TCPTimeouts)
 			}
 			results = append(results, r)
 		}
@@ -406,6 +408,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		recv[i] = hosts.add(p)
 	}
 	m0, merr := SampleMachine(dir)
+	sched0 := SampleSched()
 	stopRSS := sampleRSS(recv, start, &res.RSS)
 	res.FinishS = make([]float64, cfg.Peers)
 	for i, p := range recv {
@@ -417,6 +420,12 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		res.FinishS[i] = at.Sub(start).Seconds()
 	}
 	stopRSS()
+	sched1 := SampleSched()
+	res.Load1 = [2]float64{sched0.Load1, sched1.Load1}
+	res.Autogroup = sched0.Autogroup && sched1.Autogroup
+	if res.Autogroup {
+		res.OtherGroups = [2]int{sched0.OtherGroups, sched1.OtherGroups}
+	}
 	if sys == Shoal {
 		res.StartedS, res.FirstPeerS = startupTimes(ctx, recv, start)
 	}
@@ -432,6 +441,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 			return res, err
 		}
 		res.TCPOutSegs, res.TCPRetransSegs = segs.out-segs0.out, segs.retrans-segs0.retrans
+		res.TCPLossProbes, res.TCPDSACKs, res.TCPTimeouts = segs.probes-segs0.probes, segs.dsacks-segs0.dsacks, segs.timeouts-segs0.timeouts
 	}
 	var cpu time.Duration
 	for _, p := range hosts.procs {

@@ -74,8 +74,8 @@ type assembler struct {
 // their write-back is started, together (storage.StartWritebacks: one
 // sync_file_range per file). Starting it after every piece cost a system
 // call and, on a virtual disk, a notification of the host per piece:
-// 5.9% of the hosts' CPU in shoal bench --peers 30 --size 64MB --link 1GB,
-// 3% in the virtio notification alone (see docs/BENCHMARKS.md, session 10).
+// 5.8% of the hosts' CPU in shoal bench --peers 30 --size 64MB --link 1GB,
+// 3.1% in the virtio notification alone (see docs/BENCHMARKS.md, session 10).
 // 4 MiB is 16 pieces of 256 KiB, one of a 5 GB torrent's 4 MiB pieces: the
 // disk still works while the transfer goes on, and dirty pages stay few.
 const writebackBytes = 4 << 20

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/shoal-p2p/shoal/peers"
@@ -281,27 +282,144 @@ func (t *Torrent) write(b swarm.BlockSpec, buf *[]byte) {
 	t.later = append(t.later, t.asm.written(b, err)) // a recycled blockWrittenEvent
 }
 
-// verifyAsync hashes a piece on the hashing pool and reports the result as
-// a verifiedEvent.
+// verifyAsync queues a piece for hashing and reports the result as a
+// verifiedEvent. The loop only.
 func (t *Torrent) verifyAsync(piece int, wantDigests bool) {
 	buf := t.asm.take(piece)
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
+	if t.ctx.Err() != nil {
 		if buf != nil {
-			defer t.asm.put(buf)
+			t.asm.put(buf)
 		}
+		return
+	}
+	if t.hashq.push(hashJob{piece: piece, buf: buf, digests: wantDigests}) {
+		t.wg.Add(1)
+		go t.hashWorker()
+	}
+}
+
+// hashWorker hashes (and writes) queued pieces until the torrent stops.
+// Workers live as long as the torrent: a goroutine per piece used to cost
+// a start and, as SHA-1 and the write deepen its stack, two stack copies
+// per piece (1.6% of the hosts' CPU in shoal bench --peers 30 --link 1GB;
+// docs/BENCHMARKS.md, session 10).
+func (t *Torrent) hashWorker() {
+	defer t.wg.Done()
+	for {
+		j, ok := t.hashq.pop(t.ctx.Done())
+		if !ok {
+			for _, j := range t.hashq.drain() {
+				if j.buf != nil {
+					t.asm.put(j.buf)
+				}
+			}
+			return
+		}
+		t.hash(j)
+	}
+}
+
+// hash verifies one queued piece on the hashing pool (t.verifying, shared
+// with re-verification) and posts the result.
+func (t *Torrent) hash(j hashJob) {
+	if j.buf != nil {
+		defer t.asm.put(j.buf)
+	}
+	select {
+	case t.verifying <- struct{}{}:
+	case <-t.ctx.Done():
+		return
+	}
+	ok, digests, err := t.verify(j.piece, j.buf, j.digests)
+	<-t.verifying
+	if err != nil {
+		t.fail(fmt.Errorf("verify piece %d: %w", j.piece, err))
+		return
+	}
+	t.post(verifiedEvent{piece: j.piece, ok: ok, digests: digests})
+}
+
+// hashJob is a complete piece waiting for its hash: its blocks in memory
+// (buf), or nil when it was written through to disk.
+type hashJob struct {
+	piece   int
+	buf     *assembly
+	digests bool
+}
+
+// hashQueue is a torrent's queue of pieces to hash and its workers, at most
+// max of them, started as the queue needs them and kept until the torrent
+// stops. Its length is bounded by the torrent's pieces (the core verifies a
+// piece once at a time).
+type hashQueue struct {
+	max  int
+	wake chan struct{} // a token per wake-up of an idle worker; capacity max
+
+	mu      sync.Mutex
+	jobs    []hashJob
+	head    int
+	workers int
+	idle    int
+}
+
+func newHashQueue(workers int) *hashQueue {
+	return &hashQueue{max: workers, wake: make(chan struct{}, workers)}
+}
+
+// push queues j and reports whether a worker is to be started for it.
+func (q *hashQueue) push(j hashJob) (start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.jobs = append(q.jobs, j)
+	switch {
+	case q.idle > 0:
 		select {
-		case t.verifying <- struct{}{}:
-		case <-t.ctx.Done():
-			return
+		case q.wake <- struct{}{}:
+		default: // every idle worker has a wake-up waiting already
 		}
-		ok, digests, err := t.verify(piece, buf, wantDigests)
-		<-t.verifying
-		if err != nil {
-			t.fail(fmt.Errorf("verify piece %d: %w", piece, err))
-			return
+	case q.workers < q.max:
+		q.workers++
+		return true
+	}
+	return false
+}
+
+// pop returns the next job, waiting for one; false once done is closed.
+func (q *hashQueue) pop(done <-chan struct{}) (hashJob, bool) {
+	for {
+		q.mu.Lock()
+		if q.head < len(q.jobs) {
+			j := q.jobs[q.head]
+			q.jobs[q.head] = hashJob{}
+			q.head++
+			if q.head == len(q.jobs) {
+				q.jobs, q.head = q.jobs[:0], 0
+			}
+			q.mu.Unlock()
+			return j, true
 		}
-		t.post(verifiedEvent{piece: piece, ok: ok, digests: digests})
-	}()
+		q.idle++
+		q.mu.Unlock()
+		select {
+		case <-q.wake:
+		case <-done:
+			q.mu.Lock()
+			q.idle--
+			q.mu.Unlock()
+			return hashJob{}, false
+		}
+		q.mu.Lock()
+		q.idle--
+		q.mu.Unlock()
+	}
+}
+
+// drain empties the queue and returns what it held.
+func (q *hashQueue) drain() []hashJob {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	left := append([]hashJob(nil), q.jobs[q.head:]...)
+	clear(q.jobs)
+	q.jobs, q.head = q.jobs[:0], 0
+	return left
 }

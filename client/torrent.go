@@ -115,6 +115,7 @@ type Torrent struct {
 	pending   map[swarm.ConnID]handshaken // awaiting the peer manager's verdict
 	nextID    swarm.ConnID
 	verifying chan struct{}
+	hashq     *hashQueue // pieces to hash, and the goroutines hashing them (loop.go)
 	asm       *assembler
 	facts     []swarm.PeerFact // reused by tick
 	later     []event          // results of the batches being performed, stepped after them
@@ -245,6 +246,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		conns:      make(map[swarm.ConnID]*peerConn),
 		pending:    make(map[swarm.ConnID]handshaken),
 		verifying:  make(chan struct{}, runtime.NumCPU()),
+		hashq:      newHashQueue(runtime.NumCPU()),
 		asm:        newAssembler(mi.Info.PieceLength),
 		rc:         newRechecker(len(layout.Files)),
 		done:       make(chan struct{}),

@@ -46,6 +46,11 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
+// Extent is a range of the torrent's byte stream: Len bytes at offset Off.
+type Extent struct {
+	Off, Len int64
+}
+
 // Storage holds the open files of one torrent and moves bytes between them
 // and callers. Reads, writes and verification may run concurrently from many
 // goroutines as long as concurrent writes touch disjoint ranges; Close must

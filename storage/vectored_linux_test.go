@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -53,5 +54,54 @@ func TestReadvAtOutOfCache(t *testing.T) {
 		if !bytes.Equal(got, data[off:off+len(got)]) {
 			t.Fatalf("ReadvAt at %d read other bytes than the file holds", off)
 		}
+	}
+}
+
+// TestStartWritebacksOneCallPerFile: the write-back of several ranges is
+// started with one call per file they touch, over the hull of their parts
+// in that file, whatever their order; ranges outside the torrent are
+// skipped, and a read-only storage starts nothing.
+func TestStartWritebacksOneCallPerFile(t *testing.T) {
+	type call struct {
+		file      int
+		off, size int64
+	}
+	var calls []call
+	old := startWrite
+	startWrite = func(i, fd int, off, n int64) error {
+		calls = append(calls, call{i, off, n})
+		return old(i, fd, off, n)
+	}
+	t.Cleanup(func() { startWrite = old })
+
+	r := newRand(t)
+	data := randomData(r, 4020) // a.bin 1000, empty 0, b.bin 20, c.bin 3000
+	l := layoutOf(t, threeFiles, threePiece, data)
+	dir := t.TempDir()
+	s := mustOpen(t, dir, l, ReadWrite)
+	if _, err := s.WritevAt([][]byte{data}, 0); err != nil {
+		t.Fatal(err)
+	}
+	exts := []Extent{
+		{Off: 3000, Len: 100},  // c.bin 1980-2080
+		{Off: 100, Len: 50},    // a.bin 100-150
+		{Off: 990, Len: 40},    // a.bin 990-1000, b.bin 0-20, c.bin 0-10
+		{Off: 4000, Len: 100},  // past the end: skipped
+		{Off: -1, Len: 10},     // skipped
+		{Off: 500, Len: 0},     // empty: skipped
+		{Off: 1500, Len: 2520}, // c.bin 480-3000
+	}
+	if err := s.StartWritebacks(exts); err != nil {
+		t.Fatal(err)
+	}
+	want := []call{{0, 100, 900}, {2, 0, 20}, {3, 0, 3000}}
+	if !slices.Equal(calls, want) {
+		t.Fatalf("calls %v, want %v", calls, want)
+	}
+
+	calls = nil
+	ro := mustOpen(t, dir, l, ReadOnly)
+	if err := ro.StartWritebacks([]Extent{{Off: 0, Len: 100}}); err != nil || len(calls) != 0 {
+		t.Fatalf("read-only: %v, calls %v", err, calls)
 	}
 }

@@ -1,0 +1,78 @@
+package client
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestHashQueueWorkers: the queue asks for a new worker only while fewer
+// than its maximum run and none is idle, hands jobs out in order, wakes an
+// idle worker for a new job instead of asking for another, and gives back
+// what is left when the torrent stops.
+func TestHashQueueWorkers(t *testing.T) {
+	q := newHashQueue(2)
+	var starts int
+	for i := range 5 {
+		if q.push(hashJob{piece: i}) {
+			starts++
+		}
+	}
+	if starts != 2 {
+		t.Fatalf("%d workers asked for 5 jobs, want 2 (the maximum)", starts)
+	}
+	done := make(chan struct{})
+	for i := range 5 {
+		j, ok := q.pop(done)
+		if !ok || j.piece != i {
+			t.Fatalf("pop %d = piece %d, %v", i, j.piece, ok)
+		}
+	}
+
+	// An idle worker is woken for the next job; no new one is asked for.
+	var wg sync.WaitGroup
+	got := make(chan int, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		j, ok := q.pop(done)
+		if ok {
+			got <- j.piece
+		}
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		q.mu.Lock()
+		idle := q.idle
+		q.mu.Unlock()
+		if idle == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("worker never waited")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if q.push(hashJob{piece: 7}) {
+		t.Fatal("a new worker asked for while one was idle")
+	}
+	select {
+	case p := <-got:
+		if p != 7 {
+			t.Fatalf("idle worker got piece %d, want 7", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle worker not woken")
+	}
+	wg.Wait()
+
+	// Stopping: a waiting worker returns, and the rest is drained.
+	q.push(hashJob{piece: 8})
+	q.push(hashJob{piece: 9})
+	close(done)
+	if left := q.drain(); len(left) != 2 || left[0].piece != 8 || left[1].piece != 9 {
+		t.Fatalf("drained %v, want pieces 8 and 9", left)
+	}
+	if _, ok := q.pop(done); ok {
+		t.Fatal("pop after stop and drain returned a job")
+	}
+}

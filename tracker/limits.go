@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync"
 	"time"
@@ -32,7 +33,17 @@ type HandoutBudget struct {
 	mu     sync.Mutex
 	start  time.Time
 	counts map[netip.AddrPort]int
+	// spent counts the addresses of counts at limit or above; maySpend has
+	// the bit spentBit of each of them set (and maybe others'), so Fresh
+	// looks up in counts only the peers whose bit is set: a fleet's start
+	// hands out a few peers of thousands that often, and a map lookup per
+	// candidate of every announce was most of the simulator's tracker.
+	spent    int
+	maySpend [spentBits / 64]uint64
 }
+
+// spentBits is the size of HandoutBudget.maySpend, in bits.
+const spentBits = 4096
 
 // NewHandoutBudget returns a budget of limit handouts per peer per window.
 // A non-positive limit means unlimited.
@@ -65,7 +76,13 @@ func (h *HandoutBudget) Fresh(ps []Peer, now time.Time) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.roll(now)
-	return partition(ps, func(p Peer) bool { return h.counts[p.Addr] < h.limit })
+	if h.spent == 0 {
+		return len(ps)
+	}
+	return partition(ps, func(p Peer) bool {
+		b := spentBit(p.Addr)
+		return h.maySpend[b/64]&(1<<(b%64)) == 0 || h.counts[p.Addr] < h.limit
+	})
 }
 
 // Spend counts one handout of each of peers at now.
@@ -77,8 +94,13 @@ func (h *HandoutBudget) Spend(peers []Peer, now time.Time) {
 	defer h.mu.Unlock()
 	h.roll(now)
 	for _, p := range peers {
-		if _, ok := h.counts[p.Addr]; ok || len(h.counts) < h.maxPeers {
-			h.counts[p.Addr]++
+		if c, ok := h.counts[p.Addr]; ok || len(h.counts) < h.maxPeers {
+			h.counts[p.Addr] = c + 1
+			if c+1 == h.limit {
+				h.spent++
+				b := spentBit(p.Addr)
+				h.maySpend[b/64] |= 1 << (b % 64)
+			}
 		}
 	}
 }
@@ -88,5 +110,16 @@ func (h *HandoutBudget) roll(now time.Time) {
 	if now.Sub(h.start) >= h.window || now.Before(h.start) {
 		h.start = now
 		clear(h.counts)
+		h.spent = 0
+		clear(h.maySpend[:])
 	}
+}
+
+// spentBit is addr's bit in HandoutBudget.maySpend: equal addresses get
+// the same bit.
+func spentBit(addr netip.AddrPort) uint64 {
+	a := addr.Addr().As16()
+	x := binary.LittleEndian.Uint64(a[:8]) ^ binary.LittleEndian.Uint64(a[8:])*0x9e3779b97f4a7c15 ^ uint64(addr.Port())
+	x *= 0xbf58476d1ce4e5b9
+	return (x >> 40) % spentBits
 }

@@ -382,9 +382,11 @@ func (d *DefaultPolicy) shuffle(ps []Peer) {
 // and returns how many there are.
 func partition(ps []Peer, keep func(Peer) bool) int {
 	k := 0
-	for i, p := range ps {
-		if keep(p) {
-			ps[k], ps[i] = ps[i], ps[k]
+	for i := range ps {
+		if keep(ps[i]) {
+			if k != i {
+				ps[k], ps[i] = ps[i], ps[k]
+			}
 			k++
 		}
 	}

@@ -3,6 +3,7 @@ package tracker
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -145,5 +146,38 @@ func TestHandoutBudgetMemoryBound(t *testing.T) {
 	ps := swarmOf(0, 3)
 	if !b.Exhausted(ps[0].Addr, t0) || !b.Exhausted(ps[1].Addr, t0) || b.Exhausted(ps[2].Addr, t0) {
 		t.Fatal("budget past its memory bound should not count new peers")
+	}
+}
+
+// TestHandoutBudgetFresh checks Fresh, which looks up only the peers its
+// filter marks, against the plain rule (the peers not Exhausted, in
+// order, first) as peers are spent, IPv4 and IPv6, across a new window.
+func TestHandoutBudgetFresh(t *testing.T) {
+	const window = 30 * time.Second
+	rng := rand.New(rand.NewPCG(3, 4))
+	ps := swarmOf(0, 3000)
+	for i := range ps[:1000] {
+		ps[i].Addr = netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 15: byte(i), 14: byte(i >> 8)}), uint16(6881+i%3))
+	}
+	b := NewHandoutBudget(2, window, 0)
+	for round := range 200 {
+		now := t0.Add(time.Duration(round/100) * window)
+		k := rng.IntN(20)
+		spend := make([]Peer, k)
+		for j := range spend {
+			spend[j] = ps[rng.IntN(len(ps))]
+		}
+		b.Spend(spend, now)
+		got := slices.Clone(ps)
+		n := b.Fresh(got, now)
+		var want []Peer
+		for _, p := range ps {
+			if !b.Exhausted(p.Addr, now) {
+				want = append(want, p)
+			}
+		}
+		if n != len(want) || !slices.Equal(got[:n], want) {
+			t.Fatalf("round %d: Fresh kept %d peers, want %d in order", round, n, len(want))
+		}
 	}
 }

@@ -350,6 +350,13 @@ func (s *subscriber) busyLocked(seq uint64) bool {
 	if seq == s.hookRunning {
 		return true
 	}
+	if seq == s.rec.Current {
+		// The link still points at it: the subscription's state moved its
+		// current forward on Completed, but the Switch that moves the link
+		// (switchTo) may not have run yet, and a collection in between
+		// must not remove the release readers see as `current`.
+		return true
+	}
 	if seq == s.previous && time.Since(s.switchedAt) < s.a.cfg.SwitchGrace {
 		return true // readers of the old `current` finish first
 	}

@@ -200,3 +200,28 @@ func TestDeleteOfAReleaseBeingFetched(t *testing.T) {
 		t.Fatalf("fetch disturbed: %+v", st)
 	}
 }
+
+// TestCurrentLinkKeptUntilSwitch: between a release's completion (the
+// subscription's current moves forward and a Switch is queued) and the
+// Switch that moves the `current` link, a collection must not remove the
+// release the link still points at, though with keep 1 it is already
+// beyond keep in the subscription's state.
+func TestCurrentLinkKeptUntilSwitch(t *testing.T) {
+	s := &subscriber{a: &Agent{}, sub: NewSubscription(1)}
+	s.rec.Current = 1
+	s.sub.Restore(1, []uint64{1})
+	s.sub.Offer(2)
+	s.sub.Completed(2) // the Switch to 2 is queued, not carried out
+	s.sub.Actions()
+	s.sub.Trim(s.busyLocked)
+	for _, act := range s.sub.Actions() {
+		if act.Kind == Remove && act.Seq == 1 {
+			t.Fatal("release 1 removed while the current link still points at it")
+		}
+	}
+	s.rec.Current = 2 // the link moved; the previous release's grace is off here (0)
+	s.sub.Trim(s.busyLocked)
+	if acts := s.sub.Actions(); len(acts) != 1 || acts[0] != (SubAction{Remove, 1}) {
+		t.Fatalf("after the switch: %v, want [remove 1]", acts)
+	}
+}

@@ -35,9 +35,9 @@ import (
 // if each of us took it the rack would take it in many times.
 // And if a piece that is not ours has been at our far peers for a while
 // and still no near peer has it, its owner probably cannot get it (its
-// far peers lack it): we take it after a wait of about one piece's fetch
-// time per near peer that likely outranks us for it, so the hosts of a
-// rack step in one after another rather than all at once. The fetch time
+// far peers lack it): we take it after a wait of about half a piece's
+// fetch time per near peer that likely outranks us for it (farStepIn), so
+// the hosts of a rack step in one after another rather than all at once. The fetch time
 // is how long our own pieces from far peers took, start to verification
 // (farFetch), once one did: a far peer's average rate, sampled every
 // 250 ms, is unknown for most far peers in a run of a second or two and
@@ -274,6 +274,13 @@ func (s *Swarm) cancelFar(now time.Time, i int) {
 	}
 }
 
+// farStepIn scales the wait before we step in for a piece's owner (see
+// farFilter.allows): half a far piece's fetch time per near peer likely to
+// outrank us. A step-in that was not needed costs less since cancelFar:
+// once the owner (or another neighbour) has the piece, the far requests of
+// the others for it end.
+const farStepIn = 0.5
+
 // farFetchWeight is the weight of each new sample in locality.farFetch.
 const farFetchWeight = 0.125
 
@@ -402,5 +409,5 @@ func (f farFilter) allows(i int) bool {
 	// that can fetch it step in one after another.
 	seen := min(float64(l.farAvail[i])/max(f.nfar, 1), 1)
 	rank := f.near * seen * (1 - float64(farWeight(l.self, i))/(1<<64))
-	return float64(f.now-l.farSince[i]) >= rank*f.unit
+	return float64(f.now-l.farSince[i]) >= rank*f.unit*farStepIn
 }

@@ -65,6 +65,14 @@ type racks struct {
 	verifiedAt []int64
 	entrySrc   []int32
 	entryAt    []int64
+	// pieceIn is, per rack and piece, the modelled bytes of the piece that
+	// entered the rack; dupHeld and dupFlight, per rack, the bytes beyond
+	// one copy of each piece that entered while a receiver of the rack
+	// held the piece verified, and while none did yet (two fetches of it
+	// across the uplink at once).
+	pieceIn            []int64
+	dupHeld, dupFlight []int64
+	dupHeldStart       []int64 // of dupHeld, those held before the block started upload
 }
 
 // fifoServer is one shared link: a FIFO server of a rate (+Inf: none).
@@ -137,6 +145,9 @@ func (rk *racks) track(pieces int, bin int64) {
 	rk.holders, rk.receivers = make([]int32, rk.count*pieces), make([]int32, rk.count)
 	rk.verifiedAt = make([]int64, len(rk.of)*pieces)
 	rk.entrySrc, rk.entryAt = make([]int32, rk.count*pieces), make([]int64, rk.count*pieces)
+	rk.pieceIn = make([]int64, rk.count*pieces)
+	rk.dupHeld, rk.dupFlight = make([]int64, rk.count), make([]int64, rk.count)
+	rk.dupHeldStart = make([]int64, rk.count)
 	for i := range rk.entrySrc {
 		rk.entrySrc[i] = -1
 	}
@@ -177,6 +188,34 @@ func (rk *racks) entered(b int32, piece int, start, end int64) {
 	}
 }
 
+// rackPieceLen is the modelled length of piece i of lay.
+func rackPieceLen(lay *layout, i int) int64 {
+	if i == lay.numPieces-1 {
+		return lay.modelTotal - int64(i)*lay.modelPiece
+	}
+	return lay.modelPiece
+}
+
+// countDup adds n modelled bytes of a piece of length (modelled) plen
+// entering rack b (k its rack and piece index) and counts those beyond
+// the piece's first copy as duplicates.
+func (rk *racks) countDup(b int32, k int, plen, n, start int64) {
+	before := rk.pieceIn[k]
+	rk.pieceIn[k] += n
+	dup := min(n, rk.pieceIn[k]-max(before, plen))
+	if dup <= 0 {
+		return
+	}
+	if rk.holders[k] > 0 {
+		rk.dupHeld[b] += dup
+		if rk.firstIn[k] <= start {
+			rk.dupHeldStart[b] += dup
+		}
+	} else {
+		rk.dupFlight[b] += dup
+	}
+}
+
 // rackArrival is when a block of size modelled bytes, whose last byte
 // left from's upload link now, has reached to: through the uplinks and
 // the core when they are in different racks, then the latency and to's
@@ -190,9 +229,11 @@ func (s *simulation) rackArrival(from, to *host, piece int, size float64) int64 
 		first, last = rk.in[b].pass(first, last, size)
 		rk.entered(b, piece, first, first+int64(size/rk.in[b].rate))
 		if rk.pieces > 0 {
-			if k := int(b)*rk.pieces + piece; rk.entrySrc[k] < 0 && rk.holders[k] == 0 {
+			k := int(b)*rk.pieces + piece
+			if rk.entrySrc[k] < 0 && rk.holders[k] == 0 {
 				rk.entrySrc[k], rk.entryAt[k] = int32(from.idx), last
 			}
+			rk.countDup(b, k, rackPieceLen(&s.lay, piece), int64(size), s.now-int64(size/from.up))
 		}
 		rk.outBytes[a] += int64(size)
 		rk.inBytes[b] += int64(size)
@@ -307,6 +348,16 @@ type RackReport struct {
 	// their rate) and the share of their rate that carried pieces no
 	// receiver of the rack had verified yet.
 	Uplinks []UplinkBin `json:"uplink_timeline,omitempty"`
+	// DupHeldRatio and DupFlightRatio are the bytes that entered a rack
+	// beyond one copy of each piece, over F (mean over the racks; Max the
+	// busiest rack's sum of both): those that entered while a receiver
+	// of the rack already held the piece verified, and those that entered
+	// before any did (several fetches of one piece across the uplink at
+	// once).
+	DupHeldRatio   float64 `json:"rack_dup_held_ratio"`
+	DupFlightRatio float64 `json:"rack_dup_flight_ratio"`
+	DupRatioMax    float64 `json:"rack_dup_ratio_max"`
+	DupHeldStart   float64 `json:"rack_dup_held_start_ratio"`
 }
 
 // UplinkBin is one timeline bin of the racks' uplinks into them.
@@ -364,14 +415,14 @@ func (rk *racks) report(cfg *Config, scale int64, policy string) *RackReport {
 	}
 	rr.FarBoundPeak = rk.farCountedMax
 	if rk.pieces > 0 {
-		rk.pieceReport(rr)
+		rk.pieceReport(rr, scale, F)
 	}
 	return rr
 }
 
 // pieceReport fills in rr's entry and spread figures and the uplinks'
 // timeline.
-func (rk *racks) pieceReport(rr *RackReport) {
+func (rk *racks) pieceReport(rr *RackReport, scale int64, F float64) {
 	var entry, last, spread []float64
 	for p := range rk.pieces {
 		first, lastRack := int64(math.MaxInt64), int64(-1)
@@ -414,6 +465,18 @@ func (rk *racks) pieceReport(rr *RackReport) {
 		}
 	}
 	rr.SourceAgeS, rr.SourceLagS = quantiles(age), quantiles(srcLag)
+	if rk.dupHeld != nil && rk.count > 0 {
+		var held, flight, hs int64
+		for r := range rk.count {
+			hs += rk.dupHeldStart[r]
+			held += rk.dupHeld[r]
+			flight += rk.dupFlight[r]
+			rr.DupRatioMax = max(rr.DupRatioMax, float64((rk.dupHeld[r]+rk.dupFlight[r])*scale)/F)
+		}
+		rr.DupHeldRatio = float64(held*scale) / F / float64(rk.count)
+		rr.DupFlightRatio = float64(flight*scale) / F / float64(rk.count)
+		rr.DupHeldStart = float64(hs*scale) / F / float64(rk.count)
+	}
 	capacity := float64(rk.bin) * float64(rk.count)
 	for k := range rk.inBusy {
 		rr.Uplinks = append(rr.Uplinks, UplinkBin{InBusy: float64(rk.inBusy[k]) / capacity,

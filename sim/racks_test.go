@@ -217,4 +217,36 @@ func TestRacksEntryAndUplinks(t *testing.T) {
 	if rr.EntryLastS.Max <= 0 || rr.SpreadS.Max <= 0 {
 		t.Errorf("last rack's entry %+v, spread %+v: want positive (3 racks of 30)", rr.EntryLastS, rr.SpreadS)
 	}
+	// What entered beyond one copy of each piece: every piece entered the
+	// two racks without the origin at least once, and no rack took in
+	// more first copies than the file.
+	dup := (rr.DupHeldRatio + rr.DupFlightRatio) * F * float64(rr.Racks)
+	if first := in - dup; first < float64(rr.Racks-1)*F*0.999 || first > float64(rr.Racks)*F*1.001 {
+		t.Errorf("first copies into the racks %.3f F (entered %.3f F, duplicates %.3f F), want %d to %d F",
+			first/F, in/F, dup/F, rr.Racks-1, rr.Racks)
+	}
+	if rr.DupHeldStart > rr.DupHeldRatio || rr.DupRatioMax < rr.DupHeldRatio+rr.DupFlightRatio-1e-9 {
+		t.Errorf("duplicates %+v: want held-at-start <= held, max >= mean", rr)
+	}
+}
+
+// TestRackDuplicates: the bytes of a piece beyond its first copy into a
+// rack count as duplicates, held when a receiver of the rack had verified
+// the piece (at the block's start too, or only by its end), in flight when
+// none had.
+func TestRackDuplicates(t *testing.T) {
+	rk := &racks{count: 1, pieces: 1, firstIn: []int64{0}, holders: []int32{0}, pieceIn: []int64{0},
+		dupHeld: []int64{0}, dupFlight: []int64{0}, dupHeldStart: []int64{0}}
+	rk.countDup(0, 0, 100, 60, 0) // the first copy, in part
+	rk.countDup(0, 0, 100, 60, 0) // 40 of the first copy, then 20 in flight
+	if rk.dupFlight[0] != 20 || rk.dupHeld[0] != 0 {
+		t.Fatalf("flight %d held %d, want 20 and 0", rk.dupFlight[0], rk.dupHeld[0])
+	}
+	rk.holders[0], rk.firstIn[0] = 1, 50
+	rk.countDup(0, 0, 100, 30, 40) // verified after the block started
+	rk.countDup(0, 0, 100, 10, 60) // verified before
+	if rk.dupHeld[0] != 40 || rk.dupHeldStart[0] != 10 || rk.dupFlight[0] != 20 || rk.pieceIn[0] != 160 {
+		t.Errorf("held %d (at start %d), flight %d, in %d: want 40 (10), 20, 160",
+			rk.dupHeld[0], rk.dupHeldStart[0], rk.dupFlight[0], rk.pieceIn[0])
+	}
 }

@@ -1,6 +1,10 @@
 package swarm
 
-import "time"
+import (
+	"time"
+
+	"github.com/shoal-p2p/shoal/wire"
+)
 
 // Locality: which peers are near, and what we may ask of far ones.
 //
@@ -31,15 +35,19 @@ import "time"
 // if each of us took it the rack would take it in many times.
 // And if a piece that is not ours has been at our far peers for a while
 // and still no near peer has it, its owner probably cannot get it (its
-// far peers lack it): we take it after a wait of about one piece's fetch
-// time per near peer that likely outranks us for it, so the hosts of a
-// rack step in one after another rather than all at once. The fetch time
+// far peers lack it): we take it after a wait of about half a piece's
+// fetch time per near peer that likely outranks us for it (farStepIn), so
+// the hosts of a rack step in one after another rather than all at once. The fetch time
 // is how long our own pieces from far peers took, start to verification
 // (farFetch), once one did: a far peer's average rate, sampled every
 // 250 ms, is unknown for most far peers in a run of a second or two and
 // low for one we use only now and then, and the 10 ms default was about
 // ten times a piece's fetch on a fast fleet. These fallbacks keep the
-// swarm from stalling.
+// swarm from stalling. Once a near peer announces a piece we are still
+// fetching from far peers, our requests for it at far peers are cancelled
+// and its blocks asked of near peers (cancelFar): a far request waits
+// long at its uploader, and what it brings in late crosses into a rack
+// that already holds the piece.
 //
 // What we upload to a far peer crosses into its rack, where its rack
 // neighbours take it from it: its upload turns come first and its
@@ -229,12 +237,49 @@ func (s *Swarm) recomputeMine() {
 	}
 }
 
-// farHas records that far peer p gained piece i.
+// farHas records that peer p gained piece i: a far peer's count in
+// farAvail, and for a near peer (or one of unknown distance) the end of
+// our far requests for the piece (cancelFar).
 func (s *Swarm) farHas(now time.Time, p *peer, i int) {
-	if s.loc != nil && p.dist == distFar {
+	switch {
+	case s.loc == nil:
+	case p.dist == distFar:
 		s.countFar(now, i)
+	case s.dl[i] != nil:
+		s.cancelFar(now, i)
 	}
 }
+
+// cancelFar cancels our requests for piece i at far peers, now that a
+// near peer has it: a near peer is asked instead (the far filter allows
+// no far peer a piece a near peer has), so the blocks not yet on their
+// way do not cross the uplinks into a rack that holds the piece. Far
+// requests wait long at their uploaders (far peers' pipelines are deep,
+// and a busy uploader serves ten turns), and on the racks proxy most of
+// the bytes that entered a rack beyond one copy of each piece were sent
+// after a receiver of the rack had verified the piece. The piece no
+// longer counts as a far fetch (farStart): its time is no far peer's.
+func (s *Swarm) cancelFar(now time.Time, i int) {
+	for _, q := range s.peers {
+		if q.dist != distFar {
+			continue
+		}
+		for k := len(q.reqs) - 1; k >= 0; k-- {
+			if spec := q.reqs[k].spec; int(spec.Piece) == i {
+				s.send(q, wire.Message{Type: wire.Cancel, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
+				s.giveBack(now, q, k, false, false)
+				s.loc.farStart[i] = 0
+			}
+		}
+	}
+}
+
+// farStepIn scales the wait before we step in for a piece's owner (see
+// farFilter.allows): half a far piece's fetch time per near peer likely to
+// outrank us. A step-in that was not needed costs less since cancelFar:
+// once the owner (or another neighbour) has the piece, the far requests of
+// the others for it end.
+const farStepIn = 0.5
 
 // farFetchWeight is the weight of each new sample in locality.farFetch.
 const farFetchWeight = 0.125
@@ -364,5 +409,5 @@ func (f farFilter) allows(i int) bool {
 	// that can fetch it step in one after another.
 	seen := min(float64(l.farAvail[i])/max(f.nfar, 1), 1)
 	rank := f.near * seen * (1 - float64(farWeight(l.self, i))/(1<<64))
-	return float64(f.now-l.farSince[i]) >= rank*f.unit
+	return float64(f.now-l.farSince[i]) >= rank*f.unit*farStepIn
 }

@@ -3,7 +3,6 @@ package storage
 import (
 	"io"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -75,12 +74,14 @@ func vectored(f *os.File, trap uintptr, vec [][]byte, off int64) (int, error) {
 			e = unix.EAGAIN
 		}
 		if e == unix.EAGAIN {
-			if trap == unix.SYS_PWRITEV && runtime.GOMAXPROCS(0) > 1 && rawWriting.CompareAndSwap(false, true) {
-				r, _, e = syscall.RawSyscall6(trap, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), lo, hi, 0)
-				rawWriting.Store(false)
-			} else {
-				r, _, e = syscall.Syscall6(trap, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), lo, hi, 0)
-			}
+			// Piece writes stay ordinary calls: a raw pwritev (one the
+			// scheduler is not told of) spared the monitor thread's hand-offs
+			// on a loaded machine, but gave nothing on a quiet one (CPU s/GB
+			// 3.0 against 2.9, shoal bench --link 1GB, 3 rounds, session 10)
+			// and a buffered write may wait in dirty-page throttling, during
+			// which a raw call would hold its P and delay every stop of the
+			// world, stalling the whole process.
+			r, _, e = syscall.Syscall6(trap, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)), lo, hi, 0)
 		}
 		n := int(r)
 		switch {
@@ -109,29 +110,6 @@ func vectored(f *os.File, trap uintptr, vec [][]byte, off int64) (int, error) {
 // noNowait is set once the kernel refused preadv2's RWF_NOWAIT: every read
 // then takes the ordinary path.
 var noNowait atomic.Bool
-
-// rawWriting is set while a pwritev runs as a raw system call, one the Go
-// scheduler is not told of: at most one at a time in the process, and only
-// when it has more than one scheduler slot (P), so the raw call holds one P
-// while the others go on. An ordinary call (syscall.Syscall) lets the
-// runtime's monitor thread (sysmon) take the P of a write that lasts more
-// than its 20 µs tick and hand it to another thread, and that resets the
-// monitor to polling every 20 µs for the next millisecond: a piece of
-// 256 KiB takes tens of µs to copy into the page cache, so with 31
-// processes on two cores most piece writes did, and the more so the busier
-// the machine (shoal bench --peers 30 --link 1GB: 1,451 hand-offs and
-// 80,000 monitor sleeps per run, against 381 and 34,000 with raw writes;
-// voluntary context switches per run 117-170k against 42-51k at load
-// 75-140; docs/BENCHMARKS.md, session 10). Buffered writes cannot be made
-// non-blocking (ext4 refuses pwritev2's RWF_NOWAIT for them), so a raw
-// write may wait in the kernel (dirty-page throttling) with its P: hence
-// the one at a time, and never on the only P, where the whole process
-// would wait with it (a host limited to 100 MB/s in all runs on one P,
-// cmd/shoal/gc.go; measured there: fewer wake-ups, no CPU gain, and
-// longer T_last on a loaded machine). Raw writes do sleep in the kernel at
-// times (a guard that turned them off after the first one over 10 ms in
-// which the thread slept fired in every loaded run).
-var rawWriting atomic.Bool
 
 // readCached reads what of iov the page cache holds, without blocking
 // (preadv2 with RWF_NOWAIT) and as a raw system call: one the Go scheduler

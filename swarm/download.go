@@ -23,7 +23,7 @@ const (
 )
 
 // heldAnswers: in endgame, a block whose latest request is older than
-// heldAnswers times the mean answer time (see answerTime) is held at its
+// heldAnswers times the mean answer time (see answered) is held at its
 // peers, and may be asked of one more (see mayDuplicate).
 const heldAnswers = 4
 
@@ -66,58 +66,16 @@ type pieceDL struct {
 
 // block is the state of one block of a piece in progress.
 type block struct {
-	state   uint8
-	reqs    uint8  // outstanding requests for it
-	from    ConnID // who delivered it (received or written)
-	askedAt int64  // unix nanoseconds of its latest request (see mayDuplicate)
-	// avoid are the peers that rejected it or let it time out, at most
-	// avoidSlots of them (see avoids).
-	avoid [avoidSlots]avoidance
-}
-
-// avoidSlots is how many peers a block remembers as having rejected it
-// or let it time out (see avoids): the last only. Remembering the last
-// four, so that a block every busy holder sheds does not go round the same
-// few of them, was measured worse (N = 200, 5 GB at 5 GB/s, a tenth of
-// the hosts at 500 MB/s, 4 MiB pieces of 8 blocks, seed 1: the fast hosts'
-// T_last 1.354 -> 1.442 s; 1 GB: 0.301 -> 0.303 s).
-const avoidSlots = 1
-
-// avoidance is one peer a block is not asked of again for a while.
-type avoidance struct {
-	peer    ConnID
-	rejects uint8 // Rejects in a row from peer (0 after a timeout)
-	until   int64 // unix nanoseconds until which it applies (0: a free slot)
-	// retryAt is when (unix ns) a rejecting peer may be asked again
+	state      uint8
+	reqs       uint8  // outstanding requests for it
+	from       ConnID // who delivered it (received or written)
+	askedAt    int64  // unix nanoseconds of its latest request (see mayDuplicate)
+	avoid      ConnID // peer that timed out or rejected it
+	rejects    uint8  // Rejects in a row from avoid (0 after a timeout)
+	avoidUntil int64  // unix nanoseconds until which avoid applies
+	// retryAt is when (unix ns) a rejecting avoid may be asked again
 	// anyway if no other peer can be asked for the block (see avoids).
 	retryAt int64
-}
-
-// avoiding returns the entry of bl's avoid that names c and still applies
-// at ns, or nil.
-func (bl *block) avoiding(c ConnID, ns int64) *avoidance {
-	for k := range bl.avoid {
-		if a := &bl.avoid[k]; a.peer == c && ns < a.until {
-			return a
-		}
-	}
-	return nil
-}
-
-// avoidSlot returns the entry to record c in: its own, else the one that
-// expires first (a free or expired one if any).
-func (bl *block) avoidSlot(c ConnID) *avoidance {
-	var pick *avoidance
-	for k := range bl.avoid {
-		a := &bl.avoid[k]
-		if a.peer == c {
-			return a
-		}
-		if pick == nil || a.until < pick.until { // a free or expired entry's is below any live one's
-			pick = a
-		}
-	}
-	return pick
 }
 
 // startPiece creates the download state of piece i.
@@ -228,13 +186,13 @@ func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter, cur *scanCursor
 		if d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {
 			continue
 		}
-		b0 := 0
+		b0, other := 0, sourceUnknown
 		if d.seq == cur.seq {
 			b0 = cur.b
 		}
 		for b := b0; b < len(d.blocks); b++ {
 			bl := &d.blocks[b]
-			if bl.state == blockMissing && bl.reqs == 0 && !s.avoids(now, p, i, bl) {
+			if bl.state == blockMissing && bl.reqs == 0 && !s.avoids(now, p, i, bl, &other) {
 				cur.seq, cur.b = d.seq, b
 				return i, b, true
 			}
@@ -257,10 +215,11 @@ func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter, cur *scanCursor
 		if d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {
 			continue
 		}
+		other := sourceUnknown
 		for b := range d.blocks {
 			bl := &d.blocks[b]
 			if bl.state == blockMissing && bl.reqs > 0 && s.mayDuplicate(now, bl) &&
-				!s.avoids(now, p, i, bl) && p.findRequest(s.blockSpec(i, b)) < 0 {
+				!s.avoids(now, p, i, bl, &other) && p.findRequest(s.blockSpec(i, b)) < 0 {
 				return i, b, true
 			}
 		}
@@ -384,34 +343,44 @@ func (s *Swarm) lookupBlock(spec BlockSpec) (*pieceDL, *block) {
 // keeps the whole avoid: its peer is not answering at all.
 const rejectRetry = 100 * time.Millisecond
 
+// Answers of otherSource, cached for one piece during a scan.
+const (
+	sourceUnknown uint8 = iota // not yet asked
+	sourceNone                 // no peer but p can be asked for the piece
+	sourceSome                 // another peer can be asked
+)
+
 // avoids reports whether p must not be asked for bl, a block of piece i,
-// now (see rejectRetry). A block remembers the last avoidSlots peers that
-// rejected it (see avoidSlots).
-func (s *Swarm) avoids(now time.Time, p *peer, i int, bl *block) bool {
+// now (see rejectRetry); other caches otherSource for the piece.
+func (s *Swarm) avoids(now time.Time, p *peer, i int, bl *block, other *uint8) bool {
 	ns := now.UnixNano()
-	a := bl.avoiding(p.id, ns)
-	if a == nil {
+	if bl.avoid != p.id || ns >= bl.avoidUntil {
 		return false
 	}
-	if a.rejects == 0 || ns < a.retryAt {
+	if bl.rejects == 0 || ns < bl.retryAt {
 		return true
 	}
-	return s.otherSource(now, p, i, bl)
+	if *other == sourceUnknown {
+		*other = sourceNone
+		if s.otherSource(now, p, i) {
+			*other = sourceSome
+		}
+	}
+	return *other == sourceSome
 }
 
-// otherSource reports whether a peer other than p could be asked for bl,
-// a block of piece i: it has the piece and lets us ask (unchoked, or
-// allowed fast), it is not a far peer while p, near, has the piece
-// (locality.go), it is not a slow source held back (holdBack), and it is
-// not among the peers bl avoids. The far rules that only delay a request
-// (a piece not ours to bring in) are not counted: they lift by themselves.
-func (s *Swarm) otherSource(now time.Time, p *peer, i int, bl *block) bool {
+// otherSource reports whether a peer other than p could be asked for piece
+// i: it has the piece and lets us ask (unchoked, or allowed fast), it is
+// not a far peer while p, near, has the piece (locality.go), and it is not
+// a slow source held back (holdBack). The far rules that only delay a
+// request (a piece not ours to bring in) are not counted: they lift by
+// themselves.
+func (s *Swarm) otherSource(now time.Time, p *peer, i int) bool {
 	if s.avail[i] < 2 {
 		return false // p is the only peer that announced it
 	}
-	ns := now.UnixNano()
 	for _, q := range s.peers {
-		if q != p && q.canUse(i) && (q.dist != distFar || p.dist == distFar) && bl.avoiding(q.id, ns) == nil && !s.holdBack(now, q) {
+		if q != p && q.canUse(i) && (q.dist != distFar || p.dist == distFar) && !s.holdBack(now, q) {
 			return true
 		}
 	}
@@ -439,19 +408,18 @@ func (s *Swarm) giveBack(now time.Time, p *peer, k int, avoid, timedOut bool) {
 	}
 	if avoid {
 		ns := now.UnixNano()
-		a := bl.avoidSlot(p.id)
 		switch {
 		case timedOut:
-			a.rejects = 0
-		case a.peer == p.id && a.rejects > 0 && ns < a.until:
-			a.rejects = min(a.rejects+1, 32)
+			bl.rejects = 0
+		case bl.avoid == p.id && bl.rejects > 0 && ns < bl.avoidUntil:
+			bl.rejects = min(bl.rejects+1, 32)
 		default:
-			a.rejects = 1
+			bl.rejects = 1
 		}
-		a.peer, a.until = p.id, now.Add(s.cfg.RequestTimeout).UnixNano()
-		a.retryAt = a.until
-		if a.rejects > 0 {
-			a.retryAt = now.Add(min(rejectRetry<<(a.rejects-1), s.cfg.RequestTimeout)).UnixNano()
+		bl.avoid, bl.avoidUntil = p.id, now.Add(s.cfg.RequestTimeout).UnixNano()
+		bl.retryAt = bl.avoidUntil
+		if bl.rejects > 0 {
+			bl.retryAt = now.Add(min(rejectRetry<<(bl.rejects-1), s.cfg.RequestTimeout)).UnixNano()
 		}
 	}
 	s.freeBlock(d, bl)

@@ -394,6 +394,14 @@ func (s *Swarm) unrequest(now time.Time, p *peer, k int, avoid bool) {
 	s.giveBack(now, p, k, avoid, false)
 }
 
+// cancelRequest sends p a Cancel for p.reqs[k] and gives its block back
+// (see giveBack).
+func (s *Swarm) cancelRequest(now time.Time, p *peer, k int, avoid, timedOut bool) {
+	spec := p.reqs[k].spec
+	s.send(p, wire.Message{Type: wire.Cancel, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
+	s.giveBack(now, p, k, avoid, timedOut)
+}
+
 // giveBack is unrequest; timedOut makes the avoid last the whole request
 // timeout.
 func (s *Swarm) giveBack(now time.Time, p *peer, k int, avoid, timedOut bool) {
@@ -537,9 +545,7 @@ func (s *Swarm) checkTimeouts(now time.Time, p *peer) {
 	}
 	timedOut := false
 	for len(p.reqs) > 0 && now.Sub(p.reqs[0].at) >= timeout {
-		spec := p.reqs[0].spec
-		s.send(p, wire.Message{Type: wire.Cancel, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
-		s.giveBack(now, p, 0, true, true)
+		s.cancelRequest(now, p, 0, true, true)
 		timedOut = true
 	}
 	if timedOut {

@@ -1,10 +1,6 @@
 package swarm
 
-import (
-	"time"
-
-	"github.com/shoal-p2p/shoal/wire"
-)
+import "time"
 
 // Locality: which peers are near, and what we may ask of far ones.
 //
@@ -265,9 +261,8 @@ func (s *Swarm) cancelFar(now time.Time, i int) {
 			continue
 		}
 		for k := len(q.reqs) - 1; k >= 0; k-- {
-			if spec := q.reqs[k].spec; int(spec.Piece) == i {
-				s.send(q, wire.Message{Type: wire.Cancel, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
-				s.giveBack(now, q, k, false, false)
+			if int(q.reqs[k].spec.Piece) == i {
+				s.cancelRequest(now, q, k, false, false)
 				s.loc.farStart[i] = 0
 			}
 		}

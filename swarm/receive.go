@@ -219,10 +219,7 @@ func (s *Swarm) onExtendedHandshake(now time.Time, p *peer, payload []byte) {
 		p.reqq = min(h.Reqq, maxReqq)
 		for len(p.reqs) > p.reqq {
 			// Requests beyond the new cap would be dropped by the peer.
-			k := len(p.reqs) - 1
-			spec := p.reqs[k].spec
-			s.send(p, wire.Message{Type: wire.Cancel, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
-			s.unrequest(now, p, k, false)
+			s.cancelRequest(now, p, len(p.reqs)-1, false, false)
 		}
 	}
 }

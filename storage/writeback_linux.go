@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -28,15 +29,7 @@ func (s *Storage) StartWritebacks(exts []Extent) error {
 	if s.mode == ReadOnly {
 		return nil
 	}
-	slices.SortFunc(exts, func(a, b Extent) int {
-		switch {
-		case a.Off < b.Off:
-			return -1
-		case a.Off > b.Off:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(exts, func(a, b Extent) int { return cmp.Compare(a.Off, b.Off) })
 	file, lo, hi := -1, int64(0), int64(0)
 	var first error
 	flush := func() {

@@ -112,6 +112,15 @@ type layout struct {
 	modelTotal  int64 // modelled total length
 }
 
+// modelPieceLen is the modelled length of piece i: modelPiece but for the
+// last piece, which holds the rest.
+func (l *layout) modelPieceLen(i int) int64 {
+	if i == l.numPieces-1 {
+		return l.modelTotal - int64(i)*l.modelPiece
+	}
+	return l.modelPiece
+}
+
 // check validates c and fills in defaults.
 func (c *Config) check() error {
 	switch {

@@ -149,10 +149,7 @@ func (s *simulation) upDone(h *host) {
 // originSentBlock notices when every piece left the origin once (for
 // Config.OriginLeaves); the origin's egress is its core's upload count.
 func (s *simulation) originSentBlock(spec swarm.BlockSpec) {
-	plen := s.lay.modelPiece
-	if int(spec.Piece) == s.lay.numPieces-1 {
-		plen = s.lay.modelTotal - int64(s.lay.numPieces-1)*s.lay.modelPiece
-	}
+	plen := s.lay.modelPieceLen(int(spec.Piece))
 	before := s.originSent[spec.Piece]
 	s.originSent[spec.Piece] += int64(spec.Length)
 	if before < plen && s.originSent[spec.Piece] >= plen {

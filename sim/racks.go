@@ -188,14 +188,6 @@ func (rk *racks) entered(b int32, piece int, start, end int64) {
 	}
 }
 
-// rackPieceLen is the modelled length of piece i of lay.
-func rackPieceLen(lay *layout, i int) int64 {
-	if i == lay.numPieces-1 {
-		return lay.modelTotal - int64(i)*lay.modelPiece
-	}
-	return lay.modelPiece
-}
-
 // countDup adds n modelled bytes of a piece of length (modelled) plen
 // entering rack b (k its rack and piece index) and counts those beyond
 // the piece's first copy as duplicates.
@@ -233,7 +225,7 @@ func (s *simulation) rackArrival(from, to *host, piece int, size float64) int64 
 			if rk.entrySrc[k] < 0 && rk.holders[k] == 0 {
 				rk.entrySrc[k], rk.entryAt[k] = int32(from.idx), last
 			}
-			rk.countDup(b, k, rackPieceLen(&s.lay, piece), int64(size), s.now-int64(size/from.up))
+			rk.countDup(b, k, s.lay.modelPieceLen(piece), int64(size), s.now-int64(size/from.up))
 		}
 		rk.outBytes[a] += int64(size)
 		rk.inBytes[b] += int64(size)

@@ -350,13 +350,6 @@ func (s *subscriber) busyLocked(seq uint64) bool {
 	if seq == s.hookRunning {
 		return true
 	}
-	if seq == s.rec.Current {
-		// The link still points at it: the subscription's state moved its
-		// current forward on Completed, but the Switch that moves the link
-		// (switchTo) may not have run yet, and a collection in between
-		// must not remove the release readers see as `current`.
-		return true
-	}
 	if seq == s.previous && time.Since(s.switchedAt) < s.a.cfg.SwitchGrace {
 		return true // readers of the old `current` finish first
 	}
@@ -602,6 +595,7 @@ func (s *subscriber) do(act SubAction) {
 			a.log.Error("on-complete hook queue full; hook skipped", "channel", s.name, "seq", act.Seq)
 		}
 		a.mu.Lock()
+		s.sub.Switched(act.Seq)  // the link moved: the old current may go now
 		s.sub.Trim(s.busyLocked) // apply's loop carries out the removals
 		a.mu.Unlock()
 		a.kickGC()

@@ -219,7 +219,8 @@ func TestCurrentLinkKeptUntilSwitch(t *testing.T) {
 			t.Fatal("release 1 removed while the current link still points at it")
 		}
 	}
-	s.rec.Current = 2 // the link moved; the previous release's grace is off here (0)
+	s.rec.Current = 2
+	s.sub.Switched(2) // the link moved; the previous release's grace is off here (0)
 	s.sub.Trim(s.busyLocked)
 	if acts := s.sub.Actions(); len(acts) != 1 || acts[0] != (SubAction{Remove, 1}) {
 		t.Fatalf("after the switch: %v, want [remove 1]", acts)

@@ -49,8 +49,8 @@ func (a SubAction) String() string { return fmt.Sprintf("%s %d", a.Kind, a.Seq) 
 // Subscription is the pure state of one channel subscription: which
 // releases are held, fetched and current, and the rules between them. It
 // has no goroutines, sockets, files or clock; the shell steps it with
-// events (Offer, Completed, Failed, Pin, Removed, Trim) and carries out the
-// actions it returns.
+// events (Offer, Completed, Switched, Failed, Pin, Removed, Trim) and
+// carries out the actions it returns.
 //
 // The rules:
 //   - Only forward: a release at or below the current one is ignored
@@ -62,12 +62,15 @@ func (a SubAction) String() string { return fmt.Sprintf("%s %d", a.Kind, a.Seq) 
 //   - A completed release newer than current becomes current (Switch); an
 //     older one (a pinned one finishing late) is only held.
 //   - At most keep releases are held: Trim removes the oldest beyond keep,
-//     except the current release, pinned ones and those the shell says are
-//     busy (being read); current and pinned ones count towards keep, a busy
-//     one waits for a later Trim.
+//     except the current release, the one the shell's `current` link still
+//     points at (until the shell reports the Switch done with Switched),
+//     pinned ones and those the shell says are busy (being read); current,
+//     linked and pinned ones count towards keep, a busy one waits for a
+//     later Trim.
 type Subscription struct {
 	keep     int
 	current  uint64          // 0: none yet
+	linked   uint64          // what the shell's link points at: trails current until Switched
 	fetching map[uint64]bool // releases being fetched
 	held     map[uint64]bool // complete releases in the store
 	pinned   map[uint64]bool
@@ -88,7 +91,7 @@ func NewSubscription(keep int) *Subscription {
 // Restore loads what the store held at start: the current release and the
 // complete ones. It emits no actions.
 func (s *Subscription) Restore(current uint64, held []uint64) {
-	s.current = current
+	s.current, s.linked = current, current
 	for _, h := range held {
 		s.held[h] = true
 	}
@@ -137,6 +140,11 @@ func (s *Subscription) Completed(seq uint64) {
 	}
 }
 
+// Switched tells the subscription that the shell carried out the Switch
+// to release seq: its `current` link points there now, so the release it
+// pointed at before is no longer protected as linked.
+func (s *Subscription) Switched(seq uint64) { s.linked = seq }
+
 // Failed tells the subscription that fetching seq ended without the
 // release; a later Offer may start it again.
 func (s *Subscription) Failed(seq uint64) { delete(s.fetching, seq) }
@@ -158,13 +166,13 @@ func (s *Subscription) Pin(seq uint64, on bool) {
 }
 
 // Trim removes held releases beyond keep, oldest first. The current
-// release and pinned ones always stay and take their place among the
-// keep; the newest others fill the rest. One beyond keep for which busy
+// release, the linked one and pinned ones always stay and take their
+// place among the keep; the newest others fill the rest. One beyond keep for which busy
 // reports true stays until a later Trim.
 func (s *Subscription) Trim(busy func(seq uint64) bool) {
 	held := slices.Sorted(maps.Keys(s.held))
 	slices.Reverse(held)
-	protected := func(h uint64) bool { return h == s.current || s.pinned[h] }
+	protected := func(h uint64) bool { return h == s.current || h == s.linked || s.pinned[h] }
 	slots := s.keep
 	for _, h := range held {
 		if protected(h) {

@@ -54,6 +54,8 @@ func TestSubscriptionScripts(t *testing.T) {
 				s.Offer(seq())
 			case "complete":
 				s.Completed(seq())
+			case "switched":
+				s.Switched(seq())
 			case "fail":
 				s.Failed(seq())
 			case "removed":

@@ -3,6 +3,7 @@ package client
 import (
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/shoal-p2p/shoal/peers"
@@ -65,7 +66,9 @@ func (e closedEvent) apply(t *Torrent, now time.Time) { t.onClosed(now, e.conn) 
 func (closedEvent) release()                          {}
 
 // verifiedEvent: the hash of piece was checked (and, if it matched and
-// was assembled in memory, the piece written).
+// was assembled in memory, the piece written). Posted as a pointer from
+// verifiedEvents (newVerifiedEvent), so that telling the loop costs no
+// allocation per piece: a struct value in the event interface is boxed.
 type verifiedEvent struct {
 	piece int
 	ok    bool
@@ -74,8 +77,27 @@ type verifiedEvent struct {
 	digests []swarm.BlockDigest
 }
 
-func (e verifiedEvent) apply(t *Torrent, now time.Time) { t.onVerified(now, e.piece, e.ok, e.digests) }
-func (verifiedEvent) release()                          {}
+// verifiedEvents recycles verifiedEvents between the hashing workers,
+// which take them, and the loop, which gives them back once applied.
+var verifiedEvents = sync.Pool{New: func() any { return new(verifiedEvent) }}
+
+// newVerifiedEvent returns a verifiedEvent from the pool, filled in.
+func newVerifiedEvent(piece int, ok bool, digests []swarm.BlockDigest) *verifiedEvent {
+	e := verifiedEvents.Get().(*verifiedEvent)
+	e.piece, e.ok, e.digests = piece, ok, digests
+	return e
+}
+
+func (e *verifiedEvent) apply(t *Torrent, now time.Time) {
+	piece, ok, digests := e.piece, e.ok, e.digests
+	e.release()
+	t.onVerified(now, piece, ok, digests)
+}
+
+func (e *verifiedEvent) release() {
+	*e = verifiedEvent{}
+	verifiedEvents.Put(e)
+}
 
 // blockWrittenEvent: the loop wrote a block the core asked for (a
 // WriteBlock action); err is the write's error.

@@ -336,7 +336,7 @@ func (t *Torrent) hash(j hashJob) {
 		t.fail(fmt.Errorf("verify piece %d: %w", j.piece, err))
 		return
 	}
-	t.post(verifiedEvent{piece: j.piece, ok: ok, digests: digests})
+	t.post(newVerifiedEvent(j.piece, ok, digests))
 }
 
 // hashJob is a complete piece waiting for its hash: its blocks in memory

@@ -213,9 +213,25 @@ func (t *Torrent) onClosed(now time.Time, pc *peerConn) {
 	}
 	delete(t.conns, pc.id)
 	t.log.Debug("peer gone", "peer", pc, "reason", pc.closeReason())
+	done := t.rc.sent[pc.id] != nil && t.peerLacksNothing(pc.id)
 	t.core.RemovePeer(now, pc.id)
-	t.peerGone(now, pc)
+	t.peerGone(now, pc, done)
 	t.mgr.Closed(now, pc.id)
+}
+
+// peerLacksNothing reports whether the peer has every piece (as far as
+// the core knows), or we have every piece and the peer said it wants none
+// of them: a peer that completed. The second case is how a seed learns it,
+// since a peer sends no Have of a piece to a peer that has it. The loop
+// only.
+func (t *Torrent) peerLacksNothing(id swarm.ConnID) bool {
+	t.facts = t.core.AppendPeerFacts(t.facts[:0])
+	for _, f := range t.facts {
+		if f.Conn == id {
+			return f.Seed || (!f.Interested && t.core.Complete())
+		}
+	}
+	return false
 }
 
 // recordBan keeps a ban in the Client's table and tells its other

@@ -140,3 +140,46 @@ func TestOriginFileReplacedIsNoticed(t *testing.T) {
 	waitDone(t, tor, 30*time.Second)
 	sameFile(t, filepath.Join(out, "f.bin"), data)
 }
+
+// TestCompletePeerLeavingIsNotSuspect: a getter that has every piece
+// hangs up right after the origin sent it its last blocks, as every
+// receiver does once complete. That is no sign of bad data (it verified
+// all it got), so the origin re-hashes nothing. The file is damaged in
+// place before the hang-up (size and mtime kept) to make a re-hash
+// visible: one would withhold the damaged pieces. A getter that leaves
+// before it completes still makes the origin re-hash what it sent
+// (TestOriginDamagedInPlaceIsRetriedNotBanned).
+func TestCompletePeerLeavingIsNotSuspect(t *testing.T) {
+	const pl, n = 256 << 10, 16
+	src := t.TempDir()
+	path := filepath.Join(src, "f.bin")
+	data := writeRandomFile(t, path, pl*n, 32)
+	mi := createTorrent(t, path, pl)
+	seeder := newTestClient(t, Config{})
+	seeder.recheckEvery = time.Hour // no stat polls: only the hang-up could re-hash
+	seed := addTorrent(t, seeder, mi, TorrentOptions{Dir: src, Seed: true})
+
+	getter := newTestClient(t, Config{})
+	out := t.TempDir()
+	tor := addTorrent(t, getter, mi, TorrentOptions{Dir: out, Peers: []string{seeder.Addr().String()}})
+	waitDone(t, tor, 30*time.Second)
+	sameFile(t, filepath.Join(out, "f.bin"), data)
+	time.Sleep(200 * time.Millisecond) // the getter's last Haves go out within haveDelay
+
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range n {
+		flipPiece(t, path, p, pl)
+	}
+	if err := os.Chtimes(path, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	getter.Close()
+	waitFor(t, 5*time.Second, "the origin to see the getter leave", func() bool { return seed.Stats().Peers == 0 })
+	time.Sleep(500 * time.Millisecond) // a re-hash of 8 pieces takes a few ms
+	if w := seed.Stats().Withheld; w != 0 {
+		t.Errorf("origin withholds %d pieces after a complete getter left: it re-hashed on the hang-up", w)
+	}
+}

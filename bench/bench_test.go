@@ -396,3 +396,18 @@ func TestFabricMTU(t *testing.T) {
 		}
 	}
 }
+
+// TestTBFBurst: tbf's bucket holds 20 ms at the rate, as the hosts' own
+// limiters do, and never less than a 64 KB GSO segment.
+func TestTBFBurst(t *testing.T) {
+	for _, c := range []struct {
+		rate float64
+		want string
+	}{{10e6, "200000"}, {1e9, "20000000"}, {1e6, "65536"}} {
+		argv := tbf("eth0", c.rate)
+		i := slices.Index(argv, "burst")
+		if i < 0 || i+1 >= len(argv) || argv[i+1] != c.want {
+			t.Errorf("tbf(eth0, %g) = %q, want burst %s", c.rate, argv, c.want)
+		}
+	}
+}

@@ -100,10 +100,14 @@ func newFabric(ctx context.Context, n int, up, down []float64, mtu int) (_ *fabr
 	return f, nil
 }
 
-// tbf is the tc command shaping dev's egress to bytesPerSec. The burst
-// must hold at least a 64 KB GSO segment, or tbf drops it.
+// tbf is the tc command shaping dev's egress to bytesPerSec. The bucket
+// holds 20 ms at the rate, as the hosts' own limiters do (client/limit.go),
+// and at least a 64 KB GSO segment, or tbf drops it. With 10 ms (before
+// session 11) a link that idled between bursts could not make up even the
+// gaps the in-process limiter makes up, and T_last was 0.3-0.6 s longer at
+// 10 MB/s (docs/BENCHMARKS.md, "Session 11 (netns)").
 func tbf(dev string, bytesPerSec float64) []string {
-	burst := max(64<<10, int64(bytesPerSec/100))
+	burst := max(64<<10, int64(bytesPerSec/50))
 	return []string{"tc", "qdisc", "add", "dev", dev, "root", "tbf",
 		"rate", strconv.FormatInt(int64(bytesPerSec*8), 10) + "bit",
 		"burst", strconv.FormatInt(burst, 10), "latency", "100ms"}

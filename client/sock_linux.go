@@ -107,13 +107,27 @@ type sockWriter struct {
 // maxIovecs is the most buffers one writev takes (Linux's IOV_MAX).
 const maxIovecs = 1024
 
+// notSentLowat is the most data a peer socket holds that TCP has not yet
+// sent (TCP_NOTSENT_LOWAT): a write past it waits, so what is queued for a
+// peer stays in the sender's own queue, not in a send buffer that the
+// kernel grows to megabytes, where a Request or a Have written later would
+// wait behind it. Two blocks and their headers: measured under `shoal
+// bench --netns` (tc-shaped 10 MB/s links, docs/BENCHMARKS.md, "Session 11
+// (netns)"), 32 KiB lowered T_last where 16, 64 and 128 KiB did not.
+const notSentLowat = 32 << 10
+
 // newSockWriter returns a raw writer of nc, or nil if nc is not a TCP
-// connection (the caller then writes to nc).
+// connection (the caller then writes to nc). It bounds the socket's unsent
+// data to notSentLowat.
 func newSockWriter(nc net.Conn) *sockWriter {
 	rc := rawTCP(nc)
 	if rc == nil {
 		return nil
 	}
+	_ = rc.Control(func(fd uintptr) {
+		// Best effort: a kernel without the option (before 3.12) sends as before.
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, notSentLowat)
+	})
 	w := &sockWriter{rc: rc}
 	w.fn = w.write
 	return w

@@ -716,13 +716,12 @@ const rehomeAnswers = 2
 // upload.go), while p, which got the piece later, has no request of ours
 // at all. The other peer gets a Cancel. Before endgame only (in endgame
 // such blocks are duplicated instead, see mayDuplicate), and one block per
-// fill: a second would wait behind the first. In the bench's twin
-// (N = 30, 64 MB at 10 MB/s) two thirds of the fills that find nothing for
-// p have a block of its pieces waiting elsewhere longer than the mean
-// answer time; moving after the mean, or half of it, was worse (the
-// request then waits in p's line instead), and asking p only when it
-// answers faster than the mean did not help; at twice the mean about one
-// such fill in 4,600 moves a block (docs/BENCHMARKS.md, Session 11 (flat)).
+// fill: a second would wait behind the first. In the bench's twin (N = 30,
+// 64 MB at 10 MB/s), most fills that find nothing for p have such a block
+// waiting elsewhere; moving those older than the mean answer time, or at
+// peers that answer no faster, gave nothing or worse, since the
+// request then waits in p's line instead; at twice the mean, about one
+// fill in 4,000 moves a block (BENCHMARKS.md, Session 11 (flat)).
 func (s *Swarm) rehome(now time.Time, p *peer, far farFilter) (piece, blk int, ok bool) {
 	a := s.sources.answer
 	if a == 0 || len(p.reqs) > 0 {

@@ -71,7 +71,6 @@ type block struct {
 	from       ConnID // who delivered it (received or written)
 	askedAt    int64  // unix nanoseconds of its latest request (see mayDuplicate)
 	avoid      ConnID // peer that timed out or rejected it
-	asked      ConnID // peer of its latest request (see rehome)
 	rejects    uint8  // Rejects in a row from avoid (0 after a timeout)
 	avoidUntil int64  // unix nanoseconds until which avoid applies
 	// retryAt is when (unix ns) a rejecting avoid may be asked again
@@ -174,8 +173,7 @@ type scanCursor struct {
 }
 
 // nextBlock chooses the next block to request from p: an unrequested block of
-// a piece in progress, else the first block of a newly picked piece, else
-// before endgame a block long waiting at another peer (rehome), else in
+// a piece in progress, else the first block of a newly picked piece, else in
 // endgame a block already requested elsewhere; far filters what a far peer
 // may be asked for. cur carries the scan's position between the calls of
 // one fill.
@@ -210,9 +208,6 @@ func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter, cur *scanCursor
 		return i, 0, true
 	}
 	if s.unrequested != 0 {
-		if i, b, ok := s.rehome(now, p, far); ok {
-			return i, b, true
-		}
 		return 0, 0, false
 	}
 	for _, i := range s.active {
@@ -284,7 +279,6 @@ func (s *Swarm) request(now time.Time, p *peer, i, b int) {
 	}
 	bl.reqs++
 	bl.askedAt = now.UnixNano()
-	bl.asked = p.id
 	if bl.reqs == 1 {
 		d.unrequested--
 		s.unrequested--
@@ -701,69 +695,4 @@ func (s *Swarm) recountSources(now time.Time) {
 			st.fast++
 		}
 	}
-}
-
-// rehomeAnswers: a block whose one request has waited rehomeAnswers times
-// the mean answer time (see answered) may be moved to a holder of its
-// piece we are asking nothing of (see rehome).
-const rehomeAnswers = 2
-
-// rehome moves to p, a peer we are asking nothing of and which has no
-// unrequested block for us, the first block (oldest piece first) of a
-// piece p has whose one request has waited rehomeAnswers times the mean
-// answer time at another peer that has sent us none of that piece yet:
-// that request waits in its uploader's line for a turn (see fillTurns,
-// upload.go), while p, which got the piece later, has no request of ours
-// at all. The other peer gets a Cancel. Before endgame only (in endgame
-// such blocks are duplicated instead, see mayDuplicate), and one block per
-// fill: a second would wait behind the first. In the bench's twin (N = 30,
-// 64 MB at 10 MB/s), most fills that find nothing for p have such a block
-// waiting elsewhere; moving those older than the mean answer time, or at
-// peers that answer no faster, gave nothing or worse, since the
-// request then waits in p's line instead; at twice the mean, about one
-// fill in 4,000 moves a block (BENCHMARKS.md, Session 11 (flat)).
-func (s *Swarm) rehome(now time.Time, p *peer, far farFilter) (piece, blk int, ok bool) {
-	a := s.sources.answer
-	if a == 0 || len(p.reqs) > 0 {
-		return 0, 0, false
-	}
-	ns := now.UnixNano()
-	for _, i := range s.active {
-		d := s.dl[i]
-		if d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {
-			continue
-		}
-		other := sourceUnknown
-		for b := range d.blocks {
-			bl := &d.blocks[b]
-			if bl.state != blockMissing || bl.reqs != 1 || bl.asked == p.id || ns-bl.askedAt < rehomeAnswers*a ||
-				s.avoids(now, p, i, bl, &other) {
-				continue
-			}
-			q := s.byID.get(bl.asked)
-			if q == nil || d.sentBy(q.id) {
-				continue
-			}
-			k := q.findRequest(s.blockSpec(i, b))
-			if k < 0 {
-				continue
-			}
-			fill := s.needFill
-			s.cancelRequest(now, q, k, false, false)
-			s.needFill = fill // the block goes to p at once: no other peer needs a fill for it
-			return i, b, true
-		}
-	}
-	return 0, 0, false
-}
-
-// sentBy reports whether q delivered a block of d (it may be sending the
-// rest now).
-func (d *pieceDL) sentBy(q ConnID) bool {
-	for k := range d.blocks {
-		if bl := &d.blocks[k]; bl.state != blockMissing && bl.from == q {
-			return true
-		}
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/shoal-p2p/shoal/peers"
 	"github.com/shoal-p2p/shoal/swarm"
@@ -11,14 +12,22 @@ import (
 // host is one simulated machine: its two machines (the scheduling core and
 // the peer manager, as in the client), its links and its connections.
 type host struct {
-	idx    int
-	core   *swarm.Swarm
-	mgr    *peers.Manager // from the host's join on
-	later  []later        // process's queue of work between batches
-	facts  []swarm.PeerFact
-	busyP  bool // process is running for this host
-	origin bool
-	extHS  []byte // its BEP 10 handshake payload if it has a zone (nil: simulation.extHS)
+	idx  int
+	core *swarm.Swarm
+	mgr  *peers.Manager // from the host's join on
+	// mgrStepped says h.mgr was stepped (an event method ran) since
+	// process last asked it for actions, and wakeStale since armWake last
+	// read its Wake: between steps the manager has no actions and its
+	// Wake is unchanged, so process and armWake skip it then (a Have
+	// delivery, most of a large run's events, steps only the core, and the
+	// manager is one more cold struct per delivery). See stepped.
+	mgrStepped, wakeStale bool
+	wake                  time.Time // h.mgr.Wake() as of the last read
+	later                 []later   // process's queue of work between batches
+	facts                 []swarm.PeerFact
+	busyP                 bool // process is running for this host
+	origin                bool
+	extHS                 []byte // its BEP 10 handshake payload if it has a zone (nil: simulation.extHS)
 	// Link rates in modelled bytes per nanosecond.
 	up, down         float64
 	upReal, downReal float64 // real bytes per second, for the floor
@@ -129,6 +138,16 @@ type ctrl struct {
 	from *conn // for ctrlAccept: the acceptor's end
 	msg  ctrlMsg
 }
+
+// stepped notes that h's peer manager was stepped: call it at every call
+// of one of its event methods (Connected, Tick, Closed, ...), since process
+// asks the manager for actions, and armWake for its Wake, only after one.
+func (h *host) stepped() { h.mgrStepped, h.wakeStale = true, true }
+
+// checkMgrSkips makes process and armWake verify, where they skip the peer
+// manager, that it had no actions and an unchanged Wake (tests set it: a
+// missing stepped call would lose the manager's actions).
+var checkMgrSkips = false
 
 // lookup returns h's open connection with id c, or nil.
 func (h *host) lookup(c swarm.ConnID) *conn {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"time"
 
@@ -204,7 +205,8 @@ func (s *simulation) process(h *host) {
 	now := timeOf(s.now)
 	for {
 		worked := false
-		if h.mgr != nil {
+		if h.mgr != nil && h.mgrStepped {
+			h.mgrStepped = false
 			if macts := h.mgr.Ready(); macts != nil {
 				for i := range macts {
 					s.doPeers(h, macts[i])
@@ -212,6 +214,8 @@ func (s *simulation) process(h *host) {
 				h.mgr.Advance()
 				worked = true
 			}
+		} else if checkMgrSkips && h.mgr != nil && h.mgr.HasReady() {
+			panic(fmt.Sprintf("sim: host %d's peer manager has actions but was not marked stepped", h.idx))
 		}
 		if s.runCore(h, now) {
 			worked = true
@@ -302,18 +306,22 @@ func (s *simulation) doLater(h *host, now time.Time, l later) {
 	case laterClosed:
 		if h.mgr != nil {
 			h.mgr.Closed(now, l.c.id)
+			h.stepped()
 		}
 	case laterBan:
 		if h.mgr != nil {
 			h.mgr.Ban(now, l.conn, l.reason, l.until)
+			h.stepped()
 		}
 	case laterCompleted:
 		if h.mgr != nil {
 			h.mgr.Completed(now)
+			h.stepped()
 		}
 	case laterDialFailed:
 		if h.mgr != nil {
 			h.mgr.DialFailed(now, l.addr)
+			h.stepped()
 		}
 	case laterWritten:
 		h.core.BlockWritten(now, l.spec, nil)
@@ -333,7 +341,12 @@ func (s *simulation) armWake(h *host) {
 	if h.mgr == nil || h.gone {
 		return
 	}
-	w := h.mgr.Wake()
+	if h.wakeStale {
+		h.wake, h.wakeStale = h.mgr.Wake(), false
+	} else if checkMgrSkips && !h.mgr.Wake().Equal(h.wake) {
+		panic(fmt.Sprintf("sim: host %d's peer manager changed its Wake but was not marked stepped", h.idx))
+	}
+	w := h.wake
 	if w.IsZero() {
 		return
 	}

@@ -35,6 +35,7 @@ func (s *simulation) join(h *host) {
 		panic(err) // the config is built here: a bug, not input
 	}
 	h.mgr = m
+	h.stepped()
 	s.process(h)
 }
 
@@ -97,6 +98,7 @@ func (s *simulation) accept(a *host, d *conn) {
 	remote := netip.AddrPortFrom(peerAddr(d.h.idx).Addr(), uint16(40000+len(a.conns)%20000))
 	a.mgr.Connected(timeOf(s.now), peers.Handshake{Conn: c.id, Remote: remote,
 		Wire: wire.Handshake{Reserved: handshakeReserved, PeerID: peerID(d.h.idx)}})
+	a.stepped()
 	s.process(a)
 }
 
@@ -118,6 +120,7 @@ func (s *simulation) established(d, remote *conn) {
 	addr := peerAddr(d.peer.idx)
 	h.mgr.Connected(timeOf(s.now), peers.Handshake{Conn: d.id, Dialed: addr, Remote: addr,
 		Wire: wire.Handshake{Reserved: handshakeReserved, PeerID: peerID(d.peer.idx)}})
+	h.stepped()
 	s.process(h)
 }
 
@@ -129,6 +132,7 @@ func (s *simulation) dialFailed(d *conn) {
 	d.state = closed
 	if !d.h.gone {
 		d.h.mgr.DialFailed(timeOf(s.now), peerAddr(d.peer.idx))
+		d.h.stepped()
 		s.process(d.h)
 	}
 }
@@ -166,6 +170,7 @@ func (s *simulation) extendedArrived(c *conn) {
 		h.mgr.Facts(now, h.facts)
 	}
 	h.mgr.Extended(now, c.id, e)
+	h.stepped()
 	s.farKnown(h) // racks.go
 }
 
@@ -178,6 +183,7 @@ func (s *simulation) tickPeers(h *host) {
 	h.facts = h.core.AppendPeerFacts(h.facts[:0])
 	h.mgr.Facts(now, h.facts)
 	h.mgr.Tick(now)
+	h.stepped()
 }
 
 // peerID is host i's BitTorrent peer id: "S" and its index, so the lower

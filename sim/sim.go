@@ -249,6 +249,7 @@ func (s *simulation) handle(e event) {
 			return
 		}
 		h.mgr.Tick(timeOf(s.now))
+		h.stepped()
 		s.process(h)
 	case evJoin:
 		s.join(h)
@@ -307,6 +308,7 @@ func (s *simulation) deliver(d ctrl) {
 		s.closeConn(c, false)
 		c.h.core.RemovePeer(timeOf(s.now), c.id)
 		c.h.mgr.Closed(timeOf(s.now), c.id)
+		c.h.stepped()
 		s.process(c.h)
 	}
 }

@@ -46,6 +46,7 @@ func (s *simulation) trackerReply(h *host) {
 	}
 	h.addrBuf = addrs
 	h.mgr.AnnounceDone(timeOf(s.now), 0, peers.AnnounceResult{Interval: AnnounceInterval, MinInterval: MinInterval, Peers: addrs})
+	h.stepped()
 	s.process(h)
 }
 

@@ -24,3 +24,21 @@ func TestChurnOriginLeaves(t *testing.T) {
 		}
 	}
 }
+
+// TestChurnFloorOverStayers: the floor bounds the finish of the receivers
+// that stay, so a slow receiver that leaves part-way does not set it
+// (F/d_min was over every receiver), while every receiver's upload still
+// counts.
+func TestChurnFloorOverStayers(t *testing.T) {
+	cfg := Config{Size: 1000, OriginLink: 100, Peers: 3}
+	hosts := []*host{{origin: true},
+		{upReal: 100, downReal: 100}, {upReal: 100, downReal: 100},
+		{upReal: 10, downReal: 10, churnAt: 1}}
+	if got, want := floor(&cfg, hosts), 10.0; got != want {
+		t.Fatalf("floor with the slow receiver leaving = %v s, want %v s (F/u_s)", got, want)
+	}
+	hosts[3].churnAt = 0
+	if got, want := floor(&cfg, hosts), 100.0; got != want {
+		t.Fatalf("floor with the slow receiver staying = %v s, want %v s (F/d_min)", got, want)
+	}
+}

@@ -262,6 +262,9 @@ type Straggler struct {
 	PeersMax    int       `json:"peers_max"`
 	HeldAtOut   float64   `json:"held_at_origin_first_copy"` // fraction of F
 	Breakdown   Breakdown `json:"breakdown"`
+	// PeersLost is how many of its connections closed because the other
+	// end left (Config.Churn; churn.go).
+	PeersLost int `json:"peers_lost,omitempty"`
 }
 
 // Quantiles summarizes a distribution.
@@ -413,7 +416,8 @@ func (t *trace) slowest(s *simulation, F float64, k int) []Straggler {
 	for _, h := range hs[:min(k, len(hs))] {
 		st := Straggler{Host: h.idx, FinishS: float64(h.finishedAt) / 1e9,
 			FirstByteS: float64(t.firstByte[h.idx]) / 1e9, FirstPieceS: float64(t.firstPiece[h.idx]) / 1e9,
-			PeersMin: int(t.peersMin[h.idx]), PeersMax: int(t.peersMax[h.idx]), HeldAtOut: float64(t.atOut[h.idx]) / F}
+			PeersMin: int(t.peersMin[h.idx]), PeersMax: int(t.peersMax[h.idx]), HeldAtOut: float64(t.atOut[h.idx]) / F,
+			PeersLost: int(h.lost)}
 		if t.outAt >= 0 {
 			st.Breakdown = t.breakdown(h, F, F/t.floors[h.downReal])
 		}
@@ -443,13 +447,16 @@ func (t *trace) breakdown(h *host, F, v float64) Breakdown {
 
 // classFloors returns the floor of each class of receivers (by download
 // rate d): max(F/u_s, F/d, n·F/(u_s+Σu)) with n the receivers of the
-// class; with one class it is the run's floor.
+// class that stay (churn: one that leaves needs no whole copy) and Σu over
+// every receiver; with one class it is the run's floor.
 func classFloors(s *simulation) map[float64]float64 {
 	F := float64(s.cfg.Size)
 	sum, n := 0.0, map[float64]int{}
 	for _, h := range s.hosts[1:] {
 		sum += h.upReal
-		n[h.downReal]++
+		if h.churnAt == 0 {
+			n[h.downReal]++
+		}
 	}
 	out := make(map[float64]float64, len(n))
 	for d, k := range n {

@@ -49,6 +49,10 @@ type traceBin struct {
 	active                     int64 // receivers with a piece in progress
 	pieces                     int64 // pieces in progress, summed over receivers
 	maxQueued                  int   // the most requests one receiver held for its peers
+	// The receivers not gone at the bin's start (churn), and their
+	// download capacity in real bytes per second: the averages' base.
+	present     int
+	presentDown float64
 	// Receivers whose upload link was idle at the bin's start, by cause:
 	// nothing asked of it, requests the core holds back (upload turns), or
 	// blocks for backlogged receivers only.
@@ -178,6 +182,8 @@ func (t *trace) sample(s *simulation) {
 		if h.gone {
 			continue
 		}
+		b.present++
+		b.presentDown += h.downReal
 		st := h.core.Stats()
 		np := int32(st.Peers)
 		t.peersMax[h.idx] = max(t.peersMax[h.idx], np)
@@ -369,18 +375,20 @@ func (t *trace) diagnose(s *simulation, r *Report) *Diagnosis {
 		}
 	}
 	d.PieceSpread = quantiles(spread)
-	// Receivers present per bin, for the averages: those that had joined
-	// and not left are all counted (a finished receiver's idle download
-	// counts as idle).
-	recv := float64(s.cfg.Peers - s.churned)
+	// Receivers present per bin, for the averages: those that had not
+	// left at the bin's start are all counted (one that had not joined
+	// yet, or had finished, counts as idle); a bin not sampled takes the
+	// count of the one before.
+	recv := float64(s.cfg.Peers)
 	down := 0.0
 	for _, h := range s.hosts[1:] {
-		if h.churnAt == 0 {
-			down += h.downReal
-		}
+		down += h.downReal
 	}
 	bs := float64(t.bin)
 	for k, b := range t.bins {
+		if b.sampled && b.present > 0 {
+			recv, down = float64(b.present), b.presentDown
+		}
 		tb := TimelineBin{StartS: float64(int64(k)*t.bin) / 1e9,
 			OriginUp: float64(b.originUp) / bs, RecvUp: float64(b.recvUp) / bs / recv,
 			RecvDown: float64(b.recvDown) / bs / recv, Done: float64(b.done) / float64(s.cfg.Peers)}

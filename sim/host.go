@@ -51,7 +51,8 @@ type host struct {
 	done       bool
 	finishedAt int64
 	gone       bool
-	churnAt    int // leave after this many verified pieces (0: never)
+	churnAt    int   // leave after this many verified pieces (0: never)
+	lost       int32 // connections closed because the other end left (Config.Churn)
 	leaving    bool
 }
 

@@ -404,6 +404,9 @@ func (s *simulation) depart(h *host) {
 		}
 	}
 	for _, c := range h.conns {
+		if c.state == open && !h.origin {
+			c.peer.lost++ // churn.go
+		}
 		s.closeConn(c, true)
 	}
 	if h.churnAt > 0 {

@@ -28,6 +28,10 @@ type Report struct {
 	MaxPeers     int     `json:"max_peers,omitempty"` // connections per host, when not the client's default
 
 	// FloorS is the Kumar-Ross bound max(F/u_s, F/d_min, N·F/(u_s+Σu_i)).
+	// With Churn, N and d_min are over the receivers that stay (T_last is
+	// theirs; one that leaves needs no whole copy) and Σu_i over every
+	// receiver (one that leaves uploads until it does: counting it for the
+	// whole run keeps the bound a lower bound).
 	FloorS float64 `json:"floor_s"`
 	// SingleSourceS is N·F/u_s: the origin sending every copy itself.
 	SingleSourceS float64 `json:"single_source_s"`
@@ -58,6 +62,8 @@ type Report struct {
 	Diagnosis *Diagnosis `json:"diagnosis,omitempty"`
 	// RackReport is set when the run modelled racks (racks.go).
 	*RackReport
+	// ChurnFigures is set when receivers left (Config.Churn; churn.go).
+	ChurnFigures *ChurnReport `json:"churn_figures,omitempty"`
 
 	// SimWallS and SimPeakHeapBytes are what the simulation cost; Run
 	// reads no clock, so the caller measures and fills them in.
@@ -65,16 +71,20 @@ type Report struct {
 	SimPeakHeapBytes uint64  `json:"sim_peak_heap_bytes"`
 }
 
-// floor returns the Kumar-Ross lower bound on T_last in seconds.
+// floor returns the Kumar-Ross lower bound on T_last in seconds, over the
+// receivers that stay (see Report.FloorS).
 func floor(cfg *Config, hosts []*host) float64 {
 	F := float64(cfg.Size)
 	us := cfg.OriginLink
-	dmin, sum := math.Inf(1), 0.0
+	dmin, sum, stay := math.Inf(1), 0.0, 0
 	for _, h := range hosts[1:] {
 		sum += h.upReal
-		dmin = min(dmin, h.downReal)
+		if h.churnAt == 0 {
+			dmin = min(dmin, h.downReal)
+			stay++
+		}
 	}
-	return max(F/us, F/dmin, float64(cfg.Peers)*F/(us+sum))
+	return max(F/us, F/dmin, float64(stay)*F/(us+sum))
 }
 
 // report summarizes the run.
@@ -114,6 +124,7 @@ func (s *simulation) report() *Report {
 			r.Efficiency = r.FloorS / r.TLastS
 		}
 	}
+	r.ChurnFigures = s.churnReport()
 	r.Classes = s.classes()
 	r.Diagnosis = s.trace.diagnose(s, r)
 	return r

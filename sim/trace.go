@@ -49,6 +49,10 @@ type traceBin struct {
 	active                     int64 // receivers with a piece in progress
 	pieces                     int64 // pieces in progress, summed over receivers
 	maxQueued                  int   // the most requests one receiver held for its peers
+	// The receivers not gone at the bin's start (churn), and their
+	// download capacity in real bytes per second: the averages' base.
+	present     int
+	presentDown float64
 	// Receivers whose upload link was idle at the bin's start, by cause:
 	// nothing asked of it, requests the core holds back (upload turns), or
 	// blocks for backlogged receivers only.
@@ -178,6 +182,8 @@ func (t *trace) sample(s *simulation) {
 		if h.gone {
 			continue
 		}
+		b.present++
+		b.presentDown += h.downReal
 		st := h.core.Stats()
 		np := int32(st.Peers)
 		t.peersMax[h.idx] = max(t.peersMax[h.idx], np)
@@ -262,6 +268,9 @@ type Straggler struct {
 	PeersMax    int       `json:"peers_max"`
 	HeldAtOut   float64   `json:"held_at_origin_first_copy"` // fraction of F
 	Breakdown   Breakdown `json:"breakdown"`
+	// PeersLost is how many of its connections closed because the other
+	// end left (Config.Churn; churn.go).
+	PeersLost int `json:"peers_lost,omitempty"`
 }
 
 // Quantiles summarizes a distribution.
@@ -366,18 +375,20 @@ func (t *trace) diagnose(s *simulation, r *Report) *Diagnosis {
 		}
 	}
 	d.PieceSpread = quantiles(spread)
-	// Receivers present per bin, for the averages: those that had joined
-	// and not left are all counted (a finished receiver's idle download
-	// counts as idle).
-	recv := float64(s.cfg.Peers - s.churned)
+	// Receivers present per bin, for the averages: those that had not
+	// left at the bin's start are all counted (one that had not joined
+	// yet, or had finished, counts as idle); a bin not sampled takes the
+	// count of the one before.
+	recv := float64(s.cfg.Peers)
 	down := 0.0
 	for _, h := range s.hosts[1:] {
-		if h.churnAt == 0 {
-			down += h.downReal
-		}
+		down += h.downReal
 	}
 	bs := float64(t.bin)
 	for k, b := range t.bins {
+		if b.sampled && b.present > 0 {
+			recv, down = float64(b.present), b.presentDown
+		}
 		tb := TimelineBin{StartS: float64(int64(k)*t.bin) / 1e9,
 			OriginUp: float64(b.originUp) / bs, RecvUp: float64(b.recvUp) / bs / recv,
 			RecvDown: float64(b.recvDown) / bs / recv, Done: float64(b.done) / float64(s.cfg.Peers)}
@@ -413,7 +424,8 @@ func (t *trace) slowest(s *simulation, F float64, k int) []Straggler {
 	for _, h := range hs[:min(k, len(hs))] {
 		st := Straggler{Host: h.idx, FinishS: float64(h.finishedAt) / 1e9,
 			FirstByteS: float64(t.firstByte[h.idx]) / 1e9, FirstPieceS: float64(t.firstPiece[h.idx]) / 1e9,
-			PeersMin: int(t.peersMin[h.idx]), PeersMax: int(t.peersMax[h.idx]), HeldAtOut: float64(t.atOut[h.idx]) / F}
+			PeersMin: int(t.peersMin[h.idx]), PeersMax: int(t.peersMax[h.idx]), HeldAtOut: float64(t.atOut[h.idx]) / F,
+			PeersLost: int(h.lost)}
 		if t.outAt >= 0 {
 			st.Breakdown = t.breakdown(h, F, F/t.floors[h.downReal])
 		}
@@ -443,13 +455,16 @@ func (t *trace) breakdown(h *host, F, v float64) Breakdown {
 
 // classFloors returns the floor of each class of receivers (by download
 // rate d): max(F/u_s, F/d, n·F/(u_s+Σu)) with n the receivers of the
-// class; with one class it is the run's floor.
+// class that stay (churn: one that leaves needs no whole copy) and Σu over
+// every receiver; with one class it is the run's floor.
 func classFloors(s *simulation) map[float64]float64 {
 	F := float64(s.cfg.Size)
 	sum, n := 0.0, map[float64]int{}
 	for _, h := range s.hosts[1:] {
 		sum += h.upReal
-		n[h.downReal]++
+		if h.churnAt == 0 {
+			n[h.downReal]++
+		}
 	}
 	out := make(map[float64]float64, len(n))
 	for d, k := range n {

@@ -96,6 +96,7 @@ func runSim(ctx context.Context, args []string) error {
 	rep.SimWallS, rep.SimPeakHeapBytes = wall.Seconds(), heap
 	printSimReport(rep, *timeline)
 	printRackReport(rep)
+	printChurnReport(rep)
 	if *jsonOut != "" {
 		if werr := appendJSON(*jsonOut, rep); werr != nil {
 			return werr
@@ -150,8 +151,12 @@ func printSimReport(r *sim.Report, timeline bool) {
 			d.PieceSpread.P50, d.PieceSpread.P99, d.PieceSpread.Max)
 		for _, st := range d.Slowest {
 			b := st.Breakdown
-			fmt.Printf("  late: host %d done %.3fs (first block %.4fs, piece %.4fs; peers %d-%d; held %.0f%% at the origin's first copy; start-up %.3f + steady %.3f + tail %.3f)\n",
-				st.Host, st.FinishS, st.FirstByteS, st.FirstPieceS, st.PeersMin, st.PeersMax, 100*st.HeldAtOut, b.StartupS, b.SteadyS, b.TailS)
+			lost := ""
+			if st.PeersLost > 0 {
+				lost = fmt.Sprintf(", %d lost to receivers leaving", st.PeersLost)
+			}
+			fmt.Printf("  late: host %d done %.3fs (first block %.4fs, piece %.4fs; peers %d-%d%s; held %.0f%% at the origin's first copy; start-up %.3f + steady %.3f + tail %.3f)\n",
+				st.Host, st.FinishS, st.FirstByteS, st.FirstPieceS, st.PeersMin, st.PeersMax, lost, 100*st.HeldAtOut, b.StartupS, b.SteadyS, b.TailS)
 		}
 		if timeline {
 			fmt.Printf("  timeline (per receiver: link use, requests out, peers' requests held, pieces in progress; idle uploads by cause)\n")
@@ -223,4 +228,15 @@ func (p *heapPeak) stop() uint64 {
 	close(p.stopc)
 	runtime.KeepAlive(p)
 	return <-p.done
+}
+
+// printChurnReport prints what the receivers that left cost, if any did
+// (sim.ChurnReport).
+func printChurnReport(r *sim.Report) {
+	c := r.ChurnFigures
+	if c == nil {
+		return
+	}
+	fmt.Printf("  churn: the %d that left had received %.2f F and uploaded %.2f F; of those that stayed, %d lost peers to them (mean %.1f, max %d): last of them done %.3fs, of the others %.3fs\n",
+		r.Churned, c.InRatio, c.OutRatio, c.HitHosts, c.PeersLostMean, c.PeersLostMax, c.TLastHitS, c.TLastUnhitS)
 }

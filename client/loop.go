@@ -279,7 +279,7 @@ func (t *Torrent) write(b swarm.BlockSpec, buf *[]byte) {
 	if err != nil {
 		t.fail(fmt.Errorf("write piece %d: %w", b.Piece, err))
 	}
-	t.later = append(t.later, t.asm.written(b, err)) // a recycled blockWrittenEvent
+	t.later = append(t.later, t.asm.written(b, err)) // a recycled writtenEvent (assembler.written)
 }
 
 // verifyAsync queues a piece for hashing and reports the result as a

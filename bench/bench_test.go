@@ -153,15 +153,17 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		t.Errorf("unknown system: got %v, want ErrUnknownSystem", err)
 	}
 	for name, mut := range map[string]func(*Config){
-		"no binary":         func(c *Config) { c.Shoal = "" },
-		"no peers":          func(c *Config) { c.Peers = 0 },
-		"no size":           func(c *Config) { c.Size = 0 },
-		"no link":           func(c *Config) { c.Link = 0 },
-		"no systems":        func(c *Config) { c.Systems = nil },
-		"no work dir":       func(c *Config) { c.Dir = "" },
-		"MTU without netns": func(c *Config) { c.MTU = 9000 },
-		"MTU too small":     func(c *Config) { c.Netns, c.MTU = true, 100 },
-		"MTU too large":     func(c *Config) { c.Netns, c.MTU = true, 70000 },
+		"no binary":           func(c *Config) { c.Shoal = "" },
+		"no peers":            func(c *Config) { c.Peers = 0 },
+		"no size":             func(c *Config) { c.Size = 0 },
+		"no link":             func(c *Config) { c.Link = 0 },
+		"no systems":          func(c *Config) { c.Systems = nil },
+		"no work dir":         func(c *Config) { c.Dir = "" },
+		"MTU without netns":   func(c *Config) { c.MTU = 9000 },
+		"MTU too small":       func(c *Config) { c.Netns, c.MTU = true, 100 },
+		"MTU too large":       func(c *Config) { c.Netns, c.MTU = true, 70000 },
+		"qdisc without netns": func(c *Config) { c.Qdisc = QdiscFIFO },
+		"unknown qdisc":       func(c *Config) { c.Netns, c.Qdisc = true, "fq_codel" },
 	} {
 		c := good
 		mut(&c)
@@ -264,14 +266,20 @@ func TestRunNetns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Jumbo frames: the results say so and the floor takes their goodput.
-	cfg.MTU, cfg.Systems = 9000, []string{Shoal}
+	for _, r := range results {
+		if r.Qdisc != QdiscFair {
+			t.Errorf("%s: qdisc %q, want the default %q", r.System, r.Qdisc, QdiscFair)
+		}
+	}
+	// Jumbo frames, and the old FIFO: the results say so and the floor
+	// takes their goodput.
+	cfg.MTU, cfg.Systems, cfg.Qdisc = 9000, []string{Shoal}, QdiscFIFO
 	jumbo, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(jumbo) != 1 || jumbo[0].MTU != 9000 {
-		t.Errorf("MTU 9000 run: results %+v", jumbo)
+	if len(jumbo) != 1 || jumbo[0].MTU != 9000 || jumbo[0].Qdisc != QdiscFIFO {
+		t.Errorf("MTU 9000 fifo run: results %+v", jumbo)
 	}
 	for _, r := range append(results, jumbo...) {
 		if !r.Netns {
@@ -382,7 +390,7 @@ func TestFabricMTU(t *testing.T) {
 		t.Skip("--netns needs tc (iproute2)")
 	}
 	ctx := context.Background()
-	f, err := newFabric(ctx, 2, []float64{10e6, 10e6}, []float64{10e6, 0}, 9000)
+	f, err := newFabric(ctx, 2, []float64{10e6, 10e6}, []float64{10e6, 0}, 9000, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,6 +416,53 @@ func TestTBFBurst(t *testing.T) {
 		i := slices.Index(argv, "burst")
 		if i < 0 || i+1 >= len(argv) || argv[i+1] != c.want {
 			t.Errorf("tbf(eth0, %g) = %q, want burst %s", c.rate, argv, c.want)
+		}
+	}
+}
+
+// TestUploadFIFO: the old qdisc is tbf alone, as before session 12.
+func TestUploadFIFO(t *testing.T) {
+	got := upload("eth0", 10e6, 0, QdiscFIFO, []string{"10.77.0.2", "10.77.0.4"})
+	if want := [][]string{tbf("eth0", 10e6)[1:]}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("upload(fifo) = %q, want %q", got, want)
+	}
+}
+
+// TestUploadFair: a root class at the link's rate with tbf's bucket, a
+// default class, and for every remote host a class of its own with its own
+// FIFO, reached by a filter on that host's address; the classes' own
+// buckets hold one frame, so they add no burst to the link's.
+func TestUploadFair(t *testing.T) {
+	remotes := []string{"10.77.0.2", "10.77.0.4", "10.77.0.5"}
+	for _, c := range []struct {
+		rate               float64
+		mtu                int
+		rate8, share       string // the root's rate, and each class's share
+		burst, frame, fifo string
+	}{
+		{10e6, 0, "80000000bit", "20000000bit", "200000", "1514", "200000"},
+		{4e6, 0, "32000000bit", "8000000bit", "80000", "1514", "196608"}, // a FIFO holds three 64 KB segments
+		{1e9, 9000, "8000000000bit", "2000000000bit", "20000000", "9014", "20000000"},
+	} {
+		cmds := upload("eth0", c.rate, c.mtu, QdiscFair, remotes)
+		lines := make([]string, len(cmds))
+		for i, cmd := range cmds {
+			lines[i] = strings.Join(cmd, " ")
+		}
+		want := []string{
+			"qdisc add dev eth0 root handle 1: htb default 2",
+			"class add dev eth0 parent 1: classid 1:1 htb rate " + c.rate8 + " ceil " + c.rate8 + " burst " + c.burst + " cburst " + c.burst + " quantum " + c.frame,
+		}
+		for i, id := range []string{"1:2", "1:10", "1:11", "1:12"} {
+			want = append(want,
+				"class add dev eth0 parent 1:1 classid "+id+" htb rate "+c.share+" ceil "+c.rate8+" burst "+c.frame+" cburst "+c.burst+" quantum "+c.frame,
+				"qdisc add dev eth0 parent "+id+" bfifo limit "+c.fifo)
+			if i > 0 {
+				want = append(want, "filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst "+remotes[i-1]+"/32 flowid "+id)
+			}
+		}
+		if !slices.Equal(lines, want) {
+			t.Errorf("upload(%g, MTU %d):\n%s\nwant\n%s", c.rate, c.mtu, strings.Join(lines, "\n"), strings.Join(want, "\n"))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -28,9 +29,25 @@ func Goodput(mtu int) float64 {
 	return float64(mtu-52) / float64(mtu+14)
 }
 
+// Qdiscs --netns can shape the hosts' uploads with (Config.Qdisc).
+const (
+	// QdiscFair shapes a host's upload with a fair queue under the link's
+	// rate, as a real host's fq or fq_codel does: htb with one class per
+	// remote host, served round robin (htb's deficit round robin, one
+	// frame a turn), each with its own short FIFO, so one flow's bulk does
+	// not delay the host's ACKs and Requests to other hosts, and drops fall
+	// on the flow that overfills its queue. Downloads keep tbf's FIFO, as
+	// a switch port's. The default since session 12.
+	QdiscFair = "fair"
+	// QdiscFIFO shapes uploads and downloads alike with tbf: one FIFO of
+	// up to 100 ms for every flow of the link (sessions 7-11).
+	QdiscFIFO = "fifo"
+)
+
 // fabric is a network of namespaces, one per host, joined by a bridge in
-// the root namespace; every host's upload is shaped by tbf on its own
-// interface and its download by tbf on the bridge side of its veth pair.
+// the root namespace; every host's upload is shaped on its own interface
+// (by upload: QdiscFair or QdiscFIFO) and its download by tbf on the
+// bridge side of its veth pair.
 type fabric struct {
 	id     string // short unique tag in every name
 	bridge string
@@ -44,11 +61,15 @@ type netHost struct {
 	ip   string
 }
 
+// hostIP is host i's address in 10.77.0.0/16.
+func hostIP(i int) string { return fmt.Sprintf("10.77.%d.%d", (i+2)/250, (i+2)%250+1) }
+
 // newFabric creates n namespaces with addresses in 10.77.0.0/16. Host i's
 // upload is limited to up[i] and its download to down[i] bytes per second
-// (0: unshaped); mtu, if not 0, is every interface's MTU (the bridge takes
+// (0: unshaped), uploads with the qdisc named (QdiscFair or QdiscFIFO; ""
+// is QdiscFair); mtu, if not 0, is every interface's MTU (the bridge takes
 // its ports'). On error it removes what it created.
-func newFabric(ctx context.Context, n int, up, down []float64, mtu int) (_ *fabric, err error) {
+func newFabric(ctx context.Context, n int, up, down []float64, mtu int, qdisc string) (_ *fabric, err error) {
 	id := strconv.Itoa(os.Getpid() % 100000)
 	f := &fabric{id: id, bridge: "shb" + id}
 	defer func() {
@@ -62,12 +83,14 @@ func newFabric(ctx context.Context, n int, up, down []float64, mtu int) (_ *fabr
 	if err := ip(ctx, "link", "set", f.bridge, "up"); err != nil {
 		return nil, err
 	}
+	ips := make([]string, n)
 	for i := range n {
 		h := netHost{
 			ns:   fmt.Sprintf("shoal-%s-%d", id, i),
 			veth: fmt.Sprintf("sv%s.%d", id, i),
-			ip:   fmt.Sprintf("10.77.%d.%d", (i+2)/250, (i+2)%250+1),
+			ip:   hostIP(i),
 		}
+		ips[i] = h.ip
 		f.hosts = append(f.hosts, h)
 		steps := [][]string{
 			{"netns", "add", h.ns},
@@ -86,8 +109,12 @@ func newFabric(ctx context.Context, n int, up, down []float64, mtu int) (_ *fabr
 				return nil, err
 			}
 		}
+	}
+	// Every host is known now: a fair upload has a class for each other.
+	for i, h := range f.hosts {
 		if up[i] > 0 {
-			if err := run(ctx, append([]string{"ip", "netns", "exec", h.ns}, tbf("eth0", up[i])...)...); err != nil {
+			others := slices.Delete(slices.Clone(ips), i, i+1)
+			if err := tcBatch(ctx, h.ns, upload("eth0", up[i], mtu, qdisc, others)); err != nil {
 				return nil, err
 			}
 		}
@@ -100,17 +127,91 @@ func newFabric(ctx context.Context, n int, up, down []float64, mtu int) (_ *fabr
 	return f, nil
 }
 
-// tbf is the tc command shaping dev's egress to bytesPerSec. The bucket
-// holds 20 ms at the rate, as the hosts' own limiters do (client/limit.go),
-// and at least a 64 KB GSO segment, or tbf drops it. With 10 ms (before
-// session 11) a link that idled between bursts could not make up even the
-// gaps the in-process limiter makes up, and T_last was 0.3-0.6 s longer at
-// 10 MB/s (docs/BENCHMARKS.md, "Session 11 (netns)").
+// tcBatch runs tc commands (each without the leading "tc") in one tc
+// process inside namespace ns: a fair upload is 3 commands per remote host.
+func tcBatch(ctx context.Context, ns string, cmds [][]string) error {
+	var b strings.Builder
+	for _, c := range cmds {
+		b.WriteString(strings.Join(c, " "))
+		b.WriteByte('\n')
+	}
+	argv := []string{"ip", "netns", "exec", ns, "tc", "-batch", "-"}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin = strings.NewReader(b.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("netns: %s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// burstBytes is the bucket of a shaped link: 20 ms at the rate, as the
+// hosts' own limiters hold (client/limit.go), and at least a 64 KB GSO
+// segment, or tbf drops it. With 10 ms (before session 11) a link that
+// idled between bursts could not make up even the gaps the in-process
+// limiter makes up, and T_last was 0.3-0.6 s longer at 10 MB/s
+// (docs/BENCHMARKS.md, "Session 11 (netns)").
+func burstBytes(bytesPerSec float64) int64 { return max(64<<10, int64(bytesPerSec/50)) }
+
+// upload returns the tc commands (without the leading "tc") that shape
+// dev's egress, a host's upload, to bytesPerSec with the qdisc named.
+//
+// QdiscFair is htb: a root class 1:1 at the link's rate with tbf's bucket
+// (burstBytes), under it class 1:2 for what no filter matches (ARP) and
+// one class per address in remotes (1:10, 1:11, ... in hex), matched by a
+// u32 filter on the packet's destination. Every class is guaranteed an
+// equal share of the rate and may borrow up to all of it; htb lends what
+// the classes under their share leave, round robin by a quantum of one
+// frame. A class's bucket for its own share holds one frame, so the
+// classes together add no burst to the link's (32 buckets of 20 ms at
+// their shares would let the link run at several times its rate after an
+// idle spell: measured, T_last 0.5 s shorter, docs/BENCHMARKS.md "Session
+// 12 (fairq)"); its ceil bucket is the link's, so a flow alone on an idle
+// link catches up as tbf's bucket lets it. htb charges the root class for
+// every byte any class sends, so the link carries at most its rate over
+// any span longer than its bucket. Both qdiscs count whole frames: the
+// goodput is Goodput(mtu) of the rate either way.
+func upload(dev string, bytesPerSec float64, mtu int, qdisc string, remotes []string) [][]string {
+	if qdisc == QdiscFIFO {
+		return [][]string{tbf(dev, bytesPerSec)[1:]}
+	}
+	if mtu <= 0 {
+		mtu = 1500
+	}
+	bits := int64(bytesPerSec * 8)
+	rate := strconv.FormatInt(bits, 10) + "bit"
+	share := strconv.FormatInt(max(8, bits/int64(len(remotes)+1)), 10) + "bit"
+	burst := strconv.FormatInt(burstBytes(bytesPerSec), 10)
+	frame := strconv.Itoa(mtu + 14)
+	// A class's FIFO holds tbf's bucket, at least three 64 KB GSO
+	// segments (a smaller one drops whole segments a flow of TCP's small
+	// queues may hold).
+	leafLimit := strconv.FormatInt(max(burstBytes(bytesPerSec), 3*64<<10), 10)
+	class := func(id string) [][]string {
+		return [][]string{
+			{"class", "add", "dev", dev, "parent", "1:1", "classid", id, "htb", "rate", share, "ceil", rate, "burst", frame, "cburst", burst, "quantum", frame},
+			{"qdisc", "add", "dev", dev, "parent", id, "bfifo", "limit", leafLimit},
+		}
+	}
+	cmds := [][]string{
+		{"qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "2"},
+		{"class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate", rate, "ceil", rate, "burst", burst, "cburst", burst, "quantum", frame},
+	}
+	cmds = append(cmds, class("1:2")...)
+	for k, addr := range remotes {
+		id := "1:" + strconv.FormatInt(int64(k+16), 16)
+		cmds = append(cmds, class(id)...)
+		cmds = append(cmds, []string{"filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip", "dst", addr + "/32", "flowid", id})
+	}
+	return cmds
+}
+
+// tbf is the tc command shaping dev's egress to bytesPerSec with one FIFO
+// of up to 100 ms, its bucket burstBytes: every download, and uploads
+// under QdiscFIFO.
 func tbf(dev string, bytesPerSec float64) []string {
-	burst := max(64<<10, int64(bytesPerSec/50))
 	return []string{"tc", "qdisc", "add", "dev", dev, "root", "tbf",
 		"rate", strconv.FormatInt(int64(bytesPerSec*8), 10) + "bit",
-		"burst", strconv.FormatInt(burst, 10), "latency", "100ms"}
+		"burst", strconv.FormatInt(burstBytes(bytesPerSec), 10), "latency", "100ms"}
 }
 
 // wrap runs argv inside host i's namespace.

@@ -15,8 +15,9 @@ type Result struct {
 	PieceLength       int64   `json:"piece_length"`
 	LinkBytesPerS     float64 `json:"link_bytes_per_s"`
 	OriginBytesPerS   float64 `json:"origin_link_bytes_per_s"`
-	Netns             bool    `json:"netns"`         // links shaped by tc in namespaces, floor from goodput
-	MTU               int     `json:"mtu,omitempty"` // the namespaces' MTU if not 1500 (Config.MTU)
+	Netns             bool    `json:"netns"`           // links shaped by tc in namespaces, floor from goodput
+	MTU               int     `json:"mtu,omitempty"`   // the namespaces' MTU if not 1500 (Config.MTU)
+	Qdisc             string  `json:"qdisc,omitempty"` // with Netns: QdiscFair or QdiscFIFO
 	FloorS            float64 `json:"floor_s"`
 	SingleSourceS     float64 `json:"single_source_s"`
 	TLastS            float64 `json:"t_last_s"`

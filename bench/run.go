@@ -50,6 +50,9 @@ type Config struct {
 	// MTU is the namespaces' interface MTU (0: the kernel's 1500); with
 	// Netns only.
 	MTU int
+	// Qdisc is how tc shapes every link with Netns: QdiscFair (the
+	// default, "") or QdiscFIFO.
+	Qdisc string
 	// RunTimeout bounds one system's run (default: ten times the slower
 	// of the floor and the single-source time, plus a minute).
 	RunTimeout time.Duration
@@ -135,7 +138,7 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			up[i], down[i] = cfg.OriginLink, 0
 		}
 		fmt.Fprintf(cfg.Log, "creating %d network namespaces\n", n)
-		f, err := newFabric(ctx, n, up, down, cfg.MTU)
+		f, err := newFabric(ctx, n, up, down, cfg.MTU, cfg.Qdisc)
 		if err != nil {
 			return nil, err
 		}
@@ -184,6 +187,10 @@ func (c Config) check() error {
 		return errors.New("bench: no system to run")
 	case c.MTU != 0 && !c.Netns:
 		return errors.New("bench: an MTU needs --netns (loopback keeps its own)")
+	case c.Qdisc != "" && !c.Netns:
+		return errors.New("bench: a qdisc needs --netns")
+	case c.Qdisc != "" && c.Qdisc != QdiscFair && c.Qdisc != QdiscFIFO:
+		return fmt.Errorf("bench: unknown qdisc %q (want %s or %s)", c.Qdisc, QdiscFair, QdiscFIFO)
 	case c.MTU != 0 && (c.MTU < 576 || c.MTU > 65535):
 		return fmt.Errorf("bench: MTU %d out of range (576-65535)", c.MTU)
 	}
@@ -222,6 +229,17 @@ type job struct {
 	// diskRate is the probed write rate of the disk all hosts share (0:
 	// not probed).
 	diskRate float64
+}
+
+// qdisc is the qdisc that shapes the links, or "" on loopback.
+func (j *job) qdisc() string {
+	switch {
+	case j.net == nil:
+		return ""
+	case j.cfg.Qdisc == "":
+		return QdiscFair
+	}
+	return j.cfg.Qdisc
 }
 
 // Host indices in a fabric.
@@ -279,7 +297,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	}
 	res := Result{
 		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: cfg.PieceLength,
-		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, MTU: j.cfg.MTU, DiskBytesPerS: j.diskRate,
+		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, MTU: j.cfg.MTU, Qdisc: j.qdisc(), DiskBytesPerS: j.diskRate,
 		FloorS:        Floor(F, us, u, u, cfg.Peers),
 		SingleSourceS: max(SingleSource(F, us, cfg.Peers), F/u),
 	}

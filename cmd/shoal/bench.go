@@ -48,7 +48,8 @@ func runBench(ctx context.Context, args []string) error {
 	dirFlag := fs.String("dir", "", "working `folder` (default: a new temporary folder, removed afterwards)")
 	diskProbe := rateFlag(256 << 20)
 	fs.Var(&diskProbe, "disk-probe", "`SIZE` written and synced in the work folder to measure the disk every host shares (0: skip)")
-	netns := fs.Bool("netns", false, "run every host in its own network namespace joined by a bridge, links shaped with tc tbf (needs root)")
+	netns := fs.Bool("netns", false, "run every host in its own network namespace joined by a bridge, links shaped with tc (see --netns-qdisc; needs root)")
+	qdisc := fs.String("netns-qdisc", bench.QdiscFair, "with --netns: how tc shapes every link: fair (htb, one class per remote host served round robin, as a host's fq) or fifo (tbf: one FIFO per link, sessions 7-11)")
 	mtu := fs.Int("mtu", 0, "with --netns: every interface's MTU in `bytes` (default: 1500); the floor uses the goodput of that MTU")
 	fromJSON := fs.String("from-json", "", "run nothing: print the table and write --svg from the results in `file` (a --json output)")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
@@ -75,6 +76,9 @@ func runBench(ctx context.Context, args []string) error {
 		Shoal: self, Dir: work, Peers: *peers, Size: int64(size), Link: float64(link),
 		OriginLink: float64(originLink), PieceLength: int64(pieceLen), Runs: *runs, Log: os.Stderr, Netns: *netns, MTU: *mtu,
 		DiskProbe: int64(diskProbe),
+	}
+	if *netns || *qdisc != bench.QdiscFair {
+		cfg.Qdisc = *qdisc // without --netns, Config.check rejects it
 	}
 	if diskProbe == 0 {
 		cfg.DiskProbe = -1

@@ -200,8 +200,12 @@ func TestAutoPieceLength(t *testing.T) {
 	tests := []struct {
 		total, want int64
 	}{
-		{0, 256 * KiB},
-		{1, 256 * KiB},
+		{0, 128 * KiB},
+		{1, 128 * KiB},
+		{64 * MiB, 128 * KiB},    // 512 pieces
+		{250 * MiB, 128 * KiB},   // 2,000 pieces exactly
+		{250*MiB + 1, 256 * KiB}, // would be 2,001 at 128 KiB
+		{256 * MiB, 256 * KiB},   // 1,024 pieces
 		{500 * MiB, 256 * KiB},   // 2,000 pieces exactly
 		{500*MiB + 1, 512 * KiB}, // would be 2,001 at 256 KiB
 		{1 * GiB, 1 * MiB},       // 1,024 pieces

@@ -76,13 +76,12 @@ type assembler struct {
 // call and, on a virtual disk, a notification of the host per piece:
 // 5.8% of the hosts' CPU in shoal bench --peers 30 --size 64MB --link 1GB,
 // 3.1% in the virtio notification alone (see docs/BENCHMARKS.md, session 10).
-// Each call walks the dirty pages of the hull of its ranges, which pieces
-// picked rarest first scatter over the file: with 128 KiB pieces a 4 MiB
-// batch cost that run 0.55 CPU s/GB more than 256 KiB pieces did, a
-// 16 MiB one 0.25 (session 12), with no change at 256 KiB. 16 MiB is four
-// of a 5 GB torrent's 4 MiB pieces: the disk still works while the
-// transfer goes on, and what the final sync waits for stays small.
-const writebackBytes = 16 << 20
+// 4 MiB is 16 pieces of 256 KiB, one of a 5 GB torrent's 4 MiB pieces: the
+// disk still works while the transfer goes on, and dirty pages stay few.
+// 16 MiB was measured in session 12: with 128 KiB pieces it cost 0.3 CPU
+// s/GB less at --link 1GB, but every receiver's final sync then waits for
+// up to 16 MiB, 0.1 s more at 10 MB/s (6 pairs).
+const writebackBytes = 4 << 20
 
 // writebackBatch collects the ranges of written pieces whose write-back is
 // not started yet.

@@ -183,7 +183,11 @@ type scanCursor struct {
 func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter, cur *scanCursor) (piece, blk int, ok bool) {
 	// s.open holds the pieces of s.active with unrequested blocks, in the
 	// same order, so the first eligible one is the first in s.active.
-	for k := s.openAt(cur.seq); k < len(s.open); k++ {
+	k0 := 0 // a fresh cursor starts at the first piece (every seq is at least 1)
+	if cur.seq != 0 {
+		k0 = s.openAt(cur.seq)
+	}
+	for k := k0; k < len(s.open); k++ {
 		i := s.open[k]
 		d := s.dl[i]
 		if d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {

@@ -12,7 +12,9 @@ import (
 // host is one simulated machine: its two machines (the scheduling core and
 // the peer manager, as in the client), its links and its connections.
 type host struct {
-	idx  int
+	// The fields every delivery to the host reads (deliver, process,
+	// armWake) come first, so that they share the struct's first cache
+	// lines: a large run's deliveries land on hosts whose structs are cold.
 	core *swarm.Swarm
 	mgr  *peers.Manager // from the host's join on
 	// mgrStepped says h.mgr was stepped (an event method ran) since
@@ -22,12 +24,19 @@ type host struct {
 	// delivery, most of a large run's events, steps only the core, and the
 	// manager is one more cold struct per delivery). See stepped.
 	mgrStepped, wakeStale bool
-	wake                  time.Time // h.mgr.Wake() as of the last read
-	later                 []later   // process's queue of work between batches
-	facts                 []swarm.PeerFact
 	busyP                 bool // process is running for this host
-	origin                bool
-	extHS                 []byte // its BEP 10 handshake payload if it has a zone (nil: simulation.extHS)
+	gone                  bool
+	leaving               bool
+	churnAt               int       // leave after this many verified pieces (0: never)
+	wake                  time.Time // h.mgr.Wake() as of the last read
+	nextTick              int64     // when h's next tick is scheduled
+	wakeAt                int64     // when an evWake for h is scheduled, if after now
+	later                 []later   // process's queue of work between batches
+
+	idx    int
+	facts  []swarm.PeerFact
+	origin bool
+	extHS  []byte // its BEP 10 handshake payload if it has a zone (nil: simulation.extHS)
 	// Link rates in modelled bytes per nanosecond.
 	up, down         float64
 	upReal, downReal float64 // real bytes per second, for the floor
@@ -45,15 +54,10 @@ type host struct {
 
 	handouts fifo[[]int32]    // tracker responses in flight, in order
 	addrBuf  []netip.AddrPort // trackerReply's buffer
-	nextTick int64            // when h's next tick is scheduled
-	wakeAt   int64            // when an evWake for h is scheduled, if after now
 
 	done       bool
 	finishedAt int64
-	gone       bool
-	churnAt    int   // leave after this many verified pieces (0: never)
 	lost       int32 // connections closed because the other end left (Config.Churn)
-	leaving    bool
 }
 
 // connState is the life cycle of one end of a connection.

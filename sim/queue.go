@@ -56,10 +56,10 @@ const (
 type event struct {
 	at   int64
 	seq  uint64
-	kind eventKind
 	h    *host
 	c    *conn
 	spec swarm.BlockSpec
+	kind eventKind // after spec, in its padding: 48 bytes, not 56
 }
 
 // eventHeap is a min-heap of events ordered by (at, seq), so that events

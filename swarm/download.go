@@ -52,6 +52,9 @@ type pieceDL struct {
 	index       int    // the piece's index
 	written     int
 	verifying   bool
+	// scanFrom is a hint for nextBlock: every block before it is received
+	// or requested (reset to 0 whenever a block returns to the pool).
+	scanFrom int
 	// exclusive pieces failed their hash with several contributors and are
 	// fetched again from a single owner, so the next failure names a culprit.
 	exclusive bool
@@ -180,19 +183,29 @@ type scanCursor struct {
 func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter, cur *scanCursor) (piece, blk int, ok bool) {
 	// s.open holds the pieces of s.active with unrequested blocks, in the
 	// same order, so the first eligible one is the first in s.active.
-	for k := s.openAt(cur.seq); k < len(s.open); k++ {
+	k0 := 0 // a fresh cursor starts at the first piece (every seq is at least 1)
+	if cur.seq != 0 {
+		k0 = s.openAt(cur.seq)
+	}
+	for k := k0; k < len(s.open); k++ {
 		i := s.open[k]
 		d := s.dl[i]
 		if d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {
 			continue
 		}
-		b0, other := 0, sourceUnknown
+		b0, other := d.scanFrom, sourceUnknown
 		if d.seq == cur.seq {
-			b0 = cur.b
+			b0 = max(b0, cur.b)
 		}
 		for b := b0; b < len(d.blocks); b++ {
 			bl := &d.blocks[b]
-			if bl.state == blockMissing && bl.reqs == 0 && !s.avoids(now, p, i, bl, &other) {
+			if bl.state != blockMissing || bl.reqs != 0 {
+				if b == d.scanFrom {
+					d.scanFrom++ // no peer can be asked for it: skip it next time
+				}
+				continue
+			}
+			if !s.avoids(now, p, i, bl, &other) {
 				cur.seq, cur.b = d.seq, b
 				return i, b, true
 			}
@@ -437,6 +450,7 @@ func (s *Swarm) giveBack(now time.Time, p *peer, k int, avoid, timedOut bool) {
 // and requested from nobody.
 func (s *Swarm) freeBlock(d *pieceDL, bl *block) {
 	if bl.state == blockMissing && bl.reqs == 0 {
+		d.scanFrom = 0
 		d.unrequested++
 		s.unrequested++
 		s.needFill = true

@@ -59,6 +59,9 @@ func (s *Swarm) checkInvariants() error {
 			}
 			if bl.state == blockMissing && bl.reqs == 0 {
 				du++
+				if b < d.scanFrom {
+					return fmt.Errorf("block %s: unrequested but before piece %d's scan hint %d", s.blockSpec(i, b), i, d.scanFrom)
+				}
 			}
 			if bl.state == blockWritten {
 				written++

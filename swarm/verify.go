@@ -159,7 +159,7 @@ func (s *Swarm) pieceFailed(now time.Time, piece int, d *pieceDL, digests []Bloc
 	for k := range d.blocks {
 		d.blocks[k] = block{}
 	}
-	d.written, d.verifying = 0, false
+	d.written, d.verifying, d.scanFrom = 0, false, 0
 	if d.unrequested == 0 {
 		s.addOpen(piece, d)
 	}

@@ -191,21 +191,25 @@ func appendJSON(path string, r *sim.Report) error {
 }
 
 // heapPeak samples the live heap in the background and keeps the maximum.
+// It also applies the simulator's collector settings for the run (simgc.go)
+// and restores the default when stopped.
 type heapPeak struct {
 	stopc chan struct{}
 	done  chan uint64
+	gc    *simGC
 }
 
 func newHeapPeak() *heapPeak {
-	p := &heapPeak{stopc: make(chan struct{}), done: make(chan uint64)}
+	p := &heapPeak{stopc: make(chan struct{}), done: make(chan uint64), gc: tuneSimGC()}
 	go func() {
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: liveHeapMetric}}
 		var peak uint64
 		read := func() {
 			metrics.Read(sample)
 			if sample[0].Value.Kind() == metrics.KindUint64 {
 				peak = max(peak, sample[0].Value.Uint64())
 			}
+			p.gc.watch(readLiveHeap(sample))
 		}
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
@@ -227,7 +231,9 @@ func newHeapPeak() *heapPeak {
 func (p *heapPeak) stop() uint64 {
 	close(p.stopc)
 	runtime.KeepAlive(p)
-	return <-p.done
+	peak := <-p.done
+	p.gc.off()
+	return peak
 }
 
 // printChurnReport prints what the receivers that left cost, if any did

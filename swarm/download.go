@@ -453,7 +453,7 @@ func (s *Swarm) freeBlock(d *pieceDL, bl *block) {
 		d.scanFrom = 0
 		d.unrequested++
 		s.unrequested++
-		s.needFill = true
+		s.freed = append(s.freed, d.index)
 		if d.unrequested == 1 {
 			s.addOpen(d.index, d)
 		}

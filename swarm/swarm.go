@@ -153,7 +153,8 @@ type Swarm struct {
 	byID  peerIndex
 
 	out      handover.Queue[Action] // actions decided, handed out by Ready
-	needFill bool                   // some blocks went back to the pool: offer them to every peer
+	freed    []int
+	needFill bool // some blocks went back to the pool: offer them to every peer
 
 	nextRechoke    time.Time
 	nextOptimistic time.Time
@@ -428,6 +429,21 @@ func (s *Swarm) send(p *peer, m wire.Message) {
 // flush runs the work deferred to the end of an event: offering blocks that
 // went back to the pool to every peer.
 func (s *Swarm) flush(now time.Time) {
+	if len(s.freed) > 0 {
+		freed := s.freed
+		s.freed = nil
+		if !s.needFill {
+			for _, p := range s.peers {
+				for _, i := range freed {
+					if p.has.get(i) {
+						s.fill(now, p)
+						break
+					}
+				}
+			}
+		}
+		s.freed = freed[:0]
+	}
 	for pass := 0; pass < 2 && s.needFill; pass++ {
 		s.needFill = false
 		for _, p := range s.peers {

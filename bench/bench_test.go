@@ -466,3 +466,12 @@ func TestUploadFair(t *testing.T) {
 		}
 	}
 }
+
+func TestResultPieceLength(t *testing.T) {
+	if got := pieceLength(Config{Size: 64e6}); got != 128<<10 {
+		t.Errorf("automatic piece length of 64 MB: %d, want %d (shoal create's)", got, 128<<10)
+	}
+	if got := pieceLength(Config{Size: 64e6, PieceLength: 1 << 20}); got != 1<<20 {
+		t.Errorf("configured piece length: %d, want %d", got, 1<<20)
+	}
+}

@@ -12,7 +12,7 @@ type Result struct {
 	Run               int     `json:"run"`
 	Peers             int     `json:"peers"`
 	SizeBytes         int64   `json:"size_bytes"`
-	PieceLength       int64   `json:"piece_length"`
+	PieceLength       int64   `json:"piece_length"` // the torrent's, automatic or not
 	LinkBytesPerS     float64 `json:"link_bytes_per_s"`
 	OriginBytesPerS   float64 `json:"origin_link_bytes_per_s"`
 	Netns             bool    `json:"netns"`           // links shaped by tc in namespaces, floor from goodput

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shoal-p2p/shoal/metainfo"
 )
 
 // The systems a bench can compare.
@@ -231,6 +233,16 @@ type job struct {
 	diskRate float64
 }
 
+// pieceLength is the torrent's piece length: the one configured, or the one
+// shoal create picks for the size (metainfo.AutoPieceLength), so a result
+// says which it ran with when the automatic choice changes (session 12).
+func pieceLength(c Config) int64 {
+	if c.PieceLength > 0 {
+		return c.PieceLength
+	}
+	return metainfo.AutoPieceLength(c.Size)
+}
+
 // qdisc is the qdisc that shapes the links, or "" on loopback.
 func (j *job) qdisc() string {
 	switch {
@@ -296,7 +308,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		us, u = us*g, u*g
 	}
 	res := Result{
-		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: cfg.PieceLength,
+		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: pieceLength(cfg),
 		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, MTU: j.cfg.MTU, Qdisc: j.qdisc(), DiskBytesPerS: j.diskRate,
 		FloorS:        Floor(F, us, u, u, cfg.Peers),
 		SingleSourceS: max(SingleSource(F, us, cfg.Peers), F/u),

@@ -135,13 +135,7 @@ func tcBatch(ctx context.Context, ns string, cmds [][]string) error {
 		b.WriteString(strings.Join(c, " "))
 		b.WriteByte('\n')
 	}
-	argv := []string{"ip", "netns", "exec", ns, "tc", "-batch", "-"}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Stdin = strings.NewReader(b.String())
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("netns: %s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
+	return runInput(ctx, b.String(), "ip", "netns", "exec", ns, "tc", "-batch", "-")
 }
 
 // burstBytes is the bucket of a shaped link: 20 ms at the rate, as the
@@ -234,9 +228,15 @@ func ip(ctx context.Context, args ...string) error {
 }
 
 // run runs a setup command and returns its output with any error.
-func run(ctx context.Context, argv ...string) error {
-	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
-	if err != nil {
+func run(ctx context.Context, argv ...string) error { return runInput(ctx, "", argv...) }
+
+// runInput is run with stdin as the command's standard input.
+func runInput(ctx context.Context, stdin string, argv ...string) error {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("netns: %s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil

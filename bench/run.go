@@ -104,6 +104,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	if cfg.Netns && cfg.Qdisc == "" {
+		cfg.Qdisc = QdiscFair // check keeps a qdisc off loopback runs
+	}
 	src := filepath.Join(cfg.Dir, "origin", "payload.bin")
 	fmt.Fprintf(cfg.Log, "generating %d bytes in %s\n", cfg.Size, src)
 	sum, err := Generate(src, cfg.Size, 1)
@@ -243,17 +246,6 @@ func pieceLength(c Config) int64 {
 	return metainfo.AutoPieceLength(c.Size)
 }
 
-// qdisc is the qdisc that shapes the links, or "" on loopback.
-func (j *job) qdisc() string {
-	switch {
-	case j.net == nil:
-		return ""
-	case j.cfg.Qdisc == "":
-		return QdiscFair
-	}
-	return j.cfg.Qdisc
-}
-
 // Host indices in a fabric.
 const (
 	trackerHost  = 0
@@ -309,7 +301,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	}
 	res := Result{
 		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: pieceLength(cfg),
-		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, MTU: j.cfg.MTU, Qdisc: j.qdisc(), DiskBytesPerS: j.diskRate,
+		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, MTU: j.cfg.MTU, Qdisc: j.cfg.Qdisc, DiskBytesPerS: j.diskRate,
 		FloorS:        Floor(F, us, u, u, cfg.Peers),
 		SingleSourceS: max(SingleSource(F, us, cfg.Peers), F/u),
 	}

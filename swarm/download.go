@@ -96,6 +96,9 @@ func (s *Swarm) startPiece(i int) *pieceDL {
 // openAt returns the index in s.open of the first piece that started at
 // or after seq.
 func (s *Swarm) openAt(seq uint64) int {
+	if seq == 0 {
+		return 0 // a fresh cursor: every piece's seq is at least 1
+	}
 	lo, hi := 0, len(s.open)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -183,11 +186,7 @@ type scanCursor struct {
 func (s *Swarm) nextBlock(now time.Time, p *peer, far farFilter, cur *scanCursor) (piece, blk int, ok bool) {
 	// s.open holds the pieces of s.active with unrequested blocks, in the
 	// same order, so the first eligible one is the first in s.active.
-	k0 := 0 // a fresh cursor starts at the first piece (every seq is at least 1)
-	if cur.seq != 0 {
-		k0 = s.openAt(cur.seq)
-	}
-	for k := k0; k < len(s.open); k++ {
+	for k := s.openAt(cur.seq); k < len(s.open); k++ {
 		i := s.open[k]
 		d := s.dl[i]
 		if d.verifying || !s.mayFetch(d, p) || !p.canUse(i) || !far.allows(i) {
@@ -453,7 +452,9 @@ func (s *Swarm) freeBlock(d *pieceDL, bl *block) {
 		d.scanFrom = 0
 		d.unrequested++
 		s.unrequested++
-		s.freed = append(s.freed, d.index)
+		if n := len(s.freed); n == 0 || s.freed[n-1] != d.index {
+			s.freed = append(s.freed, d.index) // a piece's blocks often return together
+		}
 		if d.unrequested == 1 {
 			s.addOpen(d.index, d)
 		}

@@ -154,7 +154,8 @@ type Swarm struct {
 
 	out handover.Queue[Action] // actions decided, handed out by Ready
 	// freed lists the pieces whose blocks went back to the pool during this
-	// event (with repeats): flush offers them to the peers that have them.
+	// event (a piece once per run of its blocks): flush offers them to the
+	// peers that have them.
 	freed    []int
 	needFill bool // fill every peer at the end of the event
 

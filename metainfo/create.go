@@ -20,7 +20,7 @@ var ErrEmpty = errors.New("metainfo: nothing to share")
 const (
 	minAutoPieceLength = 128 << 10
 	maxAutoPieceLength = 16 << 20
-	targetMaxPieces    = 2000
+	targetMaxPieces    = 4000
 )
 
 // CreateOptions controls Create.
@@ -134,18 +134,20 @@ func Create(path string, opts CreateOptions) (*MetaInfo, error) {
 
 // AutoPieceLength picks a piece length for total bytes: the smallest
 // power of two from 128 KiB up that keeps the piece count at or below
-// 2,000, capped at 16 MiB. Files from about 128 MiB to 32 GiB thus get
-// 1,000 to 2,000 pieces, smaller ones 128 KiB pieces.
+// 4,000, capped at 16 MiB. Files from 500 MiB to 62.5 GiB thus get 2,000
+// to 4,000 pieces (5 GB: 2,385 of 2 MiB), smaller ones 128 KiB pieces.
 //
 // A swarm's lag behind its origin is counted in pieces: a receiver
 // trails the origin by about the time a new piece takes to cross the
 // hops between them, each at a fraction of an uploader's link while it
-// serves several peers at once. So a small file cut into few large
-// pieces spreads slowly: 64 MB to 30 processes at 10 MB/s took 7.20 s
-// (median of 6) with 256 KiB pieces and 6.93 s with 128 KiB, against a
-// floor of 6.40 s; 64 KiB gained nothing more on the real run (6.91 s)
-// and cost more CPU per byte at 1 GB/s, where every piece's hash, write
-// and Haves count (docs/BENCHMARKS.md, "Session 12: what changed").
+// serves several peers at once. So a file cut into few large pieces
+// spreads slowly: 64 MB to 30 processes at 10 MB/s took 7.20 s (median
+// of 6) with 256 KiB pieces and 6.93 s with 128 KiB, against a floor of
+// 6.40 s; 64 KiB gained nothing more on the real run (6.91 s) and cost
+// more CPU per byte at 1 GB/s, where every piece's hash, write and Haves
+// count. At the other end 5 GB to 1,000 simulated hosts at 5 GB/s came
+// within 0.893 of the floor with 4 MiB pieces (a 2,000-piece target) and
+// 0.919 with 2 MiB (docs/BENCHMARKS.md, "Session 12" and "Session 13").
 func AutoPieceLength(total int64) int64 {
 	p := int64(minAutoPieceLength)
 	for p < maxAutoPieceLength && total > p*targetMaxPieces {

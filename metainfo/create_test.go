@@ -202,17 +202,19 @@ func TestAutoPieceLength(t *testing.T) {
 	}{
 		{0, 128 * KiB},
 		{1, 128 * KiB},
-		{64 * MiB, 128 * KiB},    // 512 pieces
-		{250 * MiB, 128 * KiB},   // 2,000 pieces exactly
-		{250*MiB + 1, 256 * KiB}, // would be 2,001 at 128 KiB
-		{256 * MiB, 256 * KiB},   // 1,024 pieces
-		{500 * MiB, 256 * KiB},   // 2,000 pieces exactly
-		{500*MiB + 1, 512 * KiB}, // would be 2,001 at 256 KiB
-		{1 * GiB, 1 * MiB},       // 1,024 pieces
-		{5 * GiB, 4 * MiB},       // 1,280 pieces
-		{30 * GiB, 16 * MiB},     // 1,920 pieces
-		{100 * GiB, 16 * MiB},    // capped
-		{1 << 62, 16 * MiB},      // no overflow
+		{64 * MiB, 128 * KiB},     // 512 pieces
+		{500 * MiB, 128 * KiB},    // 4,000 pieces exactly
+		{500*MiB + 1, 256 * KiB},  // would be 4,001 at 128 KiB
+		{512 * MiB, 256 * KiB},    // 2,048 pieces
+		{1000 * MiB, 256 * KiB},   // 4,000 pieces exactly
+		{1000*MiB + 1, 512 * KiB}, // would be 4,001 at 256 KiB
+		{1 * GiB, 512 * KiB},      // 2,048 pieces
+		{5e9, 2 * MiB},            // 2,385 pieces: 5 GB
+		{5 * GiB, 2 * MiB},        // 2,560 pieces
+		{30 * GiB, 8 * MiB},       // 3,840 pieces
+		{62500 * MiB, 16 * MiB},   // 3,907 pieces
+		{100 * GiB, 16 * MiB},     // capped: 6,400 pieces
+		{1 << 62, 16 * MiB},       // no overflow
 	}
 	for _, tt := range tests {
 		if got := AutoPieceLength(tt.total); got != tt.want {

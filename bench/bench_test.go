@@ -294,6 +294,10 @@ func TestRunNetns(t *testing.T) {
 		if r.TCPOutSegs < 3*4_000_000/65536 || r.TCPRetransSegs < 0 || r.TCPRetransSegs > r.TCPOutSegs {
 			t.Errorf("%s: TCP segments %d sent, %d retransmitted", r.System, r.TCPOutSegs, r.TCPRetransSegs)
 		}
+		// The fabric's counters saw every receiver's copy come in.
+		if u := r.LinkUse; u == nil || u.Samples < 2 || u.DownStartup+u.DownSteady+u.DownTail <= 0 || u.TailStartS > r.TLastS+1e-9 {
+			t.Errorf("%s: link use %+v (T_last %.2f s)", r.System, u, r.TLastS)
+		}
 		r.FloorS = Floor(float64(cfg.Size), cfg.Link, cfg.Link, cfg.Link, cfg.Peers)
 		checkResult(t, r, cfg)
 	}

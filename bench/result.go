@@ -77,6 +77,9 @@ type Result struct {
 	TCPLossProbes int64 `json:"tcp_loss_probes,omitempty"`
 	TCPDSACKs     int64 `json:"tcp_dsacks,omitempty"`
 	TCPTimeouts   int64 `json:"tcp_timeouts,omitempty"`
+	// LinkUse (--netns only) is how full the links were in the run's
+	// start-up, steady phase and tail, from the fabric's counters.
+	LinkUse *LinkUse `json:"link_use,omitempty"`
 }
 
 // RSSPoint is one sample of receivers' memory: at T seconds from the start,

@@ -169,6 +169,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 					r.TCPOutSegs, r.TCPRetransSegs, 100*float64(r.TCPRetransSegs)/float64(max(r.TCPOutSegs, 1)),
 					r.TCPLossProbes, r.TCPDSACKs, r.TCPTimeouts)
 			}
+			if r.LinkUse != nil {
+				fmt.Fprintf(cfg.Log, "  %s\n", r.LinkUse.line())
+			}
 			results = append(results, r)
 		}
 	}
@@ -396,6 +399,10 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	recv := make([]*proc, cfg.Peers)
 	outs := make([]string, cfg.Peers)
 	start := time.Now()
+	var stopLinks func() []linkSample
+	if j.net != nil {
+		stopLinks = j.net.sampleLinks(start)
+	}
 	for i := range recv {
 		rdir := filepath.Join(dir, fmt.Sprintf("peer%03d", i+1))
 		outs[i] = filepath.Join(rdir, name)
@@ -442,6 +449,13 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		res.FinishS[i] = at.Sub(start).Seconds()
 	}
 	stopRSS()
+	if stopLinks != nil {
+		hostsOf := make([]int, cfg.Peers)
+		for i := range hostsOf {
+			hostsOf[i] = receiverHost + i
+		}
+		res.LinkUse = linkUse(stopLinks(), hostsOf, res.FinishS, originHost, cfg.Link, cfg.OriginLink)
+	}
 	sched1 := SampleSched()
 	res.Load1 = [2]float64{sched0.Load1, sched1.Load1}
 	res.Autogroup = sched0.Autogroup && sched1.Autogroup

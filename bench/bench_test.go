@@ -270,6 +270,9 @@ func TestRunNetns(t *testing.T) {
 		if r.Qdisc != QdiscFair {
 			t.Errorf("%s: qdisc %q, want the default %q", r.System, r.Qdisc, QdiscFair)
 		}
+		if r.CongestionControl != hostCongestion() {
+			t.Errorf("%s: congestion control %q, want %q", r.System, r.CongestionControl, hostCongestion())
+		}
 	}
 	// Jumbo frames, and the old FIFO: the results say so and the floor
 	// takes their goodput.

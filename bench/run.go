@@ -256,6 +256,15 @@ const (
 	receiverHost = 2 // the first receiver
 )
 
+// congestion is the hosts' congestion control as set by the fabric ("":
+// the machine's default, or loopback).
+func (j *job) congestion() string {
+	if j.net == nil {
+		return ""
+	}
+	return j.net.cc
+}
+
 // argv runs a host's command in its namespace, if any.
 func (j *job) argv(host int, argv ...string) []string {
 	if j.net == nil {
@@ -305,8 +314,9 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	res := Result{
 		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: pieceLength(cfg),
 		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, MTU: j.cfg.MTU, Qdisc: j.cfg.Qdisc, DiskBytesPerS: j.diskRate,
-		FloorS:        Floor(F, us, u, u, cfg.Peers),
-		SingleSourceS: max(SingleSource(F, us, cfg.Peers), F/u),
+		CongestionControl: j.congestion(),
+		FloorS:            Floor(F, us, u, u, cfg.Peers),
+		SingleSourceS:     max(SingleSource(F, us, cfg.Peers), F/u),
 	}
 	timeout := cfg.RunTimeout
 	if timeout <= 0 {

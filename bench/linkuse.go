@@ -41,6 +41,10 @@ type LinkUse struct {
 
 // line is LinkUse as the bench prints it.
 func (u *LinkUse) line() string {
+	if u.TailStartS <= u.StartupEndS {
+		return fmt.Sprintf("links: receivers' downloads never filled 90%% of the link over 250 ms: %.0f%% of it to %.2fs, idle %.2f s a receiver (frames, as tc counts)",
+			100*u.DownStartup, u.StartupEndS, u.IdleStartupS)
+	}
 	return fmt.Sprintf("links: receivers' downloads at %.0f%% of the link in start-up (to %.2fs), %.0f%% steady (to %.2fs), %.0f%% in the tail; "+
 		"idle %.2f + %.2f + %.2f s a receiver; uploads steady: origin %.0f%%, receivers %.0f%% (frames, as tc counts)",
 		100*u.DownStartup, u.StartupEndS, 100*u.DownSteady, u.TailStartS, 100*u.DownTail,

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -80,6 +81,18 @@ func TestLinkUse(t *testing.T) {
 	near("receivers up", u.UpSteady, 0.5)
 	if u.Samples != 81 {
 		t.Errorf("samples %d", u.Samples)
+	}
+	if l := u.line(); !strings.Contains(l, "steady") {
+		t.Errorf("line %q", l)
+	}
+	// Never full: all start-up, and the line says so.
+	for i := range samples {
+		for _, h := range []int{2, 3} {
+			samples[i].down[h] /= 2
+		}
+	}
+	if u := linkUse(samples, []int{2, 3}, []float64{3, 4}, 1, link, link); u == nil || u.StartupEndS != 4 || u.TailStartS != 4 || !strings.Contains(u.line(), "never filled") {
+		t.Errorf("half-rate run: %+v, %q", u, u.line())
 	}
 	if linkUse(samples[:1], []int{2, 3}, []float64{3, 4}, 1, link, link) != nil {
 		t.Error("link use from one sample")

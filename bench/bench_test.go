@@ -270,6 +270,9 @@ func TestRunNetns(t *testing.T) {
 		if r.Qdisc != QdiscFair {
 			t.Errorf("%s: qdisc %q, want the default %q", r.System, r.Qdisc, QdiscFair)
 		}
+		if r.CongestionControl != hostCongestion() {
+			t.Errorf("%s: congestion control %q, want %q", r.System, r.CongestionControl, hostCongestion())
+		}
 	}
 	// Jumbo frames, and the old FIFO: the results say so and the floor
 	// takes their goodput.
@@ -293,6 +296,10 @@ func TestRunNetns(t *testing.T) {
 		// 4 MB went to each of 3 receivers in segments of at most 64 KB.
 		if r.TCPOutSegs < 3*4_000_000/65536 || r.TCPRetransSegs < 0 || r.TCPRetransSegs > r.TCPOutSegs {
 			t.Errorf("%s: TCP segments %d sent, %d retransmitted", r.System, r.TCPOutSegs, r.TCPRetransSegs)
+		}
+		// The fabric's counters saw every receiver's copy come in.
+		if u := r.LinkUse; u == nil || u.Samples < 2 || u.DownStartup+u.DownSteady+u.DownTail <= 0 || u.TailStartS > r.TLastS+1e-9 {
+			t.Errorf("%s: link use %+v (T_last %.2f s)", r.System, u, r.TLastS)
 		}
 		r.FloorS = Floor(float64(cfg.Size), cfg.Link, cfg.Link, cfg.Link, cfg.Peers)
 		checkResult(t, r, cfg)

@@ -44,6 +44,32 @@ const (
 	QdiscFIFO = "fifo"
 )
 
+// HostCongestion is the congestion control every host of a --netns fabric
+// runs (set on each namespace's route to the others, `ip route ...
+// congctl`, since a namespace may only make a default of what the
+// machine-wide tcp_allowed_congestion_control lists): cubic, Linux's
+// default and what a production host runs unless it is set up otherwise.
+// This machine defaults to BBR, which on a real host is paired with the fq
+// qdisc for its pacing; this kernel has no fq, and behind tc's shapers,
+// which let whole 64 KB GSO segments out at the veth's speed, BBR's
+// bandwidth estimates read 1-27 Gbit/s on 10 MB/s links (ss -ti), so its
+// pacing does nothing and TCP Small Queues, which size a BBR flow's queue
+// from its pacing rate, let each flow fill its class's FIFO. Under cubic
+// those queues hold a couple of segments a flow. Measured in
+// docs/BENCHMARKS.md, "Session 13 (netns)". A kernel without cubic keeps
+// the namespace's default (Result.CongestionControl says which ran).
+const HostCongestion = "cubic"
+
+// hostCongestion returns HostCongestion if the kernel has it, else ""
+// (the namespaces' default).
+func hostCongestion() string {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_available_congestion_control")
+	if err != nil || !slices.Contains(strings.Fields(string(b)), HostCongestion) {
+		return ""
+	}
+	return HostCongestion
+}
+
 // fabric is a network of namespaces, one per host, joined by a bridge in
 // the root namespace; every host's upload is shaped on its own interface
 // (by upload: QdiscFair or QdiscFIFO) and its download by tbf on the
@@ -52,6 +78,9 @@ type fabric struct {
 	id     string // short unique tag in every name
 	bridge string
 	hosts  []netHost
+	// cc is the hosts' congestion control: HostCongestion, or the
+	// namespaces' default where the kernel lacks it.
+	cc string
 }
 
 // netHost is where one host runs.
@@ -71,7 +100,7 @@ func hostIP(i int) string { return fmt.Sprintf("10.77.%d.%d", (i+2)/250, (i+2)%2
 // its ports'). On error it removes what it created.
 func newFabric(ctx context.Context, n int, up, down []float64, mtu int, qdisc string) (_ *fabric, err error) {
 	id := strconv.Itoa(os.Getpid() % 100000)
-	f := &fabric{id: id, bridge: "shb" + id}
+	f := &fabric{id: id, bridge: "shb" + id, cc: hostCongestion()}
 	defer func() {
 		if err != nil {
 			f.close() // f, not the result: that is nil on error
@@ -103,6 +132,11 @@ func newFabric(ctx context.Context, n int, up, down []float64, mtu int, qdisc st
 		if mtu > 0 {
 			m := strconv.Itoa(mtu)
 			steps = append(steps, []string{"link", "set", h.veth, "mtu", m}, []string{"-n", h.ns, "link", "set", "eth0", "mtu", m})
+		}
+		if f.cc != "" {
+			// The route the address made (once eth0 is up), with the congestion control
+			// for every connection to another host.
+			steps = append(steps, []string{"-n", h.ns, "route", "change", "10.77.0.0/16", "dev", "eth0", "proto", "kernel", "scope", "link", "src", h.ip, "congctl", f.cc})
 		}
 		for _, s := range steps {
 			if err := ip(ctx, s...); err != nil {

@@ -8,16 +8,20 @@ import (
 // Result is one system's figures for one run. Times are seconds from the
 // moment the receivers were started; rates are bytes per second.
 type Result struct {
-	System            string  `json:"system"`
-	Run               int     `json:"run"`
-	Peers             int     `json:"peers"`
-	SizeBytes         int64   `json:"size_bytes"`
-	PieceLength       int64   `json:"piece_length"` // the torrent's, automatic or not
-	LinkBytesPerS     float64 `json:"link_bytes_per_s"`
-	OriginBytesPerS   float64 `json:"origin_link_bytes_per_s"`
-	Netns             bool    `json:"netns"`           // links shaped by tc in namespaces, floor from goodput
-	MTU               int     `json:"mtu,omitempty"`   // the namespaces' MTU if not 1500 (Config.MTU)
-	Qdisc             string  `json:"qdisc,omitempty"` // with Netns: QdiscFair or QdiscFIFO
+	System          string  `json:"system"`
+	Run             int     `json:"run"`
+	Peers           int     `json:"peers"`
+	SizeBytes       int64   `json:"size_bytes"`
+	PieceLength     int64   `json:"piece_length"` // the torrent's, automatic or not
+	LinkBytesPerS   float64 `json:"link_bytes_per_s"`
+	OriginBytesPerS float64 `json:"origin_link_bytes_per_s"`
+	Netns           bool    `json:"netns"`           // links shaped by tc in namespaces, floor from goodput
+	MTU             int     `json:"mtu,omitempty"`   // the namespaces' MTU if not 1500 (Config.MTU)
+	Qdisc           string  `json:"qdisc,omitempty"` // with Netns: QdiscFair or QdiscFIFO
+	// CongestionControl (Netns only) is the hosts' TCP congestion control
+	// (HostCongestion) if the bench set it, empty if they ran the machine's
+	// default (before session 13: bbr on this machine).
+	CongestionControl string  `json:"congestion_control,omitempty"`
 	FloorS            float64 `json:"floor_s"`
 	SingleSourceS     float64 `json:"single_source_s"`
 	TLastS            float64 `json:"t_last_s"`
@@ -77,6 +81,9 @@ type Result struct {
 	TCPLossProbes int64 `json:"tcp_loss_probes,omitempty"`
 	TCPDSACKs     int64 `json:"tcp_dsacks,omitempty"`
 	TCPTimeouts   int64 `json:"tcp_timeouts,omitempty"`
+	// LinkUse (--netns only) is how full the links were in the run's
+	// start-up, steady phase and tail, from the fabric's counters.
+	LinkUse *LinkUse `json:"link_use,omitempty"`
 }
 
 // RSSPoint is one sample of receivers' memory: at T seconds from the start,

@@ -169,6 +169,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 					r.TCPOutSegs, r.TCPRetransSegs, 100*float64(r.TCPRetransSegs)/float64(max(r.TCPOutSegs, 1)),
 					r.TCPLossProbes, r.TCPDSACKs, r.TCPTimeouts)
 			}
+			if r.LinkUse != nil {
+				fmt.Fprintf(cfg.Log, "  %s\n", r.LinkUse.line())
+			}
 			results = append(results, r)
 		}
 	}
@@ -253,6 +256,15 @@ const (
 	receiverHost = 2 // the first receiver
 )
 
+// congestion is the hosts' congestion control as set by the fabric ("":
+// the machine's default, or loopback).
+func (j *job) congestion() string {
+	if j.net == nil {
+		return ""
+	}
+	return j.net.cc
+}
+
 // argv runs a host's command in its namespace, if any.
 func (j *job) argv(host int, argv ...string) []string {
 	if j.net == nil {
@@ -302,8 +314,9 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	res := Result{
 		System: sys, Run: run, Peers: cfg.Peers, SizeBytes: cfg.Size, PieceLength: pieceLength(cfg),
 		LinkBytesPerS: cfg.Link, OriginBytesPerS: cfg.OriginLink, Netns: j.net != nil, MTU: j.cfg.MTU, Qdisc: j.cfg.Qdisc, DiskBytesPerS: j.diskRate,
-		FloorS:        Floor(F, us, u, u, cfg.Peers),
-		SingleSourceS: max(SingleSource(F, us, cfg.Peers), F/u),
+		CongestionControl: j.congestion(),
+		FloorS:            Floor(F, us, u, u, cfg.Peers),
+		SingleSourceS:     max(SingleSource(F, us, cfg.Peers), F/u),
 	}
 	timeout := cfg.RunTimeout
 	if timeout <= 0 {
@@ -396,6 +409,10 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 	recv := make([]*proc, cfg.Peers)
 	outs := make([]string, cfg.Peers)
 	start := time.Now()
+	var stopLinks func() []linkSample
+	if j.net != nil {
+		stopLinks = j.net.sampleLinks(start)
+	}
 	for i := range recv {
 		rdir := filepath.Join(dir, fmt.Sprintf("peer%03d", i+1))
 		outs[i] = filepath.Join(rdir, name)
@@ -442,6 +459,13 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		res.FinishS[i] = at.Sub(start).Seconds()
 	}
 	stopRSS()
+	if stopLinks != nil {
+		hostsOf := make([]int, cfg.Peers)
+		for i := range hostsOf {
+			hostsOf[i] = receiverHost + i
+		}
+		res.LinkUse = linkUse(stopLinks(), hostsOf, res.FinishS, originHost, cfg.Link, cfg.OriginLink)
+	}
 	sched1 := SampleSched()
 	res.Load1 = [2]float64{sched0.Load1, sched1.Load1}
 	res.Autogroup = sched0.Autogroup && sched1.Autogroup

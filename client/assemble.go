@@ -384,6 +384,11 @@ func (p *assembly) blockLen(i int) int {
 func (t *Torrent) verify(piece int, p *assembly, wantDigests bool) (bool, []swarm.BlockDigest, error) {
 	if p == nil {
 		ok, err := t.st.VerifyPiece(piece)
+		if ok && err == nil {
+			t.asm.writing.Lock()
+			t.asm.wb.left -= t.mi.Info.PieceSize(piece) // written, for the batch's size
+			t.asm.writing.Unlock()
+		}
 		return ok, nil, err
 	}
 	if p.have != len(p.blocks) {

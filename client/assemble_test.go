@@ -171,6 +171,11 @@ func TestAssemblerSpills(t *testing.T) {
 			t.Fatalf("piece %d did not verify", piece)
 		}
 	}
+	// Both count as written for the write-back's batches: the one from
+	// memory and the one verified from disk.
+	if left := r.t.asm.wb.left; left != 2*pieceLen {
+		t.Fatalf("%d bytes left to write after 2 of 4 pieces, want %d", left, 2*pieceLen)
+	}
 	for _, b := range blocksOf(mi, 2) {
 		r.deliver(t, b, block(2, b))
 	}

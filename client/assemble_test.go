@@ -269,10 +269,11 @@ func TestBufferPool(t *testing.T) {
 func TestWritebackBatchTail(t *testing.T) {
 	const piece, total = 128 << 10, 64 << 20
 	b := writebackBatch{left: total}
+	start := time.Now()
 	var sizes []int64
 	handed := 0
 	for off := int64(0); off < total; off += piece {
-		full := b.add(storage.Extent{Off: off, Len: piece})
+		full := b.add(storage.Extent{Off: off, Len: piece}, start)
 		if full == nil {
 			continue
 		}
@@ -292,5 +293,17 @@ func TestWritebackBatchTail(t *testing.T) {
 	}
 	if handed != total/piece || b.bytes != 0 || len(b.exts) != 0 {
 		t.Fatalf("%d ranges handed over, %d bytes (%d ranges) left in the batch", handed, b.bytes, len(b.exts))
+	}
+	// A slow receiver's batch goes once it is writebackAge old, however
+	// small.
+	b = writebackBatch{left: total}
+	if b.add(storage.Extent{Off: 0, Len: piece}, start) != nil {
+		t.Fatal("a batch of one piece was handed over at once")
+	}
+	if b.add(storage.Extent{Off: piece, Len: piece}, start.Add(writebackAge-time.Millisecond)) != nil {
+		t.Fatal("a batch was handed over before writebackAge")
+	}
+	if full := b.add(storage.Extent{Off: 2 * piece, Len: piece}, start.Add(writebackAge)); len(full) != 3 {
+		t.Fatalf("a batch writebackAge old handed over %d ranges, want 3", len(full))
 	}
 }

@@ -66,7 +66,8 @@ type assembler struct {
 	// would spin on it in the kernel (rwsem_spin_on_owner) instead of
 	// sleeping here.
 	writing sync.Mutex
-	// wb batches the write-back of written pieces; guarded by writing.
+	// wb batches the write-back of written pieces (handed to the
+	// torrent's writebacker when full); guarded by writing.
 	wb writebackBatch
 }
 
@@ -76,12 +77,20 @@ type assembler struct {
 // call and, on a virtual disk, a notification of the host per piece:
 // 5.8% of the hosts' CPU in shoal bench --peers 30 --size 64MB --link 1GB,
 // 3.1% in the virtio notification alone (see docs/BENCHMARKS.md, session 10).
-// 4 MiB is 16 pieces of 256 KiB, one of a 5 GB torrent's 4 MiB pieces: the
-// disk still works while the transfer goes on, and dirty pages stay few.
-// 16 MiB was measured in session 12: with 128 KiB pieces it cost 0.3 CPU
-// s/GB less at --link 1GB, but every receiver's final sync then waits for
-// up to 16 MiB, 0.1 s more at 10 MB/s (6 pairs).
-const writebackBytes = 4 << 20
+// The more pieces a batch holds, the more of them lie next to each other in
+// the file, and the kernel writes (and ext4 converts from fallocate's
+// unwritten extents) each run of adjacent pieces as one: with 128 KiB
+// pieces a 16 MiB batch cost 0.3 CPU s/GB less than a 4 MiB one at --link
+// 1GB (session 12). The disk still works while the transfer goes on.
+const writebackBytes = 16 << 20
+
+// writebackTailBytes is the batch once less than writebackBytes of the
+// torrent is left to write: the sync at completion waits for what was not
+// handed to the write-back yet, and with 16 MiB batches to the end every
+// receiver of the 10 MB/s bench waited for up to 16 MiB, 0.1 s (session 12).
+// With the tail in 4 MiB batches the sync waits for what it waited for
+// before, and the bulk of the torrent goes in large batches.
+const writebackTailBytes = 4 << 20
 
 // writebackBatch collects the ranges of written pieces whose write-back is
 // not started yet.
@@ -89,15 +98,38 @@ type writebackBatch struct {
 	exts  []storage.Extent
 	spare []storage.Extent
 	bytes int64
+	// left is the bytes of the torrent not yet written (verified pieces
+	// and those found at start excluded), for the batch's size.
+	left int64
+	// since is when the batch's first range was noted.
+	since time.Time
 }
 
-// add notes a written range; once writebackBytes are noted it returns them
-// (the batch starts again empty), for the caller to start their write-back
-// and recycle.
-func (b *writebackBatch) add(e storage.Extent) []storage.Extent {
+// writebackAge is the longest a batch collects before it is handed over,
+// however small. A receiver at 10 MB/s fills 16 MiB in 1.6 s, and 30 of
+// them sharing one disk (shoal bench) finished 0.03 s later with 16 MiB
+// batches than with 4 MiB ones (5 of 6 pairs), most likely the sync at
+// completion waiting for the bursts' backlog; with this age they finish as
+// with 4 MiB batches. Half a second is a 4 MiB batch at 8 MB/s; a faster
+// receiver, whose pieces cost the CPU, still fills its 16 MiB.
+const writebackAge = 500 * time.Millisecond
+
+// add notes a range written at now; once the batch is full (writebackBytes,
+// or writebackTailBytes near the end of the torrent) or writebackAge old,
+// it returns the ranges noted (the batch starts again empty), for the caller to start their
+// write-back and recycle.
+func (b *writebackBatch) add(e storage.Extent, now time.Time) []storage.Extent {
+	if len(b.exts) == 0 {
+		b.since = now
+	}
 	b.exts = append(b.exts, e)
 	b.bytes += e.Len
-	if b.bytes < writebackBytes {
+	b.left -= e.Len
+	limit := int64(writebackBytes)
+	if b.left < writebackBytes {
+		limit = writebackTailBytes
+	}
+	if b.bytes < limit && now.Sub(b.since) < writebackAge {
 		return nil
 	}
 	full := b.exts
@@ -109,6 +141,64 @@ func (b *writebackBatch) add(e storage.Extent) []storage.Extent {
 func (b *writebackBatch) recycle(exts []storage.Extent) {
 	if b.spare == nil {
 		b.spare = exts[:0]
+	}
+}
+
+// writebacker starts the write-back of full batches on a goroutine of its
+// own, so a hash worker never sleeps in sync_file_range: the block layer
+// throttles the writes a call submits (rq_qos_wait), and a worker asleep
+// there is a piece not hashed and a context switch per batch. Batches
+// handed over while a call runs are started together by the next one. What
+// waits is bounded by the torrent's pieces: one range per written piece.
+type writebacker struct {
+	st   *storage.Storage
+	once sync.Once
+	kick chan struct{} // capacity 1: a wake-up is waiting
+
+	mu     sync.Mutex
+	queued []storage.Extent // handed over, not started
+	spare  []storage.Extent
+}
+
+func newWritebacker(st *storage.Storage) *writebacker {
+	return &writebacker{st: st, kick: make(chan struct{}, 1)}
+}
+
+// hand queues exts (which the caller keeps) to be started, starting the
+// goroutine on first use; it never waits for the disk.
+func (w *writebacker) hand(t *Torrent, exts []storage.Extent) {
+	w.once.Do(func() {
+		t.wg.Add(1) // the caller, a hash worker, holds the group open
+		go w.run(t.ctx.Done(), &t.wg)
+	})
+	w.mu.Lock()
+	w.queued = append(w.queued, exts...)
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run starts the write-back of what is handed over until done closes;
+// what is left then is written by the sync at close.
+func (w *writebacker) run(done <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	for {
+		select {
+		case <-w.kick:
+		case <-done:
+			return
+		}
+		w.mu.Lock()
+		batch := w.queued
+		w.queued, w.spare = w.spare[:0], nil
+		w.mu.Unlock()
+		w.st.StartWritebacks(batch) // advisory: an error only means a longer final sync
+		clear(batch)
+		w.mu.Lock()
+		w.spare = batch[:0]
+		w.mu.Unlock()
 	}
 }
 
@@ -308,6 +398,11 @@ func (p *assembly) blockLen(i int) int {
 func (t *Torrent) verify(piece int, p *assembly, wantDigests bool) (bool, []swarm.BlockDigest, error) {
 	if p == nil {
 		ok, err := t.st.VerifyPiece(piece)
+		if ok && err == nil {
+			t.asm.writing.Lock()
+			t.asm.wb.left -= t.mi.Info.PieceSize(piece) // written, for the batch's size
+			t.asm.writing.Unlock()
+		}
 		return ok, nil, err
 	}
 	if p.have != len(p.blocks) {
@@ -335,19 +430,15 @@ func (t *Torrent) verify(piece int, p *assembly, wantDigests bool) (bool, []swar
 	off := int64(piece) * t.mi.Info.PieceLength
 	t.asm.writing.Lock()
 	_, err := t.st.WritevAt(p.vec, off)
-	var wb []storage.Extent
 	if err == nil {
-		wb = t.asm.wb.add(storage.Extent{Off: off, Len: p.size})
+		if wb := t.asm.wb.add(storage.Extent{Off: off, Len: p.size}, time.Now()); wb != nil {
+			t.wb.hand(t, wb)
+			t.asm.wb.recycle(wb)
+		}
 	}
 	t.asm.writing.Unlock()
 	if err != nil {
 		return false, nil, err
-	}
-	if wb != nil {
-		t.st.StartWritebacks(wb) // advisory: an error only means a longer final sync
-		t.asm.writing.Lock()
-		t.asm.wb.recycle(wb)
-		t.asm.writing.Unlock()
 	}
 	return true, digests, nil
 }

@@ -2,9 +2,11 @@ package client
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -37,7 +39,11 @@ func newAssemblyRig(t *testing.T, size int, pieceLen int64) *assemblyRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return &assemblyRig{t: &Torrent{mi: mi, st: st, asm: newAssembler(pieceLen)}, data: data, out: filepath.Join(out, "f.bin")}
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := &Torrent{mi: mi, st: st, asm: newAssembler(pieceLen), wb: newWritebacker(st), ctx: ctx}
+	tr.asm.wb.left = int64(size)
+	t.Cleanup(func() { cancel(); tr.wg.Wait() }) // before st.Close
+	return &assemblyRig{t: tr, data: data, out: filepath.Join(out, "f.bin")}
 }
 
 // deliver hands one block of piece to the assembler as the loop would,
@@ -165,6 +171,11 @@ func TestAssemblerSpills(t *testing.T) {
 			t.Fatalf("piece %d did not verify", piece)
 		}
 	}
+	// Both count as written for the write-back's batches: the one from
+	// memory and the one verified from disk.
+	if left := r.t.asm.wb.left; left != 2*pieceLen {
+		t.Fatalf("%d bytes left to write after 2 of 4 pieces, want %d", left, 2*pieceLen)
+	}
 	for _, b := range blocksOf(mi, 2) {
 		r.deliver(t, b, block(2, b))
 	}
@@ -248,5 +259,51 @@ func TestBufferPool(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { p.Put(p.Get()) }); allocs != 0 {
 		t.Errorf("Get and Put of a kept buffer allocate %.1f times", allocs)
+	}
+}
+
+// TestWritebackBatchTail: written pieces are handed to the write-back in
+// batches of writebackBytes while more than that is left to write, then in
+// batches of writebackTailBytes, so the sync at completion waits for at
+// most a tail batch; every range noted is handed over once.
+func TestWritebackBatchTail(t *testing.T) {
+	const piece, total = 128 << 10, 64 << 20
+	b := writebackBatch{left: total}
+	start := time.Now()
+	var sizes []int64
+	handed := 0
+	for off := int64(0); off < total; off += piece {
+		full := b.add(storage.Extent{Off: off, Len: piece}, start)
+		if full == nil {
+			continue
+		}
+		n := int64(0)
+		for _, e := range full {
+			n += e.Len
+		}
+		sizes = append(sizes, n)
+		handed += len(full)
+		b.recycle(full)
+	}
+	// 64 MiB: three 16 MiB batches leave 16 MiB to write, which goes in
+	// four tail batches.
+	want := []int64{16 << 20, 16 << 20, 16 << 20, 4 << 20, 4 << 20, 4 << 20, 4 << 20}
+	if !slices.Equal(sizes, want) {
+		t.Fatalf("batches of %v bytes, want %v", sizes, want)
+	}
+	if handed != total/piece || b.bytes != 0 || len(b.exts) != 0 {
+		t.Fatalf("%d ranges handed over, %d bytes (%d ranges) left in the batch", handed, b.bytes, len(b.exts))
+	}
+	// A slow receiver's batch goes once it is writebackAge old, however
+	// small.
+	b = writebackBatch{left: total}
+	if b.add(storage.Extent{Off: 0, Len: piece}, start) != nil {
+		t.Fatal("a batch of one piece was handed over at once")
+	}
+	if b.add(storage.Extent{Off: piece, Len: piece}, start.Add(writebackAge-time.Millisecond)) != nil {
+		t.Fatal("a batch was handed over before writebackAge")
+	}
+	if full := b.add(storage.Extent{Off: 2 * piece, Len: piece}, start.Add(writebackAge)); len(full) != 3 {
+		t.Fatalf("a batch writebackAge old handed over %d ranges, want 3", len(full))
 	}
 }

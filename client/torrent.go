@@ -117,6 +117,7 @@ type Torrent struct {
 	verifying chan struct{}
 	hashq     *hashQueue // pieces to hash, and the goroutines hashing them (loop.go)
 	asm       *assembler
+	wb        *writebacker     // starts the write-back of written pieces (assemble.go)
 	facts     []swarm.PeerFact // reused by tick
 	later     []event          // results of the batches being performed, stepped after them
 	wakes     heldWakes        // writers to wake at the end of a connBatch (batch.go)
@@ -248,6 +249,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		verifying:  make(chan struct{}, runtime.NumCPU()),
 		hashq:      newHashQueue(runtime.NumCPU()),
 		asm:        newAssembler(mi.Info.PieceLength),
+		wb:         newWritebacker(st),
 		rc:         newRechecker(len(layout.Files)),
 		done:       make(chan struct{}),
 	}
@@ -255,6 +257,7 @@ func (c *Client) addTorrent(mi *metainfo.MetaInfo, opts TorrentOptions, added ti
 		l.timer = time.NewTimer(time.Hour)
 		l.timer.Stop()
 	}
+	t.asm.wb.left = core.BytesLeft()
 	t.verified = slices.Clone(have)
 	t.stats = Stats{Pieces: len(have), Have: hadAtStart, HadAtStart: hadAtStart, HashedAtStart: hashed,
 		TotalLength: mi.Info.TotalLength(), BytesLeft: core.BytesLeft(), Complete: core.Complete()}

@@ -81,11 +81,30 @@ type block struct {
 	retryAt int64
 }
 
-// startPiece creates the download state of piece i.
+// maxSpareDL bounds the download states kept for reuse (see spareDL).
+const maxSpareDL = 64
+
+// startPiece creates the download state of piece i, reusing a finished
+// piece's (see spareDL) when there is one.
 func (s *Swarm) startPiece(i int) *pieceDL {
 	n := s.numBlocks(i)
 	s.dlSeq++
-	d := &pieceDL{blocks: make([]block, n), unrequested: n, seq: s.dlSeq, index: i}
+	var d *pieceDL
+	if k := len(s.spareDL) - 1; k >= 0 {
+		d = s.spareDL[k]
+		s.spareDL[k] = nil
+		s.spareDL = s.spareDL[:k]
+		blocks := d.blocks
+		if cap(blocks) >= n {
+			blocks = blocks[:n]
+			clear(blocks)
+		} else {
+			blocks = make([]block, n)
+		}
+		*d = pieceDL{blocks: blocks, unrequested: n, seq: s.dlSeq, index: i}
+	} else {
+		d = &pieceDL{blocks: make([]block, n), unrequested: n, seq: s.dlSeq, index: i}
+	}
 	s.dl[i] = d
 	s.started.set(i)
 	s.active = append(s.active, i)

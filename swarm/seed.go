@@ -28,6 +28,9 @@ type initialSeed struct {
 	// revealedAt is when each piece was last revealed while revealed to
 	// nobody: the start of its current way out.
 	revealedAt []time.Time
+	// rescue's scratch: pieces revealed to a peer not slow, slow peers.
+	fastHeld    bitset
+	slowScratch []*peer
 
 	// Medians of the peers' paces, and their scratch.
 	sendMedian, downMedian median
@@ -83,7 +86,7 @@ type reveal struct {
 }
 
 func newInitialSeed(n int) *initialSeed {
-	return &initialSeed{pending: make([]int32, n), sent: make([]int32, n), out: newBitset(n), revealedAt: make([]time.Time, n)}
+	return &initialSeed{pending: make([]int32, n), sent: make([]int32, n), out: newBitset(n), revealedAt: make([]time.Time, n), fastHeld: newBitset(n)}
 }
 
 // revealTarget returns how many unfetched pieces p should know of: two plus
@@ -165,12 +168,14 @@ func (s *Swarm) revealTo(now time.Time, p *peer) {
 }
 
 // rescue returns a piece to reveal to p, which is not slow, although it is
-// on its way out to another peer: revealed only to a slow peer, on its way
-// for longer than a piece takes at the median send pace, and with more of
-// it left to send at that peer's pace than a whole piece takes at the
-// median's; the one on its way longest; -1 when there is none. Without it
-// the fleet waits for the last pieces of the first copy to trickle out
-// through the slowest receivers, and our link idles meanwhile.
+// on its way out to another peer: revealed only to slow peers (one, or
+// several: a peer rescued pieces before its sends were measured may turn
+// out slow itself), on its way for longer than a piece takes at the median
+// send pace, and with more of it left to send at such a peer's pace than a
+// whole piece takes at the median's; the one on its way longest; -1 when
+// there is none. Without it the fleet waits for the last pieces of the
+// first copy to trickle out through the slowest receivers, and our link
+// idles meanwhile.
 func (s *Swarm) rescue(now time.Time, p *peer) int {
 	seed := s.seed
 	median := s.paceMedian(now, &seed.sendMedian, sendPace)
@@ -179,15 +184,41 @@ func (s *Swarm) rescue(now time.Time, p *peer) int {
 	}
 	piece := float64(s.cfg.PieceLength) / median // seconds at the median pace
 	wait := time.Duration(piece * float64(time.Second))
-	choice := -1
+	slow := seed.slowScratch[:0]
+	for _, q := range s.peers {
+		if q != p && len(q.reveals) > 0 && s.slowPeer(now, q) {
+			slow = append(slow, q)
+		}
+	}
+	seed.slowScratch = slow
+	if len(slow) == 0 {
+		return -1
+	}
+	// The pieces on their way out to a peer that is not slow are no
+	// candidates; those revealed to several slow peers are (a piece
+	// rescued to a peer not yet known slow may be held by two).
+	fastHeld := seed.fastHeld
 	for _, q := range s.peers {
 		if q == p || !s.slowPeer(now, q) {
-			continue
+			for _, r := range q.reveals {
+				fastHeld.set(r.piece)
+			}
 		}
+	}
+	defer func() {
+		clear(slow) // keep no peer that may leave
+		for _, q := range s.peers {
+			for _, r := range q.reveals {
+				fastHeld.clear(r.piece)
+			}
+		}
+	}()
+	choice := -1
+	for _, q := range slow {
 		for _, r := range q.reveals {
 			i := r.piece
 			switch {
-			case seed.out.get(i) || seed.pending[i] != 1 || p.has.get(i) || p.told.get(i):
+			case seed.out.get(i) || fastHeld.get(i) || p.has.get(i) || p.told.get(i):
 				continue
 			case s.numWithheld > 0 && s.withheld.get(i):
 				continue

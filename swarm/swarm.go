@@ -145,6 +145,10 @@ type Swarm struct {
 	active  []int      // pieces in progress, in the order they were started
 	open    []int      // the pieces of active with unrequested blocks, in the same order
 	dlSeq   uint64     // startPiece calls so far (pieceDL.seq)
+	// spareDL holds the download states of pieces done, for startPiece to
+	// reuse (at most maxSpareDL; emptied on completion), so that starting
+	// a piece allocates nothing once the download is under way.
+	spareDL []*pieceDL
 	// unrequested counts the blocks we lack that are neither received nor
 	// requested from anyone; zero means endgame.
 	unrequested int

@@ -95,10 +95,12 @@ func (s *Swarm) banLiars(now time.Time, piece int, d *pieceDL, good []BlockDiges
 
 // pieceDone marks piece as had and tells the peers.
 func (s *Swarm) pieceDone(now time.Time, piece int) {
-	if d := s.dl[piece]; d.unrequested > 0 {
+	d := s.dl[piece]
+	if d.unrequested > 0 {
 		s.dropOpen(piece, d)
 	}
 	s.dl[piece] = nil
+	s.spare(d)
 	s.started.clear(piece)
 	for k, i := range s.active {
 		if i == piece {
@@ -125,7 +127,17 @@ func (s *Swarm) pieceDone(now time.Time, piece int) {
 		}
 	}
 	if s.Complete() {
+		s.spareDL = nil // a complete torrent starts no piece again
 		s.emit(Action{Kind: Completed})
+	}
+}
+
+// spare keeps d, the download state of a piece just done and no longer
+// referenced, for startPiece to reuse, unless maxSpareDL are kept already.
+func (s *Swarm) spare(d *pieceDL) {
+	if len(s.spareDL) < maxSpareDL && !s.Complete() {
+		d.suspects = nil // drop the failed copies now, not at reuse
+		s.spareDL = append(s.spareDL, d)
 	}
 }
 

@@ -251,14 +251,20 @@ func TestHiddenHostCommands(t *testing.T) {
 	}
 }
 
-func TestRunNetns(t *testing.T) {
-	cfg := smallConfig(t, Shoal, HTTP)
+// needNetns skips t unless --netns can run here: root, and tc.
+func needNetns(t *testing.T) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("--netns needs root")
 	}
 	if _, err := exec.LookPath("tc"); err != nil {
 		t.Skip("--netns needs tc (iproute2)")
 	}
+}
+
+func TestRunNetns(t *testing.T) {
+	cfg := smallConfig(t, Shoal, HTTP)
+	needNetns(t)
 	cfg.Netns = true
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -390,12 +396,7 @@ IpExt: 0
 
 // TestFabricMTU: every interface of a fabric made with an MTU has it.
 func TestFabricMTU(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("--netns needs root")
-	}
-	if _, err := exec.LookPath("tc"); err != nil {
-		t.Skip("--netns needs tc (iproute2)")
-	}
+	needNetns(t)
 	ctx := context.Background()
 	f, err := newFabric(ctx, 2, []float64{10e6, 10e6}, []float64{10e6, 0}, 9000, "")
 	if err != nil {

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -16,12 +15,7 @@ import (
 // HostCongestion (where the kernel has it), whatever the machine's
 // default, and the route that sets it is in every namespace.
 func TestFabricCongestion(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("--netns needs root")
-	}
-	if _, err := exec.LookPath("tc"); err != nil {
-		t.Skip("--netns needs tc (iproute2)")
-	}
+	needNetns(t)
 	if hostCongestion() == "" {
 		t.Skip("the kernel has no " + HostCongestion)
 	}

@@ -90,21 +90,23 @@ func (s *Swarm) startPiece(i int) *pieceDL {
 	n := s.numBlocks(i)
 	s.dlSeq++
 	var d *pieceDL
+	var blocks []block
 	if k := len(s.spareDL) - 1; k >= 0 {
 		d = s.spareDL[k]
 		s.spareDL[k] = nil
 		s.spareDL = s.spareDL[:k]
-		blocks := d.blocks
-		if cap(blocks) >= n {
-			blocks = blocks[:n]
+		if cap(d.blocks) >= n {
+			blocks = d.blocks[:n]
 			clear(blocks)
-		} else {
-			blocks = make([]block, n)
 		}
-		*d = pieceDL{blocks: blocks, unrequested: n, seq: s.dlSeq, index: i}
-	} else {
-		d = &pieceDL{blocks: make([]block, n), unrequested: n, seq: s.dlSeq, index: i}
 	}
+	if d == nil {
+		d = new(pieceDL)
+	}
+	if blocks == nil {
+		blocks = make([]block, n)
+	}
+	*d = pieceDL{blocks: blocks, unrequested: n, seq: s.dlSeq, index: i}
 	s.dl[i] = d
 	s.started.set(i)
 	s.active = append(s.active, i)

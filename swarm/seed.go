@@ -184,27 +184,22 @@ func (s *Swarm) rescue(now time.Time, p *peer) int {
 	}
 	piece := float64(s.cfg.PieceLength) / median // seconds at the median pace
 	wait := time.Duration(piece * float64(time.Second))
-	slow := seed.slowScratch[:0]
-	for _, q := range s.peers {
-		if q != p && len(q.reveals) > 0 && s.slowPeer(now, q) {
-			slow = append(slow, q)
-		}
-	}
-	seed.slowScratch = slow
-	if len(slow) == 0 {
-		return -1
-	}
 	// The pieces on their way out to a peer that is not slow are no
 	// candidates; those revealed to several slow peers are (a piece
 	// rescued to a peer not yet known slow may be held by two).
-	fastHeld := seed.fastHeld
+	slow, fastHeld := seed.slowScratch[:0], seed.fastHeld
 	for _, q := range s.peers {
-		if q == p || !s.slowPeer(now, q) {
+		switch {
+		case len(q.reveals) == 0:
+		case q != p && s.slowPeer(now, q):
+			slow = append(slow, q)
+		default:
 			for _, r := range q.reveals {
 				fastHeld.set(r.piece)
 			}
 		}
 	}
+	seed.slowScratch = slow
 	defer func() {
 		clear(slow) // keep no peer that may leave
 		for _, q := range s.peers {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // TBFGoodput is the share of a tc tbf rate that TCP payload gets: tbf
@@ -93,13 +94,20 @@ type netHost struct {
 // hostIP is host i's address in 10.77.0.0/16.
 func hostIP(i int) string { return fmt.Sprintf("10.77.%d.%d", (i+2)/250, (i+2)%250+1) }
 
+// fabrics counts the fabrics this process made: a fabric's names carry it,
+// because a closed fabric's veths go away with their namespaces only once
+// the kernel has torn those down, after close returns, and a second fabric
+// of the same process made at once (bench runs in one test binary) would
+// find its names taken ("File exists").
+var fabrics atomic.Uint32
+
 // newFabric creates n namespaces with addresses in 10.77.0.0/16. Host i's
 // upload is limited to up[i] and its download to down[i] bytes per second
 // (0: unshaped), uploads with the qdisc named (QdiscFair or QdiscFIFO; ""
 // is QdiscFair); mtu, if not 0, is every interface's MTU (the bridge takes
 // its ports'). On error it removes what it created.
 func newFabric(ctx context.Context, n int, up, down []float64, mtu int, qdisc string) (_ *fabric, err error) {
-	id := strconv.Itoa(os.Getpid() % 100000)
+	id := fmt.Sprintf("%d%c", os.Getpid()%100000, 'a'+fabrics.Add(1)%26)
 	f := &fabric{id: id, bridge: "shb" + id, cc: hostCongestion()}
 	defer func() {
 		if err != nil {

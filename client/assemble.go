@@ -54,10 +54,13 @@ type assembler struct {
 
 	// pending counts the blocks of pieces handed to verification and not
 	// yet put back; mu guards room, which is closed (and replaced) when
-	// pending falls back within maxPending.
+	// pending falls back within maxPending if a reader found pending over
+	// it (waited) since the last replacement: a crossing no reader waited
+	// for costs no channel, which was an allocation per crossing.
 	pending atomic.Int64
 	mu      sync.Mutex
 	room    chan struct{}
+	waited  bool
 	// free keeps emptied assemblies for reuse (a channel, not a sync.Pool,
 	// which would drop them at each garbage collection).
 	free chan *assembly
@@ -342,8 +345,10 @@ func (a *assembler) put(p *assembly) {
 	a.recycle(p)
 	if left := a.pending.Add(-n); left <= a.maxPending && left+n > a.maxPending {
 		a.mu.Lock()
-		close(a.room)
-		a.room = make(chan struct{})
+		if a.waited {
+			close(a.room)
+			a.room, a.waited = make(chan struct{}), false
+		}
 		a.mu.Unlock()
 	}
 }
@@ -372,6 +377,11 @@ func (a *assembler) waitRoom(done <-chan struct{}) bool {
 	for {
 		a.mu.Lock()
 		room, over := a.room, a.pending.Load() > a.maxPending
+		if over {
+			// Set under mu after the load: a put whose crossing the load
+			// missed takes mu later and sees it.
+			a.waited = true
+		}
 		a.mu.Unlock()
 		if !over {
 			return true

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -233,6 +234,61 @@ func TestAssemblerBackpressure(t *testing.T) {
 	if a.waitRoom(closed) {
 		t.Error("waitRoom on a closed connection returned true")
 	}
+}
+
+// TestAssemblerRoomUnwatched checks that pending blocks falling back
+// within the budget while no reader waits keep the room channel (it was
+// replaced, an allocation, at every crossing), and that a reader that then
+// finds the budget exceeded still resumes at the next crossing.
+func TestAssemblerRoomUnwatched(t *testing.T) {
+	t.Parallel()
+	const pieceLen = 64 << 10
+	r := newAssemblyRig(t, 4*pieceLen, pieceLen)
+	a := r.t.asm
+	a.maxPending = 4
+	var taken []*assembly
+	for piece := range 3 {
+		for _, b := range blocksOf(r.t.mi, piece) {
+			r.deliver(t, b, make([]byte, b.Length))
+		}
+		taken = append(taken, a.take(piece))
+	}
+	room := a.room
+	a.put(taken[0]) // 12 -> 8 blocks: still over, no crossing
+	a.put(taken[1]) // 8 -> 4: a crossing no reader waited for
+	if a.room != room {
+		t.Error("an unwatched crossing replaced the room channel")
+	}
+	select {
+	case <-room:
+		t.Error("an unwatched crossing closed the room channel")
+	default:
+	}
+	for _, b := range blocksOf(r.t.mi, 3) {
+		r.deliver(t, b, make([]byte, b.Length))
+	}
+	last := a.take(3) // 8 blocks pending again
+	resumed := make(chan bool, 1)
+	go func() { resumed <- a.waitRoom(make(chan struct{})) }()
+	for {
+		a.mu.Lock()
+		w := a.waited
+		a.mu.Unlock()
+		if w {
+			break
+		}
+		runtime.Gosched() // the reader has not found the budget exceeded yet
+	}
+	a.put(taken[2])
+	select {
+	case ok := <-resumed:
+		if !ok {
+			t.Fatal("waitRoom reported closed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a waiting reader did not resume after an unwatched crossing")
+	}
+	a.put(last)
 }
 
 // TestBufferPool checks the free list: buffers come back most recent

@@ -98,6 +98,14 @@ type Config struct {
 	RackUplink, CoreRate float64
 	RandomPeers          bool
 	HandoutOnly          bool
+	// ControlQueued makes a control message (a Request, a Have, a
+	// handshake, a close) reach its receiver no earlier than the
+	// receiver's download link has delivered the blocks already on their
+	// way to it, as where a shaper queues the links (the bench's --netns:
+	// tc's download FIFO holds every segment, data or not). Off, a control
+	// message takes the latency alone, as under the loopback bench's
+	// in-process limiter, which queues only blocks (links.go, sendCtrl).
+	ControlQueued bool
 	// Progress, if set, is called every 100 ms of simulated time with the
 	// simulated time and the number of receivers done.
 	Progress func(now time.Duration, done, receivers int)

@@ -18,10 +18,18 @@ const extendedType = wire.Extended
 func swarmID(n int) swarm.ConnID { return swarm.ConnID(n) }
 
 // sendCtrl puts a control delivery on the wire: it arrives after the
-// latency.
+// latency, and with Config.ControlQueued not before the receiver's
+// download link has delivered what it holds (downFree).
 func (s *simulation) sendCtrl(d ctrl) {
 	d.at = s.now + s.lat
-	s.ctrls.push(d)
+	if !s.cfg.ControlQueued {
+		s.ctrls.push(d)
+		return
+	}
+	if d.to != nil {
+		d.at = max(d.at, d.to.h.downFree)
+	}
+	pushCtrlByTime(&s.ctrls, d)
 }
 
 // send sends a wire message on c: at once if nothing is queued ahead of it

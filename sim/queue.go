@@ -1,6 +1,10 @@
 package sim
 
-import "github.com/shoal-p2p/shoal/swarm"
+import (
+	"slices"
+
+	"github.com/shoal-p2p/shoal/swarm"
+)
 
 // fifo is a first-in first-out queue on a slice that reuses its space.
 type fifo[T any] struct {
@@ -29,6 +33,18 @@ func (q *fifo[T]) pop() T {
 		q.buf, q.head = q.buf[:n], 0
 	}
 	return v
+}
+
+// pushCtrlByTime queues d behind every delivery due at or before d.at and
+// ahead of those due later, so that the loop, which delivers from the
+// front, keeps time order when deliveries do not all take the same delay
+// (Config.ControlQueued). Most go at or near the back.
+func pushCtrlByTime(q *fifo[ctrl], d ctrl) {
+	k := len(q.buf)
+	for k > q.head && q.buf[k-1].at > d.at {
+		k--
+	}
+	q.buf = slices.Insert(q.buf, k, d)
 }
 
 // reset empties the queue and drops its storage.

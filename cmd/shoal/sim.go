@@ -35,7 +35,6 @@ func runSim(ctx context.Context, args []string) error {
 	churn := fs.Float64("churn", 0, "fraction of receivers that leave part-way through")
 	originLeaves := fs.Bool("origin-leaves", false, "the origin leaves once every piece left it once and two receivers still present hold every piece")
 	joinSpread := fs.Duration("join-spread", 0, "spread the receivers' starts over this span")
-	ctrlQueued := fs.Bool("control-queued", false, "a Request, Have, handshake or close waits behind the blocks already on their way to its receiver, as under tc shaping (--netns); off, it takes the latency only, as under the loopback bench's limiter")
 	maxPeers := fs.Int("max-peers", 0, "connections per host (0: the client's default, 80)")
 	maxTime := fs.Duration("max-time", 0, "give up after this much simulated time (default: 120s + 100 × floor)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
@@ -56,7 +55,6 @@ func runSim(ctx context.Context, args []string) error {
 		Latency: *latency, PieceLength: int64(pieceLen), BlocksPerPiece: *bpp, Seed: *seed,
 		SlowFraction: *slowFrac, SlowLink: float64(slowLink), Churn: *churn, OriginLeaves: *originLeaves,
 		JoinSpread: *joinSpread, MaxTime: *maxTime, MaxPeers: *maxPeers,
-		ControlQueued: *ctrlQueued,
 	}
 	start := time.Now()
 	lastLine := start

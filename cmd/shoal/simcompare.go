@@ -26,10 +26,11 @@ type simExtraFlags struct {
 	outside  *float64
 	enough   *int
 	fromJSON *string
+	ctrlQ    *bool
 }
 
 // addSimExtraFlags registers --rack-size, --rack-uplink, --core-rate,
-// --policy and --compare on fs.
+// --policy, --compare and --control-queued on fs.
 func addSimExtraFlags(fs *flag.FlagSet) *simExtraFlags {
 	f := &simExtraFlags{}
 	f.rackSize = fs.Int("rack-size", 0, "put the receivers in racks of `R` hosts behind one uplink each (0: no racks)")
@@ -40,6 +41,7 @@ func addSimExtraFlags(fs *flag.FlagSet) *simExtraFlags {
 	f.compare = fs.String("compare", "shoal", "comma-separated `systems` to run on the same links: shoal, single, replicated:K, sharded:K")
 	f.outside = fs.Float64("zone-outside", tracker.DefaultLocality.Outside, "local policy: `share` of each handout drawn uniformly from outside the host's rack")
 	f.enough = fs.Int("zone-enough", tracker.DefaultLocality.Enough, "local policy: handout size up to which the nearest peers outside the rack are added to a small rack's")
+	f.ctrlQ = fs.Bool("control-queued", false, "a Request, Have, handshake or close waits behind the blocks already on their way to its receiver, as under tc shaping (bench --netns); off, it takes the latency only, as under the loopback bench's limiter")
 	f.fromJSON = fs.String("from-json", "", "run nothing: print the comparison and write --svg from the reports in `file` (a --json output, one per line)")
 	return f
 }
@@ -48,6 +50,7 @@ func addSimExtraFlags(fs *flag.FlagSet) *simExtraFlags {
 // run.
 func (f *simExtraFlags) apply(cfg *sim.Config) (systems []sim.System, policies []string, err error) {
 	cfg.RackSize, cfg.CoreRate = *f.rackSize, float64(f.core)
+	cfg.ControlQueued = *f.ctrlQ
 	if *f.outside < 0 || *f.outside > 1 || *f.enough < 0 {
 		return nil, nil, errors.New("--zone-outside must be within [0, 1] and --zone-enough not negative")
 	}

@@ -32,6 +32,12 @@ func TestSimExtraFlags(t *testing.T) {
 	if cfg, _, _, err := parse("--rack-size", "40", "--rack-uplink", "50GB"); err != nil || cfg.RackUplink != 50e9 {
 		t.Fatalf("rate uplink: %v %v", cfg.RackUplink, err)
 	}
+	if cfg, _, _, err := parse("--control-queued"); err != nil || !cfg.ControlQueued {
+		t.Fatalf("--control-queued: %v %v", cfg.ControlQueued, err)
+	}
+	if cfg, _, _, err := parse(); err != nil || cfg.ControlQueued {
+		t.Fatalf("control messages are queued by default: %v %v", cfg.ControlQueued, err)
+	}
 	if _, _, policies, _ := parse("--policy", "local,random"); len(policies) != 1 {
 		t.Fatalf("without racks only one policy runs: %v", policies)
 	}

@@ -273,10 +273,8 @@ func printMachine(m machineReport) {
 			100*m.Usage.CPUBusy, 100*m.CPU.Seconds()/avail, 100*m.Usage.IOWait, m.Usage.Disk, 100*m.Usage.DiskBusy,
 			formatBytes(float64(m.Usage.DiskWriteBytes)))
 	}
-	machineFloor := m.Floor
+	machineFloor, diskFloor := machineFloors(m.Floor, m.DiskBytes, m.DiskRate)
 	if m.DiskRate > 0 {
-		diskFloor := m.DiskBytes / m.DiskRate
-		machineFloor = max(machineFloor, diskFloor)
 		fmt.Printf("disk floor               %.2fs: all %d hosts write to this one disk, %s of copies at the %s/s it synced in a probe\n",
 			diskFloor, m.Hosts, formatBytes(m.DiskBytes), formatBytes(m.DiskRate))
 	}
@@ -284,6 +282,16 @@ func printMachine(m machineReport) {
 		machineFloor, machineFloor/m.TLast.Seconds())
 	eff := m.Floor / m.TLast.Seconds()
 	fmt.Printf("bound by                 %s\n", boundReading(m.Usage.Bound(eff), eff, m.CPU.Seconds()/avail))
+}
+
+// machineFloors returns the disk floor, the time diskBytes of copies take
+// at the synced rate diskRate (0 if not probed), and the machine floor, the
+// larger of it and floor (the Kumar-Ross floor), all in seconds.
+func machineFloors(floor, diskBytes, diskRate float64) (machine, disk float64) {
+	if diskRate > 0 {
+		disk = diskBytes / diskRate
+	}
+	return max(floor, disk), disk
 }
 
 // boundReading says in words what bound a run (see bench.MachineUsage.Bound);

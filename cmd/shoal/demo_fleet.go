@@ -55,6 +55,8 @@ func runFleetDemo(ctx context.Context, args []string) error {
 	keepDir := fs.Bool("keep-dir", false, "keep the working folder instead of deleting it")
 	dirFlag := fs.String("dir", "", "working `folder` (default: a new temporary folder)")
 	verbose := fs.Bool("verbose", false, "log the agents' events")
+	diskProbe := rateFlag(256 << 20)
+	fs.Var(&diskProbe, "disk-probe", "`SIZE` written and synced in the working folder to measure the disk the hosts share (0: skip)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of each release (publish to last complete) to `file`.rN")
 	if _, err := parseFlags(fs, args, 0, 0, ""); err != nil {
 		return err
@@ -117,8 +119,22 @@ func runFleetDemo(ctx context.Context, args []string) error {
 	}
 	floor := bench.Floor(F, u, u, u, N)
 	fmt.Printf("%d agents subscribed to channel \"demo\", every host limited to %s/s up and down\n", N, formatBytes(u))
-	fmt.Printf("%d releases of %s, %s apart; each agent keeps %d; floor per release %.2fs\n\n",
+	fmt.Printf("%d releases of %s, %s apart; each agent keeps %d; floor per release %.2fs\n",
 		*releases, formatBytes(F), every.String(), *keep, floor)
+	// All the agents write to one disk: a release's N copies must reach it,
+	// so the disk sets a floor of its own on this machine (issue 11).
+	var diskRate float64
+	if diskProbe > 0 {
+		if diskRate, err = bench.ProbeDisk(work, int64(diskProbe)); err != nil {
+			return err
+		}
+	}
+	machFloor, diskFloor := machineFloors(floor, float64(N)*F, diskRate)
+	if diskRate > 0 {
+		fmt.Printf("disk floor per release %.2fs: all %d agents write to this one disk, %s of copies at the %s/s it synced in a probe; machine floor %.2fs (the larger)\n",
+			diskFloor, N, formatBytes(float64(N)*F), formatBytes(diskRate), machFloor)
+	}
+	fmt.Println()
 
 	type result struct {
 		seq                            uint64
@@ -167,13 +183,14 @@ func runFleetDemo(ctx context.Context, args []string) error {
 		r := result{seq: rel.Seq, first: first, last: last, cpu: cpuSeconds() - cpu0,
 			originEgress: float64(originUploaded(origin, rel.InfoHash)) / F}
 		results = append(results, r)
-		fmt.Printf("release %d: first agent started after %.2fs, last complete after %.2fs (floor %.2fs, efficiency %.3f), origin sent %.2f copies, CPU %.1f s (%.0f%% of %d cores)\n\n",
-			r.seq, r.first, r.last, floor, floor/r.last, r.originEgress, r.cpu, 100*r.cpu/wall/float64(runtime.NumCPU()), runtime.NumCPU())
+		fmt.Printf("release %d: first agent started after %.2fs, last complete after %.2fs (floor %.2fs, efficiency %.3f; machine floor %.2fs, %.3f), origin sent %.2f copies, CPU %.1f s (%.0f%% of %d cores)\n\n",
+			r.seq, r.first, r.last, floor, floor/r.last, machFloor, machFloor/r.last, r.originEgress, r.cpu, 100*r.cpu/wall/float64(runtime.NumCPU()), runtime.NumCPU())
 	}
 
-	fmt.Println("release  first start  last complete  floor    efficiency  origin egress")
+	fmt.Println("release  first start  last complete  floor    efficiency  mach.floor  mach.eff  origin egress")
 	for _, r := range results {
-		fmt.Printf("%7d  %10.2fs  %12.2fs  %6.2fs  %10.3f  %11.2f F\n", r.seq, r.first, r.last, floor, floor/r.last, r.originEgress)
+		fmt.Printf("%7d  %10.2fs  %12.2fs  %6.2fs  %10.3f  %9.2fs  %8.3f  %11.2f F\n", r.seq, r.first, r.last, floor, floor/r.last,
+			machFloor, machFloor/r.last, r.originEgress)
 	}
 	// The keep bound deletes the oldest release right after the switch;
 	// give those deletions a moment to finish before measuring.

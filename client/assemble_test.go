@@ -195,6 +195,33 @@ func TestAssemblerSpills(t *testing.T) {
 	}
 }
 
+// takeWhole delivers every block of each piece and takes its assembly, as
+// the hash worker does: those blocks then count as pending verification.
+func (r *assemblyRig) takeWhole(t *testing.T, pieces ...int) []*assembly {
+	var taken []*assembly
+	for _, piece := range pieces {
+		for _, b := range blocksOf(r.t.mi, piece) {
+			r.deliver(t, b, make([]byte, b.Length))
+		}
+		taken = append(taken, r.t.asm.take(piece))
+	}
+	return taken
+}
+
+// awaitResumed fails t unless a reader's waitRoom returns true on resumed
+// within 10 s; what says what the reader should have resumed on.
+func awaitResumed(t *testing.T, resumed <-chan bool, what string) {
+	t.Helper()
+	select {
+	case ok := <-resumed:
+		if !ok {
+			t.Fatal("waitRoom reported closed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reader did not resume " + what)
+	}
+}
+
 // TestAssemblerBackpressure checks that readers wait while more blocks
 // wait for verification than the budget allows, and resume when one piece
 // is put back.
@@ -204,13 +231,7 @@ func TestAssemblerBackpressure(t *testing.T) {
 	r := newAssemblyRig(t, 4*pieceLen, pieceLen)
 	a := r.t.asm
 	a.maxPending = 4
-	var taken []*assembly
-	for piece := range 2 {
-		for _, b := range blocksOf(r.t.mi, piece) {
-			r.deliver(t, b, make([]byte, b.Length))
-		}
-		taken = append(taken, a.take(piece))
-	}
+	taken := r.takeWhole(t, 0, 1)
 	resumed := make(chan bool, 1)
 	go func() { resumed <- a.waitRoom(make(chan struct{})) }()
 	select {
@@ -219,14 +240,7 @@ func TestAssemblerBackpressure(t *testing.T) {
 	case <-time.After(50 * time.Millisecond): // absence check: nothing to wait on
 	}
 	a.put(taken[0])
-	select {
-	case ok := <-resumed:
-		if !ok {
-			t.Fatal("waitRoom reported closed")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the reader did not resume once pending blocks fell within the budget")
-	}
+	awaitResumed(t, resumed, "once pending blocks fell within the budget")
 	a.put(taken[1])
 	closed := make(chan struct{})
 	close(closed)
@@ -246,13 +260,7 @@ func TestAssemblerRoomUnwatched(t *testing.T) {
 	r := newAssemblyRig(t, 4*pieceLen, pieceLen)
 	a := r.t.asm
 	a.maxPending = 4
-	var taken []*assembly
-	for piece := range 3 {
-		for _, b := range blocksOf(r.t.mi, piece) {
-			r.deliver(t, b, make([]byte, b.Length))
-		}
-		taken = append(taken, a.take(piece))
-	}
+	taken := r.takeWhole(t, 0, 1, 2)
 	room := a.room
 	a.put(taken[0]) // 12 -> 8 blocks: still over, no crossing
 	a.put(taken[1]) // 8 -> 4: a crossing no reader waited for
@@ -264,10 +272,7 @@ func TestAssemblerRoomUnwatched(t *testing.T) {
 		t.Error("an unwatched crossing closed the room channel")
 	default:
 	}
-	for _, b := range blocksOf(r.t.mi, 3) {
-		r.deliver(t, b, make([]byte, b.Length))
-	}
-	last := a.take(3) // 8 blocks pending again
+	last := r.takeWhole(t, 3)[0] // 8 blocks pending again
 	resumed := make(chan bool, 1)
 	go func() { resumed <- a.waitRoom(make(chan struct{})) }()
 	for {
@@ -280,14 +285,7 @@ func TestAssemblerRoomUnwatched(t *testing.T) {
 		runtime.Gosched() // the reader has not found the budget exceeded yet
 	}
 	a.put(taken[2])
-	select {
-	case ok := <-resumed:
-		if !ok {
-			t.Fatal("waitRoom reported closed")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a waiting reader did not resume after an unwatched crossing")
-	}
+	awaitResumed(t, resumed, "after an unwatched crossing")
 	a.put(last)
 }
 

@@ -30,8 +30,16 @@ const (
 )
 
 // keptAssemblies is how many emptied assemblies (a piece's block list and
-// hash state) an assembler keeps for reuse.
+// hash state) the process keeps for reuse.
 const keptAssemblies = 128
+
+// freeAssemblies keeps emptied assemblies for reuse by every torrent of the
+// process (a channel, not a sync.Pool, which would drop them at each
+// garbage collection). Kept per torrent, each new torrent allocated its
+// assemblies again as its pieces in flight grew to their most: in the
+// Transfer benchmark, where every transfer is a new torrent, that was most
+// of what a transfer allocated once under way (session 15).
+var freeAssemblies = make(chan *assembly, keptAssemblies)
 
 // assembler collects the blocks of pieces in progress in memory, so a
 // piece is hashed before it touches the disk (corrupt data never reaches
@@ -63,8 +71,7 @@ type assembler struct {
 	pending atomic.Int64
 	mu      sync.Mutex
 	waiters []chan struct{}
-	// free keeps emptied assemblies for reuse (a channel, not a sync.Pool,
-	// which would drop them at each garbage collection).
+	// free keeps emptied assemblies for reuse: freeAssemblies.
 	free chan *assembly
 	// writing serialises the writes of verified pieces: the filesystem
 	// takes the file's lock for each write anyway, and a second writer
@@ -228,7 +235,7 @@ func newAssembler(pieceLen int64) *assembler {
 		maxPending:     max(verifyBudget/wire.BlockSize, 2*int64(per)),
 		pieces:         make(map[int]*assembly),
 		direct:         make(map[int]bool),
-		free:           make(chan *assembly, keptAssemblies),
+		free:           freeAssemblies,
 	}
 }
 

@@ -263,7 +263,6 @@ func TestAssemblerRoomNoAlloc(t *testing.T) {
 	a := newAssembler(64 << 10)
 	a.maxPending = 4
 	a.pending.Store(4)
-	p := &assembly{have: 4} // no blocks: put only counts them
 	wake, done := make(chan struct{}, 1), make(chan struct{})
 	next, resumed := make(chan struct{}), make(chan bool)
 	go func() {
@@ -273,7 +272,9 @@ func TestAssemblerRoomNoAlloc(t *testing.T) {
 	}()
 	defer close(next)
 	allocs := testing.AllocsPerRun(200, func() {
-		a.pending.Add(4) // 8 pending: over the budget
+		p := a.newAssembly(0, 64<<10) // the one put back last time
+		p.have = 4                    // no blocks held: put only counts them
+		a.pending.Add(4)              // 8 pending: over the budget
 		next <- struct{}{}
 		for {
 			a.mu.Lock()
@@ -391,5 +392,27 @@ func TestWritebackBatchTail(t *testing.T) {
 	}
 	if full := b.add(storage.Extent{Off: 2 * piece, Len: piece}, start.Add(writebackAge)); len(full) != 3 {
 		t.Fatalf("a batch writebackAge old handed over %d ranges, want 3", len(full))
+	}
+}
+
+// TestAssembliesSharedByTorrents checks that a new torrent's assembler
+// reuses the assemblies (block list and hash state) that others emptied,
+// so a torrent under way allocates none: kept per assembler, each new
+// torrent allocated them again as its pieces in flight grew. Not parallel:
+// AllocsPerRun counts the whole process's allocations.
+func TestAssembliesSharedByTorrents(t *testing.T) {
+	const runs = 50
+	fresh := make([]*assembler, runs+1) // AllocsPerRun runs once more to warm up
+	for i := range fresh {
+		fresh[i] = newAssembler(256 << 10)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		a := fresh[i]
+		i++
+		a.recycle(a.newAssembly(0, 256<<10))
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations for a new torrent's first assembly, want 0", allocs)
 	}
 }

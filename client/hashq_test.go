@@ -1,6 +1,7 @@
 package client
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -98,5 +99,20 @@ func TestHashQueueNeverEmpty(t *testing.T) {
 	}
 	if c := cap(q.jobs); c > 8 {
 		t.Errorf("a queue of at most 5 jobs grew to an array of %d", c)
+	}
+}
+
+// TestVerifiedEventsKept checks that the events telling the loop of a
+// verified piece are recycled across garbage collections, which emptied
+// the sync.Pool that held them. Not parallel: AllocsPerRun counts the whole
+// process's allocations.
+func TestVerifiedEventsKept(t *testing.T) {
+	allocs := testing.AllocsPerRun(50, func() {
+		e := newVerifiedEvent(1, true, nil)
+		runtime.GC()
+		e.release()
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per verified piece across a collection, want 0", allocs)
 	}
 }

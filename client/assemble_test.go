@@ -233,7 +233,7 @@ func TestAssemblerBackpressure(t *testing.T) {
 	a.maxPending = 4
 	taken := r.takeWhole(t, 0, 1)
 	resumed := make(chan bool, 1)
-	go func() { resumed <- a.waitRoom(make(chan struct{})) }()
+	go func() { resumed <- a.waitRoom(make(chan struct{}, 1), make(chan struct{})) }()
 	select {
 	case <-resumed:
 		t.Fatal("a reader went on with 8 blocks pending and a budget of 4")
@@ -245,48 +245,54 @@ func TestAssemblerBackpressure(t *testing.T) {
 	closed := make(chan struct{})
 	close(closed)
 	a.pending.Store(100)
-	if a.waitRoom(closed) {
+	if a.waitRoom(make(chan struct{}, 1), closed) {
 		t.Error("waitRoom on a closed connection returned true")
+	}
+	if n := len(a.waiters); n != 0 {
+		t.Errorf("a reader whose connection closed is still among %d waiters", n)
 	}
 }
 
-// TestAssemblerRoomUnwatched checks that pending blocks falling back
-// within the budget while no reader waits keep the room channel (it was
-// replaced, an allocation, at every crossing), and that a reader that then
-// finds the budget exceeded still resumes at the next crossing.
-func TestAssemblerRoomUnwatched(t *testing.T) {
-	t.Parallel()
-	const pieceLen = 64 << 10
-	r := newAssemblyRig(t, 4*pieceLen, pieceLen)
-	a := r.t.asm
+// TestAssemblerRoomNoAlloc checks that a reader paused by the verify
+// budget and resumed by the put that brings pending back within it costs
+// no allocation, however often it happens: the room channel was closed
+// and made anew at each such crossing, an allocation per piece verified
+// while the readers outran the hashing. Not parallel: AllocsPerRun counts
+// the whole process's allocations.
+func TestAssemblerRoomNoAlloc(t *testing.T) {
+	a := newAssembler(64 << 10)
 	a.maxPending = 4
-	taken := r.takeWhole(t, 0, 1, 2)
-	room := a.room
-	a.put(taken[0]) // 12 -> 8 blocks: still over, no crossing
-	a.put(taken[1]) // 8 -> 4: a crossing no reader waited for
-	if a.room != room {
-		t.Error("an unwatched crossing replaced the room channel")
-	}
-	select {
-	case <-room:
-		t.Error("an unwatched crossing closed the room channel")
-	default:
-	}
-	last := r.takeWhole(t, 3)[0] // 8 blocks pending again
-	resumed := make(chan bool, 1)
-	go func() { resumed <- a.waitRoom(make(chan struct{})) }()
-	for {
-		a.mu.Lock()
-		w := a.waited
-		a.mu.Unlock()
-		if w {
-			break
+	a.pending.Store(4)
+	wake, done := make(chan struct{}, 1), make(chan struct{})
+	next, resumed := make(chan struct{}), make(chan bool)
+	go func() {
+		for range next {
+			resumed <- a.waitRoom(wake, done)
 		}
-		runtime.Gosched() // the reader has not found the budget exceeded yet
+	}()
+	defer close(next)
+	allocs := testing.AllocsPerRun(200, func() {
+		p := a.newAssembly(0, 64<<10) // the one put back last time
+		p.have = 4                    // no blocks held: put only counts them
+		a.pending.Add(4)              // 8 pending: over the budget
+		next <- struct{}{}
+		for {
+			a.mu.Lock()
+			n := len(a.waiters)
+			a.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			runtime.Gosched() // the reader has not found the budget exceeded yet
+		}
+		a.put(p) // 8 -> 4: the reader resumes
+		if !<-resumed {
+			t.Fatal("waitRoom reported closed")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per pause and resume of a reader, want 0", allocs)
 	}
-	a.put(taken[2])
-	awaitResumed(t, resumed, "after an unwatched crossing")
-	a.put(last)
 }
 
 // TestBufferPool checks the free list: buffers come back most recent
@@ -313,6 +319,33 @@ func TestBufferPool(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { p.Put(p.Get()) }); allocs != 0 {
 		t.Errorf("Get and Put of a kept buffer allocate %.1f times", allocs)
+	}
+}
+
+// TestBufferPoolCarvesBoxes checks that buffers carved from slabs cost
+// no allocation each: their *[]byte boxes come from one array per slab
+// (each box was allocated on its own, an allocation per block while the
+// pool filled). Not parallel: AllocsPerRun counts the whole process's
+// allocations.
+func TestBufferPoolCarvesBoxes(t *testing.T) {
+	const runs = 20
+	p := &bufferPool{size: 64, max: (runs + 2) * slabBlocks}
+	seen := make(map[*[]byte]bool, (runs+2)*slabBlocks)
+	var got [slabBlocks]*[]byte
+	allocs := testing.AllocsPerRun(runs, func() {
+		for i := range got {
+			got[i] = p.Get().(*[]byte) // a fresh slab's worth
+		}
+	})
+	for _, b := range got {
+		if seen[b] || len(*b) != 64 || cap(*b) != 64 {
+			t.Fatalf("a carved buffer is reused or of %d bytes (cap %d)", len(*b), cap(*b))
+		}
+		seen[b] = true
+	}
+	// One array of boxes per slab, and what mapping the slab costs.
+	if allocs > 2 {
+		t.Errorf("%v allocations to carve a slab of %d buffers, want at most 2", allocs, slabBlocks)
 	}
 }
 
@@ -359,5 +392,27 @@ func TestWritebackBatchTail(t *testing.T) {
 	}
 	if full := b.add(storage.Extent{Off: 2 * piece, Len: piece}, start.Add(writebackAge)); len(full) != 3 {
 		t.Fatalf("a batch writebackAge old handed over %d ranges, want 3", len(full))
+	}
+}
+
+// TestAssembliesSharedByTorrents checks that a new torrent's assembler
+// reuses the assemblies (block list and hash state) that others emptied,
+// so a torrent under way allocates none: kept per assembler, each new
+// torrent allocated them again as its pieces in flight grew. Not parallel:
+// AllocsPerRun counts the whole process's allocations.
+func TestAssembliesSharedByTorrents(t *testing.T) {
+	const runs = 50
+	fresh := make([]*assembler, runs+1) // AllocsPerRun runs once more to warm up
+	for i := range fresh {
+		fresh[i] = newAssembler(256 << 10)
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		a := fresh[i]
+		i++
+		a.recycle(a.newAssembly(0, 256<<10))
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations for a new torrent's first assembly, want 0", allocs)
 	}
 }

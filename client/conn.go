@@ -252,8 +252,9 @@ func (c *peerConn) readLoop(ctx context.Context) {
 	defer func() { blockPool.Put(spare) }()
 	owed := 0 // bytes read and not yet paid to the download limits
 	var deadlineSet time.Time
+	room := make(chan struct{}, 1) // this reader's wake-up from the assembler
 	for err == nil {
-		if !c.t.asm.waitRoom(c.closed) {
+		if !c.t.asm.waitRoom(room, c.closed) {
 			err = errors.New("closed")
 			break
 		}

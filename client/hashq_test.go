@@ -1,6 +1,7 @@
 package client
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -74,5 +75,44 @@ func TestHashQueueWorkers(t *testing.T) {
 	}
 	if _, ok := q.pop(done); ok {
 		t.Fatal("pop after stop and drain returned a job")
+	}
+}
+
+// TestHashQueueNeverEmpty: a queue that always holds a few jobs (the
+// hashing behind the readers) keeps its array at the size of what it holds
+// and hands the jobs out in order; it used to grow its array, an
+// allocation and a copy each time, for as long as it did not empty.
+func TestHashQueueNeverEmpty(t *testing.T) {
+	q := newHashQueue(1)
+	done := make(chan struct{})
+	next := 0 // the piece the next pop must return
+	for i := range 1000 {
+		q.push(hashJob{piece: i})
+		if i < 4 {
+			continue // four jobs wait from now on
+		}
+		j, ok := q.pop(done)
+		if !ok || j.piece != next {
+			t.Fatalf("pop = piece %d, %v; want %d", j.piece, ok, next)
+		}
+		next++
+	}
+	if c := cap(q.jobs); c > 8 {
+		t.Errorf("a queue of at most 5 jobs grew to an array of %d", c)
+	}
+}
+
+// TestVerifiedEventsKept checks that the events telling the loop of a
+// verified piece are recycled across garbage collections, which emptied
+// the sync.Pool that held them. Not parallel: AllocsPerRun counts the whole
+// process's allocations.
+func TestVerifiedEventsKept(t *testing.T) {
+	allocs := testing.AllocsPerRun(50, func() {
+		e := newVerifiedEvent(1, true, nil)
+		runtime.GC()
+		e.release()
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per verified piece across a collection, want 0", allocs)
 	}
 }

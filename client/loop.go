@@ -370,6 +370,14 @@ func newHashQueue(workers int) *hashQueue {
 func (q *hashQueue) push(j hashJob) (start bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if len(q.jobs) == cap(q.jobs) && q.head > 0 {
+		// Reuse the popped front instead of growing: a queue that never
+		// empties (the hashing behind the readers) grew its array, a copy
+		// and an allocation, however few jobs it held.
+		n := copy(q.jobs, q.jobs[q.head:])
+		clear(q.jobs[n:])
+		q.jobs, q.head = q.jobs[:n], 0
+	}
 	q.jobs = append(q.jobs, j)
 	switch {
 	case q.idle > 0:

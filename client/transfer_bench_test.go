@@ -25,7 +25,11 @@ func cpuTime() time.Duration {
 // BenchmarkTransfer moves a 256 MiB file from one seeder to one receiver
 // in this process over loopback, unlimited, and reports the CPU (all
 // goroutines, kernel included) per GB delivered and the allocations per
-// 16 KiB block (SHOAL_BENCH_SIZE_MB sets another size, SHOAL_BENCH_PIECE_KB a piece length,
+// 16 KiB block: allocs/block over the whole transfer, set-up included
+// (dialing, handshakes, the torrent's state: about a thousand allocations
+// whatever the size), and steady-allocs/block over the blocks received after
+// the first quarter of the file, which is what the data path allocates per
+// block (SHOAL_BENCH_SIZE_MB sets another size, SHOAL_BENCH_PIECE_KB a piece length,
 // SHOAL_BENCH_LIMIT_MB a download limit for the receiver). Every op is a fresh receiver; the seeder's file stays in
 // the page cache. Run with -cpuprofile to see where the time goes:
 //
@@ -85,7 +89,8 @@ func BenchmarkTransfer(b *testing.B) {
 		b.Fatal(err)
 	}
 	var cpu time.Duration
-	var allocs, peakHeap uint64
+	var allocs, peakHeap, steadyAllocs uint64
+	var steadyBlocks int64
 	var ms runtime.MemStats
 	b.SetBytes(int64(size))
 	b.ResetTimer()
@@ -98,12 +103,13 @@ func BenchmarkTransfer(b *testing.B) {
 		}
 		runtime.ReadMemStats(&ms)
 		a0, c0 := ms.Mallocs, cpuTime()
-		stopSampling := sampleHeap(&peakHeap)
 		b.StartTimer()
 		tor, err := getter.AddTorrent(mi, TorrentOptions{Dir: out, Peers: []string{seeder.Addr().String()}, Trackers: []string{}})
 		if err != nil {
 			b.Fatal(err)
 		}
+		var mark heapMark
+		stopSampling := sampleHeap(&peakHeap, func() int64 { return tor.Stats().Downloaded }, int64(size/4), &mark)
 		select {
 		case <-tor.Done():
 		case <-time.After(5 * time.Minute):
@@ -117,6 +123,10 @@ func BenchmarkTransfer(b *testing.B) {
 		cpu += cpuTime() - c0
 		runtime.ReadMemStats(&ms)
 		allocs += ms.Mallocs - a0
+		if mark.set {
+			steadyAllocs += ms.Mallocs - mark.mallocs
+			steadyBlocks += (int64(size) - mark.downloaded) / wire.BlockSize
+		}
 		getter.Close()
 		os.RemoveAll(out)
 		b.StartTimer()
@@ -125,12 +135,24 @@ func BenchmarkTransfer(b *testing.B) {
 	gb := float64(b.N) * float64(size) / 1e9
 	b.ReportMetric(cpu.Seconds()/gb, "CPU-s/GB")
 	b.ReportMetric(float64(allocs)/(float64(b.N)*float64(size/wire.BlockSize)), "allocs/block")
+	if steadyBlocks > 0 {
+		b.ReportMetric(float64(steadyAllocs)/float64(steadyBlocks), "steady-allocs/block")
+	}
 	b.ReportMetric(float64(peakHeap)/1e6, "peak-heap-MB")
 }
 
+// heapMark is what sampleHeap saw at its first sample once the transfer had
+// passed its mark: the process's allocations so far and the bytes received.
+type heapMark struct {
+	set        bool
+	mallocs    uint64
+	downloaded int64
+}
+
 // sampleHeap records the largest heap in use (seeder and receiver) into
-// peak every 20 ms until the returned function is called.
-func sampleHeap(peak *uint64) (stop func()) {
+// peak every 20 ms until the returned function is called, and into at the
+// allocations so far at the first sample where progress has reached mark.
+func sampleHeap(peak *uint64, progress func() int64, mark int64, at *heapMark) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -139,8 +161,12 @@ func sampleHeap(peak *uint64) (stop func()) {
 		defer tick.Stop()
 		var ms runtime.MemStats
 		for {
+			got := progress()
 			runtime.ReadMemStats(&ms)
 			*peak = max(*peak, ms.HeapInuse)
+			if !at.set && got >= mark {
+				*at = heapMark{set: true, mallocs: ms.Mallocs, downloaded: got}
+			}
 			select {
 			case <-done:
 				return

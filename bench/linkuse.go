@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,19 +37,31 @@ type LinkUse struct {
 	// Uploads in the steady phase: the origin's and the receivers' mean.
 	OriginUpSteady float64 `json:"origin_up_steady"`
 	UpSteady       float64 `json:"up_steady"`
-	Samples        int     `json:"samples"`
+	// Uploads in start-up, where the receivers' downloads wait for their
+	// uploads: the origin's share and the receivers' mean.
+	OriginUpStartup float64 `json:"origin_up_startup"`
+	UpStartup       float64 `json:"up_startup"`
+	// UpOnsetS is when a receiver's upload first reached half its link
+	// over 250 ms (seconds from the receivers' start; its finish if
+	// never): the median and the last over receivers. Until then a
+	// receiver holds nothing the others ask of it at its link's pace.
+	UpOnsetP50S float64 `json:"up_onset_p50_s"`
+	UpOnsetMaxS float64 `json:"up_onset_max_s"`
+	Samples     int     `json:"samples"`
 }
 
 // line is LinkUse as the bench prints it.
 func (u *LinkUse) line() string {
+	startup := fmt.Sprintf("; start-up uploads: origin %.0f%%, receivers %.0f%%, a receiver's first half full at p50 %.2fs, last %.2fs",
+		100*u.OriginUpStartup, 100*u.UpStartup, u.UpOnsetP50S, u.UpOnsetMaxS)
 	if u.TailStartS <= u.StartupEndS {
-		return fmt.Sprintf("links: receivers' downloads never filled 90%% of the link over 250 ms: %.0f%% of it to %.2fs, idle %.2f s a receiver (frames, as tc counts)",
-			100*u.DownStartup, u.StartupEndS, u.IdleStartupS)
+		return fmt.Sprintf("links: receivers' downloads never filled 90%% of the link over 250 ms: %.0f%% of it to %.2fs, idle %.2f s a receiver%s (frames, as tc counts)",
+			100*u.DownStartup, u.StartupEndS, u.IdleStartupS, startup)
 	}
 	return fmt.Sprintf("links: receivers' downloads at %.0f%% of the link in start-up (to %.2fs), %.0f%% steady (to %.2fs), %.0f%% in the tail; "+
-		"idle %.2f + %.2f + %.2f s a receiver; uploads steady: origin %.0f%%, receivers %.0f%% (frames, as tc counts)",
+		"idle %.2f + %.2f + %.2f s a receiver; uploads steady: origin %.0f%%, receivers %.0f%%%s (frames, as tc counts)",
 		100*u.DownStartup, u.StartupEndS, 100*u.DownSteady, u.TailStartS, 100*u.DownTail,
-		u.IdleStartupS, u.IdleSteadyS, u.IdleTailS, 100*u.OriginUpSteady, 100*u.UpSteady)
+		u.IdleStartupS, u.IdleSteadyS, u.IdleTailS, 100*u.OriginUpSteady, 100*u.UpSteady, startup)
 }
 
 // linkSample is every host's cumulative frame bytes up and down at T
@@ -222,15 +235,45 @@ func linkUse(samples []linkSample, recv []int, finish []float64, origin int, lin
 	u.DownStartup, u.IdleStartupS = phase(0, startEnd)
 	u.DownSteady, u.IdleSteadyS = phase(startEnd, tailStart)
 	u.DownTail, u.IdleTailS = phase(tailStart, tLast)
-	if d := tailStart - startEnd; d > 0 {
-		if originLink > 0 {
-			u.OriginUpSteady = (at(tailStart, origin, false) - at(startEnd, origin, false)) / d / originLink
-		}
-		sum := 0.0
-		for _, h := range recv {
-			sum += at(tailStart, h, false) - at(startEnd, h, false)
-		}
-		u.UpSteady = sum / float64(len(recv)) / d / link
-	}
+	u.OriginUpStartup, u.UpStartup = uploads(at, recv, origin, 0, startEnd, link, originLink)
+	u.UpOnsetP50S, u.UpOnsetMaxS = upOnsets(at, recv, finish, samples[0].t, link)
+	u.OriginUpSteady, u.UpSteady = uploads(at, recv, origin, startEnd, tailStart, link, originLink)
 	return u
+}
+
+// uploads returns the origin's upload share over [a, b] and the receivers'
+// mean, through at (a host's cumulative bytes at a time, as in linkUse).
+func uploads(at func(t float64, host int, down bool) float64, recv []int, origin int, a, b, link, originLink float64) (originShare, recvShare float64) {
+	d := b - a
+	if d <= 0 {
+		return 0, 0
+	}
+	if originLink > 0 {
+		originShare = (at(b, origin, false) - at(a, origin, false)) / d / originLink
+	}
+	sum := 0.0
+	for _, h := range recv {
+		sum += at(b, h, false) - at(a, h, false)
+	}
+	return originShare, sum / float64(len(recv)) / d / link
+}
+
+// upOnsets returns the median and the largest over receivers of the first
+// time (from t0, in steps of linkSampleEvery) at which a receiver's upload
+// over the next 250 ms reached half the link; a receiver that never did
+// counts its finish.
+func upOnsets(at func(t float64, host int, down bool) float64, recv []int, finish []float64, t0, link float64) (p50, last float64) {
+	const window, half = 0.25, 0.5
+	onsets := make([]float64, len(recv))
+	for k, h := range recv {
+		onsets[k] = finish[k]
+		for t := t0; t+window <= finish[k]; t += linkSampleEvery.Seconds() {
+			if at(t+window, h, false)-at(t, h, false) >= half*link*window {
+				onsets[k] = t
+				break
+			}
+		}
+	}
+	slices.Sort(onsets)
+	return onsets[(len(onsets)-1)/2], onsets[len(onsets)-1]
 }

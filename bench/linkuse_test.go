@@ -98,3 +98,57 @@ func TestLinkUse(t *testing.T) {
 		t.Error("link use from one sample")
 	}
 }
+
+// TestLinkUseStartupUploads: in start-up the origin uploads at its full
+// link and two receivers start uploading at the full rate at 0.5 s and
+// 1.5 s: their onsets are the first 250 ms windows at half the link, and
+// the start-up shares are of the span before the downloads fill.
+func TestLinkUseStartupUploads(t *testing.T) {
+	const link = 1000.0
+	upFrom := map[int]float64{2: 0.5, 3: 1.5}
+	var samples []linkSample
+	for k := 0; k <= 80; k++ {
+		tk := float64(k) * 0.05
+		s := linkSample{t: tk, up: make([]int64, 4), down: make([]int64, 4)}
+		s.up[1] = int64(link * tk)
+		for _, h := range []int{2, 3} {
+			// Downloads: 400 B/s to 2 s, then full: start-up ends at 2 s.
+			s.down[h] = int64(400 * tk)
+			if tk > 2 {
+				s.down[h] = int64(800 + link*(tk-2))
+			}
+			if tk > upFrom[h] {
+				s.up[h] = int64(link * (tk - upFrom[h]))
+			}
+		}
+		samples = append(samples, s)
+	}
+	u := linkUse(samples, []int{2, 3}, []float64{4, 4}, 1, link, link)
+	if u == nil {
+		t.Fatal("no link use")
+	}
+	near := func(name string, got, want float64) {
+		t.Helper()
+		if math.Abs(got-want) > 0.02 {
+			t.Errorf("%s = %.4f, want %.4f", name, got, want)
+		}
+	}
+	near("startup end", u.StartupEndS, 2)
+	near("origin up in start-up", u.OriginUpStartup, 1)
+	near("receivers up in start-up", u.UpStartup, (1.5+0.5)/2/2)
+	// A window from t holds half the link once at most 0.125 s of it are
+	// before the upload starts: 0.4 s for host 2 (the first step at or
+	// after 0.375 s), 1.4 s for host 3.
+	near("onset p50", u.UpOnsetP50S, 0.4)
+	near("onset last", u.UpOnsetMaxS, 1.4)
+	if l := u.line(); !strings.Contains(l, "first half full at p50 0.40s, last 1.40s") {
+		t.Errorf("line %q", l)
+	}
+	// A receiver that never uploads counts its finish.
+	for i := range samples {
+		samples[i].up[3] = 0
+	}
+	if u := linkUse(samples, []int{2, 3}, []float64{4, 3.5}, 1, link, link); u == nil || u.UpOnsetMaxS != 3.5 {
+		t.Errorf("silent receiver: %+v", u)
+	}
+}

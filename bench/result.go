@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"fmt"
 	"math"
 	"slices"
 )
@@ -46,6 +47,11 @@ type Result struct {
 	// peer: the start-up the simulator does not model.
 	StartedS   []float64 `json:"started_s,omitempty"`
 	FirstPeerS []float64 `json:"first_peer_s,omitempty"`
+	// FirstPieceS and FirstUploadS (shoal only) are when each receiver
+	// verified its first piece and first sent a block (0: never, or a
+	// receiver that does not say), in seconds from the receivers' start.
+	FirstPieceS  []float64 `json:"first_piece_s,omitempty"`
+	FirstUploadS []float64 `json:"first_upload_s,omitempty"`
 	// The machine: every host of a run shares its cores and its disk.
 	// DiskBytesPerS is the disk's synced write rate (ProbeDisk, once per
 	// invocation; 0 if not probed) and DiskFloorS the time the N copies
@@ -217,4 +223,36 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// startupLine is the receivers' start-up as the bench prints it: for when
+// each started, had its first peer, verified its first piece and first
+// sent a block, the median and the last over receivers (seconds from the
+// receivers' start; a receiver that never did counts as not yet); "" when
+// the receivers said nothing (not shoal).
+func (r Result) startupLine() string {
+	if len(r.StartedS) == 0 {
+		return ""
+	}
+	stat := func(xs []float64) string {
+		s := slices.Clone(xs)
+		slices.Sort(s)
+		missing := 0
+		for _, x := range s {
+			if x <= 0 {
+				missing++
+			}
+		}
+		if missing == len(s) {
+			return "-"
+		}
+		s = s[missing:]
+		out := fmt.Sprintf("p50 %.2fs, last %.2fs", s[(len(s)-1)/2], s[len(s)-1])
+		if missing > 0 {
+			out += fmt.Sprintf(" (%d never)", missing)
+		}
+		return out
+	}
+	return fmt.Sprintf("start-up: receivers started %s; first peer %s; first piece verified %s; first block sent %s",
+		stat(r.StartedS), stat(r.FirstPeerS), stat(r.FirstPieceS), stat(r.FirstUploadS))
 }

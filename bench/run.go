@@ -172,6 +172,9 @@ func Run(ctx context.Context, cfg Config) ([]Result, error) {
 			if r.LinkUse != nil {
 				fmt.Fprintf(cfg.Log, "  %s\n", r.LinkUse.line())
 			}
+			if l := r.startupLine(); l != "" {
+				fmt.Fprintf(cfg.Log, "  %s\n", l)
+			}
 			results = append(results, r)
 		}
 	}
@@ -473,7 +476,7 @@ func (j *job) runOne(ctx context.Context, sys string, run int) (Result, error) {
 		res.OtherGroups = [2]int{sched0.OtherGroups, sched1.OtherGroups}
 	}
 	if sys == Shoal {
-		res.StartedS, res.FirstPeerS = startupTimes(ctx, recv, start)
+		res.StartedS, res.FirstPeerS, res.FirstPieceS, res.FirstUploadS = startupTimes(ctx, recv, start)
 	}
 	if m1, err := SampleMachine(dir); err == nil && merr == nil {
 		res.Machine = m0.Until(m1)
@@ -638,11 +641,13 @@ func sampleRSS(recv []*proc, start time.Time, out *[]RSSPoint) (stop func()) {
 
 // startupTimes returns, for each shoal receiver, when it said it was
 // getting the torrent (its process started, the torrent loaded and its
-// storage opened) and when it had its first peer (its "discovery:" line
-// says how long after that), in seconds from start: the start-up the
+// storage opened), and when it had its first peer, verified its first
+// piece and first sent a block (its "discovery:" line says how long after
+// that; parseDiscovery), in seconds from start: the start-up the
 // simulator does not model.
-func startupTimes(ctx context.Context, recv []*proc, start time.Time) (started, firstPeer []float64) {
-	started, firstPeer = make([]float64, len(recv)), make([]float64, len(recv))
+func startupTimes(ctx context.Context, recv []*proc, start time.Time) (started, firstPeer, firstPiece, firstUpload []float64) {
+	n := len(recv)
+	started, firstPeer, firstPiece, firstUpload = make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
 	for i, p := range recv {
 		if _, at, err := p.wait(ctx, "getting "); err == nil {
 			started[i] = at.Sub(start).Seconds()
@@ -651,10 +656,29 @@ func startupTimes(ctx context.Context, recv []*proc, start time.Time) (started, 
 		if err != nil {
 			continue
 		}
-		var after float64
-		if _, err := fmt.Sscanf(line, "discovery: first peer after %fs", &after); err == nil {
-			firstPeer[i] = started[i] + after
+		d := parseDiscovery(line)
+		at := func(after float64) float64 {
+			if after <= 0 {
+				return 0
+			}
+			return started[i] + after
 		}
+		firstPeer[i], firstPiece[i], firstUpload[i] = at(d.peer), at(d.piece), at(d.upload)
 	}
-	return started, firstPeer
+	return started, firstPeer, firstPiece, firstUpload
+}
+
+// discovery is what a receiver's "discovery:" line says, in seconds after
+// it started getting the torrent (0: not said, or never).
+type discovery struct{ peer, piece, upload float64 }
+
+// parseDiscovery reads a "discovery:" line (cmd/shoal get). A line from a
+// binary that says less (no first piece or upload) gives what it says.
+func parseDiscovery(line string) discovery {
+	var d discovery
+	_, _ = fmt.Sscanf(line, "discovery: first peer after %fs", &d.peer)
+	if _, rest, ok := strings.Cut(line, "first piece after "); ok {
+		_, _ = fmt.Sscanf(rest, "%fs, first upload after %fs", &d.piece, &d.upload)
+	}
+	return d
 }

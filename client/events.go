@@ -52,6 +52,12 @@ type blockSentEvent struct {
 
 func (e blockSentEvent) apply(t *Torrent, now time.Time) {
 	if t.conns[e.conn.id] == e.conn {
+		if !t.sentAny {
+			t.sentAny = true
+			t.mu.Lock()
+			t.stats.FirstUploadAfter = max(now.Sub(t.added), time.Nanosecond)
+			t.mu.Unlock()
+		}
 		t.core.BlockSent(now, e.conn.id, e.spec)
 		t.noteSent(now, e.conn.id, e.spec.Piece)
 	}

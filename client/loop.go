@@ -202,6 +202,9 @@ func (t *Torrent) onVerified(now time.Time, piece int, ok bool, digests []swarm.
 	if ok {
 		t.stats.Verified++
 		t.verified[piece] = true
+		if t.stats.FirstPieceAfter == 0 {
+			t.stats.FirstPieceAfter = max(now.Sub(t.added), time.Nanosecond)
+		}
 	} else {
 		t.stats.HashFails++
 	}

@@ -81,6 +81,12 @@ type Stats struct {
 	// FirstPeerAfter is how long after the torrent (or magnet) was added
 	// the first peer connection completed its handshake; 0 until then.
 	FirstPeerAfter time.Duration
+	// FirstPieceAfter is how long after the torrent was added the first
+	// piece of this run was verified, and FirstUploadAfter how long until
+	// a peer connection's writer first sent a block; 0 until then. With
+	// FirstPeerAfter they say where a receiver's start-up went (shoal
+	// bench prints them).
+	FirstPieceAfter, FirstUploadAfter time.Duration
 	// MetadataAfter is how long a magnet took to fetch its info
 	// dictionary from peers (BEP 9); 0 for a torrent added from a file.
 	MetadataAfter time.Duration
@@ -123,6 +129,7 @@ type Torrent struct {
 	wakes     heldWakes        // writers to wake at the end of a connBatch (batch.go)
 	meta      *metadataServer  // ut_metadata replies, built on first request (extension.go)
 	rc        *rechecker       // re-verification of pieces we have (recheck.go)
+	sentAny   bool             // a block was sent (Stats.FirstUploadAfter is set)
 
 	downloaded, uploaded atomic.Int64
 	done                 chan struct{}

@@ -249,3 +249,28 @@ func TestDownloadLimit(t *testing.T) {
 		getter.Close()
 	}
 }
+
+// TestStartupStats: a getter records when its first piece was verified
+// (after its first peer) and a seeder when it first sent a block; a
+// getter nobody asks for data has sent none.
+func TestStartupStats(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	writeRandomFile(t, filepath.Join(src, "payload.bin"), 1<<20, 3)
+	mi := createTorrent(t, filepath.Join(src, "payload.bin"), 64<<10)
+	seeder := newTestClient(t, Config{})
+	seed := addTorrent(t, seeder, mi, TorrentOptions{Dir: src, Seed: true})
+	getter := newTestClient(t, Config{})
+	get := addTorrent(t, getter, mi, TorrentOptions{Dir: t.TempDir(), Peers: []string{seeder.Addr().String()}})
+	waitDone(t, get, 60*time.Second)
+	st := get.Stats()
+	if st.FirstPieceAfter <= 0 || st.FirstPieceAfter < st.FirstPeerAfter {
+		t.Errorf("getter: FirstPieceAfter %v, FirstPeerAfter %v: want 0 < first peer <= first piece", st.FirstPieceAfter, st.FirstPeerAfter)
+	}
+	if st.FirstUploadAfter != 0 {
+		t.Errorf("getter: FirstUploadAfter %v, want 0 (it sent no block)", st.FirstUploadAfter)
+	}
+	if s := seed.Stats(); s.FirstUploadAfter <= 0 || s.FirstPieceAfter != 0 {
+		t.Errorf("seeder: FirstUploadAfter %v, FirstPieceAfter %v: want a first upload and no piece verified", s.FirstUploadAfter, s.FirstPieceAfter)
+	}
+}

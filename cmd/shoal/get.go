@@ -116,8 +116,8 @@ func runGet(ctx context.Context, args []string) error {
 	elapsed := time.Since(start)
 	fmt.Fprintf(os.Stderr, "complete: %s verified; downloaded %d pieces (%s) in %.1fs, had %d pieces at start\n",
 		printable(mi.Info.Name), st.Verified, formatBytes(float64(st.Downloaded)), elapsed.Seconds(), st.HadAtStart)
-	fmt.Fprintf(os.Stderr, "discovery: first peer after %.3fs, metadata after %.3fs, complete after %.3fs\n",
-		st.FirstPeerAfter.Seconds(), st.MetadataAfter.Seconds(), elapsed.Seconds())
+	fmt.Fprintf(os.Stderr, "discovery: first peer after %.3fs, metadata after %.3fs, complete after %.3fs, first piece after %.3fs, first upload after %.3fs\n",
+		st.FirstPeerAfter.Seconds(), st.MetadataAfter.Seconds(), elapsed.Seconds(), st.FirstPieceAfter.Seconds(), st.FirstUploadAfter.Seconds())
 	if !*seedAfter {
 		return writeStatsFile(*statsFile, st)
 	}

@@ -22,6 +22,7 @@ type trace struct {
 
 	firstByte  []int64 // per host: arrival of its first block (-1: none)
 	firstPiece []int64 // per host: its first verified piece (-1: none)
+	firstSent  []int64 // per host: when its first block left its upload link (-1: none)
 	useful     []int64 // per host: useful (written) real bytes so far
 	atFirst    []int64 // per host: useful bytes when its first piece verified
 	atOut      []int64 // per host: useful bytes when every piece had left the origin
@@ -70,13 +71,13 @@ func newTrace(s *simulation) *trace {
 	bin := int64(floor(&s.cfg, s.hosts) * 1e9 / timelineBins)
 	bin = max(bin, int64(time.Microsecond))
 	t := &trace{bin: bin, pieceReal: s.lay.scale,
-		firstByte: make([]int64, n), firstPiece: make([]int64, n), useful: make([]int64, n),
+		firstByte: make([]int64, n), firstPiece: make([]int64, n), firstSent: make([]int64, n), useful: make([]int64, n),
 		atFirst: make([]int64, n), atOut: make([]int64, n), outAt: -1,
 		peersMin: make([]int32, n), peersMax: make([]int32, n),
 		pieceOut: make([]int64, s.lay.numPieces), holders: make([]int32, s.lay.numPieces),
 		pieceAll: make([]int64, s.lay.numPieces)}
 	for i := range t.firstByte {
-		t.firstByte[i], t.firstPiece[i], t.peersMin[i] = -1, -1, -1
+		t.firstByte[i], t.firstPiece[i], t.firstSent[i], t.peersMin[i] = -1, -1, -1, -1
 	}
 	for i := range t.pieceOut {
 		t.pieceOut[i], t.pieceAll[i] = -1, -1
@@ -119,6 +120,9 @@ func (t *trace) upload(h *host, from, to int64) {
 	if h.origin {
 		t.busy(from, to, originUpField)
 	} else {
+		if h.idx < len(t.firstSent) && t.firstSent[h.idx] < 0 {
+			t.firstSent[h.idx] = to
+		}
 		t.busy(from, to, recvUpField)
 	}
 }
@@ -241,6 +245,11 @@ type Diagnosis struct {
 	// their first block arrived and their first piece verified.
 	FirstByte  Quantiles `json:"first_byte_s"`
 	FirstPiece Quantiles `json:"first_piece_s"`
+	// FirstSent is when the receivers' first block left their upload
+	// link, and Silent, of those that sent one, how long after their first
+	// verified piece (report_startup.go).
+	FirstSent Quantiles `json:"first_sent_s"`
+	Silent    Silence   `json:"silent_after_first_piece"`
 	// OriginFirstCopyS is when every piece had left the origin once;
 	// OriginIdleS how long its upload link was idle before that.
 	OriginFirstCopyS float64 `json:"origin_first_copy_s"`
@@ -350,6 +359,7 @@ func (t *trace) diagnose(s *simulation, r *Report) *Diagnosis {
 		d.MeanBreakdown.TailS /= float64(n)
 	}
 	d.FirstByte, d.FirstPiece = quantiles(fb), quantiles(fp)
+	d.FirstSent, d.Silent = t.silence(s)
 	d.Slowest = t.slowest(s, F, 3)
 	if t.outAt >= 0 {
 		d.OriginFirstCopyS = float64(t.outAt) / 1e9

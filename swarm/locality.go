@@ -91,6 +91,12 @@ type locality struct {
 	// the wait before stepping in for an owner (farFilter).
 	farStart []int64
 	farFetch float64
+	// peakDown is the highest download rate (bytes/s, the sum of our
+	// peers' measured rates) seen so far: what our link can take, which
+	// farStarve is measured against. The rate of the moment would not do:
+	// a host that waits on its rack downloads slowly, and would count
+	// itself less starved the longer it waits.
+	peakDown float64
 }
 
 // newLocality returns the locality state for cfg, or nil without a zone.
@@ -387,7 +393,8 @@ func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 		unit = float64(s.cfg.PieceLength) / p.downRate * 1e9
 		unit = min(max(unit, float64(minFarUnit)), float64(maxFarUnit))
 	}
-	return farFilter{s: s, far: true, starved: starved(nearReqs, s.blocksPerPc, rate), now: now.UnixNano(), near: float64(near), unit: unit,
+	s.loc.peakDown = max(s.loc.peakDown, rate)
+	return farFilter{s: s, far: true, starved: starved(nearReqs, s.blocksPerPc, s.loc.peakDown), now: now.UnixNano(), near: float64(near), unit: unit,
 		revealer: !p.peerInterested && s.have.countAndNot(p.has) > 0, nfar: float64(far)}
 }
 
@@ -398,7 +405,7 @@ const farStarve = time.Millisecond
 // starved reports whether nearReqs requests at near peers (blocks of
 // wire.BlockSize) are too few to wait for the rack: fewer than a piece's
 // worth (blocksPerPc), or than farStarve of our download rate (bytes/s,
-// 0 while unknown). A count of pieces alone is too few on a fast link
+// the peak we have seen, peakDown; 0 while unknown). A count of pieces alone is too few on a fast link
 // with small pieces: 2 MiB pieces at 5 GB/s drain in 0.4 ms, less than a
 // round trip, and a rack that lags waited on its near peers while its
 // download idled (docs/BENCHMARKS.md, "Session 15 (racks)"). Time does

@@ -1,6 +1,10 @@
 package swarm
 
-import "time"
+import (
+	"time"
+
+	"github.com/shoal-p2p/shoal/wire"
+)
 
 // Locality: which peers are near, and what we may ask of far ones.
 //
@@ -87,6 +91,12 @@ type locality struct {
 	// the wait before stepping in for an owner (farFilter).
 	farStart []int64
 	farFetch float64
+	// peakDown is the highest download rate (bytes/s, the sum of our
+	// peers' measured rates) seen so far: what our link can take, which
+	// farStarve is measured against. The rate of the moment would not do:
+	// a host that waits on its rack downloads slowly, and would count
+	// itself less starved the longer it waits.
+	peakDown float64
 }
 
 // newLocality returns the locality state for cfg, or nil without a zone.
@@ -361,7 +371,7 @@ func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 	if s.loc == nil || p.dist != distFar {
 		return farFilter{}
 	}
-	nearReqs, near, far := 0, 0, 0
+	nearReqs, near, far, rate := 0, 0, 0, 0.0
 	for _, q := range s.peers {
 		if q.dist != distFar {
 			nearReqs += len(q.reqs)
@@ -370,6 +380,9 @@ func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 		}
 		if q.dist == distNear && q.idKey != 0 {
 			near++
+		}
+		if q.rateKnown {
+			rate += q.downRate
 		}
 	}
 	unit := float64(defaultFarUnit)
@@ -380,8 +393,26 @@ func (s *Swarm) farFilterFor(now time.Time, p *peer) farFilter {
 		unit = float64(s.cfg.PieceLength) / p.downRate * 1e9
 		unit = min(max(unit, float64(minFarUnit)), float64(maxFarUnit))
 	}
-	return farFilter{s: s, far: true, starved: nearReqs < s.blocksPerPc, now: now.UnixNano(), near: float64(near), unit: unit,
+	s.loc.peakDown = max(s.loc.peakDown, rate)
+	return farFilter{s: s, far: true, starved: starved(nearReqs, s.blocksPerPc, s.loc.peakDown), now: now.UnixNano(), near: float64(near), unit: unit,
 		revealer: !p.peerInterested && s.have.countAndNot(p.has) > 0, nfar: float64(far)}
+}
+
+// farStarve is how long our requests at near peers must keep our download
+// busy, at the rate we are downloading, for us not to be starved.
+const farStarve = time.Millisecond
+
+// starved reports whether nearReqs requests at near peers (blocks of
+// wire.BlockSize) are too few to wait for the rack: fewer than a piece's
+// worth (blocksPerPc), or than farStarve of our download rate (bytes/s,
+// the peak we have seen, peakDown; 0 while unknown). A count of pieces alone is too few on a fast link
+// with small pieces: 2 MiB pieces at 5 GB/s drain in 0.4 ms, less than a
+// round trip, and a rack that lags waited on its near peers while its
+// download idled (docs/BENCHMARKS.md, "Session 15 (racks)"). Time does
+// not depend on the piece length, nor on the simulator's coarser blocks,
+// since it measures both the requests and the rate in the core's bytes.
+func starved(nearReqs, blocksPerPc int, rate float64) bool {
+	return nearReqs < blocksPerPc || float64(nearReqs)*wire.BlockSize < rate*farStarve.Seconds()
 }
 
 // allows reports whether piece i may be requested from the peer.

@@ -243,6 +243,19 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 		p := r.s.byID.get(c)
 		return []string{fmt.Sprintf("%s: target=%d outstanding=%d rate=%.0fKiB/s rtt=%v floor=%d",
 			args[0], r.s.target(p), len(p.reqs), p.downRate/1024, p.pipe.rtt, p.pipe.floor)}, nil
+	case "rate":
+		// rate A BYTES: A's measured download rate becomes BYTES a second,
+		// as its samples (sampleRates) would have made it.
+		c, err := r.conn(args[0])
+		if err != nil || len(args) != 2 {
+			return nil, fmt.Errorf("rate PEER BYTES: %v", err)
+		}
+		v, err := strconv.ParseFloat(args[1], 64)
+		if err != nil {
+			return nil, err
+		}
+		p := r.s.byID.get(c)
+		p.downRate, p.rateKnown = v, true
 	case "distances":
 		// distances: each peer's distance, and the pieces ours to fetch
 		// from far peers.

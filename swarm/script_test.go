@@ -246,9 +246,12 @@ func (r *scriptRunner) run(line string) ([]string, error) {
 	case "rate":
 		// rate A BYTES: A's measured download rate becomes BYTES a second,
 		// as its samples (sampleRates) would have made it.
+		if len(args) != 2 {
+			return nil, errors.New("rate PEER BYTES")
+		}
 		c, err := r.conn(args[0])
-		if err != nil || len(args) != 2 {
-			return nil, fmt.Errorf("rate PEER BYTES: %v", err)
+		if err != nil {
+			return nil, err
 		}
 		v, err := strconv.ParseFloat(args[1], 64)
 		if err != nil {

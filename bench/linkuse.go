@@ -275,5 +275,5 @@ func upOnsets(at func(t float64, host int, down bool) float64, recv []int, finis
 		}
 	}
 	slices.Sort(onsets)
-	return onsets[(len(onsets)-1)/2], onsets[len(onsets)-1]
+	return percentile(onsets, 0.5), percentile(onsets, 1)
 }

@@ -46,27 +46,12 @@ func TestLinkUse(t *testing.T) {
 		}
 		return 2400
 	}
-	var samples []linkSample
-	for k := 0; k <= 80; k++ {
-		tk := float64(k) * 0.05
-		s := linkSample{t: tk, up: make([]int64, 4), down: make([]int64, 4)}
-		s.up[1] = int64(link * tk) // the origin, full all along
-		for _, h := range []int{2, 3} {
-			s.down[h] = int64(rate(h, tk))
-			s.up[h] = int64(0.5 * link * tk)
-		}
-		samples = append(samples, s)
-	}
+	samples := fixtureSamples(link, rate, func(_ int, t float64) float64 { return 0.5 * link * t })
 	u := linkUse(samples, []int{2, 3}, []float64{3, 4}, 1, link, link)
 	if u == nil {
 		t.Fatal("no link use")
 	}
-	near := func(name string, got, want float64) {
-		t.Helper()
-		if math.Abs(got-want) > 0.02 {
-			t.Errorf("%s = %.4f, want %.4f", name, got, want)
-		}
-	}
+	near := func(name string, got, want float64) { t.Helper(); nearly(t, name, got, want) }
 	// A window from t reaches 90% once at most 0.042 s of it are before
 	// 1 s: the first sample time after 0.958 s is 1 s.
 	near("startup end", u.StartupEndS, 1)
@@ -106,33 +91,19 @@ func TestLinkUse(t *testing.T) {
 func TestLinkUseStartupUploads(t *testing.T) {
 	const link = 1000.0
 	upFrom := map[int]float64{2: 0.5, 3: 1.5}
-	var samples []linkSample
-	for k := 0; k <= 80; k++ {
-		tk := float64(k) * 0.05
-		s := linkSample{t: tk, up: make([]int64, 4), down: make([]int64, 4)}
-		s.up[1] = int64(link * tk)
-		for _, h := range []int{2, 3} {
-			// Downloads: 400 B/s to 2 s, then full: start-up ends at 2 s.
-			s.down[h] = int64(400 * tk)
-			if tk > 2 {
-				s.down[h] = int64(800 + link*(tk-2))
-			}
-			if tk > upFrom[h] {
-				s.up[h] = int64(link * (tk - upFrom[h]))
-			}
+	// Downloads: 400 B/s to 2 s, then full: start-up ends at 2 s.
+	down := func(_ int, t float64) float64 {
+		if t > 2 {
+			return 800 + link*(t-2)
 		}
-		samples = append(samples, s)
+		return 400 * t
 	}
+	samples := fixtureSamples(link, down, func(h int, t float64) float64 { return link * max(t-upFrom[h], 0) })
 	u := linkUse(samples, []int{2, 3}, []float64{4, 4}, 1, link, link)
 	if u == nil {
 		t.Fatal("no link use")
 	}
-	near := func(name string, got, want float64) {
-		t.Helper()
-		if math.Abs(got-want) > 0.02 {
-			t.Errorf("%s = %.4f, want %.4f", name, got, want)
-		}
-	}
+	near := func(name string, got, want float64) { t.Helper(); nearly(t, name, got, want) }
 	near("startup end", u.StartupEndS, 2)
 	near("origin up in start-up", u.OriginUpStartup, 1)
 	near("receivers up in start-up", u.UpStartup, (1.5+0.5)/2/2)
@@ -150,5 +121,31 @@ func TestLinkUseStartupUploads(t *testing.T) {
 	}
 	if u := linkUse(samples, []int{2, 3}, []float64{4, 3.5}, 1, link, link); u == nil || u.UpOnsetMaxS != 3.5 {
 		t.Errorf("silent receiver: %+v", u)
+	}
+}
+
+// fixtureSamples is 4 s of link samples every 50 ms for hosts 0-3: host 1,
+// the origin, uploads at the full link all along; receivers 2 and 3 have
+// moved down(h, t) and up(h, t) bytes by time t.
+func fixtureSamples(link float64, down, up func(h int, t float64) float64) []linkSample {
+	var samples []linkSample
+	for k := 0; k <= 80; k++ {
+		tk := float64(k) * 0.05
+		s := linkSample{t: tk, up: make([]int64, 4), down: make([]int64, 4)}
+		s.up[1] = int64(link * tk)
+		for _, h := range []int{2, 3} {
+			s.down[h] = int64(down(h, tk))
+			s.up[h] = int64(up(h, tk))
+		}
+		samples = append(samples, s)
+	}
+	return samples
+}
+
+// nearly fails t if got is not within 0.02 of want.
+func nearly(t *testing.T, name string, got, want float64) {
+	t.Helper()
+	if math.Abs(got-want) > 0.02 {
+		t.Errorf("%s = %.4f, want %.4f", name, got, want)
 	}
 }

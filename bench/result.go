@@ -247,7 +247,7 @@ func (r Result) startupLine() string {
 			return "-"
 		}
 		s = s[missing:]
-		out := fmt.Sprintf("p50 %.2fs, last %.2fs", s[(len(s)-1)/2], s[len(s)-1])
+		out := fmt.Sprintf("p50 %.2fs, last %.2fs", percentile(s, 0.5), percentile(s, 1))
 		if missing > 0 {
 			out += fmt.Sprintf(" (%d never)", missing)
 		}

@@ -71,8 +71,6 @@ type assembler struct {
 	pending atomic.Int64
 	mu      sync.Mutex
 	waiters []chan struct{}
-	// free keeps emptied assemblies for reuse: freeAssemblies.
-	free chan *assembly
 	// writing serialises the writes of verified pieces: the filesystem
 	// takes the file's lock for each write anyway, and a second writer
 	// would spin on it in the kernel (rwsem_spin_on_owner) instead of
@@ -235,7 +233,6 @@ func newAssembler(pieceLen int64) *assembler {
 		maxPending:     max(verifyBudget/wire.BlockSize, 2*int64(per)),
 		pieces:         make(map[int]*assembly),
 		direct:         make(map[int]bool),
-		free:           freeAssemblies,
 	}
 }
 
@@ -298,7 +295,7 @@ func (a *assembler) hold(piece int, size int64, b swarm.BlockSpec, buf *[]byte) 
 func (a *assembler) newAssembly(piece int, size int64) *assembly {
 	var p *assembly
 	select {
-	case p = <-a.free:
+	case p = <-freeAssemblies:
 	default:
 		p = &assembly{hash: sha1.New()}
 	}
@@ -377,7 +374,7 @@ func (a *assembler) recycle(p *assembly) {
 	clear(p.vec)
 	p.vec = p.vec[:0]
 	select {
-	case a.free <- p:
+	case freeAssemblies <- p:
 	default:
 	}
 }

@@ -13,7 +13,8 @@ import (
 // receivers, every link at rate bytes per second, blocks of 16 KiB.
 func linkFixture(n int, rate float64) (*simulation, *host, []*conn) {
 	s := &simulation{lat: int64(time.Millisecond), lay: layout{scale: 1}, now: int64(time.Second)}
-	s.trace = &trace{bin: int64(time.Second), pieceReal: 1}
+	// firstSent for the uploader and its n receivers (trace.upload).
+	s.trace = &trace{bin: int64(time.Second), pieceReal: 1, firstSent: make([]int64, n+1)}
 	up := &host{up: rate / 1e9, down: rate / 1e9}
 	var cs []*conn
 	for i := 0; i < n; i++ {

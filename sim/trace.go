@@ -120,7 +120,7 @@ func (t *trace) upload(h *host, from, to int64) {
 	if h.origin {
 		t.busy(from, to, originUpField)
 	} else {
-		if h.idx < len(t.firstSent) && t.firstSent[h.idx] < 0 {
+		if t.firstSent[h.idx] < 0 {
 			t.firstSent[h.idx] = to
 		}
 		t.busy(from, to, recvUpField)

@@ -19,12 +19,17 @@ import (
 // its way out to a peer far slower than the others (see slowPeer) may be
 // revealed to a second peer once every piece was revealed (see rescue),
 // and a slow peer is not revealed pieces that never went out while others
-// can take them.
+// can take them. A piece that left us only to slow peers has not gone out
+// (see strand): the fleet's fast receivers do not fetch from slow peers
+// while a fast one can serve them (holdBack), so until a peer that is not
+// slow has it, it is revealed to one before any piece that never left.
 type initialSeed struct {
 	pending []int32 // revealed and not yet fetched, per piece
 	sent    []int32 // times each piece was sent whole
-	out     bitset  // pieces that went out at least once
-	numOut  int
+	// out: pieces that went out at least once to a peer not slow, or that
+	// a peer not slow announced.
+	out    bitset
+	numOut int
 	// revealedAt is when each piece was last revealed while revealed to
 	// nobody: the start of its current way out.
 	revealedAt []time.Time
@@ -47,11 +52,16 @@ type initialSeed struct {
 // only what we revealed, so this follows its own download link, but a
 // peer fetching many pieces at once completes its first ones late.
 type pace struct {
-	send float64   // bytes/s; 0: not measured
-	sent int       // pieces we sent it whole
-	from time.Time // its first gain we saw (zero: none yet)
-	base int       // pieces it had by then
-	down float64   // pieces/s; 0: not measured
+	// gotWhole lists the pieces we sent it whole while the first copy was
+	// on its way and it was not known slow; slowSeen says it was found slow
+	// once (see strand).
+	gotWhole []int32
+	slowSeen bool
+	send     float64   // bytes/s; 0: not measured
+	sent     int       // pieces we sent it whole
+	from     time.Time // its first gain we saw (zero: none yet)
+	base     int       // pieces it had by then
+	down     float64   // pieces/s; 0: not measured
 }
 
 // median is the median of one of the peers' paces, recounted at most
@@ -136,6 +146,9 @@ func (s *Swarm) revealTo(now time.Time, p *peer) {
 						continue
 					}
 					score = 0 // never went out, revealed to nobody
+					if seed.sent[i] > 0 {
+						score = -1 // stranded at slow peers: first
+					}
 				case !seed.out.get(i):
 					continue // on its way out to another peer (see rescue)
 				case seed.numOut < s.cfg.NumPieces:
@@ -296,21 +309,30 @@ func (s *Swarm) seedBlockSent(now time.Time, p *peer, spec BlockSpec) {
 			p.pace.send = float64(r.sent-r.base) / dt.Seconds()
 			s.seed.sendMedian.dirty = true
 		}
+		slow := s.slowPeer(now, p)
+		if slow && !p.pace.slowSeen {
+			s.strand(p)
+		}
 		if r.sent >= s.pieceLen(r.piece) {
 			s.seed.pending[r.piece]--
 			s.seed.sent[r.piece]++
 			p.pace.sent++
 			s.gained(now, p)
 			p.reveals = append(p.reveals[:k], p.reveals[k+1:]...)
-			s.markOut(now, int(spec.Piece))
+			if !slow {
+				if s.seed.numOut < s.cfg.NumPieces {
+					p.pace.gotWhole = append(p.pace.gotWhole, int32(r.piece))
+				}
+				s.markOut(now, int(spec.Piece))
+			}
 			s.revealTo(now, p)
 		}
 		return
 	}
 }
 
-// seedPeerHas notes that p has piece i: the piece is out, p's pace counts
-// it, and if it was revealed to p, p gets another.
+// seedPeerHas notes that p has piece i: the piece is out unless p is
+// slow, p's pace counts it, and if it was revealed to p, p gets another.
 func (s *Swarm) seedPeerHas(now time.Time, p *peer, i int) {
 	s.gained(now, p)
 	for k, r := range p.reveals {
@@ -320,7 +342,9 @@ func (s *Swarm) seedPeerHas(now time.Time, p *peer, i int) {
 			break
 		}
 	}
-	s.markOut(now, i)
+	if !s.slowPeer(now, p) {
+		s.markOut(now, i)
+	}
 	s.revealTo(now, p)
 }
 
@@ -332,6 +356,9 @@ func (s *Swarm) markOut(now time.Time, i int) {
 	s.seed.out.set(i)
 	s.seed.numOut++
 	if s.seed.numOut == s.cfg.NumPieces {
+		for _, q := range s.peers {
+			q.pace.gotWhole = nil // strand has nothing left to do
+		}
 		// Second copies may be revealed from now on: peers whose reveals ran
 		// out while the last pieces were on their way get some.
 		for _, q := range s.peers {
@@ -359,4 +386,26 @@ func (s *Swarm) seedTick(now time.Time) {
 		// a moment ago.
 		s.revealTo(now, p)
 	}
+}
+
+// strand notes that p, which we find slow for the first time, holds the
+// only copies of the pieces it got whole from us that nobody announced
+// and we sent once: those have not gone out to a peer that can pass them
+// on to the fleet (fast receivers hold back from slow sources), so they
+// count as never out again and are revealed first to a peer that is not
+// slow. Without it a piece that went to a slow receiver before its sends
+// were measured stayed there until the end of the first copy, and the
+// fast receivers' last piece was one of those (N = 50, 5 GB: the last
+// five fast receivers waited for a piece that left the origin at 0.12 s
+// and reached the first fast receiver at 1.08 s).
+func (s *Swarm) strand(p *peer) {
+	seed := s.seed
+	p.pace.slowSeen = true
+	for _, i := range p.pace.gotWhole {
+		if seed.out.get(int(i)) && seed.sent[i] == 1 && s.avail[i] == 0 {
+			seed.out.clear(int(i))
+			seed.numOut--
+		}
+	}
+	p.pace.gotWhole = nil
 }

@@ -22,7 +22,9 @@ import (
 // can take them. A piece that left us only to slow peers has not gone out
 // (see strand): the fleet's fast receivers do not fetch from slow peers
 // while a fast one can serve them (holdBack), so until a peer that is not
-// slow has it, it is revealed to one before any piece that never left.
+// slow has it, it is revealed to one before any piece that never left;
+// once no peer that is not slow can take it, it is out after all (see
+// unstrand), or no second copy of any piece would ever be revealed.
 type initialSeed struct {
 	pending []int32 // revealed and not yet fetched, per piece
 	sent    []int32 // times each piece was sent whole
@@ -367,10 +369,12 @@ func (s *Swarm) markOut(now time.Time, i int) {
 	}
 }
 
-// seedTick releases reveals a peer has not progressed on for two request
-// timeouts, so a stalled peer cannot hold pieces back from the swarm, and
-// tops up every peer's reveals.
+// seedTick counts out the stranded pieces no peer can take (unstrand),
+// releases reveals a peer has not progressed on for two request timeouts,
+// so a stalled peer cannot hold pieces back from the swarm, and tops up
+// every peer's reveals.
 func (s *Swarm) seedTick(now time.Time) {
+	s.unstrand(now)
 	stale := 2 * s.cfg.RequestTimeout
 	for _, p := range s.peers {
 		kept := p.reveals[:0]
@@ -408,4 +412,56 @@ func (s *Swarm) strand(p *peer) {
 		}
 	}
 	p.pace.gotWhole = nil
+}
+
+// unstrand counts out, as the rule before strand did, every piece that
+// left us (we sent it whole, or a peer announced it) but not to a peer
+// that is not slow, is revealed to nobody, and that no peer that is not
+// slow lacks and may be revealed: nobody could ever take it to the fleet,
+// and while it counted as not out no second copy of any piece was
+// revealed, so the pieces whose only copy left with a peer that went away
+// were revealed to nobody again. That stalled an agent restarted after a
+// kill, alone with the origin (TestFleetAgentKilledMidRelease): it held
+// a piece it had got while it looked slow (on a median counted a moment
+// before, see paceMedian), and lacked pieces sent to its killed self.
+// Slowness here is judged on the medians as last counted, so this check
+// recounts nothing and moves no other verdict.
+func (s *Swarm) unstrand(now time.Time) {
+	seed := s.seed
+	for w, word := range seed.out {
+		for left := ^word; left != 0 && seed.numOut < s.cfg.NumPieces; {
+			i := w*64 + trailingZeros(left)
+			left &= left - 1
+			if i >= s.cfg.NumPieces {
+				break
+			}
+			if seed.pending[i] > 0 || seed.sent[i] == 0 && s.avail[i] == 0 || s.mayTakeStranded(i) {
+				continue // on its way out, never left, or a peer may take it
+			}
+			s.markOut(now, i)
+		}
+	}
+}
+
+// mayTakeStranded reports whether a peer that is not slow, on the last
+// medians, lacks piece i and may be revealed it.
+func (s *Swarm) mayTakeStranded(i int) bool {
+	if s.numWithheld > 0 && s.withheld.get(i) {
+		return false
+	}
+	for _, q := range s.peers {
+		if !q.has.get(i) && !q.told.get(i) && !s.slowOnLastMedians(q) {
+			return true
+		}
+	}
+	return false
+}
+
+// slowOnLastMedians is slowPeer on the medians as last counted.
+func (s *Swarm) slowOnLastMedians(p *peer) bool {
+	pc := &p.pace
+	if pc.send <= 0 || pc.send*slowPaceRatio >= s.seed.sendMedian.val {
+		return false
+	}
+	return pc.down <= 0 || pc.down*slowPaceRatio < s.seed.downMedian.val
 }

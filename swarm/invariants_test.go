@@ -141,6 +141,10 @@ func (s *Swarm) checkInvariants() error {
 				return fmt.Errorf("seed pending[%d] %d, recount %d", i, s.seed.pending[i], n)
 			}
 		}
+		// strand and unstrand move pieces in and out of out.
+		if n := s.seed.out.count(); n != s.seed.numOut {
+			return fmt.Errorf("seed numOut %d, recount %d", s.seed.numOut, n)
+		}
 	}
 	return nil
 }

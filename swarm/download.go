@@ -269,6 +269,11 @@ func (s *Swarm) mayFetch(d *pieceDL, p *peer) bool {
 // pickPiece returns a piece to start downloading from p, or -1: a random one
 // among the first RandomFirstPieces, else the rarest (random tie-break) among
 // the pieces p has that we lack, nobody is downloading yet and far allows.
+// Rarity leaves out the copies at slow sources (slowAvail): we do not fetch
+// from them while a fast source can serve, so a piece only they and p have
+// is as rare as one only p has. Counting them, a fast receiver that an
+// initial seeder revealed a piece stranded at slow peers (seed.go) fetched
+// it after every piece the seeder revealed it since: last.
 func (s *Swarm) pickPiece(p *peer, far farFilter) int {
 	random := s.numHave < s.cfg.RandomFirstPieces
 	pick := newLowest()
@@ -276,7 +281,7 @@ func (s *Swarm) pickPiece(p *peer, far farFilter) int {
 		if random {
 			return 0
 		}
-		return s.avail[i]
+		return s.avail[i] - s.slowAvail[i]
 	}
 	if p.peerChoking {
 		for _, a := range p.allowedFast {
@@ -726,9 +731,27 @@ func (s *Swarm) recountSources(now time.Time) {
 	}
 	st.fast = 0
 	for _, q := range s.peers {
-		q.src.slow = s.slowSource(now, q)
+		if slow := s.slowSource(now, q); slow != q.src.slow {
+			q.src.slow = slow
+			s.countSlowAvail(q)
+		}
 		if !q.peerChoking && q.wanted > 0 && !q.src.slow {
 			st.fast++
+		}
+	}
+}
+
+// countSlowAvail adds p's pieces to slowAvail when p just became a slow
+// source, or takes them out when it just stopped being one.
+func (s *Swarm) countSlowAvail(p *peer) {
+	d := int32(-1)
+	if p.src.slow {
+		d = 1
+	}
+	for w, word := range p.has {
+		for word != 0 {
+			s.slowAvail[w*64+trailingZeros(word)] += d
+			word &= word - 1
 		}
 	}
 }

@@ -76,14 +76,20 @@ func (s *Swarm) checkInvariants() error {
 		return fmt.Errorf("unrequested %d, recount %d", s.unrequested, unreq)
 	}
 	for i := 0; i < s.cfg.NumPieces; i++ {
-		n := int32(0)
+		n, slow := int32(0), int32(0)
 		for _, p := range s.peers {
 			if p.has.get(i) {
 				n++
+				if p.src.slow {
+					slow++
+				}
 			}
 		}
 		if n != s.avail[i] {
 			return fmt.Errorf("avail[%d] %d, recount %d", i, s.avail[i], n)
+		}
+		if slow != s.slowAvail[i] {
+			return fmt.Errorf("slowAvail[%d] %d, recount %d", i, s.slowAvail[i], slow)
 		}
 	}
 	if err := s.checkLocality(); err != nil {
@@ -134,6 +140,10 @@ func (s *Swarm) checkInvariants() error {
 			if n != s.seed.pending[i] {
 				return fmt.Errorf("seed pending[%d] %d, recount %d", i, s.seed.pending[i], n)
 			}
+		}
+		// strand and unstrand move pieces in and out of out.
+		if n := s.seed.out.count(); n != s.seed.numOut {
+			return fmt.Errorf("seed numOut %d, recount %d", s.seed.numOut, n)
 		}
 	}
 	return nil

@@ -156,6 +156,10 @@ func (s *Swarm) dropPeer(now time.Time, p *peer) {
 	if s.loc != nil {
 		s.forgetDistance(p) // before p leaves s.peers: it may recount the rendezvous without p
 	}
+	if p.src.slow {
+		p.src.slow = false
+		s.countSlowAvail(p)
+	}
 	for i, w := range p.has {
 		for w != 0 {
 			b := trailingZeros(w)

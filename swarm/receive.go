@@ -176,6 +176,9 @@ func (s *Swarm) peerHas(now time.Time, p *peer, i int) {
 		p.has.set(i)
 		p.numHas++
 		s.avail[i]++
+		if p.src.slow {
+			s.slowAvail[i]++
+		}
 		s.farHas(now, p, i)
 		if !s.have.get(i) {
 			p.wanted++

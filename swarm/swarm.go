@@ -139,12 +139,16 @@ type Swarm struct {
 
 	have    bitset
 	numHave int
-	avail   []int32    // connected peers that have each piece
-	dl      []*pieceDL // download state of pieces in progress, nil otherwise
-	started bitset     // the pieces with a dl entry, for pickPiece's scan
-	active  []int      // pieces in progress, in the order they were started
-	open    []int      // the pieces of active with unrequested blocks, in the same order
-	dlSeq   uint64     // startPiece calls so far (pieceDL.seq)
+	avail   []int32 // connected peers that have each piece
+	// slowAvail counts, of avail, the peers that are slow sources
+	// (src.slow, see holdBack): copies we do not fetch while a fast
+	// source can serve us, so pickPiece's rarity leaves them out.
+	slowAvail []int32
+	dl        []*pieceDL // download state of pieces in progress, nil otherwise
+	started   bitset     // the pieces with a dl entry, for pickPiece's scan
+	active    []int      // pieces in progress, in the order they were started
+	open      []int      // the pieces of active with unrequested blocks, in the same order
+	dlSeq     uint64     // startPiece calls so far (pieceDL.seq)
 	// spareDL holds the download states of pieces done, for startPiece to
 	// reuse (at most maxSpareDL; emptied on completion), so that starting
 	// a piece allocates nothing once the download is under way.
@@ -251,6 +255,7 @@ func New(cfg Config) (*Swarm, error) {
 		lastPieceLen: cfg.TotalLength - int64(cfg.NumPieces-1)*cfg.PieceLength,
 		have:         newBitset(cfg.NumPieces),
 		avail:        make([]int32, cfg.NumPieces),
+		slowAvail:    make([]int32, cfg.NumPieces),
 		dl:           make([]*pieceDL, cfg.NumPieces),
 		started:      newBitset(cfg.NumPieces),
 		sentBlocks:   make([]int32, cfg.NumPieces),

@@ -115,8 +115,14 @@ func (s *Swarm) fillTurns() {
 
 // copies returns how many copies of piece i we know of among our peers:
 // those that announced it, and the whole copies we sent (a peer that got a
-// piece from us does not announce it to us).
+// piece from us does not announce it to us). For an initial seeder a piece
+// that has not gone out (seed.go: only slow peers have it) has none: its
+// requests come first and are never shed, or a peer it is revealed to
+// would fetch it last and be sent away for it.
 func (s *Swarm) copies(i int) int32 {
+	if s.seed != nil && !s.seed.out.get(i) {
+		return 0
+	}
 	return s.avail[i] + s.sentBlocks[i]/int32(s.numBlocks(i))
 }
 

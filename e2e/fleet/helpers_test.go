@@ -121,8 +121,24 @@ func waitFor(ctx context.Context, t testing.TB, what string, cond func() bool) {
 }
 
 // waitCurrent waits until every agent's current release of "build" is seq.
+// When it fails it logs where each agent's download of seq stands.
 func waitCurrent(ctx context.Context, t testing.TB, agents []*agentProc, seq uint64) {
 	t.Helper()
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, a := range agents {
+			if st, ok := a.releaseTorrent(dctx, seq); ok {
+				t.Logf("%s, release %d: %s, %d of %d pieces (%d at start, %d verified since), %d peers, down %.0f B/s",
+					a.name, seq, st.State, st.HavePieces, st.Pieces, st.HadAtStart, st.VerifiedPieces, st.Peers, st.DownRate)
+			} else {
+				t.Logf("%s, release %d: no status", a.name, seq)
+			}
+		}
+	}()
 	for _, a := range agents {
 		waitFor(ctx, t, fmt.Sprintf("%s on release %d", a.name, seq), func() bool {
 			if a.p.Exited() {

@@ -295,6 +295,9 @@ func (s *simulation) deliver(d ctrl) {
 		if d.msg.typ == extendedType && d.msg.index == wire.ExtendedHandshakeID {
 			s.extendedArrived(c)
 		}
+		if s.racks != nil {
+			s.racks.observe(c.peer.idx, c.h.idx, &d.msg, s.now)
+		}
 		c.h.core.Receive(timeOf(s.now), c.id, d.msg.message())
 		s.process(c.h)
 	case ctrlAccept:

@@ -97,6 +97,9 @@ type locality struct {
 	// a host that waits on its rack downloads slowly, and would count
 	// itself less starved the longer it waits.
 	peakDown float64
+	// starved is whether we were starved at the end of the last event
+	// (refillFar).
+	starved bool
 }
 
 // newLocality returns the locality state for cfg, or nil without a zone.
@@ -436,4 +439,38 @@ func (f farFilter) allows(i int) bool {
 	seen := min(float64(l.farAvail[i])/max(f.nfar, 1), 1)
 	rank := f.near * seen * (1 - float64(farWeight(l.self, i))/(1<<64))
 	return float64(f.now-l.farSince[i]) >= rank*f.unit*farStepIn
+}
+
+// FarWeight is the rendezvous weight of the host with peer id id for
+// piece i: the host of a rack with the highest weight among those that
+// see each other owns the piece (locality.mine). For the simulator's
+// diagnosis.
+func FarWeight(id [20]byte, i int) uint64 { return farWeight(idKey(id), i) }
+
+// refillFar fills our far peers when we have just become starved, at the
+// end of an event (flush). Starving lifts the far rule's ownership test,
+// but a far peer is filled only when it sends us something or every peer
+// is (a tick, a new peer): in a rack's tail most far peers are complete
+// and send nothing, so a host whose near requests ran out would wait for
+// its next tick (up to a second) to ask them for what its rack lacks.
+func (s *Swarm) refillFar(now time.Time) {
+	l := s.loc
+	if l == nil {
+		return
+	}
+	nearReqs := 0
+	for _, q := range s.peers {
+		if q.dist != distFar {
+			nearReqs += len(q.reqs)
+		}
+	}
+	st := starved(nearReqs, s.blocksPerPc, l.peakDown)
+	if st && !l.starved && !s.needFill {
+		for _, q := range s.peers {
+			if q.dist == distFar {
+				s.fill(now, q)
+			}
+		}
+	}
+	l.starved = st
 }

@@ -29,7 +29,9 @@ import (
 // seeding, which reveals each piece to one peer at a time, so its reveals
 // to far peers would stall otherwise), or we are starved: our near peers
 // hold less than a piece's worth of our requests, so waiting for the rack
-// would leave our download link idle. A piece that only one of our peers
+// would leave our download link idle (and the moment we become starved
+// every far peer is filled, refillFar, not only those that send us
+// something). A piece that only one of our peers
 // has is not scarce when that peer is a downloader, which shows every
 // piece it has: our rack neighbours see it at their own far peers, and
 // if each of us took it the rack would take it in many times.
@@ -455,7 +457,7 @@ func FarWeight(id [20]byte, i int) uint64 { return farWeight(idKey(id), i) }
 // its next tick (up to a second) to ask them for what its rack lacks.
 func (s *Swarm) refillFar(now time.Time) {
 	l := s.loc
-	if l == nil {
+	if l == nil || s.Complete() {
 		return
 	}
 	nearReqs := 0

@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/shoal-p2p/shoal/wire"
@@ -99,9 +100,11 @@ type locality struct {
 	// a host that waits on its rack downloads slowly, and would count
 	// itself less starved the longer it waits.
 	peakDown float64
-	// starved is whether we were starved at the end of the last event
-	// (refillFar).
-	starved bool
+	// nearReqs is our outstanding requests at peers that are not far
+	// (the sum of their len(reqs), kept by reqsChanged), and starved
+	// whether we were starved at the end of the last event (refillFar).
+	nearReqs int
+	starved  bool
 }
 
 // newLocality returns the locality state for cfg, or nil without a zone.
@@ -169,8 +172,10 @@ func (s *Swarm) setZone(now time.Time, p *peer, label string) {
 		s.fill(now, p)
 		return
 	}
+	s.reqsChanged(p, -len(p.reqs)) // they count again under p's new distance
 	s.forgetDistance(p)
 	p.dist = d
+	s.reqsChanged(p, len(p.reqs))
 	switch d {
 	case distFar:
 		s.addFarHas(now, p)
@@ -460,13 +465,18 @@ func (s *Swarm) refillFar(now time.Time) {
 	if l == nil || s.Complete() {
 		return
 	}
-	nearReqs := 0
-	for _, q := range s.peers {
-		if q.dist != distFar {
-			nearReqs += len(q.reqs)
+	if checkNearReqs {
+		n := 0
+		for _, q := range s.peers {
+			if q.dist != distFar {
+				n += len(q.reqs)
+			}
+		}
+		if n != l.nearReqs {
+			panic(fmt.Sprintf("swarm: %d requests at near peers counted, %d outstanding", l.nearReqs, n))
 		}
 	}
-	st := starved(nearReqs, s.blocksPerPc, l.peakDown)
+	st := starved(l.nearReqs, s.blocksPerPc, l.peakDown)
 	if st && !l.starved && !s.needFill {
 		for _, q := range s.peers {
 			if q.dist == distFar {
@@ -475,4 +485,17 @@ func (s *Swarm) refillFar(now time.Time) {
 		}
 	}
 	l.starved = st
+}
+
+// checkNearReqs makes refillFar check locality.nearReqs against the
+// requests outstanding (tests set it).
+var checkNearReqs = false
+
+// reqsChanged counts n more (or, negative, fewer) requests of ours at p
+// in locality.nearReqs when p is not far; call it wherever p.reqs grows
+// or shrinks.
+func (s *Swarm) reqsChanged(p *peer, n int) {
+	if s.loc != nil && p.dist != distFar {
+		s.loc.nearReqs += n
+	}
 }

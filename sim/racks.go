@@ -75,8 +75,11 @@ type racks struct {
 	dupHeldStart       []int64 // of dupHeld, those held before the block started upload
 	// farSeen and farReq are, per host and piece, when the host first
 	// learned a far peer has the piece and first asked a far peer for it
-	// (0: not; racks_tail.go).
-	farSeen, farReq []int64
+	// (0: not; racks_tail.go), nearSeen and nearReq the same for near
+	// peers; lastArrive, per host, when its last block arrived, and gap
+	// the longest wait between two, from gapAt.
+	farSeen, farReq, nearSeen, nearReq []int64
+	lastArrive, gap, gapAt             []int64
 }
 
 // fifoServer is one shared link: a FIFO server of a rate (+Inf: none).

@@ -49,6 +49,23 @@ type TailPiece struct {
 	OwnerReqS  float64 `json:"owner_req_s"`
 }
 
+// TailHost is one receiver of the late rack: its last piece, and when it
+// learned a near or far peer has it and first asked one for it (-1:
+// never), and the longest wait between two blocks arriving at it.
+type TailHost struct {
+	Host      int     `json:"host"`
+	FinishS   float64 `json:"finish_s"`
+	LastPiece int     `json:"last_piece"`
+	// RackFirstS is when the rack's first receiver verified that piece.
+	RackFirstS float64 `json:"rack_first_s"`
+	NearSeenS  float64 `json:"near_seen_s"`
+	NearReqS   float64 `json:"near_req_s"`
+	FarSeenS   float64 `json:"far_seen_s"`
+	FarReqS    float64 `json:"far_req_s"`
+	GapS       float64 `json:"gap_s"`
+	GapFromS   float64 `json:"gap_from_s"`
+}
+
 // RackTail is the report's view of the late rack.
 type RackTail struct {
 	Rack int `json:"rack"`
@@ -56,44 +73,62 @@ type RackTail struct {
 	FinishS Quantiles `json:"finish_s"`
 	// Pieces are the pieces that entered the rack last, latest first.
 	Pieces []TailPiece `json:"pieces"`
+	// Hosts are its receivers, the last to finish first.
+	Hosts []TailHost `json:"hosts"`
 }
 
 // trackTail sets up the per host and piece records of the tail.
 func (rk *racks) trackTail() {
-	rk.farSeen = make([]int64, len(rk.of)*rk.pieces)
-	rk.farReq = make([]int64, len(rk.of)*rk.pieces)
+	n := len(rk.of) * rk.pieces
+	rk.farSeen, rk.farReq = make([]int64, n), make([]int64, n)
+	rk.nearSeen, rk.nearReq = make([]int64, n), make([]int64, n)
+	rk.lastArrive, rk.gap, rk.gapAt = make([]int64, len(rk.of)), make([]int64, len(rk.of)), make([]int64, len(rk.of))
+}
+
+// arrived records a block's arrival at host h at now: the longest gap
+// between two arrivals at h (gap, from gapAt).
+func (rk *racks) arrived(h int, now int64) {
+	if rk.lastArrive == nil {
+		return
+	}
+	if last := rk.lastArrive[h]; last > 0 && now-last > rk.gap[h] {
+		rk.gap[h], rk.gapAt[h] = now-last, last
+	}
+	rk.lastArrive[h] = now
 }
 
 // observe records what message m, from host from to host to, tells of
 // the tail (farSeen, farReq).
 func (rk *racks) observe(from, to int, m *ctrlMsg, now int64) {
-	if rk.farSeen == nil || rk.of[from] == rk.of[to] {
+	if rk.farSeen == nil {
 		return
+	}
+	seen, req := rk.farSeen, rk.farReq
+	if rk.of[from] == rk.of[to] {
+		seen, req = rk.nearSeen, rk.nearReq
 	}
 	switch m.typ {
 	case wire.Have:
-		rk.seen(to, int(m.index), now)
+		rk.mark(seen, to, int(m.index), now)
 	case wire.HaveAll:
 		for p := range rk.pieces {
-			rk.seen(to, p, now)
+			rk.mark(seen, to, p, now)
 		}
 	case wire.Bitfield:
 		for p := range rk.pieces {
 			if int(p/8) < len(m.data) && m.data[p/8]&(0x80>>(p%8)) != 0 {
-				rk.seen(to, p, now)
+				rk.mark(seen, to, p, now)
 			}
 		}
 	case wire.Request:
-		// from asks to: from's far request.
-		if k := from*rk.pieces + int(m.index); rk.farReq[k] == 0 {
-			rk.farReq[k] = now
-		}
+		rk.mark(req, from, int(m.index), now) // from asks to
 	}
 }
 
-func (rk *racks) seen(h, p int, now int64) {
-	if k := h*rk.pieces + p; p < rk.pieces && rk.farSeen[k] == 0 {
-		rk.farSeen[k] = now
+// mark sets at[h, p] to now unless it is set.
+func (rk *racks) mark(at []int64, h, p int, now int64) {
+	if k := h*rk.pieces + p; p < rk.pieces && at[k] == 0 {
+		at[k] = now
 	}
 }
 
@@ -169,5 +204,20 @@ func (rk *racks) tail(hosts []*host) *RackTail {
 		tp.SeenS, tp.ReqS = sec(seen), sec(req)
 		rt.Pieces = append(rt.Pieces, tp)
 	}
+	for _, h := range members {
+		th := TailHost{Host: h, FinishS: sec(hosts[h].finishedAt), LastPiece: -1,
+			GapS: float64(rk.gap[h]) / 1e9, GapFromS: sec(rk.gapAt[h])}
+		for p := range rk.pieces {
+			if v := rk.verifiedAt[h*rk.pieces+p]; th.LastPiece < 0 || v > rk.verifiedAt[h*rk.pieces+th.LastPiece] {
+				th.LastPiece = p
+			}
+		}
+		k := h*rk.pieces + th.LastPiece
+		th.RackFirstS = sec(rk.firstIn[r*rk.pieces+th.LastPiece])
+		th.NearSeenS, th.NearReqS = sec(rk.nearSeen[k]), sec(rk.nearReq[k])
+		th.FarSeenS, th.FarReqS = sec(rk.farSeen[k]), sec(rk.farReq[k])
+		rt.Hosts = append(rt.Hosts, th)
+	}
+	sort.SliceStable(rt.Hosts, func(a, b int) bool { return rt.Hosts[a].FinishS > rt.Hosts[b].FinishS })
 	return rt
 }

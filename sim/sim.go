@@ -279,6 +279,9 @@ func (s *simulation) handle(e event) {
 			return
 		}
 		s.deliveries++
+		if s.racks != nil {
+			s.racks.arrived(c.h.idx, s.now)
+		}
 		c.h.core.ReceiveBlock(timeOf(s.now), c.id, e.spec, blockPayload)
 		s.process(c.h)
 	}

@@ -73,6 +73,13 @@ type racks struct {
 	pieceIn            []int64
 	dupHeld, dupFlight []int64
 	dupHeldStart       []int64 // of dupHeld, those held before the block started upload
+	// farSeen and farReq are, per host and piece, when the host first
+	// learned a far peer has the piece and first asked a far peer for it
+	// (0: not; racks_tail.go), nearSeen and nearReq the same for near
+	// peers; lastArrive, per host, when its last block arrived, and gap
+	// the longest wait between two, from gapAt.
+	farSeen, farReq, nearSeen, nearReq []int64
+	lastArrive, gap, gapAt             []int64
 }
 
 // fifoServer is one shared link: a FIFO server of a rate (+Inf: none).
@@ -154,6 +161,7 @@ func (rk *racks) track(pieces int, bin int64) {
 	for i := 1; i < len(rk.of); i++ {
 		rk.receivers[rk.of[i]]++
 	}
+	rk.trackTail()
 }
 
 // verified records that host idx (a receiver) verified piece at now.
@@ -340,6 +348,8 @@ type RackReport struct {
 	// their rate) and the share of their rate that carried pieces no
 	// receiver of the rack had verified yet.
 	Uplinks []UplinkBin `json:"uplink_timeline,omitempty"`
+	// Tail is the late rack's (racks_tail.go).
+	Tail *RackTail `json:"rack_tail,omitempty"`
 	// DupHeldRatio and DupFlightRatio are the bytes that entered a rack
 	// beyond one copy of each piece, over F (mean over the racks; Max the
 	// busiest rack's sum of both): those that entered while a receiver
@@ -375,6 +385,7 @@ func (s *simulation) rackReport(r *Report) {
 	rr := rk.report(&s.cfg, s.lay.scale, policy)
 	rr.FloorKumarRossS = r.FloorS
 	rr.FloorUplinksS = rackFloor(&s.cfg, s.hosts, rk)
+	rr.Tail = rk.tail(s.hosts)
 	r.FloorS = max(r.FloorS, rr.FloorUplinksS)
 	r.RackReport = rr
 }

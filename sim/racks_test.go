@@ -250,3 +250,29 @@ func TestRackDuplicates(t *testing.T) {
 			rk.dupHeld[0], rk.dupHeldStart[0], rk.dupFlight[0], rk.pieceIn[0])
 	}
 }
+
+// TestRackTail: the late rack's report names the rack of the last
+// receiver, lists its last pieces latest first, and each piece's times
+// are in order: a far peer had it (seen) before the rack's first copy,
+// which came before its last.
+func TestRackTail(t *testing.T) {
+	r := runChecked(t, racked(2), 90)
+	rt := r.RackReport.Tail
+	if rt == nil || len(rt.Pieces) == 0 {
+		t.Fatalf("no late rack: %+v", rt)
+	}
+	if rt.FinishS.Max != r.TLastS {
+		t.Errorf("late rack %d finished by %.4f s, want T_last %.4f s", rt.Rack, rt.FinishS.Max, r.TLastS)
+	}
+	for k, p := range rt.Pieces {
+		if k > 0 && p.FirstS > rt.Pieces[k-1].FirstS {
+			t.Errorf("piece %d entered at %.4f s, after the one listed before it", p.Piece, p.FirstS)
+		}
+		if p.FirstS <= 0 || p.LastS < p.FirstS || p.AnyS > p.FirstS || p.Owner < 0 {
+			t.Errorf("piece %+v: want 0 < any <= first <= last, an owner", p)
+		}
+		if p.SrcRack >= 0 && (p.SeenS <= 0 || p.SeenS > p.FirstS) {
+			t.Errorf("piece %+v entered from rack %d: want a far peer seen with it before", p, p.SrcRack)
+		}
+	}
+}

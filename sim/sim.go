@@ -279,6 +279,9 @@ func (s *simulation) handle(e event) {
 			return
 		}
 		s.deliveries++
+		if s.racks != nil {
+			s.racks.arrived(c.h.idx, s.now)
+		}
 		c.h.core.ReceiveBlock(timeOf(s.now), c.id, e.spec, blockPayload)
 		s.process(c.h)
 	}
@@ -294,6 +297,9 @@ func (s *simulation) deliver(d ctrl) {
 		}
 		if d.msg.typ == extendedType && d.msg.index == wire.ExtendedHandshakeID {
 			s.extendedArrived(c)
+		}
+		if s.racks != nil {
+			s.racks.observe(c.peer.idx, c.h.idx, &d.msg, s.now)
 		}
 		c.h.core.Receive(timeOf(s.now), c.id, d.msg.message())
 		s.process(c.h)

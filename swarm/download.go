@@ -329,6 +329,7 @@ func (s *Swarm) request(now time.Time, p *peer, i, b int) {
 	}
 	spec := s.blockSpec(i, b)
 	p.reqs = append(p.reqs, request{spec: spec, at: now, seq: p.pipe.sent()})
+	s.reqsChanged(p, 1) // locality.go
 	s.send(p, wire.Message{Type: wire.Request, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
 }
 
@@ -445,6 +446,7 @@ func (s *Swarm) cancelRequest(now time.Time, p *peer, k int, avoid, timedOut boo
 func (s *Swarm) giveBack(now time.Time, p *peer, k int, avoid, timedOut bool) {
 	spec := p.reqs[k].spec
 	p.reqs = append(p.reqs[:k], p.reqs[k+1:]...)
+	s.reqsChanged(p, -1) // locality.go
 	d, bl := s.lookupBlock(spec)
 	if bl == nil {
 		return
@@ -497,6 +499,7 @@ func (s *Swarm) onPiece(now time.Time, p *peer, spec BlockSpec) {
 		// Remove without returning the block to the pool: it is arriving.
 		r := p.reqs[k]
 		p.reqs = append(p.reqs[:k], p.reqs[k+1:]...)
+		s.reqsChanged(p, -1) // locality.go
 		p.pipe.answered(now, r, p.reqs, s.stats.downloaded)
 		s.answered(now.Sub(r.at))
 	}
@@ -543,6 +546,7 @@ func (s *Swarm) cancelDuplicates(from *peer, spec BlockSpec, bl *block) {
 		}
 		if k := q.findRequest(spec); k >= 0 {
 			q.reqs = append(q.reqs[:k], q.reqs[k+1:]...)
+			s.reqsChanged(q, -1) // locality.go
 			bl.reqs--
 			s.send(q, wire.Message{Type: wire.Cancel, Index: spec.Piece, Begin: spec.Begin, Length: spec.Length})
 		}

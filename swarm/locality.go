@@ -1,6 +1,7 @@
 package swarm
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/shoal-p2p/shoal/wire"
@@ -29,7 +30,9 @@ import (
 // seeding, which reveals each piece to one peer at a time, so its reveals
 // to far peers would stall otherwise), or we are starved: our near peers
 // hold less than a piece's worth of our requests, so waiting for the rack
-// would leave our download link idle. A piece that only one of our peers
+// would leave our download link idle (and the moment we become starved
+// every far peer is filled, refillFar, not only those that send us
+// something). A piece that only one of our peers
 // has is not scarce when that peer is a downloader, which shows every
 // piece it has: our rack neighbours see it at their own far peers, and
 // if each of us took it the rack would take it in many times.
@@ -97,6 +100,11 @@ type locality struct {
 	// a host that waits on its rack downloads slowly, and would count
 	// itself less starved the longer it waits.
 	peakDown float64
+	// nearReqs is our outstanding requests at peers that are not far
+	// (the sum of their len(reqs), kept by reqsChanged), and starved
+	// whether we were starved at the end of the last event (refillFar).
+	nearReqs int
+	starved  bool
 }
 
 // newLocality returns the locality state for cfg, or nil without a zone.
@@ -164,8 +172,10 @@ func (s *Swarm) setZone(now time.Time, p *peer, label string) {
 		s.fill(now, p)
 		return
 	}
+	s.reqsChanged(p, -len(p.reqs)) // they count again under p's new distance
 	s.forgetDistance(p)
 	p.dist = d
+	s.reqsChanged(p, len(p.reqs))
 	switch d {
 	case distFar:
 		s.addFarHas(now, p)
@@ -436,4 +446,56 @@ func (f farFilter) allows(i int) bool {
 	seen := min(float64(l.farAvail[i])/max(f.nfar, 1), 1)
 	rank := f.near * seen * (1 - float64(farWeight(l.self, i))/(1<<64))
 	return float64(f.now-l.farSince[i]) >= rank*f.unit*farStepIn
+}
+
+// FarWeight is the rendezvous weight of the host with peer id id for
+// piece i: the host of a rack with the highest weight among those that
+// see each other owns the piece (locality.mine). For the simulator's
+// diagnosis.
+func FarWeight(id [20]byte, i int) uint64 { return farWeight(idKey(id), i) }
+
+// refillFar fills our far peers when we have just become starved, at the
+// end of an event (flush). Starving lifts the far rule's ownership test,
+// but a far peer is filled only when it sends us something or every peer
+// is (a tick, a new peer): in a rack's tail most far peers are complete
+// and send nothing, so a host whose near requests ran out would wait for
+// its next tick (up to a second) to ask them for what its rack lacks.
+func (s *Swarm) refillFar(now time.Time) {
+	l := s.loc
+	if l == nil || s.Complete() {
+		return
+	}
+	if checkNearReqs {
+		n := 0
+		for _, q := range s.peers {
+			if q.dist != distFar {
+				n += len(q.reqs)
+			}
+		}
+		if n != l.nearReqs {
+			panic(fmt.Sprintf("swarm: %d requests at near peers counted, %d outstanding", l.nearReqs, n))
+		}
+	}
+	st := starved(l.nearReqs, s.blocksPerPc, l.peakDown)
+	if st && !l.starved && !s.needFill {
+		for _, q := range s.peers {
+			if q.dist == distFar {
+				s.fill(now, q)
+			}
+		}
+	}
+	l.starved = st
+}
+
+// checkNearReqs makes refillFar check locality.nearReqs against the
+// requests outstanding (tests set it).
+var checkNearReqs = false
+
+// reqsChanged counts n more (or, negative, fewer) requests of ours at p
+// in locality.nearReqs when p is not far; call it wherever p.reqs grows
+// or shrinks.
+func (s *Swarm) reqsChanged(p *peer, n int) {
+	if s.loc != nil && p.dist != distFar {
+		s.loc.nearReqs += n
+	}
 }

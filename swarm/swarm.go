@@ -462,6 +462,7 @@ func (s *Swarm) flush(now time.Time) {
 		}
 		s.freed = freed[:0]
 	}
+	s.refillFar(now) // locality.go
 	for pass := 0; pass < 2 && s.needFill; pass++ {
 		s.needFill = false
 		for _, p := range s.peers {

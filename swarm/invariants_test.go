@@ -149,8 +149,9 @@ func (s *Swarm) checkInvariants() error {
 	return nil
 }
 
-// checkLocality recounts farAvail and the pieces that are ours to fetch
-// from far peers.
+// checkLocality recounts farAvail, the pieces that are ours to fetch from
+// far peers, and our requests at near peers (nearReqs, which refillFar
+// reads).
 func (s *Swarm) checkLocality() error {
 	l := s.loc
 	if l == nil {
@@ -160,6 +161,15 @@ func (s *Swarm) checkLocality() error {
 			}
 		}
 		return nil
+	}
+	near := 0
+	for _, p := range s.peers {
+		if p.dist != distFar {
+			near += len(p.reqs)
+		}
+	}
+	if near != l.nearReqs {
+		return fmt.Errorf("%d requests at near peers counted, %d outstanding", l.nearReqs, near)
 	}
 	for i := 0; i < s.cfg.NumPieces; i++ {
 		n, best := int32(0), uint64(0)

@@ -1,7 +1,6 @@
 package swarm
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/shoal-p2p/shoal/wire"
@@ -465,17 +464,6 @@ func (s *Swarm) refillFar(now time.Time) {
 	if l == nil || s.Complete() {
 		return
 	}
-	if checkNearReqs {
-		n := 0
-		for _, q := range s.peers {
-			if q.dist != distFar {
-				n += len(q.reqs)
-			}
-		}
-		if n != l.nearReqs {
-			panic(fmt.Sprintf("swarm: %d requests at near peers counted, %d outstanding", l.nearReqs, n))
-		}
-	}
 	st := starved(l.nearReqs, s.blocksPerPc, l.peakDown)
 	if st && !l.starved && !s.needFill {
 		for _, q := range s.peers {
@@ -486,10 +474,6 @@ func (s *Swarm) refillFar(now time.Time) {
 	}
 	l.starved = st
 }
-
-// checkNearReqs makes refillFar check locality.nearReqs against the
-// requests outstanding (tests set it).
-var checkNearReqs = false
 
 // reqsChanged counts n more (or, negative, fewer) requests of ours at p
 // in locality.nearReqs when p is not far; call it wherever p.reqs grows

@@ -248,12 +248,23 @@ func (s *Swarm) rescue(now time.Time, p *peer) int {
 // slowPeer reports whether p is slow: our sends to it move at less than
 // 1/slowPaceRatio of the median peer's, and its own downloads do too or
 // are not measured yet. A peer whose sends are not measured is not slow.
-func (s *Swarm) slowPeer(now time.Time, p *peer) bool {
+func (s *Swarm) slowPeer(now time.Time, p *peer) bool { return s.slowOn(now, p, true) }
+
+// slowOn is slowPeer, on the medians recounted where due (recount) or as
+// last counted. The down median is looked at only when the send pace is
+// slow, so a recount happens where slowPeer always did it.
+func (s *Swarm) slowOn(now time.Time, p *peer, recount bool) bool {
+	med := func(m *median, of func(*peer) float64) float64 {
+		if !recount {
+			return m.val
+		}
+		return s.paceMedian(now, m, of)
+	}
 	pc := &p.pace
-	if pc.send <= 0 || pc.send*slowPaceRatio >= s.paceMedian(now, &s.seed.sendMedian, sendPace) {
+	if pc.send <= 0 || pc.send*slowPaceRatio >= med(&s.seed.sendMedian, sendPace) {
 		return false
 	}
-	return pc.down <= 0 || pc.down*slowPaceRatio < s.paceMedian(now, &s.seed.downMedian, downPace)
+	return pc.down <= 0 || pc.down*slowPaceRatio < med(&s.seed.downMedian, downPace)
 }
 
 func sendPace(p *peer) float64 { return p.pace.send }
@@ -450,18 +461,9 @@ func (s *Swarm) mayTakeStranded(i int) bool {
 		return false
 	}
 	for _, q := range s.peers {
-		if !q.has.get(i) && !q.told.get(i) && !s.slowOnLastMedians(q) {
+		if !q.has.get(i) && !q.told.get(i) && !s.slowOn(time.Time{}, q, false) {
 			return true
 		}
 	}
 	return false
-}
-
-// slowOnLastMedians is slowPeer on the medians as last counted.
-func (s *Swarm) slowOnLastMedians(p *peer) bool {
-	pc := &p.pace
-	if pc.send <= 0 || pc.send*slowPaceRatio >= s.seed.sendMedian.val {
-		return false
-	}
-	return pc.down <= 0 || pc.down*slowPaceRatio < s.seed.downMedian.val
 }

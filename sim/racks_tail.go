@@ -43,7 +43,7 @@ type TailPiece struct {
 	ReqHost int     `json:"req_host"`
 	ReqRank int     `json:"req_rank"`
 	// Owner is the rack's owner of the piece, OwnerSeenS and OwnerReqS
-	// its own times, OwnerFar how many far peers it had then (-1 unknown).
+	// its own times.
 	Owner      int     `json:"owner"`
 	OwnerSeenS float64 `json:"owner_seen_s"`
 	OwnerReqS  float64 `json:"owner_req_s"`
